@@ -1,0 +1,54 @@
+// The shapes shared by discovery, transforms, rendering and the pass.
+
+/** One path of a checkout as the scanner saw it (lstat: symlinks are never followed). */
+export interface TreeEntry {
+  /** Relative to the checkout root, '/'-separated, no leading './'. */
+  path: string;
+  type: 'file' | 'dir' | 'symlink' | 'other';
+  size: number;
+  /** UTF-8 text of regular files within the size limit. */
+  content?: string;
+}
+
+/** How a file is deployed: Quadlet files, plain user units, or data copied next to them. */
+export type FileKind = 'quadlet' | 'unit' | 'data';
+
+export interface RepoFile {
+  /** Relative to the checkout root, e.g. "apps/api.container". */
+  path: string;
+  /** Base name, e.g. "api.container". */
+  name: string;
+  /** Extension without the dot ("container", "env"); "" when the name has none. */
+  ext: string;
+  /** Group directory the file lives in, when not in the root. */
+  group?: string;
+  kind: FileKind;
+  content: string;
+}
+
+export interface Workload {
+  /** The stem of the `.container` or `.pod`. */
+  name: string;
+  /** Linux user: user_prefix + name. */
+  user: string;
+  kind: 'container' | 'pod';
+  group?: string;
+  /** The `.container` or `.pod` file itself. */
+  spec: RepoFile;
+  /** `.container` files that are members of this pod (empty for a container workload). */
+  members: RepoFile[];
+  /** Every other file deployed under this workload's user. */
+  companions: RepoFile[];
+}
+
+export interface GroupInfo {
+  name: string;
+  /** The group holds a `.moor-no-transform` marker. */
+  noTransform: boolean;
+}
+
+export interface DiscoveryOptions {
+  userPrefix: string;
+  /** Files larger than this are errors. */
+  maxFileBytes: number;
+}
