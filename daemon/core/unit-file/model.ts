@@ -24,6 +24,8 @@ export type UnitItem = UnitEntry | UnitComment;
 export interface UnitSection {
   name: string;
   line: number;
+  /** Set when the section was added by a transform: the transform's path (`line` is then in that file). */
+  source?: string;
   /** Entries and comments in file order. */
   items: UnitItem[];
 }

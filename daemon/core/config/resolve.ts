@@ -1,0 +1,58 @@
+// Turns the merged file content into the full config with every default filled in.
+import type { ConfigFile, MoorConfig } from './schema';
+
+export const DEFAULT_CONFIG_FILE = '/etc/moor/config.toml';
+
+export function resolveConfig(merged: ConfigFile, files: string[]): MoorConfig {
+  const stateDir = merged.state_dir ?? '/var/lib/moor';
+  return {
+    logLevel: merged.log_level ?? 'info',
+    userPrefix: merged.user_prefix ?? '',
+    protectedUsers: ['root', ...(merged.protected_users ?? []).filter((u) => u !== 'root')],
+    maxRemovals: merged.max_removals ?? { percent: 50 },
+    maxFileBytes: merged.max_file_bytes ?? 1024 * 1024,
+    stateDir,
+    transformsDir: merged.transforms_dir ?? '/etc/moor/transforms',
+    lockPath: merged.lock_path ?? '/run/moor/lock',
+    source: {
+      url: merged.source?.url ?? merged.source?.bare_repo,
+      bareRepo: merged.source?.bare_repo,
+      branch: merged.source?.branch ?? 'main',
+      sshKey: merged.source?.ssh_key,
+    },
+    schedule: { cron: merged.schedule?.cron ?? '*/2 * * * *', jitterMs: merged.schedule?.jitter ?? 30_000 },
+    timeouts: {
+      commandMs: merged.timeouts?.command ?? 60_000,
+      fetchMs: merged.timeouts?.fetch ?? 120_000,
+      userManagerMs: merged.timeouts?.user_manager ?? 30_000,
+      healthMs: merged.timeouts?.health ?? 300_000,
+      stopMs: merged.timeouts?.stop ?? 90_000,
+    },
+    gc: {
+      keepMin: merged.gc?.keep_min ?? 3,
+      keepMax: merged.gc?.keep_max ?? 10,
+      minAgeMs: merged.gc?.min_age ?? 7 * 86_400_000,
+      maxAgeMs: merged.gc?.max_age ?? 30 * 86_400_000,
+    },
+    control: {
+      socket: merged.control?.socket ?? '/run/moor/moor.sock',
+      mode: merged.control?.mode ?? 0o600,
+      webhookSecretFile: merged.control?.webhook_secret_file,
+    },
+    files,
+  };
+}
+
+const TABLES = new Set(['source', 'schedule', 'timeouts', 'gc', 'control']);
+
+/** Later files win key by key; the config's tables merge, every other value is replaced. */
+export function mergeConfigFiles(files: ConfigFile[]): ConfigFile {
+  const out: Record<string, unknown> = {};
+  for (const file of files) {
+    for (const [key, value] of Object.entries(file)) {
+      const prev = out[key];
+      out[key] = TABLES.has(key) && prev ? { ...(prev as object), ...(value as object) } : value;
+    }
+  }
+  return out as ConfigFile;
+}

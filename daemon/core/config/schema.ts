@@ -1,0 +1,91 @@
+// The config file's shape (DESIGN §11). Every table is strict: an unknown key is an
+// error, never silently ignored, because a misspelt safety setting must not fall back
+// to its default unnoticed. Every key is optional in a file; defaults fill the rest.
+import { z } from 'zod';
+import { DURATION_PATTERN, parseDuration } from './duration';
+
+const duration = z
+  .string()
+  .regex(DURATION_PATTERN, 'a duration like "30s", "5m", "2h" or "7d"')
+  .transform((s) => parseDuration(s)!);
+
+const userName = z.string().regex(/^[a-z_][a-z0-9_-]*$/, 'a user name ([a-z_][a-z0-9_-]*)');
+
+const fileMode = z
+  .string()
+  .regex(/^0?[0-7]{3}$/, 'an octal file mode like "0600"')
+  .transform((s) => parseInt(s, 8));
+
+const maxRemovals = z.union([
+  z.string().regex(/^\d{1,3}%$/, 'a percentage like "50%" or a count').transform((s) => ({ percent: Number(s.slice(0, -1)) })),
+  z.number().int().nonnegative().transform((n) => ({ count: n })),
+]);
+
+export const configFileSchema = z.strictObject({
+  log_level: z.enum(['debug', 'info', 'warn', 'error']).optional(),
+  user_prefix: z.string().regex(/^[a-z_][a-z0-9_-]*$|^$/, 'empty or a user-name prefix').max(16).optional(),
+  protected_users: z.array(userName).optional(),
+  max_removals: maxRemovals.optional(),
+  max_file_bytes: z.number().int().positive().optional(),
+  state_dir: z.string().startsWith('/', 'an absolute path').optional(),
+  transforms_dir: z.string().startsWith('/', 'an absolute path').optional(),
+  lock_path: z.string().startsWith('/', 'an absolute path').optional(),
+  source: z
+    .strictObject({
+      url: z.string().min(1).optional(),
+      bare_repo: z.string().startsWith('/', 'an absolute path').optional(),
+      branch: z.string().min(1).optional(),
+      ssh_key: z.string().startsWith('/', 'an absolute path').optional(),
+    })
+    .optional(),
+  schedule: z
+    .strictObject({
+      cron: z.string().min(1).optional(),
+      jitter: duration.optional(),
+    })
+    .optional(),
+  timeouts: z
+    .strictObject({
+      command: duration.optional(),
+      fetch: duration.optional(),
+      user_manager: duration.optional(),
+      health: duration.optional(),
+      stop: duration.optional(),
+    })
+    .optional(),
+  gc: z
+    .strictObject({
+      keep_min: z.number().int().nonnegative().optional(),
+      keep_max: z.number().int().positive().optional(),
+      min_age: duration.optional(),
+      max_age: duration.optional(),
+    })
+    .optional(),
+  control: z
+    .strictObject({
+      socket: z.string().startsWith('/', 'an absolute path').optional(),
+      mode: fileMode.optional(),
+      webhook_secret_file: z.string().startsWith('/', 'an absolute path').optional(),
+    })
+    .optional(),
+});
+
+export type ConfigFile = z.infer<typeof configFileSchema>;
+
+export interface MoorConfig {
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+  userPrefix: string;
+  protectedUsers: string[];
+  maxRemovals: { percent: number } | { count: number };
+  maxFileBytes: number;
+  stateDir: string;
+  transformsDir: string;
+  lockPath: string;
+  source: { url?: string; bareRepo?: string; branch: string; sshKey?: string };
+  schedule: { cron: string; jitterMs: number };
+  timeouts: { commandMs: number; fetchMs: number; userManagerMs: number; healthMs: number; stopMs: number };
+  gc: { keepMin: number; keepMax: number; minAgeMs: number; maxAgeMs: number };
+  control: { socket: string; mode: number; webhookSecretFile?: string };
+  /** The files the config was read from, in merge order. */
+  files: string[];
+}

@@ -1,0 +1,81 @@
+// Where each kind of repo file lands under a workload user's ~/.config (DESIGN §2), and
+// which systemd user units it yields once the user manager has loaded it.
+import type { FileKind } from './types';
+
+const TARGET_DIR: Record<FileKind, string> = {
+  quadlet: 'containers/systemd',
+  unit: 'systemd/user',
+  data: 'moor/files',
+};
+
+/** Path relative to the user's ~/.config. */
+export function targetPath(kind: FileKind, name: string): string {
+  return `${TARGET_DIR[kind]}/${name}`;
+}
+
+/**
+ * How the pass brings a unit up after its files changed (DESIGN §6 step 5.6):
+ * long-running services restart; Quadlet volumes, networks, images and builds are
+ * oneshots that are started, never restarted; timers, sockets and paths are enabled
+ * and started; a service driven by a timer (or socket/path) of the same name is left
+ * to it.
+ */
+export type UnitAction = 'restart' | 'start' | 'enable-start' | 'none';
+
+export interface ExpectedUnit {
+  /** The unit systemd loads, e.g. "web.service", "web-data-volume.service". */
+  unit: string;
+  /** Repo path of the file it comes from. */
+  source: string;
+  action: UnitAction;
+  /** Whether the health gate waits for it: long-running units must be active. */
+  gate: boolean;
+}
+
+const QUADLET_SUFFIX: Record<string, string> = {
+  container: '',
+  kube: '',
+  pod: '-pod',
+  volume: '-volume',
+  network: '-network',
+  image: '-image',
+  build: '-build',
+};
+
+const TRIGGERS = ['timer', 'socket', 'path'];
+
+/**
+ * The units a set of deployed files yields. `serviceName` gives a Quadlet file's
+ * `ServiceName=` override when it sets one.
+ */
+export function expectedUnits(
+  files: readonly { name: string; ext: string; kind: FileKind; path: string; serviceName?: string }[],
+): ExpectedUnit[] {
+  const stems = new Set(files.filter((f) => TRIGGERS.includes(f.ext)).map((f) => stemOf(f.name)));
+  const out: ExpectedUnit[] = [];
+  for (const f of files) {
+    const stem = stemOf(f.name);
+    if (f.kind === 'quadlet') {
+      const suffix = QUADLET_SUFFIX[f.ext];
+      if (suffix === undefined) continue;
+      const unit = `${f.serviceName ?? stem + suffix}.service`;
+      const longRunning = f.ext === 'container' || f.ext === 'kube' || f.ext === 'pod';
+      out.push({ unit, source: f.path, action: longRunning ? 'restart' : 'start', gate: true });
+    } else if (f.kind === 'unit') {
+      if (TRIGGERS.includes(f.ext)) {
+        out.push({ unit: f.name, source: f.path, action: 'enable-start', gate: true });
+      } else if (f.ext === 'service') {
+        const triggered = stems.has(stem);
+        out.push({ unit: f.name, source: f.path, action: triggered ? 'none' : 'restart', gate: !triggered });
+      } else if (f.ext === 'target') {
+        out.push({ unit: f.name, source: f.path, action: 'start', gate: true });
+      }
+    }
+  }
+  return out.sort((a, b) => a.unit.localeCompare(b.unit));
+}
+
+function stemOf(name: string): string {
+  const dot = name.lastIndexOf('.');
+  return dot > 0 ? name.slice(0, dot) : name;
+}

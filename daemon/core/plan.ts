@@ -1,0 +1,100 @@
+// Step 4 of a pass (DESIGN §6): compare the rendered desired state with what was last
+// applied (content hashes) and with what the host shows, and decide per workload.
+import type { Problem } from './problem';
+
+export interface DesiredEntry {
+  name: string;
+  user: string;
+  /** Hash of every rendered file of the workload. */
+  hash: string;
+  /** target path (relative to ~/.config) → sha256 of its content */
+  files: Record<string, string>;
+}
+
+export interface AppliedEntry {
+  workload: string;
+  user: string;
+  hash: string;
+  files: Record<string, string>;
+}
+
+/** What the host shows for a workload whose spec did not change. */
+export interface Observation {
+  /** Unset when the host was not asked (e.g. a dry run without systemd). */
+  drift?: string;
+}
+
+export type PlanAction = 'create' | 'update' | 'drift' | 'redeploy' | 'unchanged' | 'remove' | 'skip';
+
+export interface PlanItem {
+  workload: string;
+  user: string;
+  action: PlanAction;
+  reason: string;
+  /** Target paths whose content is new or changed. */
+  changed: string[];
+  /** Target paths applied before and no longer desired. */
+  removed: string[];
+  problems?: Problem[];
+}
+
+export interface PlanInput {
+  desired: readonly DesiredEntry[];
+  /** Workloads present in the repo whose own files are invalid: left exactly as they run. */
+  invalid: ReadonlyMap<string, { user: string; problems: Problem[] }>;
+  applied: readonly AppliedEntry[];
+  observed: ReadonlyMap<string, Observation>;
+  redeploy: ReadonlySet<string>;
+}
+
+export function planPass(input: PlanInput): PlanItem[] {
+  const applied = new Map(input.applied.map((a) => [a.workload, a]));
+  const items: PlanItem[] = [];
+  for (const d of [...input.desired].sort((a, b) => a.name.localeCompare(b.name))) {
+    const prev = applied.get(d.name);
+    const { changed, removed } = fileChanges(d.files, prev?.files ?? {});
+    if (!prev) {
+      items.push({ workload: d.name, user: d.user, action: 'create', reason: 'new workload', changed, removed });
+    } else if (prev.hash !== d.hash) {
+      items.push({ workload: d.name, user: d.user, action: 'update', reason: `${changed.length + removed.length} file(s) changed`, changed, removed });
+    } else if (input.redeploy.has(d.name)) {
+      items.push({ workload: d.name, user: d.user, action: 'redeploy', reason: 'redeploy requested', changed: Object.keys(d.files).sort(), removed });
+    } else if (input.observed.get(d.name)?.drift) {
+      items.push({ workload: d.name, user: d.user, action: 'drift', reason: input.observed.get(d.name)!.drift!, changed: Object.keys(d.files).sort(), removed });
+    } else {
+      items.push({ workload: d.name, user: d.user, action: 'unchanged', reason: 'up to date', changed: [], removed: [] });
+    }
+  }
+  for (const [name, bad] of [...input.invalid].sort(([a], [b]) => a.localeCompare(b))) {
+    items.push({ workload: name, user: bad.user, action: 'skip', reason: 'invalid spec: left as it runs now', changed: [], removed: [], problems: bad.problems });
+  }
+  const present = new Set([...input.desired.map((d) => d.name), ...input.invalid.keys()]);
+  const removals = input.applied.filter((a) => !present.has(a.workload)).sort((a, b) => b.workload.localeCompare(a.workload));
+  for (const a of removals) {
+    items.push({ workload: a.workload, user: a.user, action: 'remove', reason: 'no longer in the repository', changed: [], removed: Object.keys(a.files).sort() });
+  }
+  return items;
+}
+
+function fileChanges(want: Record<string, string>, had: Record<string, string>): { changed: string[]; removed: string[] } {
+  const changed = Object.keys(want).filter((p) => had[p] !== want[p]).sort();
+  const removed = Object.keys(had).filter((p) => !(p in want)).sort();
+  return { changed, removed };
+}
+
+export type RemovalLimit = { percent: number } | { count: number };
+
+/** Step 3: a plan that removes every workload, or more than the limit, needs --allow-mass-removal. */
+export function removalGuard(items: readonly PlanItem[], appliedCount: number, limit: RemovalLimit): string | undefined {
+  const removals = items.filter((i) => i.action === 'remove').length;
+  if (removals === 0) return undefined;
+  if (removals === appliedCount) {
+    return `the plan removes every workload (${removals}); an empty or wrong branch looks like this`;
+  }
+  const max = 'percent' in limit ? Math.floor((appliedCount * limit.percent) / 100) : limit.count;
+  if (removals > max) {
+    const what = 'percent' in limit ? `${limit.percent}% of ${appliedCount}` : `${limit.count}`;
+    return `the plan removes ${removals} of ${appliedCount} workloads, more than max_removals (${what})`;
+  }
+  return undefined;
+}

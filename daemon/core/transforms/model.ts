@@ -1,0 +1,74 @@
+// A transform file (DESIGN §3) as moor holds it once read: host-side settings merged
+// into every spec of one type, for the whole host (`_base`) or for one group directory.
+
+/** The unit types a transform may target: Quadlet types and plain user unit types. */
+export const TRANSFORM_TYPES = [
+  'container',
+  'pod',
+  'volume',
+  'network',
+  'image',
+  'build',
+  'kube',
+  'service',
+  'timer',
+  'socket',
+  'path',
+  'target',
+] as const;
+
+export type TransformType = (typeof TRANSFORM_TYPES)[number];
+
+export function isTransformType(s: string): s is TransformType {
+  return (TRANSFORM_TYPES as readonly string[]).includes(s);
+}
+
+/**
+ * - default `Key=Value`: used only where the spec does not set Key
+ * - prepend `+Key=Value`: placed before the spec's own values
+ * - force `!Key=Value`: replaces every value the spec gives
+ * - remove `-Key=`: drops Key from the spec
+ */
+export type TransformOp = 'default' | 'prepend' | 'force' | 'remove';
+
+export interface TransformRule {
+  op: TransformOp;
+  /** The key without its prefix. */
+  key: string;
+  /** As written, placeholders not yet substituted ("" for a removal). */
+  value: string;
+  line: number;
+}
+
+export interface TransformSection {
+  name: string;
+  line: number;
+  rules: TransformRule[];
+}
+
+export interface Transform {
+  /** File name, e.g. "apps.container". */
+  name: string;
+  /** Where the file lives, for messages. */
+  path: string;
+  type: TransformType;
+  /** The group it applies to; undefined for `_base.<type>`. */
+  group?: string;
+  sections: TransformSection[];
+}
+
+/** Who a spec is rendered for: the values of the `{{...}}` placeholders. */
+export interface Identity {
+  name: string;
+  user: string;
+  uid: number | string;
+  home: string;
+}
+
+/** The transforms of one host, indexed the way a spec looks them up. */
+export interface TransformSet {
+  /** `_base.<type>` by type. */
+  base: ReadonlyMap<string, Transform>;
+  /** `<group>.<type>` by group, then by type. */
+  groups: ReadonlyMap<string, ReadonlyMap<string, Transform>>;
+}

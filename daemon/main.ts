@@ -1,0 +1,79 @@
+// argv → command. The only place that maps errors to exit codes (DESIGN §10, §12).
+import { Command, CommanderError } from 'commander';
+import { ExitCode, exitCodeMeaning } from './exit-codes';
+import { MoorError, ValidationError } from './errors';
+import { formatProblem } from './core/problem';
+import { registerCommands } from './cli/commands';
+
+export function exitCodeFor(err: unknown): ExitCode {
+  if (err instanceof CommanderError) {
+    return err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? ExitCode.Ok : ExitCode.Invalid;
+  }
+  if (err instanceof MoorError) {
+    switch (err.category) {
+      case 'usage':
+      case 'config':
+      case 'validation':
+        return ExitCode.Invalid;
+      case 'lock':
+        return ExitCode.LockHeld;
+      case 'source':
+        return ExitCode.SourceUnavailable;
+      case 'guard':
+        return ExitCode.Refused;
+      case 'command':
+      case 'host':
+      case 'state':
+        return ExitCode.Partial;
+    }
+  }
+  return ExitCode.Partial;
+}
+
+function describe(err: unknown): string {
+  if (err instanceof ValidationError) {
+    return [`moor: ${err.message}:`, ...err.problems.map((p) => `  ${formatProblem(p)}`)].join('\n');
+  }
+  if (err instanceof MoorError) return `moor: ${err.name}: ${err.message}`;
+  if (err instanceof Error) return `moor: unexpected error: ${err.stack ?? err.message}`;
+  return `moor: unexpected error: ${String(err)}`;
+}
+
+export async function main(argv: string[]): Promise<ExitCode> {
+  const program = new Command('moor');
+  program
+    .description('Keeps this host in step with a git repository of Podman Quadlet specs.')
+    .version(process.env.MOOR_VERSION ?? '0.1.0')
+    .option('--config <file>', 'main config file (drop-ins are read from config.d/ beside it)', '/etc/moor/config.toml')
+    .exitOverride()
+    .showSuggestionAfterError()
+    .addHelpText(
+      'after',
+      `\nExit codes (the same for every command):\n${Object.entries(exitCodeMeaning)
+        .map(([code, meaning]) => `  ${code}  ${meaning}`)
+        .join('\n')}\n`,
+    );
+  let code: ExitCode = ExitCode.Ok;
+  registerCommands(program, (c) => {
+    code = c;
+  });
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return code;
+  } catch (err) {
+    const exit = exitCodeFor(err);
+    // commander has already printed its own usage errors and help.
+    if (!(err instanceof CommanderError)) process.stderr.write(`${describe(err)}\n`);
+    return exit;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`${describe(err)}\n`);
+    process.exitCode = ExitCode.Partial;
+  },
+);

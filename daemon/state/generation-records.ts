@@ -1,0 +1,70 @@
+// The files of one generation directory. Times are ISO-8601 strings in the files and in
+// these types, so a record reads back exactly as it was written.
+import { z } from 'zod';
+
+const isoTime = z.iso.datetime({ offset: true });
+
+export const GenerationKind = z.enum(['pass', 'rollback']);
+export type GenerationKind = z.infer<typeof GenerationKind>;
+
+export const ManifestWorkload = z.object({
+  user: z.string(),
+  /** Content hash of the workload's rendered files, as the plan compares it. */
+  hash: z.string(),
+  /** Paths relative to the user's ~/.config, sorted. */
+  files: z.array(z.string()),
+});
+export type ManifestWorkload = z.infer<typeof ManifestWorkload>;
+
+export const Manifest = z.object({
+  generation: z.number().int().positive(),
+  kind: GenerationKind,
+  commit: z.string(),
+  /** Where the desired state came from (repository URL or bare-repo path). */
+  source: z.string(),
+  startedAt: isoTime,
+  /** For a rollback: the generation whose rendered state this one re-applies. */
+  rollbackOf: z.number().int().positive().optional(),
+  workloads: z.record(z.string(), ManifestWorkload),
+});
+export type Manifest = z.infer<typeof Manifest>;
+
+export const ItemAction = z.enum(['create', 'update', 'redeploy', 'drift', 'unchanged', 'remove', 'skip']);
+export type ItemAction = z.infer<typeof ItemAction>;
+
+export const ItemResult = z.enum(['ok', 'failed', 'skipped']);
+export type ItemResult = z.infer<typeof ItemResult>;
+
+export const StatusItem = z.object({
+  workload: z.string(),
+  user: z.string(),
+  uid: z.number().int().nonnegative().optional(),
+  action: ItemAction,
+  result: ItemResult,
+  error: z.string().optional(),
+  durationMs: z.number().nonnegative(),
+  at: isoTime,
+});
+export type StatusItem = z.infer<typeof StatusItem>;
+
+export const Status = z.object({
+  generation: z.number().int().positive(),
+  items: z.array(StatusItem),
+  updatedAt: isoTime,
+  /** Set only when the pass reached its end; its absence after a restart means a crash. */
+  finishedAt: isoTime.optional(),
+});
+export type Status = z.infer<typeof Status>;
+
+/** Content of the `complete` and `aborted` markers: only their presence matters to readers. */
+export const Marker = z.object({ at: isoTime });
+export type Marker = z.infer<typeof Marker>;
+
+export const Sequence = z.object({ last: z.number().int().nonnegative() });
+
+export type GenerationState = 'complete' | 'failed' | 'aborted' | 'in-progress';
+
+/** Every item succeeded: the only condition under which a generation may become complete. */
+export function allSucceeded(items: readonly StatusItem[]): boolean {
+  return items.every((item) => item.result === 'ok');
+}

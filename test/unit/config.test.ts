@@ -1,0 +1,97 @@
+import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { loadConfig, parseConfigText } from '../../daemon/host/config-load';
+import { ConfigError } from '../../daemon/errors';
+import { findKeyLine } from '../../daemon/core/config/key-line';
+
+const dirs: string[] = [];
+function configDir(files: Record<string, string>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'moor-config-'));
+  dirs.push(dir);
+  for (const [name, text] of Object.entries(files)) {
+    mkdirSync(join(dir, name, '..'), { recursive: true });
+    writeFileSync(join(dir, name), text);
+  }
+  return dir;
+}
+afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+function configErrorOf(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof ConfigError) return err;
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('config', () => {
+  it('fills every default when no file exists', async () => {
+    const dir = configDir({});
+    const c = await loadConfig({ file: join(dir, 'config.toml') });
+    expect(c).toMatchObject({ userPrefix: '', stateDir: '/var/lib/moor', protectedUsers: ['root'], maxRemovals: { percent: 50 }, maxFileBytes: 1048576 });
+    expect(c.timeouts.healthMs).toBe(300_000);
+    expect(c.gc).toEqual({ keepMin: 3, keepMax: 10, minAgeMs: 7 * 86_400_000, maxAgeMs: 30 * 86_400_000 });
+    expect(c.files).toEqual([]);
+  });
+
+  it('requires the file given with --config', async () => {
+    const dir = configDir({});
+    await expect(loadConfig({ file: join(dir, 'nope.toml'), required: true })).rejects.toThrow(/config file not found/);
+  });
+
+  it('merges config.d drop-ins in name order over the main file', async () => {
+    const dir = configDir({
+      'config.toml': 'user_prefix = "w-"\n[timeouts]\nhealth = "10m"\ncommand = "30s"\n',
+      'config.d/20-late.toml': '[timeouts]\nhealth = "2m"\n',
+      'config.d/10-early.toml': '[timeouts]\nhealth = "1m"\nfetch = "5s"\n',
+      'config.d/ignored.txt': 'not toml',
+    });
+    const c = await loadConfig({ file: join(dir, 'config.toml') });
+    expect(c.userPrefix).toBe('w-');
+    expect(c.timeouts).toMatchObject({ healthMs: 120_000, commandMs: 30_000, fetchMs: 5_000 });
+    expect(c.files.map((f) => f.slice(dir.length + 1))).toEqual(['config.toml', 'config.d/10-early.toml', 'config.d/20-late.toml']);
+  });
+
+  it('rejects an unknown key naming the file, key and line', () => {
+    const err = configErrorOf(() => parseConfigText('/etc/moor/config.d/x.toml', 'user_prefix = ""\n\n[timeouts]\nhelth = "5m"\n'));
+    expect(err.key).toBe('timeouts.helth');
+    expect(err.line).toBe(4);
+    expect(err.message).toMatch(/^\/etc\/moor\/config\.d\/x\.toml:4: unknown key "timeouts\.helth"/);
+  });
+
+  it('rejects a wrong type naming the key and line', () => {
+    const err = configErrorOf(() => parseConfigText('c.toml', '# comment\nmax_file_bytes = "big"\n'));
+    expect(err).toMatchObject({ key: 'max_file_bytes', line: 2 });
+    const dur = configErrorOf(() => parseConfigText('c.toml', '[gc]\nmin_age = "a week"\n'));
+    expect(dur).toMatchObject({ key: 'gc.min_age', line: 2 });
+    expect(dur.message).toMatch(/a duration like/);
+  });
+
+  it('reports TOML syntax errors with their line', () => {
+    const err = configErrorOf(() => parseConfigText('c.toml', 'user_prefix = ""\nstate_dir = \n'));
+    expect(err.line).toBe(2);
+    expect(err.message).toMatch(/TOML syntax error/);
+  });
+
+  it('a drop-in with an error is named, not the main file', async () => {
+    const dir = configDir({ 'config.toml': 'user_prefix = "a"\n', 'config.d/50-bad.toml': 'bogus = 1\n' });
+    await expect(loadConfig({ file: join(dir, 'config.toml') })).rejects.toThrow(/50-bad\.toml:1: unknown key "bogus"/);
+  });
+
+  it('parses max_removals as a percentage or a count, and keeps root protected', () => {
+    expect(parseConfigText('c', 'max_removals = "25%"').max_removals).toEqual({ percent: 25 });
+    expect(parseConfigText('c', 'max_removals = 3').max_removals).toEqual({ count: 3 });
+  });
+
+  it('finds dotted keys and keys inside tables', () => {
+    const text = 'a = 1\n[source]\nurl = "x"\n[gc]\nkeep_min = 2\nsource.branch = "y"\n';
+    expect(findKeyLine(text, ['source', 'url'])).toBe(3);
+    expect(findKeyLine(text, ['gc', 'keep_min'])).toBe(5);
+    expect(findKeyLine(text, ['gc', 'source', 'branch'])).toBe(6);
+    expect(findKeyLine(text, ['gc', 'nope'])).toBeUndefined();
+  });
+});
