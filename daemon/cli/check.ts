@@ -1,0 +1,70 @@
+// moor check <dir>: validate a checkout the way a host would, with no root and no systemd.
+import type { Command } from 'commander';
+import { resolve } from 'node:path';
+import { discover } from '../core/discovery';
+import { validateTree } from '../core/desired';
+import { formatProblem, sortProblems, type Problem } from '../core/problem';
+import { ExitCode } from '../exit-codes';
+import { scanTree } from '../host/repo-scan';
+import { loadTransformsDir } from '../host/transforms-load';
+import { configFrom, type SetExit } from './common';
+import { emit } from './output';
+
+interface CheckResult {
+  ok: boolean;
+  dir: string;
+  transforms: string;
+  workloads: { name: string; user: string; files: string[]; units: string[]; valid: boolean }[];
+  problems: Problem[];
+}
+
+export function registerCheck(program: Command, setExit: SetExit): void {
+  program
+    .command('check')
+    .description('validate a desired-state checkout: every problem with file:line, exit 2 on any')
+    .argument('<dir>', 'the checkout to validate')
+    .option('--transforms <dir>', 'transforms directory (default: transforms_dir of the config)')
+    .option('--json', 'print the result as JSON')
+    .action(async (dir: string, opts: { transforms?: string; json?: boolean }, cmd: Command) => {
+      const config = await configFrom(cmd);
+      const root = resolve(dir);
+      const transformsDir = resolve(opts.transforms ?? config.transformsDir);
+      const entries = await scanTree(root, { maxFileBytes: config.maxFileBytes });
+      const discovery = discover(entries, { userPrefix: config.userPrefix, maxFileBytes: config.maxFileBytes });
+      const transforms = await loadTransformsDir(transformsDir);
+      const checked = validateTree(discovery, transforms.set, transforms.problems);
+      const problems = sortProblems([...checked.tree, ...checked.workloads.flatMap((w) => w.problems)]);
+      const result: CheckResult = {
+        ok: problems.length === 0,
+        dir: root,
+        transforms: transformsDir,
+        workloads: checked.workloads.map((w) => ({
+          name: w.name,
+          user: w.user,
+          files: w.files.map((f) => f.source),
+          units: w.units.map((u) => u.unit),
+          valid: w.problems.length === 0,
+        })),
+        problems,
+      };
+      emit(opts, result, (r) => human(r, transforms.found));
+      setExit(r(result));
+    });
+}
+
+const r = (result: CheckResult) => (result.ok ? ExitCode.Ok : ExitCode.Invalid);
+
+function human(r: CheckResult, transformsFound: boolean): string {
+  const lines: string[] = [];
+  if (!transformsFound) lines.push(`note: transforms directory ${r.transforms} does not exist (use --transforms DIR)`);
+  for (const p of r.problems) lines.push(formatProblem(p));
+  const valid = r.workloads.filter((w) => w.valid).length;
+  if (r.ok) {
+    lines.push(`ok: ${r.workloads.length} workload${r.workloads.length === 1 ? '' : 's'} valid in ${r.dir}`);
+    for (const w of r.workloads) lines.push(`  ${w.name} (user ${w.user}): ${w.units.join(', ') || 'no units'}`);
+  } else {
+    const files = new Set(r.problems.map((p) => p.path)).size;
+    lines.push(`${r.problems.length} problem${r.problems.length === 1 ? '' : 's'} in ${files} path${files === 1 ? '' : 's'}; ${valid} of ${r.workloads.length} workloads valid`);
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,99 @@
+// moor render <file>: print a spec merged with its transforms, exactly as it would be written.
+import type { Command } from 'commander';
+import { existsSync } from 'node:fs';
+import { basename, dirname, relative, resolve } from 'node:path';
+import { discover } from '../core/discovery';
+import { filesOf, specifierIdentity, treeProblems } from '../core/desired';
+import { targetPath } from '../core/deploy-layout';
+import { formatProblem, type Problem } from '../core/problem';
+import { renderFile } from '../core/render';
+import { groupsWithTransforms, type Identity } from '../core/transforms';
+import { UsageError } from '../errors';
+import { ExitCode } from '../exit-codes';
+import { ExecaRunner } from '../host/exec';
+import { scanTree } from '../host/repo-scan';
+import { loadTransformsDir } from '../host/transforms-load';
+import { UserAccounts } from '../host/users';
+import { configFrom, type SetExit } from './common';
+import { emit } from './output';
+
+interface RenderOutput {
+  file: string;
+  workload: string;
+  user: string;
+  /** Where the file lands under the user's home. */
+  target: string;
+  identity: Identity;
+  content?: string;
+  problems: Problem[];
+}
+
+export function registerRender(program: Command, setExit: SetExit): void {
+  program
+    .command('render')
+    .description('print a spec merged with its transforms, exactly as it would be written')
+    .argument('<file>', 'a file of a desired-state checkout')
+    .option('--transforms <dir>', 'transforms directory (default: transforms_dir of the config)')
+    .option('--repo <dir>', 'the checkout root (default: the nearest directory with .git, else the group layout)')
+    .option('--json', 'print the result as JSON')
+    .action(async (file: string, opts: { transforms?: string; repo?: string; json?: boolean }, cmd: Command) => {
+      const config = await configFrom(cmd);
+      const abs = resolve(file);
+      if (!existsSync(abs)) throw new UsageError(`${file}: no such file`);
+      const transforms = await loadTransformsDir(resolve(opts.transforms ?? config.transformsDir));
+      const root = opts.repo ? resolve(opts.repo) : guessRoot(abs, groupsWithTransforms(transforms.set));
+      const rel = relative(root, abs);
+      if (rel.startsWith('..')) throw new UsageError(`${file} is not inside the repo ${root}`);
+
+      const discovery = discover(await scanTree(root, { maxFileBytes: config.maxFileBytes }), {
+        userPrefix: config.userPrefix,
+        maxFileBytes: config.maxFileBytes,
+      });
+      const workload = discovery.workloads.find((w) => filesOf(w).some((f) => f.path === rel));
+      const fileProblems = discovery.problems.filter((p) => p.path === rel);
+      if (!workload) {
+        if (fileProblems.length > 0) throw new UsageError(fileProblems.map(formatProblem).join('\n'));
+        throw new UsageError(`${rel} belongs to no workload of ${root}`);
+      }
+      const repoFile = filesOf(workload).find((f) => f.path === rel)!;
+      const identity = await identityFor(workload);
+      const rendered = renderFile(repoFile, workload, transforms.set, identity);
+      // Of the tree's problems, those that make this file's render wrong.
+      const relevant = treeProblems(discovery, transforms.set, transforms.problems).filter(
+        (p) => p.path === rel || p.path === `${repoFile.group}/` || transforms.problems.includes(p),
+      );
+      const out: RenderOutput = {
+        file: rel,
+        workload: workload.name,
+        user: workload.user,
+        target: `~${workload.user}/.config/${targetPath(repoFile.kind, repoFile.name)}`,
+        identity,
+        content: rendered.content,
+        problems: [...relevant, ...rendered.problems],
+      };
+      if (!opts.json && typeof identity.uid === 'string') {
+        process.stderr.write(`note: user ${workload.user} does not exist here; {{uid}} and {{home}} render as the specifiers %U and %h\n`);
+      }
+      emit(opts, out, (o) => (o.problems.length > 0 ? o.problems.map(formatProblem).join('\n') : (o.content ?? '')));
+      setExit(out.problems.length > 0 ? ExitCode.Invalid : ExitCode.Ok);
+    });
+}
+
+/** The checkout root: the nearest .git, else the parent when the file sits in a known group directory. */
+function guessRoot(abs: string, groups: Set<string>): string {
+  const dir = dirname(abs);
+  if (existsSync(resolve(dir, '.git'))) return dir;
+  if (existsSync(resolve(dir, '..', '.git'))) return dirname(dir);
+  return groups.has(basename(dir)) ? dirname(dir) : dir;
+}
+
+/** The real uid and home when the workload's user exists on this host. */
+async function identityFor(w: { name: string; user: string }): Promise<Identity> {
+  try {
+    const entry = await new UserAccounts(new ExecaRunner(), { timeoutMs: 5_000 }).lookupUser(w.user);
+    if (entry) return { name: w.name, user: w.user, uid: entry.uid, home: entry.home };
+  } catch {
+    // No getent (a CI container): fall back to the specifiers.
+  }
+  return specifierIdentity(w);
+}

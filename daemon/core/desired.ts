@@ -1,0 +1,118 @@
+// From a discovered tree and the host's transforms to the files each workload's user
+// gets, the units they yield, and one content hash per workload (DESIGN §6 steps 2 and 4).
+import { createHash } from 'node:crypto';
+import type { Discovery } from './discovery';
+import { expectedUnits, targetPath, type ExpectedUnit } from './deploy-layout';
+import type { Problem } from './problem';
+import { renderFile } from './render';
+import { groupsWithTransforms, type Identity, type TransformSet } from './transforms';
+import type { FileKind, RepoFile, Workload } from './types';
+import { effectiveValue } from './unit-file';
+
+export interface DesiredFile {
+  /** Path relative to the user's ~/.config. */
+  target: string;
+  /** Repo path it was rendered from. */
+  source: string;
+  name: string;
+  ext: string;
+  kind: FileKind;
+  content: string;
+  sha256: string;
+}
+
+export interface RenderedWorkload {
+  name: string;
+  user: string;
+  files: DesiredFile[];
+  units: ExpectedUnit[];
+  /** Hash over every file's target and content: what the applied record compares. */
+  hash: string;
+  problems: Problem[];
+}
+
+/**
+ * Problems that make the whole tree unreliable: discovery's structural problems, broken
+ * transforms, and group directories no transform covers (strict unless marked).
+ */
+export function treeProblems(discovery: Discovery, transforms: TransformSet, transformProblems: readonly Problem[]): Problem[] {
+  const covered = groupsWithTransforms(transforms);
+  const unknownGroups: Problem[] = discovery.groups
+    .filter((g) => !g.noTransform && !covered.has(g.name))
+    .map((g) => ({
+      path: `${g.name}/`,
+      code: 'unknown-group',
+      message: `group directory "${g.name}" has no transform on this host`,
+      hint: `add a transform such as ${g.name}.container to the transforms directory, or put a .moor-no-transform file in ${g.name}/`,
+    }));
+  return [...discovery.problems.filter((p) => p.workload === undefined), ...transformProblems, ...unknownGroups];
+}
+
+/** Every file of a workload, in a stable order. */
+export function filesOf(w: Workload): RepoFile[] {
+  return [w.spec, ...w.members, ...w.companions];
+}
+
+export function renderWorkload(w: Workload, transforms: TransformSet, identity: Identity, ownProblems: readonly Problem[] = []): RenderedWorkload {
+  const problems: Problem[] = [...ownProblems];
+  const files: DesiredFile[] = [];
+  const serviceNames = new Map<string, string>();
+  for (const file of filesOf(w)) {
+    const r = renderFile(file, w, transforms, identity);
+    problems.push(...r.problems);
+    if (r.content === undefined) continue;
+    const section = QUADLET_SECTION[file.ext];
+    const serviceName = section && r.unit ? effectiveValue(r.unit, section, 'ServiceName') : undefined;
+    if (serviceName) serviceNames.set(file.path, serviceName);
+    files.push({
+      target: targetPath(file.kind, file.name),
+      source: file.path,
+      name: file.name,
+      ext: file.ext,
+      kind: file.kind,
+      content: r.content,
+      sha256: sha256(r.content),
+    });
+  }
+  files.sort((a, b) => a.target.localeCompare(b.target));
+  const units = expectedUnits(files.map((f) => ({ ...f, path: f.source, serviceName: serviceNames.get(f.source) })));
+  return { name: w.name, user: w.user, files, units, hash: hashFiles(files), problems };
+}
+
+const QUADLET_SECTION: Record<string, string> = { container: 'Container', pod: 'Pod', kube: 'Kube', volume: 'Volume', network: 'Network', image: 'Image', build: 'Build' };
+
+/**
+ * Stands in for a user that does not exist yet (check, render, step-2 validation):
+ * systemd's own specifiers, which a user unit resolves to the same values.
+ */
+export function specifierIdentity(w: Pick<Workload, 'name' | 'user'>): Identity {
+  return { name: w.name, user: w.user, uid: '%U', home: '%h' };
+}
+
+export function hashFiles(files: readonly { target: string; content: string }[]): string {
+  const h = createHash('sha256');
+  for (const f of [...files].sort((a, b) => a.target.localeCompare(b.target))) {
+    h.update(f.target).update('\0').update(f.content).update('\0');
+  }
+  return h.digest('hex');
+}
+
+export function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+export interface ValidatedTree {
+  /** Problems that fail the whole pass before anything changes. */
+  tree: Problem[];
+  /** Every workload rendered for validation (with systemd specifiers for uid and home). */
+  workloads: RenderedWorkload[];
+}
+
+/** Step 2 of a pass, and all of `moor check`: discover, merge and validate everything. */
+export function validateTree(discovery: Discovery, transforms: TransformSet, transformProblems: readonly Problem[]): ValidatedTree {
+  const own = (w: Workload) => discovery.problems.filter((p) => p.workload === w.name);
+  return {
+    tree: treeProblems(discovery, transforms, transformProblems),
+    workloads: discovery.workloads.map((w) => renderWorkload(w, transforms, specifierIdentity(w), own(w))),
+  };
+}
