@@ -1,6 +1,8 @@
 // The files of one generation directory. Times are ISO-8601 strings in the files and in
 // these types, so a record reads back exactly as it was written.
 import { z } from 'zod';
+import { StateError } from '../errors';
+import { assertRelativePath, assertSafeName } from './layout';
 
 const isoTime = z.iso.datetime({ offset: true });
 
@@ -64,7 +66,44 @@ export const Sequence = z.object({ last: z.number().int().nonnegative() });
 
 export type GenerationState = 'complete' | 'failed' | 'aborted' | 'in-progress';
 
-/** Every item succeeded: the only condition under which a generation may become complete. */
-export function allSucceeded(items: readonly StatusItem[]): boolean {
-  return items.every((item) => item.result === 'ok');
+/**
+ * The only condition under which a generation may become complete: every item succeeded,
+ * and every workload of the manifest has an item (a pass stopped half-way, say by
+ * SIGTERM, may have only ok items so far, yet it did not apply its generation).
+ */
+export function allSucceeded(manifest: Manifest, items: readonly StatusItem[]): boolean {
+  const ok = new Set(items.filter((item) => item.result === 'ok').map((item) => item.workload));
+  return items.every((item) => item.result === 'ok') && Object.keys(manifest.workloads).every((name) => ok.has(name));
+}
+
+/** One workload's rendered files: path relative to the user's ~/.config → content. */
+export interface RenderedWorkload {
+  user: string;
+  hash: string;
+  files: Record<string, string>;
+}
+
+export interface GenerationInput {
+  kind: GenerationKind;
+  commit: string;
+  source: string;
+  rollbackOf?: number;
+  /** Keyed by workload name. */
+  workloads: Record<string, RenderedWorkload>;
+}
+
+/** Names and paths safe to write under units/, and no two workloads writing one file. */
+export function checkInput(input: GenerationInput): void {
+  const seen = new Map<string, string>();
+  for (const [name, workload] of Object.entries(input.workloads)) {
+    assertSafeName('workload', name);
+    assertSafeName('user', workload.user);
+    for (const relPath of Object.keys(workload.files)) {
+      assertRelativePath(relPath);
+      const key = `${workload.user}/${relPath}`;
+      const other = seen.get(key);
+      if (other !== undefined) throw new StateError(`workloads ${other} and ${name} both write ${key}`);
+      seen.set(key, name);
+    }
+  }
 }

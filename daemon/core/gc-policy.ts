@@ -1,0 +1,99 @@
+// Which generations garbage collection deletes (DESIGN §7). Pure: the caller lists the
+// generations and passes the time. "Newest" and "rank" go by generation number, which
+// only grows, rather than by timestamps, which a clock step can reorder.
+
+export type GcGenerationState = 'complete' | 'failed' | 'aborted' | 'in-progress';
+
+export interface GcGeneration {
+  id: number;
+  state: GcGenerationState;
+  createdAt: Date;
+}
+
+export interface GcPolicy {
+  /** Complete generations always kept, newest first. */
+  keepMin: number;
+  /** Complete generations kept at most, except those min_age still protects. */
+  keepMax: number;
+  /** A complete generation younger than this is never deleted. */
+  minAgeMs: number;
+  /** A complete generation older than this is deleted unless keep_min needs it. */
+  maxAgeMs: number;
+}
+
+export interface GcDecision {
+  id: number;
+  delete: boolean;
+  /** Why, in words an operator reads in `moor gc` output. */
+  reason: string;
+}
+
+/**
+ * The rules, first match wins for each generation:
+ *
+ * 1. Protected (the one `current` points at, the pinned one): kept. A rollback target
+ *    or the live state must never vanish, whatever the counts and ages say.
+ * 2. In progress: kept. It belongs to the pass that is running now.
+ * 3. Aborted: deleted. A crashed pass; the next pass re-planned from applied/.
+ * 4. Failed: the newest failed one is kept for diagnosis (its status.json says what went
+ *    wrong); older failed ones are deleted. A workload failing on every pass would
+ *    otherwise leave one generation per pass.
+ * 5. Complete, ranked newest first:
+ *    a. the newest keepMin are kept (at least keepMin stay to roll back to);
+ *    b. one younger than minAge is kept, even beyond keepMax (as snapper's
+ *       NUMBER_MIN_AGE: what ran days ago stays reachable however busy the repo was);
+ *    c. beyond the newest keepMax it is deleted;
+ *    d. older than maxAge it is deleted (5a already kept the newest keepMin);
+ *    e. otherwise kept.
+ *
+ * min_age is read as a protection of complete generations, the rollback targets; it
+ * does not keep failed or aborted ones, which rules 3 and 4 settle. When keepMin exceeds
+ * keepMax, keepMin wins (5a comes first); when minAge exceeds maxAge, minAge wins.
+ */
+export function decideGc(
+  generations: readonly GcGeneration[],
+  policy: GcPolicy,
+  now: Date,
+  protect: readonly number[],
+): GcDecision[] {
+  const protectedIds = new Set(protect);
+  const newestFirst = [...generations].sort((a, b) => b.id - a.id);
+  const newestFailed = newestFirst.find((g) => g.state === 'failed')?.id;
+  let completeRank = 0;
+  const decisions = newestFirst.map((g): GcDecision => {
+    const keep = (reason: string): GcDecision => ({ id: g.id, delete: false, reason });
+    const drop = (reason: string): GcDecision => ({ id: g.id, delete: true, reason });
+    // Ranked before rule 1 so that a protected generation still counts toward the limits.
+    const rank = g.state === 'complete' ? completeRank++ : -1;
+    if (protectedIds.has(g.id)) return keep('protected (current or pinned)');
+    switch (g.state) {
+      case 'in-progress':
+        return keep('in progress');
+      case 'aborted':
+        return drop('aborted');
+      case 'failed':
+        return g.id === newestFailed ? keep('newest failed, kept for diagnosis') : drop('an older failed generation');
+      case 'complete': {
+        const ageMs = now.getTime() - g.createdAt.getTime();
+        if (rank < policy.keepMin) return keep(`among the newest ${policy.keepMin} complete (keep_min)`);
+        if (ageMs < policy.minAgeMs) return keep('younger than min_age');
+        if (rank >= policy.keepMax) return drop(`beyond the newest ${policy.keepMax} complete (keep_max)`);
+        if (ageMs > policy.maxAgeMs) return drop('older than max_age');
+        return keep('within keep_max and max_age');
+      }
+    }
+  });
+  return decisions.sort((a, b) => a.id - b.id);
+}
+
+/** Ids of the generations to delete, ascending. */
+export function selectForDeletion(
+  generations: readonly GcGeneration[],
+  policy: GcPolicy,
+  now: Date,
+  protect: readonly number[],
+): number[] {
+  return decideGc(generations, policy, now, protect)
+    .filter((d) => d.delete)
+    .map((d) => d.id);
+}

@@ -1,0 +1,75 @@
+// Per-workload applied records (applied/<workload>.json): what the host runs now, as far as
+// moor knows. The plan compares desired hashes against these, so a record is written only
+// after the workload's apply succeeded, and deleted only after its removal did.
+import { join } from 'node:path';
+import { z } from 'zod';
+import type { Clock } from '../core/ports';
+import { StateError } from '../errors';
+import { listDir, readJsonIfExists, removeFile, writeJsonAtomic } from './atomic';
+import { assertRelativePath, assertSafeName, isSafeName, type StateLayout } from './layout';
+
+export const AppliedRecord = z.object({
+  workload: z.string(),
+  user: z.string(),
+  uid: z.number().int().nonnegative(),
+  /** The workload's content hash, as in the manifest of `generation`. */
+  hash: z.string(),
+  /** Path relative to the user's ~/.config → sha256 (hex) of the content written there. */
+  files: z.record(z.string(), z.string()),
+  generation: z.number().int().positive(),
+  commit: z.string(),
+  appliedAt: z.iso.datetime({ offset: true }),
+});
+export type AppliedRecord = z.infer<typeof AppliedRecord>;
+
+/** A record to write; `appliedAt` defaults to now. */
+export type AppliedRecordInput = Omit<AppliedRecord, 'appliedAt'> & { appliedAt?: string };
+
+const SUFFIX = '.json';
+
+export class AppliedStore {
+  constructor(
+    private readonly layout: StateLayout,
+    private readonly clock: Clock,
+  ) {}
+
+  private path(workload: string): string {
+    assertSafeName('workload', workload);
+    return join(this.layout.applied, `${workload}${SUFFIX}`);
+  }
+
+  async read(workload: string): Promise<AppliedRecord | undefined> {
+    const path = this.path(workload);
+    const record = await readJsonIfExists(path, AppliedRecord);
+    if (record && record.workload !== workload) {
+      throw new StateError(`${path}: holds the record of workload ${JSON.stringify(record.workload)}`);
+    }
+    return record;
+  }
+
+  async write(input: AppliedRecordInput): Promise<AppliedRecord> {
+    assertSafeName('user', input.user);
+    for (const relPath of Object.keys(input.files)) assertRelativePath(relPath);
+    const parsed = AppliedRecord.safeParse({ ...input, appliedAt: input.appliedAt ?? this.clock.now().toISOString() });
+    if (!parsed.success) throw new StateError(`applied record of ${input.workload}: ${parsed.error.message}`);
+    await writeJsonAtomic(this.path(input.workload), parsed.data);
+    return parsed.data;
+  }
+
+  /** Returns false when there was no record. */
+  async delete(workload: string): Promise<boolean> {
+    return removeFile(this.path(workload));
+  }
+
+  /** Every record, sorted by workload name. */
+  async list(): Promise<AppliedRecord[]> {
+    const records: AppliedRecord[] = [];
+    for (const name of await listDir(this.layout.applied)) {
+      // Anything else here is a temporary file of an interrupted write.
+      if (!name.endsWith(SUFFIX) || !isSafeName(name.slice(0, -SUFFIX.length))) continue;
+      const record = await this.read(name.slice(0, -SUFFIX.length));
+      if (record) records.push(record);
+    }
+    return records;
+  }
+}

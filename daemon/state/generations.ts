@@ -1,0 +1,312 @@
+// Generations (DESIGN §7): the rendered desired state of each pass, its per-item results,
+// and the `current` link to the last complete one. Every write is atomic, and the order of
+// writes is what makes a crash at any point recoverable: units before manifest, status as
+// items finish, `finishedAt` at the end of the pass, `complete` only after that, and the
+// `current` swap last.
+import { randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { Clock } from '../core/ports';
+import { StateError } from '../errors';
+import { ensureDir, fsyncDir, isNotFound, listDir, pathExists, readJsonIfExists, writeFileAtomic, writeJsonAtomic } from './atomic';
+import {
+  allSucceeded,
+  checkInput,
+  Manifest,
+  Marker,
+  Sequence,
+  Status,
+  type GenerationInput,
+  type GenerationState,
+  type RenderedWorkload,
+  type StatusItem,
+} from './generation-records';
+import { readCurrentLink, sweepCurrentLeftovers, swapCurrentLink } from './current-link';
+import { recoverGenerations, type RecoveryReport } from './generation-recovery';
+import {
+  assertRelativePath,
+  assertSafeName,
+  generationDirName,
+  parseGenerationDirName,
+  type StateLayout,
+} from './layout';
+
+export interface GenerationInfo {
+  id: number;
+  state: GenerationState;
+  /** Absent only for a generation that crashed before its rendered state was written. */
+  manifest?: Manifest;
+  status?: Status;
+  createdAt: Date;
+}
+
+export interface GenerationContent extends GenerationInfo {
+  manifest: Manifest;
+  workloads: Record<string, RenderedWorkload>;
+}
+
+const DELETING_PREFIX = '.deleting-';
+
+export type { GenerationInput, RecoveryReport, RenderedWorkload };
+
+export class GenerationStore {
+  constructor(
+    private readonly layout: StateLayout,
+    private readonly clock: Clock,
+  ) {}
+
+  dir(id: number): string {
+    return join(this.layout.generations, generationDirName(id));
+  }
+
+  /** Allocates a new generation and writes its rendered state and manifest. */
+  async begin(input: GenerationInput): Promise<number> {
+    checkInput(input);
+    const startedAt = this.clock.now().toISOString();
+    const id = await this.allocate();
+    for (const workload of Object.values(input.workloads)) {
+      await this.writeUnits(id, workload.user, workload.files);
+    }
+    const manifest: Manifest = {
+      generation: id,
+      kind: input.kind,
+      commit: input.commit,
+      source: input.source,
+      startedAt,
+      ...(input.rollbackOf !== undefined ? { rollbackOf: input.rollbackOf } : {}),
+      workloads: Object.fromEntries(
+        Object.entries(input.workloads)
+          .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+          .map(([name, w]) => [name, { user: w.user, hash: w.hash, files: Object.keys(w.files).sort() }]),
+      ),
+    };
+    // Written after the units: a manifest promises that every file it lists is on disk.
+    await writeJsonAtomic(join(this.dir(id), 'manifest.json'), Manifest.parse(manifest));
+    return id;
+  }
+
+  /**
+   * The next number is above every number ever handed out, not just above the surviving
+   * directories: GC may delete the newest (aborted) one, and a reused number would make
+   * logs and `moor rollback <N>` ambiguous. The high-water mark is durable before the
+   * directory exists.
+   */
+  private async allocate(): Promise<number> {
+    await ensureDir(this.layout.generations);
+    const recorded = (await readJsonIfExists(this.layout.sequence, Sequence))?.last ?? 0;
+    const existing = (await listDir(this.layout.generations)).map(parseGenerationDirName);
+    let id = Math.max(recorded, ...existing.map((n) => n ?? 0)) + 1;
+    for (;;) {
+      await writeJsonAtomic(this.layout.sequence, { last: id });
+      try {
+        await fs.mkdir(this.dir(id), { mode: 0o700 });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
+          id += 1;
+          continue;
+        }
+        throw err;
+      }
+      await fs.chmod(this.dir(id), 0o700);
+      await fsyncDir(this.layout.generations);
+      return id;
+    }
+  }
+
+  /** Writes files under units/<user>/ of a generation, each atomically. */
+  async writeUnits(id: number, user: string, files: Record<string, string>): Promise<void> {
+    assertSafeName('user', user);
+    const base = join(this.dir(id), 'units', user);
+    for (const [relPath, content] of Object.entries(files)) {
+      assertRelativePath(relPath);
+      const path = join(base, relPath);
+      await ensureDir(dirname(path));
+      await writeFileAtomic(path, content);
+    }
+  }
+
+  /**
+   * Rewrites status.json with every item recorded so far. Called as each item finishes,
+   * so a crash loses at most the item in hand.
+   */
+  async recordStatus(id: number, items: readonly StatusItem[]): Promise<void> {
+    await this.writeStatus(id, items, undefined);
+  }
+
+  /**
+   * Records the final status with `finishedAt` (the pass reached its end), then completes
+   * the generation if every item succeeded and every workload of the manifest has one.
+   */
+  async finish(id: number, items: readonly StatusItem[]): Promise<'complete' | 'failed'> {
+    const manifest = await this.writeStatus(id, items, this.clock.now().toISOString());
+    if (!allSucceeded(manifest, items)) return 'failed';
+    await this.markComplete(id);
+    return 'complete';
+  }
+
+  /** Returns the generation's manifest, which the caller needs to judge the result. */
+  private async writeStatus(id: number, items: readonly StatusItem[], finishedAt: string | undefined): Promise<Manifest> {
+    const info = await this.requireInfo(id);
+    if (info.state !== 'in-progress') throw new StateError(`generation ${id} is ${info.state}; its status is final`);
+    if (!info.manifest) throw new StateError(`generation ${id} has no manifest; begin() did not finish`);
+    const now = this.clock.now().toISOString();
+    const status = Status.safeParse({ generation: id, items, updatedAt: now, ...(finishedAt ? { finishedAt } : {}) });
+    if (!status.success) throw new StateError(`generation ${id}: invalid status: ${status.error.message}`);
+    await writeJsonAtomic(join(this.dir(id), 'status.json'), status.data);
+    return info.manifest;
+  }
+
+  /** Writes `complete`, then moves `current` here. Refused unless the pass finished and all succeeded. */
+  async markComplete(id: number): Promise<void> {
+    const info = await this.requireInfo(id);
+    if (info.state === 'aborted') throw new StateError(`generation ${id} was aborted; it cannot become complete`);
+    if (!info.manifest) throw new StateError(`generation ${id} has no manifest; it cannot become complete`);
+    if (!info.status?.finishedAt) throw new StateError(`generation ${id} has not finished; it cannot become complete`);
+    if (!allSucceeded(info.manifest, info.status.items)) {
+      throw new StateError(`generation ${id} has workloads that were not applied successfully; it cannot become complete`);
+    }
+    if (info.state !== 'complete') {
+      await writeJsonAtomic(join(this.dir(id), 'complete'), { at: this.clock.now().toISOString() } satisfies Marker);
+    }
+    await this.advanceCurrent(id);
+  }
+
+  /**
+   * `current` only moves forward: a rollback is a new, newer generation, so the last
+   * complete generation is always the newest one.
+   */
+  private async advanceCurrent(id: number): Promise<void> {
+    const existing = await readCurrentLink(this.layout).catch(() => undefined);
+    if (existing !== undefined && existing >= id && (await this.isComplete(existing))) return;
+    await swapCurrentLink(this.layout, id);
+  }
+
+  private isComplete(id: number): Promise<boolean> {
+    return pathExists(join(this.dir(id), 'complete'));
+  }
+
+  /** The generation `current` points at; undefined before the first complete pass. */
+  async current(): Promise<number | undefined> {
+    const id = await readCurrentLink(this.layout);
+    if (id !== undefined && !(await this.isComplete(id))) {
+      throw new StateError(`${this.layout.current}: points at generation ${id}, which is not complete`);
+    }
+    return id;
+  }
+
+  /** Every generation, oldest first. */
+  async list(): Promise<GenerationInfo[]> {
+    const ids = (await listDir(this.layout.generations))
+      .map(parseGenerationDirName)
+      .filter((id): id is number => id !== undefined)
+      .sort((a, b) => a - b);
+    const infos: GenerationInfo[] = [];
+    for (const id of ids) {
+      const info = await this.info(id);
+      if (info) infos.push(info);
+    }
+    return infos;
+  }
+
+  /** One generation's state and records; undefined if it does not exist (or was deleted meanwhile). */
+  async info(id: number): Promise<GenerationInfo | undefined> {
+    const dir = this.dir(id);
+    let stat;
+    try {
+      stat = await fs.stat(dir);
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+    const [complete, aborted, manifest, status] = await Promise.all([
+      pathExists(join(dir, 'complete')),
+      pathExists(join(dir, 'aborted')),
+      readJsonIfExists(join(dir, 'manifest.json'), Manifest),
+      readJsonIfExists(join(dir, 'status.json'), Status),
+    ]);
+    // A concurrent GC renames a generation away before removing it: don't report the remains.
+    if (!(await pathExists(dir))) return undefined;
+    const state: GenerationState = complete
+      ? 'complete'
+      : aborted
+        ? 'aborted'
+        : status?.finishedAt
+          ? 'failed'
+          : 'in-progress';
+    const createdAt = manifest
+      ? new Date(manifest.startedAt)
+      : stat.birthtimeMs > 0
+        ? stat.birthtime
+        : stat.mtime;
+    return { id, state, createdAt, ...(manifest ? { manifest } : {}), ...(status ? { status } : {}) };
+  }
+
+  private async requireInfo(id: number): Promise<GenerationInfo> {
+    const info = await this.info(id);
+    if (!info) throw new StateError(`generation ${id} does not exist in ${this.layout.generations}`);
+    return info;
+  }
+
+  /** A generation with its rendered files, as `moor rollback` re-applies them. */
+  async read(id: number): Promise<GenerationContent> {
+    const info = await this.requireInfo(id);
+    const manifest = info.manifest;
+    if (!manifest) throw new StateError(`generation ${id} has no manifest: its pass crashed before writing it`);
+    const workloads: Record<string, RenderedWorkload> = {};
+    for (const [name, entry] of Object.entries(manifest.workloads)) {
+      assertSafeName('user', entry.user);
+      const files: Record<string, string> = {};
+      for (const relPath of entry.files) {
+        assertRelativePath(relPath);
+        const path = join(this.dir(id), 'units', entry.user, relPath);
+        try {
+          files[relPath] = await fs.readFile(path, 'utf8');
+        } catch (err) {
+          throw new StateError(`${path}: listed in generation ${id}'s manifest but unreadable: ${(err as Error).message}`);
+        }
+      }
+      workloads[name] = { user: entry.user, hash: entry.hash, files };
+    }
+    return { ...info, manifest, workloads };
+  }
+
+  /**
+   * Startup recovery (see generation-recovery.ts): marks crashed passes aborted and
+   * repairs `current`. Only under the pass lock.
+   */
+  recoverAborted(isInProgress: (id: number) => boolean = () => false): Promise<RecoveryReport> {
+    return recoverGenerations(this, this.layout, this.clock, isInProgress);
+  }
+
+  /**
+   * Deletes a generation: renamed out of sight first (so readers see it or nothing), then
+   * removed. The generation `current` points at is refused. Returns false if it was absent.
+   */
+  async delete(id: number): Promise<boolean> {
+    if ((await readCurrentLink(this.layout).catch(() => undefined)) === id) {
+      throw new StateError(`generation ${id} is current; it cannot be deleted`);
+    }
+    const dir = this.dir(id);
+    const doomed = join(this.layout.generations, `${DELETING_PREFIX}${generationDirName(id)}-${randomBytes(4).toString('hex')}`);
+    try {
+      await fs.rename(dir, doomed);
+    } catch (err) {
+      if (isNotFound(err)) return false;
+      throw err;
+    }
+    await fsyncDir(this.layout.generations);
+    await fs.rm(doomed, { recursive: true, force: true });
+    return true;
+  }
+
+  /** Removes what a crash mid-swap or mid-delete leaves behind. Only under the pass lock. */
+  async sweepLeftovers(): Promise<string[]> {
+    const removed = await sweepCurrentLeftovers(this.layout);
+    for (const name of await listDir(this.layout.generations)) {
+      if (!name.startsWith(DELETING_PREFIX)) continue;
+      await fs.rm(join(this.layout.generations, name), { recursive: true, force: true });
+      removed.push(join('generations', name));
+    }
+    return removed;
+  }
+}

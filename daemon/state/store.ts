@@ -1,0 +1,119 @@
+// The state store of one state dir: every piece of moor's own state, behind one object.
+// Lock order (process lock → state store → per-workload): mutating calls here expect the
+// caller to hold the pass lock; reads are safe without it, since every write is atomic.
+import { promises as fs } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { decideGc, type GcDecision, type GcPolicy } from '../core/gc-policy';
+import type { Clock } from '../core/ports';
+import { StateError } from '../errors';
+import { AppliedStore } from './applied';
+import { DIR_MODE, ensureDir, isNotFound, listDir } from './atomic';
+import { GenerationStore } from './generations';
+import { stateLayout, type StateLayout } from './layout';
+import { OwnedUsersRegistry } from './owned-users';
+import { PinStore } from './pin';
+import { RedeployRequests } from './redeploy';
+
+export interface GcReport {
+  deleted: number[];
+  decisions: GcDecision[];
+  /** Leftovers of interrupted writes, swaps and deletions that were removed. */
+  swept: string[];
+}
+
+export interface StateStore {
+  readonly dir: string;
+  readonly layout: StateLayout;
+  readonly generations: GenerationStore;
+  readonly applied: AppliedStore;
+  readonly ownedUsers: OwnedUsersRegistry;
+  readonly pin: PinStore;
+  readonly redeploy: RedeployRequests;
+  /** Deletes the generations the policy selects, never `current` or the pinned one. Under the pass lock. */
+  gc(policy: GcPolicy, now?: Date): Promise<GcReport>;
+}
+
+export interface OpenStateStoreOptions {
+  clock?: Clock;
+}
+
+const systemClock: Clock = {
+  now: () => new Date(),
+  sleep: (ms) => new Promise((done) => setTimeout(done, ms)),
+};
+
+/**
+ * Opens (creating if needed) the state store in `dir`. The directories must belong to
+ * this process's user and are made 0700: a state dir others can write to would let them
+ * plant links that root then writes through.
+ */
+export async function openStateStore(dir: string, options: OpenStateStoreOptions = {}): Promise<StateStore> {
+  const clock = options.clock ?? systemClock;
+  const layout = stateLayout(resolve(dir));
+  for (const path of [layout.root, layout.generations, layout.applied, layout.redeploy]) {
+    await ensureDir(path);
+    await tighten(path);
+  }
+  const generations = new GenerationStore(layout, clock);
+  const pin = new PinStore(layout, clock);
+  return {
+    dir: layout.root,
+    layout,
+    generations,
+    applied: new AppliedStore(layout, clock),
+    ownedUsers: new OwnedUsersRegistry(layout, clock),
+    pin,
+    redeploy: new RedeployRequests(layout, clock),
+    async gc(policy, now = clock.now()) {
+      const current = await generations.current();
+      const pinned = (await pin.read())?.generation;
+      const protect = [current, pinned].filter((id): id is number => id !== undefined);
+      const decisions = decideGc(await generations.list(), policy, now, protect);
+      const deleted: number[] = [];
+      for (const decision of decisions) {
+        if (decision.delete && (await generations.delete(decision.id))) deleted.push(decision.id);
+      }
+      const swept = [...(await generations.sweepLeftovers()), ...(await sweepTemporaryFiles(layout, now))];
+      return { deleted, decisions, swept };
+    },
+  };
+}
+
+async function tighten(path: string): Promise<void> {
+  const stat = await fs.stat(path);
+  const uid = process.getuid?.();
+  if (uid !== undefined && stat.uid !== uid) {
+    throw new StateError(`${path}: owned by uid ${stat.uid}, not ${uid}; refusing to use it as moor's state`);
+  }
+  if ((stat.mode & 0o7777) !== DIR_MODE) await fs.chmod(path, DIR_MODE);
+}
+
+// Temporary names of write-file-atomic (`<file>.<number>`) left by a write that was killed.
+const TEMPORARY: readonly [keyof StateLayout, RegExp][] = [
+  ['root', /^(owned-users|pin)\.json\.\d+$/],
+  ['generations', /^sequence\.json\.\d+$/],
+  ['applied', /^[a-z_][a-z0-9_-]*\.json\.\d+$/],
+  ['redeploy', /^[a-z_][a-z0-9_-]*\.\d+$/],
+];
+/** Old enough that no write still in flight (say, `moor redeploy` run outside the lock) owns it. */
+const TEMPORARY_MIN_AGE_MS = 60 * 60 * 1000;
+
+async function sweepTemporaryFiles(layout: StateLayout, now: Date): Promise<string[]> {
+  const swept: string[] = [];
+  for (const [where, pattern] of TEMPORARY) {
+    const dir = layout[where];
+    for (const name of await listDir(dir)) {
+      if (!pattern.test(name)) continue;
+      const path = join(dir, name);
+      try {
+        const stat = await fs.lstat(path);
+        if (!stat.isFile() || now.getTime() - stat.mtimeMs < TEMPORARY_MIN_AGE_MS) continue;
+        await fs.unlink(path);
+        swept.push(path.slice(layout.root.length + 1));
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+      }
+    }
+  }
+  return swept;
+}

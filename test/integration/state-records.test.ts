@@ -1,0 +1,192 @@
+import { promises as fs } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Clock } from '../../daemon/core/ports';
+import { StateError } from '../../daemon/errors';
+import { openStateStore, type StateStore } from '../../daemon/state/store';
+
+function fakeClock() {
+  let t = Date.parse('2025-06-01T12:00:00.000Z');
+  const clock: Clock & { advance(ms: number): void } = {
+    now: () => new Date(t),
+    sleep: async () => undefined,
+    advance: (ms) => {
+      t += ms;
+    },
+  };
+  return clock;
+}
+
+let dir: string;
+let clock: ReturnType<typeof fakeClock>;
+let store: StateStore;
+beforeEach(async () => {
+  dir = await fs.mkdtemp(join(tmpdir(), 'moor-records-'));
+  clock = fakeClock();
+  store = await openStateStore(dir, { clock });
+});
+afterEach(async () => {
+  await fs.rm(dir, { recursive: true, force: true });
+});
+
+const mode = async (path: string) => (await fs.stat(path)).mode & 0o7777;
+
+const record = {
+  workload: 'web',
+  user: 'web',
+  uid: 1001,
+  hash: 'sha256:abc',
+  files: { 'containers/systemd/web.container': 'e3b0c442' },
+  generation: 4,
+  commit: 'ab12cd3',
+};
+
+describe('applied records', () => {
+  it('writes, reads, lists and deletes', async () => {
+    const written = await store.applied.write(record);
+    expect(written.appliedAt).toBe('2025-06-01T12:00:00.000Z');
+    await store.applied.write({ ...record, workload: 'api', user: 'api', appliedAt: '2025-05-01T00:00:00.000Z' });
+    expect(await store.applied.read('web')).toEqual(written);
+    expect((await store.applied.list()).map((r) => r.workload)).toEqual(['api', 'web']);
+    expect(await mode(join(dir, 'applied', 'web.json'))).toBe(0o600);
+    expect(await store.applied.delete('web')).toBe(true);
+    expect(await store.applied.delete('web')).toBe(false);
+    expect(await store.applied.read('web')).toBeUndefined();
+  });
+
+  it('ignores temporary files of interrupted writes when listing', async () => {
+    await store.applied.write(record);
+    await fs.writeFile(join(dir, 'applied', 'web.json.123456789'), '{"half');
+    expect((await store.applied.list()).map((r) => r.workload)).toEqual(['web']);
+  });
+
+  it('refuses workload names that are not single safe path segments', async () => {
+    for (const name of ['../x', 'a/b', '.hidden', '', 'Web']) {
+      await expect(store.applied.read(name)).rejects.toThrow(StateError);
+    }
+    await expect(store.applied.write({ ...record, files: { '../../x': 'h' } })).rejects.toThrow(StateError);
+  });
+
+  it('a corrupt record is a StateError naming the file', async () => {
+    const path = join(dir, 'applied', 'web.json');
+    await fs.writeFile(path, 'not json');
+    await expect(store.applied.read('web')).rejects.toThrow(path);
+    await expect(store.applied.list()).rejects.toThrow(StateError);
+  });
+
+  it('a record filed under another workload name is a StateError', async () => {
+    await store.applied.write(record);
+    await fs.rename(join(dir, 'applied', 'web.json'), join(dir, 'applied', 'api.json'));
+    await expect(store.applied.read('api')).rejects.toThrow(/holds the record of workload "web"/);
+  });
+});
+
+describe('owned users', () => {
+  it('goes pending → created → forgotten', async () => {
+    const users = store.ownedUsers;
+    expect(await users.isOwned('web')).toBe(false);
+    await users.recordPending('web');
+    expect(await users.isOwned('web')).toBe(true);
+    expect(await users.get('web')).toEqual({ state: 'pending', createdAt: '2025-06-01T12:00:00.000Z' });
+    await users.confirm('web', 1001);
+    expect(await users.list()).toEqual([
+      { name: 'web', uid: 1001, state: 'created', createdAt: '2025-06-01T12:00:00.000Z' },
+    ]);
+    expect(await mode(join(dir, 'owned-users.json'))).toBe(0o600);
+    expect(await users.forget('web')).toBe(true);
+    expect(await users.forget('web')).toBe(false);
+    expect(await users.isOwned('web')).toBe(false);
+    expect(JSON.parse(await fs.readFile(join(dir, 'owned-users.json'), 'utf8'))).toEqual({ users: {} });
+  });
+
+  it('survives a restart between useradd and confirm: the pending entry is on disk', async () => {
+    await store.ownedUsers.recordPending('web');
+    const reopened = await openStateStore(dir, { clock });
+    expect(await reopened.ownedUsers.get('web')).toMatchObject({ state: 'pending' });
+    await reopened.ownedUsers.confirm('web', 1002);
+    expect(await reopened.ownedUsers.get('web')).toMatchObject({ state: 'created', uid: 1002 });
+  });
+
+  it('refuses to confirm a user never recorded as pending', async () => {
+    await expect(store.ownedUsers.confirm('ghost', 1003)).rejects.toThrow(/never recorded as pending/);
+    expect(await store.ownedUsers.list()).toEqual([]);
+  });
+
+  it('re-creating a user keeps the first createdAt and drops the old uid', async () => {
+    await store.ownedUsers.recordPending('web');
+    await store.ownedUsers.confirm('web', 1001);
+    clock.advance(60_000);
+    await store.ownedUsers.recordPending('web');
+    expect(await store.ownedUsers.get('web')).toEqual({ state: 'pending', createdAt: '2025-06-01T12:00:00.000Z' });
+  });
+
+  it('loses no update when calls overlap', async () => {
+    const names = Array.from({ length: 20 }, (_, i) => `user${i}`);
+    await Promise.all(names.map((n) => store.ownedUsers.recordPending(n)));
+    await Promise.all(names.map((n, i) => store.ownedUsers.confirm(n, 2000 + i)));
+    const listed = await store.ownedUsers.list();
+    expect(listed.map((u) => u.name)).toEqual([...names].sort());
+    expect(listed.every((u) => u.state === 'created')).toBe(true);
+  });
+
+  it('a failed update does not block the next one', async () => {
+    await expect(store.ownedUsers.confirm('ghost', 1)).rejects.toThrow();
+    await store.ownedUsers.recordPending('web');
+    expect(await store.ownedUsers.isOwned('web')).toBe(true);
+  });
+
+  it('a corrupt registry is a StateError naming the file', async () => {
+    const path = join(dir, 'owned-users.json');
+    await fs.writeFile(path, JSON.stringify({ users: { web: { state: 'adopted' } } }));
+    await expect(store.ownedUsers.isOwned('web')).rejects.toThrow(path);
+    await expect(store.ownedUsers.recordPending('api')).rejects.toThrow(StateError);
+  });
+});
+
+describe('pin', () => {
+  it('pins, reads and unpins', async () => {
+    expect(await store.pin.read()).toBeUndefined();
+    expect(await store.pin.pin(7)).toEqual({ generation: 7, pinnedAt: '2025-06-01T12:00:00.000Z' });
+    expect(await store.pin.read()).toEqual({ generation: 7, pinnedAt: '2025-06-01T12:00:00.000Z' });
+    expect(await mode(join(dir, 'pin.json'))).toBe(0o600);
+    expect(await store.pin.unpin()).toBe(true);
+    expect(await store.pin.unpin()).toBe(false);
+    expect(await store.pin.read()).toBeUndefined();
+  });
+
+  it('a corrupt pin is a StateError naming the file', async () => {
+    await fs.writeFile(join(dir, 'pin.json'), '{"generation": 0}');
+    await expect(store.pin.read()).rejects.toThrow(join(dir, 'pin.json'));
+  });
+});
+
+describe('redeploy requests', () => {
+  it('requests, lists and clears', async () => {
+    await store.redeploy.request('web');
+    await store.redeploy.request('api');
+    expect(await store.redeploy.has('web')).toBe(true);
+    const listed = await store.redeploy.list();
+    expect(listed.map((r) => r.workload)).toEqual(['api', 'web']);
+    expect(listed[0]?.requestedAt).toBe('2025-06-01T12:00:00.000Z');
+    expect(await mode(join(dir, 'redeploy', 'web'))).toBe(0o600);
+    expect(await store.redeploy.clear('web')).toBe(true);
+    expect(await store.redeploy.clear('web')).toBe(false);
+    expect(await store.redeploy.has('web')).toBe(false);
+  });
+
+  it('clearing with a token keeps a request made after the pass read the list', async () => {
+    const seen = await store.redeploy.request('web');
+    const again = await store.redeploy.request('web');
+    expect(await store.redeploy.clear('web', seen.token)).toBe(false);
+    expect(await store.redeploy.has('web')).toBe(true);
+    expect(await store.redeploy.clear('web', again.token)).toBe(true);
+    expect(await store.redeploy.list()).toEqual([]);
+  });
+
+  it('ignores temporary files and refuses unsafe names', async () => {
+    await fs.writeFile(join(dir, 'redeploy', 'web.4242'), '');
+    expect(await store.redeploy.list()).toEqual([]);
+    await expect(store.redeploy.request('../../etc/x')).rejects.toThrow(StateError);
+  });
+});
