@@ -96,7 +96,11 @@ export function parseUnit(text: string, source?: string): ParseResult {
       else if (!inBrokenSection) preamble.push(comment);
       return;
     }
-    const joined = continuation === undefined ? raw : continuation + raw;
+    // Whitespace after a final backslash still continues the line. systemd would keep the
+    // backslash and read the next line on its own, but Podman's Quadlet parser (which reads
+    // Quadlet files) joins them, and no author writes `\ ` meaning a literal backslash.
+    const physical = raw.replace(/[ \t]+$/, '');
+    const joined = continuation === undefined ? physical : continuation + physical;
     if (continuation === undefined) continuationLine = lineNo;
     if (endsInContinuation(joined)) {
       continuation = joined.slice(0, -1) + ' ';

@@ -1,0 +1,75 @@
+// One repo file as it will be written on the host: the spec, merged with the host's
+// transforms, checked before and after the merge so a transform that breaks a valid
+// spec is blamed on the transform, not on the spec's author.
+import type { Problem } from './problem';
+import { applyTransforms, transformsFor, type Identity, type TransformSet } from './transforms';
+import type { RepoFile, Workload } from './types';
+import { appendEntry, parseUnit, setsKey, UnwritableUnitError, writeUnit, type UnitFile } from './unit-file';
+import { requirementFor, validateUnit } from './validate';
+
+export interface RenderResult {
+  /** The text to write; set only when `problems` is empty. */
+  content?: string;
+  /** The merged unit, also when only the merged result is invalid, so `moor render` can show it. */
+  unit?: UnitFile;
+  problems: Problem[];
+}
+
+export function isPodMember(file: RepoFile, workload: Workload): boolean {
+  return workload.kind === 'pod' && file.path !== workload.spec.path && file.ext === 'container';
+}
+
+export function renderFile(file: RepoFile, workload: Workload, transforms: TransformSet, identity: Identity): RenderResult {
+  const owned = (problems: Problem[]): Problem[] => problems.map((p) => ({ ...p, path: file.path, workload: workload.name }));
+  if (file.kind === 'data') return { content: file.content, problems: [] };
+
+  const parsed = parseUnit(file.content, file.path);
+  const raw = validateUnit(parsed, file.name, file.path, 'spec');
+  if (raw.length > 0) return { problems: owned(raw) };
+
+  const unit = applyTransforms(parsed.unit, { type: file.ext, group: file.group, transforms, identity });
+  if (isPodMember(file, workload) && !setsKey(unit, 'Container', 'Pod')) {
+    appendEntry(unit, 'Container', { key: 'Pod', value: `${workload.name}.pod`, line: 1, source: workload.spec.path });
+  }
+
+  const merged = validateUnit(unit, file.name, file.path, 'merged').map((p) => blameTransforms(p, file, transforms));
+  if (merged.length > 0) return { unit, problems: owned(merged) };
+
+  try {
+    return { content: writeUnit(unit), unit, problems: [] };
+  } catch (err) {
+    if (!(err instanceof UnwritableUnitError)) throw err;
+    return {
+      unit,
+      problems: owned([
+        {
+          path: file.path,
+          code: 'unwritable',
+          message: `the merged result cannot be written as a unit file: ${err.message}`,
+          hint: 'check the transform values and placeholders that produce this entry',
+        },
+      ]),
+    };
+  }
+}
+
+/**
+ * The raw spec passed, so a required key missing after the merge was taken away by a
+ * transform: say which ones touch it.
+ */
+function blameTransforms(p: Problem, file: RepoFile, transforms: TransformSet): Problem {
+  const req = requirementFor(file.ext);
+  if (!req || req.anyOf.length === 0 || p.code === 'service-user') return p;
+  const culprits = transformsFor(transforms, file.ext, file.group).filter((t) =>
+    t.sections.some(
+      (s) => s.name === req.section && s.rules.some((r) => req.anyOf.includes(r.key) && (r.op === 'remove' || r.op === 'force')),
+    ),
+  );
+  const keys = req.anyOf.map((k) => `${k}=`).join('/');
+  const by = culprits.length > 0 ? culprits.map((t) => t.path).join(' and ') : 'the transforms';
+  return {
+    ...p,
+    message: `a transform removed ${keys} from [${req.section}]: ${file.path} sets it, but after ${by} it is empty`,
+    hint: `change ${by} so it no longer removes or empties ${keys} for this spec`,
+  };
+}
