@@ -1,0 +1,202 @@
+// Second half of discovery: turn the accepted files into workloads (DESIGN §2). Pods and
+// non-member containers are workloads; members join the longest pod stem they extend
+// with '-'; everything else joins the longest .container/.pod stem it extends with '-'
+// or '.'. Names are resolved across the whole tree, not per group.
+import type { FileKind, RepoFile, Workload } from '../types';
+import type { Problem } from '../problem';
+import { NAME_RULE_HINT, USER_NAME_MAX, nameCharsViolation } from '../user-name';
+import { MOORIGNORE } from './ignores';
+import type { Candidate } from './walk';
+
+const QUADLET_COMPANIONS = new Set(['volume', 'network', 'image', 'build', 'kube']);
+const UNIT_TYPES = new Set(['service', 'timer', 'socket', 'path', 'target']);
+
+interface Anchor {
+  file: Candidate;
+  stem: string;
+  kind: 'container' | 'pod';
+  /** Stem of the workload it deploys under (the pod's, for a member). */
+  owner: string;
+}
+
+export function buildWorkloads(
+  candidates: readonly Candidate[],
+  userPrefix: string,
+): { workloads: Workload[]; problems: Problem[] } {
+  const problems: Problem[] = [];
+  const podStems = new Set(candidates.filter((c) => extOf(c.name) === 'pod').map((c) => stemOf(c.name)));
+
+  const anchors = new Map<string, Anchor[]>();
+  const others: Candidate[] = [];
+  for (const c of candidates) {
+    const ext = extOf(c.name);
+    if (ext !== 'container' && ext !== 'pod') {
+      others.push(c);
+      continue;
+    }
+    const stem = stemOf(c.name);
+    const owner = ext === 'pod' ? stem : (longestPrefix(stem, podStems, '-') ?? stem);
+    const list = anchors.get(stem) ?? [];
+    list.push({ file: c, stem, kind: ext, owner });
+    anchors.set(stem, list);
+  }
+
+  // A stem used twice is ambiguous for its companions too, so nothing hangs off it.
+  const unique = new Map<string, Anchor>();
+  for (const [stem, list] of anchors) {
+    if (list.length === 1 && list[0]) unique.set(stem, list[0]);
+    else problems.push(...duplicateStems(stem, list));
+  }
+
+  const workloads = new Map<string, Workload>();
+  for (const a of unique.values()) {
+    if (a.owner !== a.stem || !a.file.ok) continue;
+    const user = userPrefix + a.stem;
+    const bad = userNameProblem(a, user);
+    if (bad) problems.push(bad);
+    workloads.set(a.stem, {
+      name: a.stem,
+      user,
+      kind: a.kind,
+      ...(a.file.group !== undefined ? { group: a.file.group } : {}),
+      spec: repoFile(a.file, 'quadlet'),
+      members: [],
+      companions: [],
+    });
+  }
+  for (const a of unique.values()) {
+    if (a.owner === a.stem || !a.file.ok) continue;
+    workloads.get(a.owner)?.members.push(repoFile(a.file, 'quadlet'));
+  }
+
+  const anchorStems = new Set(anchors.keys());
+  for (const c of others) {
+    const stem = longestPrefix(c.name, anchorStems, '-.');
+    if (stem === undefined) {
+      // A refused file already has its problem; an orphan on top would be noise.
+      if (c.ok) problems.push(orphan(c));
+      continue;
+    }
+    const a = unique.get(stem);
+    if (!a || !c.ok) continue;
+    workloads.get(a.owner)?.companions.push(repoFile(c, kindOf(extOf(c.name))));
+  }
+
+  const result = [...workloads.values()].sort((x, y) => cmp(x.name, y.name));
+  for (const w of result) {
+    problems.push(...dropCollisions(w));
+    w.members.sort((x, y) => cmp(x.path, y.path));
+    w.companions.sort((x, y) => cmp(x.path, y.path));
+  }
+  return { workloads: result, problems };
+}
+
+export function extOf(name: string): string {
+  const dot = name.lastIndexOf('.');
+  return dot <= 0 ? '' : name.slice(dot + 1);
+}
+
+function stemOf(name: string): string {
+  const dot = name.lastIndexOf('.');
+  return dot <= 0 ? name : name.slice(0, dot);
+}
+
+function kindOf(ext: string): FileKind {
+  if (QUADLET_COMPANIONS.has(ext)) return 'quadlet';
+  if (UNIT_TYPES.has(ext)) return 'unit';
+  return 'data';
+}
+
+/** The longest stem in `stems` that `name` starts with, followed by one of `seps`. */
+function longestPrefix(name: string, stems: ReadonlySet<string>, seps: string): string | undefined {
+  for (let i = name.length - 1; i > 0; i--) {
+    if (seps.includes(name[i] ?? '') && stems.has(name.slice(0, i))) return name.slice(0, i);
+  }
+  return undefined;
+}
+
+function repoFile(c: Candidate, kind: FileKind): RepoFile {
+  return {
+    path: c.path,
+    name: c.name,
+    ext: extOf(c.name),
+    ...(c.group !== undefined ? { group: c.group } : {}),
+    kind,
+    content: c.content,
+  };
+}
+
+function userNameProblem(a: Anchor, user: string): Problem | undefined {
+  const chars = nameCharsViolation(a.stem);
+  if (chars !== undefined) {
+    return {
+      path: a.file.path,
+      code: 'invalid-user-name',
+      message: `workload name ${JSON.stringify(a.stem)} ${chars}; the name of a .${a.kind} is the Linux user it runs as`,
+      hint: `rename ${a.file.name}: ${NAME_RULE_HINT}`,
+      workload: a.stem,
+    };
+  }
+  const userWhy = nameCharsViolation(user);
+  if (userWhy !== undefined || user.length > USER_NAME_MAX) {
+    const why = userWhy ?? `is ${user.length} characters long; Linux user names are at most ${USER_NAME_MAX}`;
+    const room = USER_NAME_MAX - (user.length - a.stem.length);
+    return {
+      path: a.file.path,
+      code: 'invalid-user-name',
+      message: `user ${JSON.stringify(user)} (user_prefix + ${JSON.stringify(a.stem)}) ${why}`,
+      hint:
+        userWhy !== undefined
+          ? 'fix user_prefix in the moor configuration'
+          : `shorten the name of ${a.file.name} to at most ${Math.max(room, 0)} characters`,
+      workload: a.stem,
+    };
+  }
+  return undefined;
+}
+
+function duplicateStems(stem: string, list: readonly Anchor[]): Problem[] {
+  const paths = list.map((a) => a.file.path).sort(cmp);
+  return paths.map((path) => ({
+    path,
+    code: 'duplicate-stem',
+    message: `${JSON.stringify(stem)} is defined more than once (${paths.join(', ')}); a .container or .pod name must be unique in the whole tree`,
+    hint: 'rename or remove all but one of them',
+  }));
+}
+
+function orphan(c: Candidate): Problem {
+  return {
+    path: c.path,
+    code: 'orphan',
+    message: `${c.path} belongs to no workload: its name does not start with the name of a .container or .pod followed by "-" or "."`,
+    hint: `rename it after its workload (<name>-${c.name} or <name>.<ext>), or list it in ${MOORIGNORE}`,
+  };
+}
+
+/** Files of one workload that would land on the same path under its user. */
+function dropCollisions(w: Workload): Problem[] {
+  const byName = new Map<string, string[]>();
+  for (const f of [w.spec, ...w.members, ...w.companions]) {
+    byName.set(f.name, [...(byName.get(f.name) ?? []), f.path]);
+  }
+  const problems: Problem[] = [];
+  for (const [name, paths] of byName) {
+    if (paths.length < 2) continue;
+    paths.sort(cmp);
+    for (const path of paths) {
+      problems.push({
+        path,
+        code: 'duplicate-file',
+        message: `${paths.join(', ')} would all be deployed as ${name} under user ${JSON.stringify(w.user)}`,
+        hint: 'rename or remove all but one of them',
+      });
+    }
+    w.companions = w.companions.filter((f) => f.name !== name);
+  }
+  return problems;
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
