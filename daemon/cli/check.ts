@@ -1,6 +1,8 @@
 // moor check <dir>: validate a checkout the way a host would, with no root and no systemd.
 import type { Command } from 'commander';
+import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { UsageError } from '../errors';
 import { discover } from '../core/discovery';
 import { validateTree } from '../core/desired';
 import { formatProblem, sortProblems, type Problem } from '../core/problem';
@@ -28,11 +30,12 @@ export function registerCheck(program: Command, setExit: SetExit): void {
     .action(async (dir: string, opts: { transforms?: string; json?: boolean }, cmd: Command) => {
       const config = await configFrom(cmd);
       const root = resolve(dir);
+      if (!statSync(root, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`${dir}: not a directory`);
       const transformsDir = resolve(opts.transforms ?? config.transformsDir);
       const entries = await scanTree(root, { maxFileBytes: config.maxFileBytes });
       const discovery = discover(entries, { userPrefix: config.userPrefix, maxFileBytes: config.maxFileBytes });
       const transforms = await loadTransformsDir(transformsDir);
-      const checked = validateTree(discovery, transforms.set, transforms.problems);
+      const checked = validateTree(discovery, transforms.set, transforms.problems, config.protectedUsers);
       const problems = sortProblems([...checked.tree, ...checked.workloads.flatMap((w) => w.problems)]);
       const result: CheckResult = {
         ok: problems.length === 0,

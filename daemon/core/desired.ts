@@ -109,8 +109,18 @@ export interface ValidatedTree {
 }
 
 /** Step 2 of a pass, and all of `moor check`: discover, merge and validate everything. */
-export function validateTree(discovery: Discovery, transforms: TransformSet, transformProblems: readonly Problem[]): ValidatedTree {
-  const own = (w: Workload) => discovery.problems.filter((p) => p.workload === w.name);
+export function validateTree(
+  discovery: Discovery,
+  transforms: TransformSet,
+  transformProblems: readonly Problem[],
+  protectedUsers: readonly string[] = ['root'],
+): ValidatedTree {
+  const own = (w: Workload): Problem[] => [
+    ...discovery.problems.filter((p) => p.workload === w.name),
+    ...(protectedUsers.includes(w.user)
+      ? [{ path: w.spec.path, code: 'protected-user', workload: w.name, message: `workload "${w.name}" would run as the protected user ${w.user}`, hint: 'rename the spec (or set user_prefix) so its user is not protected' }]
+      : []),
+  ];
   return {
     tree: treeProblems(discovery, transforms, transformProblems),
     workloads: discovery.workloads.map((w) => renderWorkload(w, transforms, specifierIdentity(w), own(w))),

@@ -1,0 +1,103 @@
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runMoor } from '../helpers/cli';
+
+const root = mkdtempSync(join(tmpdir(), 'moor-cli-check-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+// An empty config: defaults only, whatever this machine has in /etc/moor.
+writeFileSync(join(root, 'config.toml'), '');
+const noConfig = ['--config', join(root, 'config.toml')];
+
+function write(dir: string, files: Record<string, string>): string {
+  for (const [name, text] of Object.entries(files)) {
+    mkdirSync(join(dir, name, '..'), { recursive: true });
+    writeFileSync(join(dir, name), text);
+  }
+  return dir;
+}
+
+const container = '[Container]\nImage=localhost/busybox:latest\n';
+
+describe('moor check', () => {
+  it('exits 0 on the shipped example and lists its workloads', () => {
+    const r = runMoor(['check', 'examples/repo', '--transforms', 'transforms']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/ok: 2 workloads valid/);
+    expect(r.stdout).toMatch(/web \(user web\): .*web-nightly\.timer/);
+  });
+
+  it('lists every problem of a hostile repo at once and exits 2', () => {
+    const repo = write(join(root, 'hostile'), {
+      'good.container': container,
+      '..bad.container': container,
+      'Root.container': container,
+      'a/web.container': container,
+      'b/web.container': container,
+      'nogroup/other.container': container,
+      'big.container': `${container}# ${'x'.repeat(5 * 1024 * 1024)}\n`,
+      'x-y.service': '[Service]\nExecStart=/bin/true\n',
+    });
+    symlinkSync('/etc/shadow', join(repo, 'evil.container'));
+    const transforms = write(join(root, 'hostile-transforms'), { 'a.container': '[Container]\nLabel=a=1\n', 'b.container': '[Container]\nLabel=b=1\n' });
+    const r = runMoor([...noConfig, 'check', repo, '--transforms', transforms, '--json']);
+    expect(r.code).toBe(2);
+    const out = JSON.parse(r.stdout) as { ok: boolean; problems: { path: string; code: string }[] };
+    expect(out.ok).toBe(false);
+    const found = out.problems.map((p) => `${p.code} ${p.path}`);
+    for (const want of [
+      /^symlink evil\.container$/,
+      /^(dot-dot|hidden-file) \.\.bad\.container$/,
+      /^invalid-user-name Root\.container$/,
+      /^duplicate-stem [ab]\/web\.container$/,
+      /^unknown-group nogroup\/$/,
+      /^too-large big\.container$/,
+      /^orphan x-y\.service$/,
+    ]) {
+      expect(found.some((f) => want.test(f)), `${want} in ${found.join(', ')}`).toBe(true);
+    }
+  });
+
+  it('prints file:line and a fix for people', () => {
+    const repo = write(join(root, 'lines'), { 'web.container': '[Unit]\nDescription=x\n\n[Container]\nExec=true\n' });
+    const r = runMoor([...noConfig, 'check', repo, '--transforms', join(root, 'none')]);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toMatch(/^web\.container:4: .*Image.*\(fix: .+\)$/m);
+  });
+
+  it('exits 2 for a directory that does not exist', () => {
+    const r = runMoor([...noConfig, 'check', join(root, 'missing')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/not a directory/);
+  });
+});
+
+describe('moor render', () => {
+  it('applies base then group transforms with all four rules', () => {
+    const r = runMoor(['render', 'examples/repo/apps/api.container', '--transforms', 'transforms']);
+    expect(r.code).toBe(0);
+    const out = r.stdout;
+    // +Key= prepended before the spec's own Environment=
+    expect(out.indexOf('Environment=DEPLOYED_BY=moor')).toBeLessThan(out.indexOf('Environment=MODE=production'));
+    // !Key= forced over the spec's PodmanArgs=
+    expect(out).toMatch(/^PodmanArgs=--log-level=info$/m);
+    expect(out).not.toMatch(/--log-level=warn/);
+    // -Key= removed the spec's PublishPort=
+    expect(out).not.toMatch(/PublishPort/);
+    // Key= defaults from the base (label with {{name}}) and the group
+    expect(out).toMatch(/^Label=moor\.workload=api$/m);
+    expect(out).toMatch(/^EnvironmentFile=%h\/\.config\/moor\/files\/api\.env$/m);
+    // a section the spec lacks comes from the base
+    expect(out).toMatch(/^\[Service\]\nRestart=on-failure$/m);
+  });
+
+  it('exits 2 when a transform breaks a valid spec, naming the transform', () => {
+    const transforms = write(join(root, 'breaking'), { '_base.container': '[Container]\n-Image=\n' });
+    const repo = write(join(root, 'breaking-repo'), { 'web.container': container });
+    const r = runMoor([...noConfig, 'render', join(repo, 'web.container'), '--transforms', transforms]);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toMatch(/_base\.container/);
+  });
+});
