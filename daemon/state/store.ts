@@ -1,6 +1,7 @@
 // The state store of one state dir: every piece of moor's own state, behind one object.
 // Lock order (process lock → state store → per-workload): mutating calls here expect the
 // caller to hold the pass lock; reads are safe without it, since every write is atomic.
+import { systemClock } from '../host/clock';
 import { promises as fs } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { decideGc, type GcDecision, type GcPolicy } from '../core/gc-policy';
@@ -36,11 +37,6 @@ export interface StateStore {
 export interface OpenStateStoreOptions {
   clock?: Clock;
 }
-
-const systemClock: Clock = {
-  now: () => new Date(),
-  sleep: (ms) => new Promise((done) => setTimeout(done, ms)),
-};
 
 /**
  * Opens (creating if needed) the state store in `dir`. The directories must belong to

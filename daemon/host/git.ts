@@ -1,0 +1,129 @@
+// The desired-state checkout (DESIGN §6 step 1): made identical to the branch tip of the
+// remote on every sync, whatever happened to it before (force-pushes, stray files, a clone
+// killed half-way).
+import { mkdir, readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { simpleGit, CheckRepoActions, type SimpleGit } from 'simple-git';
+import { SourceError } from '../errors';
+
+export interface SyncRepoOptions {
+  url: string;
+  branch: string;
+  /** The checkout; created when missing. Never a directory holding anything else. */
+  dir: string;
+  /** Private key for ssh URLs. */
+  sshKey?: string;
+  /** Hard bound on each git command. */
+  timeoutMs: number;
+}
+
+export interface SyncResult {
+  commit: string;
+  /** The checked-out commit differs from the one before the sync (always true for a fresh clone). */
+  changed: boolean;
+}
+
+// GIT_SSH_COMMAND is run by a shell, so the key path is quoted for one.
+function shellQuote(text: string): string {
+  return `'${text.replace(/'/g, `'\\''`)}'`;
+}
+
+// A fixed environment rather than ours: no stray GIT_DIR, editor, askpass or pager can
+// reach git, and messages are in the C locale. Proxy settings pass for https sources.
+const PASSED_ENV = /^(PATH|HOME|TMPDIR|SSH_AUTH_SOCK|(https?|all|no)_proxy|(HTTPS?|ALL|NO)_PROXY)$/;
+
+function gitEnv(sshKey: string | undefined): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && PASSED_ENV.test(k)) env[k] = v;
+  env.LC_ALL = 'C';
+  // Never wait for a password or host-key prompt nobody can answer.
+  env.GIT_TERMINAL_PROMPT = '0';
+  env.GIT_SSH_COMMAND =
+    sshKey === undefined ? 'ssh -o BatchMode=yes' : `ssh -i ${shellQuote(sshKey)} -o IdentitiesOnly=yes -o BatchMode=yes`;
+  return env;
+}
+
+function openGit(dir: string, options: SyncRepoOptions): SimpleGit {
+  // Not resetting the timer on output turns simple-git's inactivity timeout into a hard bound.
+  return simpleGit({
+    baseDir: dir,
+    timeout: { block: options.timeoutMs, stdOut: false, stdErr: false },
+    // simple-git refuses GIT_SSH_COMMAND unless told; ours is built here, not taken from input.
+    unsafe: { allowUnsafeSshCommand: true },
+  }).env(gitEnv(options.sshKey));
+}
+
+async function step<T>(what: string, action: () => Promise<T>): Promise<T> {
+  try {
+    return await action();
+  } catch (e) {
+    // git's messages span lines; the pass reports one line per failure.
+    const message = (e instanceof Error ? e.message : String(e))
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l !== '')
+      .join('; ');
+    throw new SourceError(`git ${what} failed: ${message}`);
+  }
+}
+
+async function isEmptyOrMissing(dir: string): Promise<boolean> {
+  try {
+    if (!(await stat(dir)).isDirectory()) return false;
+    return (await readdir(dir)).length === 0;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return true;
+    throw e;
+  }
+}
+
+async function isRepoRoot(dir: string, options: SyncRepoOptions): Promise<boolean> {
+  try {
+    await stat(join(dir, '.git'));
+  } catch {
+    return false;
+  }
+  return step('rev-parse', () => openGit(dir, options).checkIsRepo(CheckRepoActions.IS_REPO_ROOT));
+}
+
+/**
+ * Clones or fetches, then hard-resets to origin/<branch> and removes every untracked and
+ * ignored file. A new repository is initialised and fetched rather than cloned, so a sync
+ * killed half-way leaves a repository the next sync simply fetches into.
+ */
+export async function syncRepo(options: SyncRepoOptions): Promise<SyncResult> {
+  const { url, branch, dir } = options;
+  const remoteRef = `refs/remotes/origin/${branch}`;
+  let before: string | null = null;
+
+  if (await isRepoRoot(dir, options)) {
+    const git = openGit(dir, options);
+    before = await git.revparse(['--verify', '--quiet', 'HEAD^{commit}']).then(
+      (c) => c.trim() || null,
+      () => null,
+    );
+    const remotes = await step('remote', () => git.getRemotes(true));
+    const origin = remotes.find((r) => r.name === 'origin');
+    if (!origin) await step('remote add', () => git.addRemote('origin', url));
+    // The configured URL wins over whatever the checkout was cloned from.
+    else if (origin.refs.fetch !== url) await step('remote set-url', () => git.remote(['set-url', 'origin', url]));
+  } else {
+    // `git clean -ffdx` below would wipe whatever else lives in a misconfigured directory.
+    if (!(await isEmptyOrMissing(dir))) {
+      throw new SourceError(`${dir} exists, is not empty and is not a git checkout; refusing to use it`);
+    }
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const git = openGit(dir, options);
+    await step('init', () => git.init());
+    await step('remote add', () => git.addRemote('origin', url));
+  }
+
+  const git = openGit(dir, options);
+  // '+' accepts a rewritten history (force-push): the remote is the truth.
+  await step(`fetch ${branch}`, () => git.fetch(['--force', '--no-tags', 'origin', `+refs/heads/${branch}:${remoteRef}`]));
+  await step('checkout', () => git.raw(['checkout', '--force', '-B', branch, remoteRef]));
+  await step('reset', () => git.raw(['reset', '--hard', remoteRef]));
+  await step('clean', () => git.raw(['clean', '-ffdx']));
+  const commit = (await step('rev-parse', () => git.revparse(['HEAD']))).trim();
+  return { commit, changed: commit !== before };
+}

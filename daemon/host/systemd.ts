@@ -1,0 +1,214 @@
+// systemd, in two scopes: the system manager (a workload's user@UID.service) and each
+// workload's user manager. The user manager is reached as root through
+//   runuser -u USER -- env XDG_RUNTIME_DIR=/run/user/UID systemctl --user ...
+// which talks to the manager's private socket under /run/user/UID/systemd/. The shorter
+// `systemctl --user -M USER@` needs machined and a user D-Bus session, which minimal hosts
+// lack, so it is not used.
+import { HostError } from '../errors';
+import type { CommandRunner } from '../core/ports';
+import { parseIsActive, parseUnitStatuses, UNIT_STATUS_PROPERTIES, type UnitStatus } from '../core/parse/systemctl-show';
+import { parseGeneratorMessages, parseJournalLines } from '../core/parse/journal';
+import { commandError, mustSucceed } from './exec';
+
+/** A workload user as the user-scope commands need it. */
+export interface UserRef {
+  user: string;
+  uid: number;
+}
+
+export const QUADLET_USER_GENERATOR = '/usr/lib/systemd/user-generators/podman-user-generator';
+
+const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** argv that runs a command as the workload user, with its runtime dir, from a neutral cwd. */
+export function asUser(who: UserRef, argv: readonly string[]): string[] {
+  return ['runuser', '-u', who.user, '--', 'env', `XDG_RUNTIME_DIR=/run/user/${who.uid}`, ...argv];
+}
+
+export function userManagerUnit(uid: number): string {
+  return `user@${uid}.service`;
+}
+
+export interface SystemManagerOptions {
+  timeoutMs?: number;
+  /** Bound on confirming that a started user manager is active. */
+  readyTimeoutMs?: number;
+  pollMs?: number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export class SystemManager {
+  private readonly timeoutMs: number;
+  private readonly readyTimeoutMs: number;
+  private readonly pollMs: number;
+  private readonly sleep: (ms: number) => Promise<void>;
+
+  constructor(
+    private readonly runner: CommandRunner,
+    options: SystemManagerOptions = {},
+  ) {
+    this.timeoutMs = options.timeoutMs ?? 60_000;
+    this.readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
+    this.pollMs = options.pollMs ?? 250;
+    this.sleep = options.sleep ?? realSleep;
+  }
+
+  /**
+   * Starts the user's manager and returns once it is active. `systemctl start` blocks on
+   * the start job, so this is the dependency itself; the is-active poll only confirms it,
+   * bounded, since a manager can be mid-restart when the job returns.
+   */
+  async startUserManager(uid: number): Promise<void> {
+    const unit = userManagerUnit(uid);
+    mustSucceed(await this.runner.run(['systemctl', 'start', unit], { timeoutMs: this.timeoutMs }));
+    const attempts = Math.max(1, Math.ceil(this.readyTimeoutMs / this.pollMs));
+    let state = 'unknown';
+    for (let i = 0; i < attempts; i++) {
+      state = await this.isActive(unit);
+      if (state === 'active') return;
+      if (state === 'failed') break;
+      await this.sleep(this.pollMs);
+    }
+    throw new HostError(`${unit} did not become active after start (state: ${state})`);
+  }
+
+  async stopUserManager(uid: number): Promise<void> {
+    mustSucceed(await this.runner.run(['systemctl', 'stop', userManagerUnit(uid)], { timeoutMs: this.timeoutMs }));
+  }
+
+  /** The unit's active state word; "inactive" and "failed" are answers, not errors. */
+  async isActive(unit: string): Promise<string> {
+    const result = await this.runner.run(['systemctl', 'is-active', unit], { timeoutMs: this.timeoutMs });
+    const state = result.stdout.trim();
+    if (result.timedOut || state === '' || (result.exitCode !== 0 && result.exitCode !== 3)) throw commandError(result);
+    return state;
+  }
+}
+
+export interface UserManagerOptions {
+  /** Bound for quick verbs (daemon-reload, is-active, show, stop, journal). */
+  timeoutMs?: number;
+  /** Bound for a blocking start/restart; first starts may pull images. */
+  startTimeoutMs?: number;
+  generatorPath?: string;
+}
+
+export interface StartOptions {
+  /** Queue the job and return at once (`--no-block`); the caller then waits on its own bound. */
+  noBlock?: boolean;
+  timeoutMs?: number;
+}
+
+export class UserManager {
+  private readonly timeoutMs: number;
+  private readonly startTimeoutMs: number;
+  private readonly generatorPath: string;
+
+  constructor(
+    private readonly runner: CommandRunner,
+    options: UserManagerOptions = {},
+  ) {
+    this.timeoutMs = options.timeoutMs ?? 60_000;
+    this.startTimeoutMs = options.startTimeoutMs ?? 300_000;
+    this.generatorPath = options.generatorPath ?? QUADLET_USER_GENERATOR;
+  }
+
+  private systemctl(who: UserRef, args: readonly string[], timeoutMs = this.timeoutMs) {
+    return this.runner.run(asUser(who, ['systemctl', '--user', ...args]), { timeoutMs, cwd: '/' });
+  }
+
+  /** Re-runs the generators (Quadlet) and reloads unit files. */
+  async daemonReload(who: UserRef): Promise<void> {
+    mustSucceed(await this.systemctl(who, ['daemon-reload']));
+  }
+
+  async start(who: UserRef, units: readonly string[], options: StartOptions = {}): Promise<void> {
+    await this.job(who, 'start', units, options);
+  }
+
+  async restart(who: UserRef, units: readonly string[], options: StartOptions = {}): Promise<void> {
+    await this.job(who, 'restart', units, options);
+  }
+
+  async stop(who: UserRef, units: readonly string[], options: StartOptions = {}): Promise<void> {
+    await this.job(who, 'stop', units, { timeoutMs: this.timeoutMs, ...options });
+  }
+
+  /**
+   * Enables plain units (timers) from ~/.config/systemd/user. Quadlet-generated units
+   * cannot be enabled (systemd refuses generated units); their [Install] section is
+   * applied by the generator itself.
+   */
+  async enable(who: UserRef, units: readonly string[], options: { now?: boolean; timeoutMs?: number } = {}): Promise<void> {
+    if (units.length === 0) return;
+    const args = ['enable', ...(options.now ? ['--now'] : []), ...units];
+    mustSucceed(await this.systemctl(who, args, options.timeoutMs ?? (options.now ? this.startTimeoutMs : this.timeoutMs)));
+  }
+
+  async disable(who: UserRef, units: readonly string[], options: { now?: boolean } = {}): Promise<void> {
+    if (units.length === 0) return;
+    mustSucceed(await this.systemctl(who, ['disable', ...(options.now ? ['--now'] : []), ...units]));
+  }
+
+  /** One active-state word per unit ("active", "inactive", "failed", "activating", ...). */
+  async isActive(who: UserRef, units: readonly string[]): Promise<Map<string, string>> {
+    if (units.length === 0) return new Map();
+    const result = await this.systemctl(who, ['is-active', ...units]);
+    // Exit 0 means at least one is active, 3 that none is; both come with the states.
+    if (result.timedOut || (result.exitCode !== 0 && result.exitCode !== 3)) throw commandError(result);
+    try {
+      return parseIsActive(units, result.stdout);
+    } catch (e) {
+      throw new HostError(`systemctl --user is-active as ${who.user}: ${(e as Error).message}`);
+    }
+  }
+
+  /** Load/active/sub state, result, invocation and file state of each unit (not-found included). */
+  async show(who: UserRef, units: readonly string[], props: readonly string[] = UNIT_STATUS_PROPERTIES): Promise<Map<string, UnitStatus>> {
+    if (units.length === 0) return new Map();
+    // Id is always asked for, so each block is checked against the unit it is paired with.
+    const wanted = props.includes('Id') ? props : ['Id', ...props];
+    const result = mustSucceed(await this.systemctl(who, ['show', '-p', wanted.join(','), ...units]));
+    try {
+      return parseUnitStatuses(units, result.stdout);
+    } catch (e) {
+      throw new HostError(`systemctl --user show as ${who.user}: ${(e as Error).message}`);
+    }
+  }
+
+  /**
+   * The unit's last journal lines, for error messages. Never throws: a journal that cannot
+   * be read must not hide the failure being reported.
+   */
+  async journalTail(who: UserRef, unit: string, lines: number): Promise<string[]> {
+    const argv = asUser(who, ['journalctl', '--user', '-u', unit, '-n', String(lines), '--no-pager']);
+    const result = await this.runner.run(argv, { timeoutMs: this.timeoutMs, cwd: '/' });
+    if (result.exitCode !== 0 || result.timedOut) return [describeFailure('journalctl', result)];
+    return parseJournalLines(result.stdout);
+  }
+
+  /**
+   * Quadlet's own complaints, to explain a unit that did not load: a generator error only
+   * leaves the unit missing after daemon-reload. Runs the user generator in dry-run mode
+   * as the user. Never throws.
+   */
+  async generatorMessages(who: UserRef, file?: string): Promise<string[]> {
+    const result = await this.runner.run(asUser(who, [this.generatorPath, '-dryrun']), { timeoutMs: this.timeoutMs, cwd: '/' });
+    if (result.timedOut || (result.exitCode !== 0 && result.exitCode !== 1 && result.stderr.trim() === '')) {
+      return [describeFailure('podman-user-generator -dryrun', result)];
+    }
+    return parseGeneratorMessages(result.stderr, file);
+  }
+
+  private async job(who: UserRef, verb: 'start' | 'restart' | 'stop', units: readonly string[], options: StartOptions) {
+    if (units.length === 0) return;
+    const args = [verb, ...(options.noBlock ? ['--no-block'] : []), ...units];
+    mustSucceed(await this.systemctl(who, args, options.timeoutMs ?? this.startTimeoutMs));
+  }
+}
+
+function describeFailure(what: string, result: { exitCode: number | null; stderr: string; timedOut: boolean }): string {
+  const why = result.timedOut ? 'timed out' : `exited ${result.exitCode ?? 'by signal'}`;
+  const detail = result.stderr.trim().split('\n').slice(-2).join(' | ');
+  return `(${what} ${why}${detail ? `: ${detail}` : ''})`;
+}

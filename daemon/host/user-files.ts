@@ -1,0 +1,71 @@
+// Writes files into a workload's home by running moor itself as that user (DESIGN §5):
+// root never opens a path under a home the user controls. The other half is
+// write-files-payload.ts, behind the hidden `__write-files` subcommand.
+import { CommandError, HostError } from '../errors';
+import type { CommandRunner } from '../core/ports';
+import type { WriteFilesPayloadInput, WriteFilesResult } from './write-files-payload';
+
+export const WRITE_FILES_SUBCOMMAND = '__write-files';
+
+export interface UserFile {
+  /** Relative to base, e.g. "containers/systemd/web.container". */
+  path: string;
+  content: string;
+  mode: number;
+}
+
+export interface UserFilesRequest {
+  user: string;
+  uid: number;
+  /** From getent; the payload process checks it is running with this home. */
+  home: string;
+  files: readonly UserFile[];
+  remove?: readonly string[];
+  /** Default "~/.config". */
+  base?: string;
+  dirMode?: number;
+}
+
+/**
+ * How to start this program again: node, its flags (a loader in development), the entry
+ * script. Both must be readable by workload users.
+ */
+export function defaultSelfCommand(): string[] {
+  const flags = process.execArgv.filter((a) => !a.startsWith('--inspect'));
+  return [process.execPath, ...flags, ...(process.argv[1] ? [process.argv[1]] : [])];
+}
+
+export async function writeUserFiles(
+  runner: CommandRunner,
+  request: UserFilesRequest,
+  selfCommand: readonly string[] = defaultSelfCommand(),
+  options: { timeoutMs?: number } = {},
+): Promise<WriteFilesResult> {
+  const payload: WriteFilesPayloadInput = {
+    base: request.base ?? '~/.config',
+    files: request.files.map((f) => ({ path: f.path, content: f.content, mode: f.mode })),
+    remove: [...(request.remove ?? [])],
+    uid: request.uid,
+    home: request.home,
+    ...(request.dirMode === undefined ? {} : { dirMode: request.dirMode }),
+  };
+  const argv = ['runuser', '-u', request.user, '--', ...selfCommand, WRITE_FILES_SUBCOMMAND];
+  const result = await runner.run(argv, { timeoutMs: options.timeoutMs ?? 60_000, input: JSON.stringify(payload), cwd: '/' });
+  const parsed = parseResult(result.stdout);
+  if (result.exitCode === 0 && !result.timedOut && parsed?.ok) return parsed;
+  if (parsed && !result.timedOut) {
+    throw new HostError(`writing files as ${request.user} failed: ${parsed.error ?? 'unknown error'}`);
+  }
+  throw new CommandError(result.argv, result.exitCode, result.stdout, result.stderr, result.durationMs, result.timedOut);
+}
+
+function parseResult(stdout: string): WriteFilesResult | undefined {
+  const line = stdout.trim().split('\n').pop();
+  if (!line) return undefined;
+  try {
+    const value = JSON.parse(line) as WriteFilesResult;
+    return typeof value === 'object' && value !== null && typeof value.ok === 'boolean' ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}

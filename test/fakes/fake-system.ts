@@ -1,0 +1,530 @@
+// A stateful stand-in for the host, answering the exact argv forms daemon/host/ emits,
+// with the exit codes, output shapes and messages of the real tools (getent, shadow-utils,
+// loginctl, systemctl, journalctl, Quadlet). The end-to-end suite checks the same flows
+// against a real systemd, so a behaviour here that real tools lack is a bug here.
+import type { CommandResult, CommandRunner, RunOptions } from '../../daemon/core/ports';
+import type { GroupEntry, PasswdEntry } from '../../daemon/core/parse/passwd';
+import { baseComponents, parseWriteFilesPayload, type WriteFilesResult } from '../../daemon/host/write-files-payload';
+
+export interface FakeUnit {
+  loadState: string;
+  activeState: string;
+  subState: string;
+  result: string;
+  invocationId: string;
+  unitFileState: string;
+  generated: boolean;
+}
+
+export interface FakeFile {
+  content: string;
+  mode: number;
+}
+
+export interface FakeSystemOptions {
+  /** /etc/login.defs content; default sets UID_MIN 1000. */
+  loginDefs?: string;
+  /** Where useradd puts homes (HOME in /etc/default/useradd). */
+  homeBase?: string;
+  /** Users present before the test, besides root and nobody. */
+  users?: PasswdEntry[];
+}
+
+type Out = { exitCode: number; stdout?: string; stderr?: string };
+
+const QUADLET_DIR = '.config/containers/systemd/';
+const UNIT_DIR = '.config/systemd/user/';
+/** Quadlet file type → suffix of the generated service name. */
+const QUADLET_SUFFIX: Record<string, string> = {
+  container: '',
+  kube: '',
+  pod: '-pod',
+  volume: '-volume',
+  network: '-network',
+  image: '-image',
+  build: '-build',
+};
+const PLAIN_UNIT = /\.(service|timer|socket|path|target)$/;
+/** The order systemctl prints these in: the type's own interface (Result) before Unit's. */
+const SHOW_ORDER = ['Result', 'Id', 'LoadState', 'ActiveState', 'SubState', 'UnitFileState', 'InvocationID'];
+
+const passwdLine = (u: PasswdEntry) => `${u.name}:x:${u.uid}:${u.gid}:${u.gecos}:${u.home}:${u.shell}\n`;
+const groupLine = (g: GroupEntry) => `${g.name}:x:${g.gid}:${g.members.join(',')}\n`;
+const ok = (stdout = '', stderr = ''): Out => ({ exitCode: 0, stdout, stderr });
+const fail = (exitCode: number, stderr: string): Out => ({ exitCode, stderr: `${stderr}\n` });
+const lines = (items: readonly string[]) => items.map((l) => `${l}\n`).join('');
+
+const msg = {
+  jobFailed: (unit: string, scope: string) =>
+    `Job for ${unit} failed because the control process exited with error code.\n` +
+    `See "systemctl${scope} status ${unit}" and "journalctl${scope} -xeu ${unit}" for details.`,
+  noInstall:
+    'The unit files have no installation config (WantedBy=, RequiredBy=, UpheldBy=,\n' +
+    'Also=, or Alias= settings in the [Install] section, and DefaultInstance= for\n' +
+    'template units). This means they are not meant to be enabled or disabled using systemctl.',
+  notTracked: (uid: number) => `User ID ${uid} is not logged in or lingering.`,
+};
+
+/** The generated unit for a Quadlet file name, or undefined for other files. */
+function quadletUnit(file: string): string | undefined {
+  const dot = file.lastIndexOf('.');
+  const suffix = QUADLET_SUFFIX[file.slice(dot + 1)];
+  return dot > 0 && suffix !== undefined ? `${file.slice(0, dot)}${suffix}.service` : undefined;
+}
+
+const baseName = (path: string) => path.slice(path.lastIndexOf('/') + 1);
+
+export class FakeSystem implements CommandRunner {
+  readonly calls: string[][] = [];
+  readonly passwd = new Map<string, PasswdEntry>();
+  readonly groups = new Map<string, GroupEntry>();
+  readonly linger = new Set<string>();
+  /** UIDs whose user@UID.service is active. */
+  readonly managers = new Set<number>();
+  /** user → path relative to home → file. */
+  readonly files = new Map<string, Map<string, FakeFile>>();
+  /** user → unit → state, as of the last daemon-reload. */
+  readonly units = new Map<string, Map<string, FakeUnit>>();
+  loginDefs: string;
+  private readonly homeBase: string;
+  private readonly enabled = new Set<string>();
+  private readonly rejected = new Map<string, string>();
+  private readonly failing = new Set<string>();
+  private readonly busy = new Map<string, number>();
+  private readonly journal = new Map<string, string[]>();
+  private invocations = 0;
+
+  constructor(options: FakeSystemOptions = {}) {
+    this.loginDefs = options.loginDefs ?? 'UID_MIN\t\t\t 1000\nUID_MAX\t\t\t60000\n';
+    this.homeBase = options.homeBase ?? '/home';
+    const seed: PasswdEntry[] = [
+      { name: 'root', uid: 0, gid: 0, gecos: 'root', home: '/root', shell: '/bin/bash' },
+      { name: 'nobody', uid: 65534, gid: 65534, gecos: 'nobody', home: '/nonexistent', shell: '/usr/sbin/nologin' },
+      ...(options.users ?? []),
+    ];
+    for (const u of seed) {
+      this.passwd.set(u.name, u);
+      const group = u.name === 'nobody' ? 'nogroup' : u.name;
+      this.groups.set(group, { name: group, gid: u.gid, members: [] });
+    }
+  }
+
+  // --- fault injection and inspection -------------------------------------------------
+
+  /** Quadlet's generator rejects this file (by name, e.g. "web.container"): its unit does not load. */
+  rejectFile(user: string, file: string, message = 'no Image or Rootfs key specified'): void {
+    this.rejected.set(`${user}/${file}`, message);
+  }
+  /** Starting this unit fails (ActiveState=failed, Result=exit-code). */
+  failUnit(user: string, unit: string): void {
+    this.failing.add(`${user}/${unit}`);
+  }
+  /** userdel answers "busy" (exit 8) this many more times. */
+  makeUserBusy(user: string, times = 1): void {
+    this.busy.set(user, times);
+  }
+  setJournal(user: string, unit: string, journalLines: string[]): void {
+    this.journal.set(`${user}/${unit}`, journalLines);
+  }
+  unit(user: string, unit: string): FakeUnit | undefined {
+    return this.units.get(user)?.get(unit);
+  }
+  userFiles(user: string): Map<string, FakeFile> {
+    return this.files.get(user) ?? new Map();
+  }
+  callLines(): string[] {
+    return this.calls.map((c) => c.join(' '));
+  }
+  /** Serves the files the host layer reads directly (UserAccounts' readFile option). */
+  readonly readFile = async (path: string): Promise<string> => {
+    if (path === '/etc/login.defs') return this.loginDefs;
+    throw Object.assign(new Error(`ENOENT: no such file or directory, open '${path}'`), { code: 'ENOENT' });
+  };
+
+  // --- the runner ---------------------------------------------------------------------
+
+  async run(argv: readonly string[], options: RunOptions): Promise<CommandResult> {
+    this.calls.push([...argv]);
+    const out = this.dispatch([...argv], options);
+    return { argv: [...argv], exitCode: out.exitCode, stdout: out.stdout ?? '', stderr: out.stderr ?? '', durationMs: 0, timedOut: false };
+  }
+
+  private dispatch([cmd, ...args]: string[], options: RunOptions): Out {
+    if (cmd === 'getent') return this.getent(args);
+    if (cmd === 'useradd') return this.useradd(args);
+    if (cmd === 'groupadd') return this.groupadd(args);
+    if (cmd === 'userdel') return this.userdel(args);
+    if (cmd === 'loginctl') return this.loginctl(args);
+    if (cmd === 'systemctl') return this.systemScope(args);
+    if (cmd === 'runuser') return this.runuser(args, options);
+    return fail(127, `fake: ${cmd ?? ''}: command not found`);
+  }
+
+  // --- NSS and shadow-utils -----------------------------------------------------------
+
+  private getent([db, key = '']: string[]): Out {
+    if (db === 'passwd') {
+      const u = this.passwd.get(key) ?? [...this.passwd.values()].find((e) => String(e.uid) === key);
+      return u ? ok(passwdLine(u)) : { exitCode: 2 };
+    }
+    if (db === 'group') {
+      const g = this.groups.get(key) ?? [...this.groups.values()].find((e) => String(e.gid) === key);
+      return g ? ok(groupLine(g)) : { exitCode: 2 };
+    }
+    return fail(1, `Unknown database: ${db ?? ''}`);
+  }
+
+  private useradd(args: string[]): Out {
+    const opt = (flag: string) => (args.includes(flag) ? args[args.indexOf(flag) + 1] : undefined);
+    const name = args[args.length - 1] ?? '';
+    if (!/^[a-z_][a-z0-9_-]*\$?$/.test(name) || name.length > 32) {
+      return fail(3, `useradd: invalid user name '${name}': use --badname to ignore`);
+    }
+    if (this.passwd.has(name)) return fail(9, `useradd: user '${name}' already exists`);
+    if (args.includes('--user-group') && this.groups.has(name)) {
+      return fail(9, `useradd: group ${name} exists - if you want to add this user to that group, use -g.`);
+    }
+    const extra = (opt('--groups') ?? '').split(',').filter((g) => g !== '');
+    const missing = extra.find((g) => !this.groups.has(g));
+    if (missing) return fail(6, `useradd: group '${missing}' does not exist`);
+    // useradd takes one above the highest UID in [UID_MIN, UID_MAX], and the same GID when free.
+    const uidMin = Number(/^UID_MIN\s+(\d+)/m.exec(this.loginDefs)?.[1] ?? 1000);
+    const uidMax = Number(/^UID_MAX\s+(\d+)/m.exec(this.loginDefs)?.[1] ?? 60000);
+    const inRange = [...this.passwd.values()].map((u) => u.uid).filter((id) => id >= uidMin && id <= uidMax);
+    const uid = inRange.length ? Math.max(...inRange) + 1 : uidMin;
+    const gids = new Set([...this.groups.values()].map((g) => g.gid));
+    let gid = uid;
+    while (gids.has(gid)) gid++;
+    const home = `${this.homeBase}/${name}`;
+    this.passwd.set(name, { name, uid, gid, gecos: opt('--comment') ?? '', home, shell: opt('--shell') ?? '/bin/sh' });
+    this.groups.set(name, { name, gid, members: [] });
+    for (const g of extra) this.groups.get(g)?.members.push(name);
+    this.files.set(name, new Map());
+    return ok();
+  }
+
+  private groupadd(args: string[]): Out {
+    const name = args[args.length - 1] ?? '';
+    if (this.groups.has(name)) return fail(9, `groupadd: group '${name}' already exists`);
+    const system = args.includes('--system');
+    const gids = new Set([...this.groups.values()].map((g) => g.gid));
+    let gid = system ? 999 : 1000;
+    while (gids.has(gid)) gid += system ? -1 : 1;
+    this.groups.set(name, { name, gid, members: [] });
+    return ok();
+  }
+
+  private userdel(args: string[]): Out {
+    const name = args[args.length - 1] ?? '';
+    const u = this.passwd.get(name);
+    if (!u) return fail(6, `userdel: user '${name}' does not exist`);
+    const busy = this.busy.get(name) ?? 0;
+    // Real userdel refuses while any process of the user runs; the user manager is one.
+    if (this.managers.has(u.uid) || busy > 0) {
+      if (busy > 0) this.busy.set(name, busy - 1);
+      return fail(8, `userdel: user ${name} is currently used by process ${4000 + u.uid}`);
+    }
+    this.passwd.delete(name);
+    for (const [gname, g] of this.groups) {
+      if (gname === name && g.gid === u.gid) this.groups.delete(gname);
+      else g.members = g.members.filter((m) => m !== name);
+    }
+    if (args.includes('--remove')) this.files.delete(name);
+    this.units.delete(name);
+    // Like the real one, userdel leaves logind's linger flag alone.
+    return ok('', `userdel: ${name} mail spool (/var/mail/${name}) not found\n`);
+  }
+
+  // --- logind and the system manager --------------------------------------------------
+
+  private loginctl([verb, name = '', ...rest]: string[]): Out {
+    const u = this.passwd.get(name);
+    if (!u) return fail(1, `Failed to look up user ${name}: No such process`);
+    const tracked = this.linger.has(name) || this.managers.has(u.uid);
+    switch (verb) {
+      case 'enable-linger':
+        this.linger.add(name);
+        this.startManager(u);
+        return ok();
+      case 'disable-linger':
+        // With no sessions left, logind stops the user's manager.
+        if (this.linger.delete(name)) this.stopManager(u);
+        return ok();
+      case 'terminate-user':
+        if (!tracked) return fail(1, `Could not terminate user: ${msg.notTracked(u.uid)}`);
+        this.stopManager(u);
+        return ok();
+      case 'show-user': {
+        if (!tracked) return fail(1, `Failed to get user: ${msg.notTracked(u.uid)}`);
+        const lingering = this.linger.has(name);
+        const props: Array<[string, string]> = [
+          ['State', lingering ? 'lingering' : 'closing'],
+          ['Linger', lingering ? 'yes' : 'no'],
+        ];
+        const wanted = rest.filter((_, i) => rest[i - 1] === '-p');
+        return ok(lines(props.filter(([k]) => wanted.length === 0 || wanted.includes(k)).map(([k, v]) => `${k}=${v}`)));
+      }
+      default:
+        return fail(1, `Unknown command verb '${verb ?? ''}'.`);
+    }
+  }
+
+  // A fresh manager runs the generators and loads units, as a daemon-reload does. Units
+  // wanted by default.target are not auto-started here: no flow under test relies on it.
+  private startManager(u: PasswdEntry): void {
+    if (this.managers.has(u.uid)) return;
+    this.managers.add(u.uid);
+    this.reload(u);
+  }
+
+  private stopManager(u: PasswdEntry): void {
+    this.managers.delete(u.uid);
+    for (const unit of this.units.get(u.name)?.values() ?? []) Object.assign(unit, { activeState: 'inactive', subState: 'dead' });
+  }
+
+  private systemScope([verb, unit = '']: string[]): Out {
+    const uid = Number(/^user@(\d+)\.service$/.exec(unit)?.[1] ?? NaN);
+    if (Number.isNaN(uid)) return fail(1, `fake systemctl: only user@UID.service is simulated, not ${unit}`);
+    const u = [...this.passwd.values()].find((e) => e.uid === uid);
+    switch (verb) {
+      case 'start':
+        if (!u) return fail(1, msg.jobFailed(unit, ''));
+        this.startManager(u);
+        return ok();
+      case 'stop':
+        if (u) this.stopManager(u);
+        else this.managers.delete(uid);
+        return ok();
+      case 'is-active':
+        return this.managers.has(uid) ? ok('active\n') : { exitCode: 3, stdout: 'inactive\n' };
+      default:
+        return fail(1, `fake systemctl: unsupported verb ${verb ?? ''}`);
+    }
+  }
+
+  // --- as the workload user -----------------------------------------------------------
+
+  private runuser(args: string[], options: RunOptions): Out {
+    const [flag, name = '', dashes, ...cmd] = args;
+    if (flag !== '-u' || dashes !== '--') return fail(1, 'runuser: fake only knows "runuser -u USER -- CMD"');
+    const u = this.passwd.get(name);
+    if (!u) return fail(1, `runuser: user ${name} does not exist or the user entry does not contain all the required fields`);
+    if (cmd[cmd.length - 1] === '__write-files') return this.writeFiles(u, options.input ?? '');
+    if (cmd[0] !== 'env' || !cmd[1]?.startsWith('XDG_RUNTIME_DIR=')) {
+      return fail(127, `fake: unexpected command as ${name}: ${cmd.join(' ')}`);
+    }
+    const runtimeDir = cmd[1].slice('XDG_RUNTIME_DIR='.length);
+    const [tool, ...rest] = cmd.slice(2);
+    if (tool?.endsWith('/podman-user-generator') && rest[0] === '-dryrun') return this.generatorDryRun(u);
+    if (tool !== 'systemctl' && tool !== 'journalctl') return fail(127, `env: '${tool ?? ''}': No such file or directory`);
+    if (rest[0] !== '--user') return fail(1, `fake: ${tool} as ${name} without --user`);
+    if (tool === 'journalctl') return this.journalctl(u, rest.slice(1));
+    if (runtimeDir !== `/run/user/${u.uid}`) return fail(1, 'Failed to connect to user scope bus via local transport: Permission denied');
+    if (!this.managers.has(u.uid)) return fail(1, 'Failed to connect to user scope bus via local transport: No such file or directory');
+    return this.userScope(u, rest.slice(1));
+  }
+
+  private writeFiles(u: PasswdEntry, input: string): Out {
+    const result: WriteFilesResult = { ok: false, written: [], unchanged: [], removed: [] };
+    try {
+      const payload = parseWriteFilesPayload(input);
+      if (payload.uid !== undefined && payload.uid !== u.uid) throw new Error(`running as uid ${u.uid}, payload is for uid ${payload.uid}`);
+      if (payload.home !== undefined && payload.home !== u.home) throw new Error(`home is ${u.home}, payload is for ${payload.home}`);
+      const files = this.files.get(u.name) ?? new Map<string, FakeFile>();
+      this.files.set(u.name, files);
+      const full = (p: string) => [...baseComponents(payload.base), p].join('/');
+      for (const f of payload.files) {
+        const old = files.get(full(f.path));
+        if (old && old.content === f.content && old.mode === f.mode) {
+          result.unchanged.push(f.path);
+        } else {
+          files.set(full(f.path), { content: f.content, mode: f.mode });
+          result.written.push(f.path);
+        }
+      }
+      for (const r of payload.remove) if (files.delete(full(r))) result.removed.push(r);
+      result.ok = true;
+    } catch (e) {
+      result.error = (e as Error).message;
+    }
+    return { exitCode: result.ok ? 0 : 1, stdout: `${JSON.stringify(result)}\n` };
+  }
+
+  private userScope(u: PasswdEntry, [verb = '', ...args]: string[]): Out {
+    const names = args.filter((a, i) => !a.startsWith('-') && args[i - 1] !== '-p');
+    switch (verb) {
+      case 'daemon-reload':
+        this.reload(u);
+        return ok();
+      case 'start':
+      case 'restart':
+        return this.startUnits(u, verb, names, args.includes('--no-block'));
+      case 'stop':
+        return this.stopUnits(u, names);
+      case 'enable':
+      case 'disable':
+        return this.enableUnits(u, verb, names, args.includes('--now'));
+      case 'is-active': {
+        const states = names.map((n) => this.unit(u.name, n)?.activeState ?? 'inactive');
+        return { exitCode: states.includes('active') ? 0 : 3, stdout: lines(states) };
+      }
+      case 'show':
+        return ok(names.map((n) => this.showBlock(u, n, (args[args.indexOf('-p') + 1] ?? '').split(','))).join('\n'));
+      default:
+        return fail(1, `Unknown command verb '${verb}'.`);
+    }
+  }
+
+  private unitsOf(u: PasswdEntry): Map<string, FakeUnit> {
+    const units = this.units.get(u.name) ?? new Map<string, FakeUnit>();
+    this.units.set(u.name, units);
+    return units;
+  }
+
+  /** What daemon-reload does: run the generator over the Quadlet dir and load plain units. */
+  private reload(u: PasswdEntry): void {
+    const sources = new Map<string, boolean>(); // unit → generated
+    for (const path of this.userFiles(u.name).keys()) {
+      const file = baseName(path);
+      const generated = path.startsWith(QUADLET_DIR) ? quadletUnit(file) : undefined;
+      if (generated && !this.rejected.has(`${u.name}/${file}`)) sources.set(generated, true);
+      if (path.startsWith(UNIT_DIR) && path.lastIndexOf('/') === UNIT_DIR.length - 1 && PLAIN_UNIT.test(file)) sources.set(file, false);
+    }
+    const units = this.unitsOf(u);
+    for (const [name, unit] of units) {
+      if (sources.has(name)) continue;
+      // A running unit whose file is gone stays, as not-found, until it stops.
+      if (unit.activeState === 'inactive' || unit.activeState === 'failed') units.delete(name);
+      else Object.assign(unit, { loadState: 'not-found', unitFileState: '' });
+    }
+    for (const [name, generated] of sources) {
+      const fileState = generated
+        ? 'generated'
+        : this.enabled.has(`${u.name}/${name}`)
+          ? 'enabled'
+          : this.hasInstall(u, name)
+            ? 'disabled'
+            : 'static';
+      const fresh: FakeUnit = {
+        loadState: 'loaded',
+        activeState: 'inactive',
+        subState: 'dead',
+        result: 'success',
+        invocationId: '',
+        unitFileState: '',
+        generated,
+      };
+      units.set(name, Object.assign(units.get(name) ?? fresh, { loadState: 'loaded', unitFileState: fileState, generated }));
+    }
+  }
+
+  private startUnits(u: PasswdEntry, verb: 'start' | 'restart', names: string[], noBlock: boolean): Out {
+    const errors: string[] = [];
+    let exitCode = 0;
+    for (const n of names) {
+      const unit = this.unit(u.name, n);
+      if (!unit || unit.loadState !== 'loaded') {
+        errors.push(`Failed to ${verb} ${n}: Unit ${n} not found.`);
+        exitCode = 5;
+      } else if (verb === 'restart' || unit.activeState !== 'active') {
+        // With --no-block the job is only queued: its failure shows in the unit's state alone.
+        if (!this.activate(u, n, unit) && !noBlock) {
+          errors.push(msg.jobFailed(n, ' --user'));
+          exitCode ||= 1;
+        }
+      }
+    }
+    return { exitCode, stderr: lines(errors) };
+  }
+
+  private stopUnits(u: PasswdEntry, names: string[]): Out {
+    const missing = names.filter((n) => !this.unit(u.name, n));
+    for (const n of names) Object.assign(this.unit(u.name, n) ?? {}, { activeState: 'inactive', subState: 'dead' });
+    return missing.length ? fail(5, missing.map((n) => `Failed to stop ${n}: Unit ${n} not loaded.`).join('\n')) : ok();
+  }
+
+  private enableUnits(u: PasswdEntry, verb: 'enable' | 'disable', names: string[], now: boolean): Out {
+    for (const n of names) {
+      if (this.unit(u.name, n)?.generated) {
+        return fail(1, `Failed to ${verb} unit: Unit /run/user/${u.uid}/systemd/generator/${n} is transient or generated.`);
+      }
+      if (!this.userFiles(u.name).has(`${UNIT_DIR}${n}`)) return fail(1, `Failed to ${verb} unit: Unit file ${n} does not exist.`);
+    }
+    const notes: string[] = [];
+    for (const n of names) {
+      const key = `${u.name}/${n}`;
+      if (!this.hasInstall(u, n)) {
+        if (verb === 'enable') notes.push(msg.noInstall);
+        continue;
+      }
+      if (verb === 'enable' && !this.enabled.has(key)) {
+        const content = this.userFiles(u.name).get(`${UNIT_DIR}${n}`)?.content ?? '';
+        const target = /^WantedBy=\s*(\S+)/m.exec(content)?.[1] ?? 'default.target';
+        notes.push(`Created symlink '${u.home}/${UNIT_DIR}${target}.wants/${n}' → '${u.home}/${UNIT_DIR}${n}'.`);
+      }
+      if (verb === 'enable') this.enabled.add(key);
+      else this.enabled.delete(key);
+      const unit = this.unit(u.name, n);
+      if (unit) unit.unitFileState = verb === 'enable' ? 'enabled' : 'disabled';
+    }
+    if (now) return verb === 'enable' ? this.startUnits(u, 'start', names, false) : this.stopUnits(u, names);
+    return ok('', lines(notes));
+  }
+
+  private showBlock(u: PasswdEntry, name: string, props: string[]): string {
+    const unit = this.unit(u.name, name);
+    const values: Record<string, string> = {
+      Result: unit?.result ?? 'success',
+      Id: name,
+      LoadState: unit?.loadState ?? 'not-found',
+      ActiveState: unit?.activeState ?? 'inactive',
+      SubState: unit?.subState ?? 'dead',
+      UnitFileState: unit?.unitFileState ?? '',
+      InvocationID: unit?.invocationId ?? '',
+    };
+    // Targets have no Result property at all.
+    const shown = SHOW_ORDER.filter((p) => props.includes(p) && !(p === 'Result' && name.endsWith('.target')));
+    return lines(shown.map((p) => `${p}=${values[p] ?? ''}`));
+  }
+
+  private hasInstall(u: PasswdEntry, unit: string): boolean {
+    return /^\[Install\]/m.test(this.userFiles(u.name).get(`${UNIT_DIR}${unit}`)?.content ?? '');
+  }
+
+  /** Starts a loaded unit with a new invocation; false when it is configured to fail. */
+  private activate(u: PasswdEntry, name: string, unit: FakeUnit): boolean {
+    unit.invocationId = (++this.invocations).toString(16).padStart(32, '0');
+    if (this.failing.has(`${u.name}/${name}`)) {
+      Object.assign(unit, { activeState: 'failed', subState: 'failed', result: 'exit-code' });
+      return false;
+    }
+    // Quadlet's volume/network/image/build units are oneshots that remain after exit.
+    let subState = 'active';
+    if (name.endsWith('.timer')) subState = 'waiting';
+    else if (/-(volume|network|image|build)\.service$/.test(name)) subState = 'exited';
+    else if (name.endsWith('.service')) subState = 'running';
+    Object.assign(unit, { activeState: 'active', subState, result: 'success' });
+    return true;
+  }
+
+  private journalctl(u: PasswdEntry, args: string[]): Out {
+    const unit = args[args.indexOf('-u') + 1] ?? '';
+    const n = Number(args[args.indexOf('-n') + 1] ?? 10);
+    const logged = this.journal.get(`${u.name}/${unit}`) ?? [];
+    return ok(logged.length ? lines(logged.slice(-n)) : '-- No entries --\n');
+  }
+
+  private generatorDryRun(u: PasswdEntry): Out {
+    const errors: string[] = [];
+    let stdout = '';
+    for (const path of this.userFiles(u.name).keys()) {
+      const file = baseName(path);
+      const unit = quadletUnit(file);
+      if (!path.startsWith(QUADLET_DIR) || !unit) continue;
+      const message = this.rejected.get(`${u.name}/${file}`);
+      if (message !== undefined) errors.push(`quadlet-generator[${2000 + u.uid}]: converting "${file}": ${message}`);
+      else stdout += `---${unit}---\n# Automatically generated by quadlet-generator\n`;
+    }
+    return { exitCode: errors.length ? 1 : 0, stdout, stderr: lines(errors) };
+  }
+}

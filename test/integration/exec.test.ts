@@ -1,0 +1,98 @@
+import { describe, expect, it } from 'vitest';
+import { ExecaRunner, mustSucceed } from '../../daemon/host/exec';
+import { CommandError } from '../../daemon/errors';
+
+const runner = new ExecaRunner({ killGraceMs: 500 });
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('ExecaRunner', () => {
+  it('returns stdout, stderr, exit code and duration of a successful command', async () => {
+    const r = await runner.run(['sh', '-c', 'echo out; echo err >&2'], { timeoutMs: 5_000 });
+    expect(r).toMatchObject({ exitCode: 0, stdout: 'out\n', stderr: 'err\n', timedOut: false });
+    expect(r.argv).toEqual(['sh', '-c', 'echo out; echo err >&2']);
+    expect(r.durationMs).toBeGreaterThanOrEqual(0);
+    expect(mustSucceed(r)).toBe(r);
+  });
+
+  it('treats a non-zero exit as data, and mustSucceed turns it into a CommandError', async () => {
+    const r = await runner.run(['sh', '-c', 'echo nope >&2; exit 9'], { timeoutMs: 5_000 });
+    expect(r.exitCode).toBe(9);
+    expect(r.stderr).toBe('nope\n');
+    expect(() => mustSucceed(r)).toThrow(CommandError);
+    try {
+      mustSucceed(r);
+    } catch (e) {
+      expect((e as CommandError).exitCode).toBe(9);
+      expect((e as CommandError).message).toContain('nope');
+    }
+  });
+
+  it('never goes through a shell: arguments are passed verbatim', async () => {
+    const r = await runner.run(['printf', '%s|', 'a b', '$HOME', ';true'], { timeoutMs: 5_000 });
+    expect(r.stdout).toBe('a b|$HOME|;true|');
+  });
+
+  it('kills a command that overruns its timeout, within the bound', async () => {
+    const t0 = Date.now();
+    const r = await runner.run(['sleep', '30'], { timeoutMs: 300 });
+    expect(Date.now() - t0).toBeLessThan(3_000);
+    expect(r.timedOut).toBe(true);
+    expect(r.exitCode).toBeNull();
+    expect(() => mustSucceed(r)).toThrow(/timed out/);
+  });
+
+  it('kills a child that ignores SIGTERM with SIGKILL after the grace period', async () => {
+    const t0 = Date.now();
+    const r = await runner.run(['sh', '-c', 'trap "" TERM; echo ready; while :; do sleep 0.1; done'], { timeoutMs: 300 });
+    const elapsed = Date.now() - t0;
+    expect(r.timedOut).toBe(true);
+    expect(r.exitCode).toBeNull();
+    expect(r.stdout).toBe('ready\n');
+    expect(elapsed).toBeGreaterThanOrEqual(700);
+    expect(elapsed).toBeLessThan(4_000);
+  });
+
+  it('does not hang on a descendant that keeps the output pipe open, and kills it', async () => {
+    const t0 = Date.now();
+    const r = await runner.run(['sh', '-c', 'sleep 30 & echo $!; trap "" TERM; sleep 30'], { timeoutMs: 300 });
+    expect(Date.now() - t0).toBeLessThan(4_000);
+    expect(r.timedOut).toBe(true);
+    const grandchild = Number(r.stdout.trim());
+    expect(grandchild).toBeGreaterThan(0);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(alive(grandchild)).toBe(false);
+  });
+
+  it('feeds stdin input', async () => {
+    const r = await runner.run(['cat'], { timeoutMs: 5_000, input: 'hello\nworld' });
+    expect(r).toMatchObject({ exitCode: 0, stdout: 'hello\nworld' });
+  });
+
+  it('does not leave stdin open when there is no input', async () => {
+    const r = await runner.run(['cat'], { timeoutMs: 5_000 });
+    expect(r).toMatchObject({ exitCode: 0, stdout: '', timedOut: false });
+  });
+
+  it('passes env and cwd', async () => {
+    const r = await runner.run(['sh', '-c', 'echo "$MOOR_TEST_VAR"; pwd'], {
+      timeoutMs: 5_000,
+      env: { MOOR_TEST_VAR: 'x1' },
+      cwd: '/',
+    });
+    expect(r.stdout).toBe('x1\n/\n');
+  });
+
+  it('reports a missing program as exit 127, not as a signal', async () => {
+    const r = await runner.run(['moor-no-such-program-xyz'], { timeoutMs: 5_000 });
+    expect(r.exitCode).toBe(127);
+    expect(r.stderr).toMatch(/ENOENT/);
+  });
+});

@@ -1,0 +1,262 @@
+import { describe, expect, it } from 'vitest';
+import { FakeSystem } from '../fakes/fake-system';
+import { hasManagedMarker, MANAGED_GROUP, UserAccounts } from '../../daemon/host/users';
+import { Logind } from '../../daemon/host/logind';
+import { SystemManager, UserManager, type UserRef } from '../../daemon/host/systemd';
+import { writeUserFiles } from '../../daemon/host/user-files';
+import { CommandError, HostError } from '../../daemon/errors';
+
+const SELF = ['/usr/bin/node', '/usr/lib/moor/moor.mjs'];
+const noSleep = async () => {};
+
+function host(fake = new FakeSystem()) {
+  return {
+    fake,
+    users: new UserAccounts(fake, { readFile: fake.readFile, sleep: noSleep, busyRetryDelayMs: 1 }),
+    logind: new Logind(fake),
+    system: new SystemManager(fake, { sleep: noSleep }),
+    user: new UserManager(fake),
+  };
+}
+
+const webContainer = '[Container]\nImage=localhost/web:latest\n\n[Install]\nWantedBy=default.target\n';
+
+/** create user → linger → user manager → write files → reload: the first half of an apply. */
+async function deployWeb(h: ReturnType<typeof host>): Promise<UserRef & { home: string }> {
+  await h.users.ensureGroup(MANAGED_GROUP);
+  expect(await h.users.createUser('web')).toEqual({ status: 'created' });
+  const entry = await h.users.lookupUser('web');
+  if (!entry) throw new Error('web not created');
+  await h.logind.enableLinger('web');
+  await h.system.startUserManager(entry.uid);
+  const who = { user: 'web', uid: entry.uid, home: entry.home };
+  await writeUserFiles(
+    h.fake,
+    {
+      ...who,
+      files: [
+        { path: 'containers/systemd/web.container', content: webContainer, mode: 0o644 },
+        { path: 'containers/systemd/web-cache.volume', content: '[Volume]\n', mode: 0o644 },
+        { path: 'systemd/user/web-nightly.service', content: '[Service]\nType=oneshot\nExecStart=/bin/true\n', mode: 0o644 },
+        { path: 'systemd/user/web-nightly.timer', content: '[Timer]\nOnCalendar=daily\n\n[Install]\nWantedBy=timers.target\n', mode: 0o644 },
+      ],
+    },
+    SELF,
+  );
+  await h.user.daemonReload(who);
+  return who;
+}
+
+describe('FakeSystem driven by the host modules', () => {
+  it('runs create-user → linger → user manager → write → daemon-reload → start → show', async () => {
+    const h = host();
+    const who = await deployWeb(h);
+    expect(who.uid).toBe(1000);
+    expect(await h.users.userInGroup('web', MANAGED_GROUP)).toBe(true);
+    const entry = await h.users.lookupUser('web');
+    expect(entry && hasManagedMarker(entry)).toBe(true);
+    expect(entry?.shell).toBe('/usr/sbin/nologin');
+    expect(await h.logind.showUser('web')).toEqual({ linger: true, state: 'lingering' });
+
+    const units = ['web-cache-volume.service', 'web.service', 'web-nightly.timer'];
+    let shown = await h.user.show(who, units);
+    expect(shown.get('web.service')).toMatchObject({ loadState: 'loaded', activeState: 'inactive', unitFileState: 'generated', invocationId: '' });
+    expect(shown.get('web-nightly.timer')).toMatchObject({ loadState: 'loaded', unitFileState: 'disabled' });
+
+    await h.user.start(who, ['web-cache-volume.service']);
+    await h.user.restart(who, ['web.service']);
+    await h.user.enable(who, ['web-nightly.timer'], { now: true });
+    shown = await h.user.show(who, units);
+    expect(shown.get('web-cache-volume.service')).toMatchObject({ activeState: 'active', subState: 'exited' });
+    expect(shown.get('web.service')).toMatchObject({ activeState: 'active', subState: 'running', result: 'success' });
+    expect(shown.get('web-nightly.timer')).toMatchObject({ activeState: 'active', subState: 'waiting', unitFileState: 'enabled' });
+    const firstInvocation = shown.get('web.service')?.invocationId ?? '';
+    expect(firstInvocation).toMatch(/^[0-9a-f]{32}$/);
+
+    await h.user.start(who, ['web.service']);
+    expect((await h.user.show(who, ['web.service'])).get('web.service')?.invocationId).toBe(firstInvocation);
+    await h.user.restart(who, ['web.service']);
+    expect((await h.user.show(who, ['web.service'])).get('web.service')?.invocationId).not.toBe(firstInvocation);
+    expect(await h.user.isActive(who, ['web.service', 'nope.service'])).toEqual(
+      new Map([
+        ['web.service', 'active'],
+        ['nope.service', 'inactive'],
+      ]),
+    );
+    expect(h.fake.userFiles('web').get('.config/containers/systemd/web.container')).toEqual({ content: webContainer, mode: 0o644 });
+  });
+
+  it('records the exact argv forms the host modules emit', async () => {
+    const h = host();
+    const who = await deployWeb(h);
+    await h.user.start(who, ['web.service']);
+    await h.user.show(who, ['web.service'], ['ActiveState']);
+    await h.user.journalTail(who, 'web.service', 20);
+    await h.user.generatorMessages(who, 'web.container');
+    const env = `runuser -u web -- env XDG_RUNTIME_DIR=/run/user/${who.uid}`;
+    expect(h.fake.callLines()).toEqual([
+      'getent group moor-managed',
+      'groupadd --system moor-managed',
+      'useradd --create-home --user-group --comment moor-managed --groups moor-managed --shell /usr/sbin/nologin web',
+      'getent passwd web',
+      'loginctl enable-linger web',
+      'systemctl start user@1000.service',
+      'systemctl is-active user@1000.service',
+      'runuser -u web -- /usr/bin/node /usr/lib/moor/moor.mjs __write-files',
+      `${env} systemctl --user daemon-reload`,
+      `${env} systemctl --user start web.service`,
+      `${env} systemctl --user show -p Id,ActiveState web.service`,
+      `${env} journalctl --user -u web.service -n 20 --no-pager`,
+      `${env} /usr/lib/systemd/user-generators/podman-user-generator -dryrun`,
+    ]);
+  });
+
+  it('reports an existing name as "exists" without touching it, and never adopts', async () => {
+    const h = host(new FakeSystem({ users: [{ name: 'alice', uid: 1000, gid: 1000, gecos: 'Alice', home: '/home/alice', shell: '/bin/bash' }] }));
+    await h.users.ensureGroup(MANAGED_GROUP);
+    expect(await h.users.ensureGroup(MANAGED_GROUP)).toBe('exists');
+    const r = await h.users.createUser('alice');
+    expect(r).toEqual({ status: 'exists', message: "useradd: user 'alice' already exists" });
+    const alice = await h.users.lookupUser('alice');
+    expect(alice && hasManagedMarker(alice)).toBe(false);
+    expect(await h.users.userInGroup('alice', MANAGED_GROUP)).toBe(false);
+    // A new user gets the next UID above the highest in range.
+    await h.users.createUser('web');
+    expect((await h.users.lookupUser('web'))?.uid).toBe(1001);
+    expect(await h.users.lookupUser('ghost')).toBeNull();
+  });
+
+  it('tolerates a group created by someone else between lookup and groupadd', async () => {
+    const fake = new FakeSystem();
+    const racing = {
+      run: async (argv: readonly string[], o: Parameters<FakeSystem['run']>[1]) => {
+        if (argv[0] === 'groupadd') await fake.run(['groupadd', '--system', 'moor-managed'], o);
+        return fake.run(argv, o);
+      },
+    };
+    expect(await new UserAccounts(racing).ensureGroup('moor-managed')).toBe('exists');
+  });
+
+  it('reads UID_MIN through login.defs, and homes from getent, not a /home guess', async () => {
+    const h = host(new FakeSystem({ loginDefs: 'UID_MIN 5000\n', homeBase: '/var/home' }));
+    expect(await h.users.uidMin()).toBe(5000);
+    await h.users.ensureGroup(MANAGED_GROUP);
+    await h.users.createUser('web');
+    expect(await h.users.lookupUser('web')).toMatchObject({ uid: 5000, home: '/var/home/web' });
+  });
+
+  it('removes a workload: stop, disable-linger, terminate-user, userdel retried while busy', async () => {
+    const h = host();
+    const who = await deployWeb(h);
+    await h.user.start(who, ['web.service']);
+    h.fake.makeUserBusy('web', 2);
+    await h.user.stop(who, ['web.service']);
+    await h.logind.disableLinger('web');
+    expect(await h.logind.terminateUser('web')).toBe('not-logged-in');
+    expect(await h.users.removeUser('web')).toBe('removed');
+    expect(h.fake.callLines().filter((c) => c.startsWith('userdel'))).toHaveLength(3);
+    expect(await h.users.lookupUser('web')).toBeNull();
+    expect(await h.users.userInGroup('web', MANAGED_GROUP)).toBe(false);
+    expect(h.fake.userFiles('web').size).toBe(0);
+    expect(await h.users.removeUser('web')).toBe('absent');
+  });
+
+  it('gives up on a user that stays busy (its manager still runs), with the CommandError', async () => {
+    const h = host();
+    await deployWeb(h);
+    const err = await h.users.removeUser('web').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CommandError);
+    expect((err as CommandError).exitCode).toBe(8);
+    expect(h.fake.callLines().filter((c) => c.startsWith('userdel'))).toHaveLength(11);
+    expect(await h.logind.terminateUser('web')).toBe('terminated');
+    expect(await h.users.removeUser('web')).toBe('removed');
+  });
+
+  it('explains a unit the generator rejected', async () => {
+    const h = host();
+    h.fake.rejectFile('web', 'web.container', 'no Image or Rootfs key specified');
+    const who = await deployWeb(h);
+    expect((await h.user.show(who, ['web.service'])).get('web.service')).toMatchObject({ loadState: 'not-found' });
+    expect(await h.user.generatorMessages(who, 'web.container')).toEqual(['converting "web.container": no Image or Rootfs key specified']);
+    const err = await h.user.start(who, ['web.service']).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CommandError);
+    expect((err as CommandError).exitCode).toBe(5);
+    expect((err as Error).message).toContain('Unit web.service not found.');
+  });
+
+  it('reports a unit that fails to start, with its journal', async () => {
+    const h = host();
+    h.fake.failUnit('web', 'web.service');
+    h.fake.setJournal('web', 'web.service', ['line 1', "web.service: Failed with result 'exit-code'."]);
+    const who = await deployWeb(h);
+    const err = await h.user.start(who, ['web.service']).catch((e: unknown) => e);
+    expect((err as CommandError).exitCode).toBe(1);
+    expect((await h.user.show(who, ['web.service'])).get('web.service')).toMatchObject({ activeState: 'failed', result: 'exit-code' });
+    expect(await h.user.journalTail(who, 'web.service', 1)).toEqual(["web.service: Failed with result 'exit-code'."]);
+    expect(await h.user.journalTail(who, 'other.service', 5)).toEqual([]);
+    // --no-block queues the job: the failure shows only in the unit's state.
+    await h.user.restart(who, ['web.service'], { noBlock: true });
+    expect(await h.user.isActive(who, ['web.service'])).toEqual(new Map([['web.service', 'failed']]));
+  });
+
+  it('refuses to enable a generated unit, as systemd does', async () => {
+    const h = host();
+    const who = await deployWeb(h);
+    await expect(h.user.enable(who, ['web.service'])).rejects.toThrow(/transient or generated/);
+    await expect(h.user.enable(who, ['missing.timer'])).rejects.toThrow(/does not exist/);
+  });
+
+  it('keeps a running unit whose file is gone as not-found until it stops', async () => {
+    const h = host();
+    const who = await deployWeb(h);
+    await h.user.start(who, ['web.service']);
+    await writeUserFiles(h.fake, { ...who, files: [], remove: ['containers/systemd/web.container'] }, SELF);
+    await h.user.daemonReload(who);
+    expect((await h.user.show(who, ['web.service'])).get('web.service')).toMatchObject({ loadState: 'not-found', activeState: 'active' });
+    await h.user.stop(who, ['web.service']);
+    await h.user.daemonReload(who);
+    expect(h.fake.unit('web', 'web.service')).toBeUndefined();
+  });
+
+  it('cannot reach a user manager that is not running', async () => {
+    const h = host();
+    await h.users.ensureGroup(MANAGED_GROUP);
+    await h.users.createUser('web');
+    const entry = await h.users.lookupUser('web');
+    const who = { user: 'web', uid: entry?.uid ?? -1 };
+    await expect(h.user.daemonReload(who)).rejects.toThrow(/Failed to connect to user scope bus/);
+    expect(await h.logind.showUser('web')).toEqual({ linger: false, state: 'offline' });
+    await h.system.startUserManager(who.uid);
+    await h.user.daemonReload(who);
+    await h.system.stopUserManager(who.uid);
+    await expect(h.user.daemonReload(who)).rejects.toThrow(CommandError);
+  });
+
+  it('fails the bounded wait when a user manager cannot start', async () => {
+    const h = host();
+    await expect(h.system.startUserManager(4242)).rejects.toThrow(CommandError);
+    // A manager that starts but never reports active exhausts the bounded confirmation.
+    const stuck = new SystemManager(
+      { run: async (argv, o) => (argv[1] === 'is-active' ? { ...(await h.fake.run(argv, o)), exitCode: 3, stdout: 'activating\n' } : h.fake.run(argv, o)) },
+      { sleep: noSleep, readyTimeoutMs: 1_000, pollMs: 100 },
+    );
+    await h.users.ensureGroup(MANAGED_GROUP);
+    await h.users.createUser('web');
+    await expect(stuck.startUserManager(1000)).rejects.toThrow(HostError);
+    expect(h.fake.callLines().filter((c) => c === 'systemctl is-active user@1000.service')).toHaveLength(10);
+  });
+
+  it('refuses a write payload addressed to another uid or home', async () => {
+    const h = host();
+    const who = await deployWeb(h);
+    await expect(writeUserFiles(h.fake, { ...who, uid: who.uid + 1, files: [] }, SELF)).rejects.toThrow(/payload is for uid/);
+    await expect(writeUserFiles(h.fake, { ...who, home: '/home/other', files: [] }, SELF)).rejects.toThrow(HostError);
+    const again = await writeUserFiles(h.fake, { ...who, files: [{ path: 'containers/systemd/web.container', content: webContainer, mode: 0o644 }] }, SELF);
+    expect(again).toMatchObject({ written: [], unchanged: ['containers/systemd/web.container'] });
+  });
+
+  it('answers unknown commands with exit 127 so a new argv form is noticed', async () => {
+    const r = await new FakeSystem().run(['podman', 'ps'], { timeoutMs: 1 });
+    expect(r.exitCode).toBe(127);
+  });
+});
