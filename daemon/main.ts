@@ -4,6 +4,8 @@ import { ExitCode, exitCodeMeaning } from './exit-codes';
 import { MoorError, ValidationError } from './errors';
 import { formatProblem } from './core/problem';
 import { registerCommands } from './cli/commands';
+import { WRITE_FILES_SUBCOMMAND } from './host/user-files';
+import { writeFilesCommand } from './host/write-files-payload';
 
 export function exitCodeFor(err: unknown): ExitCode {
   if (err instanceof CommanderError) {
@@ -63,17 +65,25 @@ export async function main(argv: string[]): Promise<ExitCode> {
   } catch (err) {
     const exit = exitCodeFor(err);
     // commander has already printed its own usage errors and help.
-    if (!(err instanceof CommanderError)) process.stderr.write(`${describe(err)}\n`);
+    if (!(err instanceof CommanderError)) process.stderr.write(errorLine(describe(err)));
     return exit;
   }
 }
 
-main(process.argv.slice(2)).then(
+/** Under systemd a failure must be found by `journalctl -p err`: give it the error priority prefix. */
+function errorLine(text: string): string {
+  return process.stderr.isTTY ? `${text}\n` : text.split('\n').map((l) => `<3>${l}\n`).join('');
+}
+
+const argv = process.argv.slice(2);
+// Runs as a workload user to write its files: before any config or state is touched.
+const entry = argv[0] === WRITE_FILES_SUBCOMMAND ? writeFilesCommand() : main(argv);
+entry.then(
   (code) => {
     process.exitCode = code;
   },
   (err: unknown) => {
-    process.stderr.write(`${describe(err)}\n`);
+    process.stderr.write(errorLine(describe(err)));
     process.exitCode = ExitCode.Partial;
   },
 );

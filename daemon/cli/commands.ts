@@ -2,9 +2,19 @@
 import type { Command } from 'commander';
 import type { SetExit } from './common';
 import { registerCheck } from './check';
+import { registerGenerations } from './generations';
+import { registerPlan } from './plan';
+import { registerReconcile } from './reconcile';
+import { registerRedeploy } from './redeploy';
 import { registerRender } from './render';
+import { registerStatus } from './status';
 
 export function registerCommands(program: Command, setExit: SetExit): void {
+  registerReconcile(program, setExit);
+  registerPlan(program, setExit);
+  registerStatus(program, setExit);
   registerCheck(program, setExit);
   registerRender(program, setExit);
+  registerGenerations(program, setExit);
+  registerRedeploy(program, setExit);
 }

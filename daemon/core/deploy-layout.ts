@@ -79,3 +79,15 @@ function stemOf(name: string): string {
   const dot = name.lastIndexOf('.');
   return dot > 0 ? name.slice(0, dot) : name;
 }
+
+/** The file a target path (relative to ~/.config) holds, for files known only by path. */
+export function fileAtTarget(target: string): { name: string; ext: string; kind: FileKind } | undefined {
+  for (const [kind, dir] of Object.entries(TARGET_DIR) as [FileKind, string][]) {
+    if (target.startsWith(`${dir}/`) && !target.slice(dir.length + 1).includes('/')) {
+      const name = target.slice(dir.length + 1);
+      const dot = name.lastIndexOf('.');
+      return { name, ext: dot > 0 ? name.slice(dot + 1) : '', kind };
+    }
+  }
+  return undefined;
+}

@@ -2,12 +2,12 @@
 // gets, the units they yield, and one content hash per workload (DESIGN §6 steps 2 and 4).
 import { createHash } from 'node:crypto';
 import type { Discovery } from './discovery';
-import { expectedUnits, targetPath, type ExpectedUnit } from './deploy-layout';
+import { expectedUnits, fileAtTarget, targetPath, type ExpectedUnit } from './deploy-layout';
 import type { Problem } from './problem';
 import { renderFile } from './render';
 import { groupsWithTransforms, type Identity, type TransformSet } from './transforms';
 import type { FileKind, RepoFile, Workload } from './types';
-import { effectiveValue } from './unit-file';
+import { effectiveValue, parseUnit } from './unit-file';
 
 export interface DesiredFile {
   /** Path relative to the user's ~/.config. */
@@ -125,4 +125,26 @@ export function validateTree(
     tree: treeProblems(discovery, transforms, transformProblems),
     workloads: discovery.workloads.map((w) => renderWorkload(w, transforms, specifierIdentity(w), own(w))),
   };
+}
+
+/**
+ * A workload from files already rendered (a generation being rolled back to): the same
+ * shape as a fresh render, so the pass applies both the same way.
+ */
+export function renderedFromFiles(name: string, user: string, files: Record<string, string>): RenderedWorkload {
+  const out: DesiredFile[] = [];
+  const serviceNames = new Map<string, string>();
+  for (const [target, content] of Object.entries(files)) {
+    const meta = fileAtTarget(target);
+    if (!meta) continue;
+    const section = QUADLET_SECTION[meta.ext];
+    if (meta.kind === 'quadlet' && section) {
+      const serviceName = effectiveValue(parseUnit(content).unit, section, 'ServiceName');
+      if (serviceName) serviceNames.set(target, serviceName);
+    }
+    out.push({ target, source: target, ...meta, content, sha256: sha256(content) });
+  }
+  out.sort((a, b) => a.target.localeCompare(b.target));
+  const units = expectedUnits(out.map((f) => ({ ...f, path: f.source, serviceName: serviceNames.get(f.source) })));
+  return { name, user, files: out, units, hash: hashFiles(out), problems: [] };
 }

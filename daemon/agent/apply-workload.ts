@@ -1,0 +1,127 @@
+// Step 5 of a pass for one workload (DESIGN §6): user, linger, user manager, files,
+// daemon-reload, (re)starts, health gate. The caller records the result; this either
+// returns the applied state or throws, and never touches another workload.
+import { HostError } from '../errors';
+import { expectedUnits, fileAtTarget, type ExpectedUnit } from '../core/deploy-layout';
+import type { RenderedWorkload } from '../core/desired';
+import type { PlanItem } from '../core/plan';
+import type { Identity } from '../core/transforms';
+import type { UserRef } from '../host/systemd';
+import type { StateStore } from '../state/store';
+import { ensureUser } from './ensure-user';
+import { healthGate } from './health-gate';
+import type { HostOps } from './host-ops';
+
+export interface ApplyContext {
+  host: HostOps;
+  store: StateStore;
+  healthMs: number;
+  /** Lets a unit that started stay up this long before the gate passes. */
+  settleMs: number;
+}
+
+export interface Applied {
+  uid: number;
+  rendered: RenderedWorkload;
+}
+
+export async function applyWorkload(
+  ctx: ApplyContext,
+  item: PlanItem,
+  render: (identity: Identity) => RenderedWorkload,
+  previousFiles: Record<string, string>,
+): Promise<Applied> {
+  const { host } = ctx;
+  const entry = await ensureUser(host.users, ctx.store.ownedUsers, item.user);
+  const who: UserRef = { user: entry.name, uid: entry.uid };
+  await host.logind.enableLinger(who.user);
+  await host.system.startUserManager(who.uid);
+
+  const rendered = render({ name: item.workload, user: who.user, uid: who.uid, home: entry.home });
+  if (rendered.problems.length > 0) {
+    throw new HostError(`rendering for ${who.user} (uid ${who.uid}) failed: ${rendered.problems.map((p) => p.message).join('; ')}`);
+  }
+  const fullApply = item.action !== 'update';
+  const changed = rendered.files.filter((f) => fullApply || previousFiles[f.target] !== f.sha256);
+  const removed = Object.keys(previousFiles).filter((t) => !rendered.files.some((f) => f.target === t));
+
+  // Units whose files go away are stopped while their files still say what they are.
+  const gone = unitsOfTargets(removed);
+  if (gone.length > 0) await host.userManager.stop(who, gone.map((u) => u.unit)).catch(() => undefined);
+
+  await host.writeFiles({
+    user: who.user,
+    uid: who.uid,
+    home: entry.home,
+    files: changed.map((f) => ({ path: f.target, content: f.content, mode: 0o644 })),
+    remove: removed,
+  });
+  await host.userManager.daemonReload(who);
+
+  const units = rendered.units;
+  await verifyLoaded(ctx, who, units);
+  const touched = unitsToAct(units, changed.map((f) => f.target), rendered, fullApply);
+  const deadline = host.clock.now().getTime() + ctx.healthMs;
+  await startUnits(ctx, who, touched);
+  await healthGate(
+    host.userManager,
+    who,
+    units.filter((u) => u.gate).map((u) => u.unit),
+    { deadline, clock: host.clock, settleMs: ctx.settleMs },
+  );
+  return { uid: who.uid, rendered };
+}
+
+/** Step 5.5: a Quadlet generator error only shows as a missing unit; say why. */
+async function verifyLoaded(ctx: ApplyContext, who: UserRef, units: readonly ExpectedUnit[]): Promise<void> {
+  if (units.length === 0) return;
+  const statuses = await ctx.host.userManager.show(who, units.map((u) => u.unit));
+  const missing = units.filter((u) => statuses.get(u.unit)?.loadState !== 'loaded');
+  if (missing.length === 0) return;
+  const messages = await ctx.host.userManager.generatorMessages(who);
+  const names = missing.map((u) => `${u.unit} (from ${u.source}, LoadState=${statuses.get(u.unit)?.loadState ?? 'unknown'})`);
+  throw new HostError(`not loaded after daemon-reload: ${names.join(', ')}${messages.length ? ` — generator says: ${messages.join(' | ')}` : ''}`);
+}
+
+/**
+ * Which units to (re)start: all of them on a full apply; otherwise those whose own file
+ * changed, and every unit when a data file or a volume/network changed (services read
+ * those, and cannot tell us which).
+ */
+function unitsToAct(units: readonly ExpectedUnit[], changedTargets: readonly string[], rendered: RenderedWorkload, full: boolean): ExpectedUnit[] {
+  if (full) return [...units];
+  const changedSources = new Set(rendered.files.filter((f) => changedTargets.includes(f.target)).map((f) => f.source));
+  const shared = rendered.files.some((f) => changedSources.has(f.source) && (f.kind === 'data' || ['volume', 'network', 'image', 'build'].includes(f.ext)));
+  return units.filter((u) => shared || changedSources.has(u.source));
+}
+
+/** Step 5.6: restart services, start (never restart) oneshot Quadlet units, enable timers. */
+async function startUnits(ctx: ApplyContext, who: UserRef, units: readonly ExpectedUnit[]): Promise<void> {
+  const um = ctx.host.userManager;
+  const of = (action: ExpectedUnit['action']) => units.filter((u) => u.action === action).map((u) => u.unit);
+  const run = async (what: string, job: () => Promise<void>) => {
+    try {
+      await job();
+    } catch (err) {
+      // The health gate that follows names the unit and its log; keep systemctl's word too.
+      throw new HostError(`${what}: ${(err as Error).message}`);
+    }
+  };
+  if (of('start').length) await run('start', () => um.start(who, of('start')));
+  if (of('restart').length) await run('restart', () => um.restart(who, of('restart'))).catch(async (err: Error) => {
+    await healthGate(um, who, of('restart'), { deadline: 0, clock: ctx.host.clock });
+    throw err;
+  });
+  if (of('enable-start').length) {
+    await run('enable', () => um.enable(who, of('enable-start')));
+    await run('restart', () => um.restart(who, of('enable-start')));
+  }
+}
+
+function unitsOfTargets(targets: readonly string[]): ExpectedUnit[] {
+  const files = targets.flatMap((t) => {
+    const meta = fileAtTarget(t);
+    return meta ? [{ ...meta, path: t }] : [];
+  });
+  return expectedUnits(files);
+}

@@ -1,0 +1,83 @@
+// Steps 1 and 2 of a pass: where the desired state comes from. Normally the repo (fetched,
+// scanned, merged with the host's transforms, validated); while a rollback pins a
+// generation, that generation's rendered files, with nothing fetched.
+import { join } from 'node:path';
+import type { MoorConfig } from '../core/config/schema';
+import { discover } from '../core/discovery';
+import { renderWorkload, renderedFromFiles, validateTree, type RenderedWorkload } from '../core/desired';
+import type { Problem } from '../core/problem';
+import type { Identity } from '../core/transforms';
+import { SourceError, ValidationError } from '../errors';
+import { syncRepo } from '../host/git';
+import { scanTree } from '../host/repo-scan';
+import { loadTransformsDir } from '../host/transforms-load';
+import type { StateStore } from '../state/store';
+
+export interface DesiredWorkload {
+  name: string;
+  user: string;
+  /** Renders the workload's files for its user's real uid and home. */
+  render(identity: Identity): RenderedWorkload;
+}
+
+export interface DesiredState {
+  kind: 'pass' | 'rollback';
+  commit: string;
+  source: string;
+  rollbackOf?: number;
+  workloads: DesiredWorkload[];
+  /** Present in the repo but invalid: left exactly as they run now. */
+  invalid: Map<string, { user: string; problems: Problem[] }>;
+}
+
+export function checkoutDir(config: MoorConfig): string {
+  return join(config.stateDir, 'checkout');
+}
+
+export async function desiredFromRepo(config: MoorConfig): Promise<DesiredState> {
+  const url = config.source.url;
+  if (!url) throw new SourceError('no source configured: set source.url or source.bare_repo in the config');
+  const dir = checkoutDir(config);
+  const { commit } = await syncRepo({
+    url,
+    branch: config.source.branch,
+    dir,
+    ...(config.source.sshKey ? { sshKey: config.source.sshKey } : {}),
+    timeoutMs: config.timeouts.fetchMs,
+  });
+  const discovery = discover(await scanTree(dir, { maxFileBytes: config.maxFileBytes }), {
+    userPrefix: config.userPrefix,
+    maxFileBytes: config.maxFileBytes,
+  });
+  const transforms = await loadTransformsDir(config.transformsDir);
+  const checked = validateTree(discovery, transforms.set, transforms.problems, config.protectedUsers);
+  if (checked.tree.length > 0) throw new ValidationError(checked.tree);
+
+  const invalid = new Map<string, { user: string; problems: Problem[] }>();
+  const workloads: DesiredWorkload[] = [];
+  for (const w of discovery.workloads) {
+    const validated = checked.workloads.find((r) => r.name === w.name)!;
+    if (validated.problems.length > 0) {
+      invalid.set(w.name, { user: w.user, problems: validated.problems });
+      continue;
+    }
+    workloads.push({ name: w.name, user: w.user, render: (identity) => renderWorkload(w, transforms.set, identity) });
+  }
+  return { kind: 'pass', commit, source: url, workloads, invalid };
+}
+
+export async function desiredFromGeneration(store: StateStore, generation: number): Promise<DesiredState> {
+  const content = await store.generations.read(generation);
+  const workloads: DesiredWorkload[] = Object.entries(content.workloads).map(([name, w]) => {
+    const fixed = renderedFromFiles(name, w.user, w.files);
+    return { name, user: w.user, render: () => fixed };
+  });
+  return {
+    kind: 'rollback',
+    commit: content.manifest.commit,
+    source: content.manifest.source,
+    rollbackOf: content.manifest.rollbackOf ?? generation,
+    workloads,
+    invalid: new Map(),
+  };
+}

@@ -1,0 +1,49 @@
+// Step 5.7: wait, bounded, until every gated unit of the workload is healthy. The start
+// jobs already blocked until systemd finished them; this confirms the outcome and
+// catches services that die right after starting.
+import { HostError } from '../errors';
+import type { Clock } from '../core/ports';
+import { unitHealth } from '../core/unit-health';
+import { UNIT_STATUS_PROPERTIES } from '../core/parse/systemctl-show';
+import type { UserManager, UserRef } from '../host/systemd';
+
+export const HEALTH_PROPERTIES = [...UNIT_STATUS_PROPERTIES, 'Type'] as const;
+
+export interface GateOptions {
+  deadline: number;
+  clock: Clock;
+  pollMs?: number;
+  /** How long a unit must stay healthy before the gate passes. */
+  settleMs?: number;
+}
+
+export async function healthGate(um: UserManager, who: UserRef, units: readonly string[], opts: GateOptions): Promise<void> {
+  if (units.length === 0) return;
+  const pollMs = opts.pollMs ?? 500;
+  let settledSince: number | undefined;
+  for (;;) {
+    const statuses = await um.show(who, units, HEALTH_PROPERTIES);
+    const now = opts.clock.now().getTime();
+    const failed: string[] = [];
+    const pending: string[] = [];
+    for (const unit of units) {
+      const status = statuses.get(unit);
+      const health = status ? unitHealth(status) : { state: 'failed' as const, detail: 'no status' };
+      if (health.state === 'failed') failed.push(`${unit} ${health.detail}`);
+      else if (health.state === 'pending') pending.push(`${unit} ${health.detail}`);
+    }
+    if (failed.length > 0) {
+      const first = failed[0]!.split(' ')[0]!;
+      const journal = await um.journalTail(who, first, 5);
+      throw new HostError(`${failed.join('; ')}${journal.length ? ` — last log lines of ${first}: ${journal.join(' | ')}` : ''}`);
+    }
+    if (pending.length === 0) {
+      settledSince ??= now;
+      if (now - settledSince >= (opts.settleMs ?? 0)) return;
+    } else {
+      settledSince = undefined;
+    }
+    if (now >= opts.deadline) throw new HostError(`health gate timed out: ${pending.join('; ') || 'units did not settle'}`);
+    await opts.clock.sleep(pollMs);
+  }
+}

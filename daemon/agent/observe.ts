@@ -1,0 +1,27 @@
+// The host side of step 4: a workload whose spec did not change is still re-applied when
+// the host no longer runs it as applied (a unit file deleted, a service stopped, the
+// user or its manager gone).
+import type { RenderedWorkload } from '../core/desired';
+import { unitHealth } from '../core/unit-health';
+import { userManagerUnit } from '../host/systemd';
+import { HEALTH_PROPERTIES } from './health-gate';
+import type { HostOps } from './host-ops';
+
+/** Why the workload drifted, or undefined when the host runs it as applied. */
+export async function observeDrift(host: HostOps, rendered: RenderedWorkload, uid: number | undefined): Promise<string | undefined> {
+  try {
+    if (uid === undefined) return `user ${rendered.user} is missing`;
+    const manager = await host.system.isActive(userManagerUnit(uid));
+    if (manager !== 'active') return `${userManagerUnit(uid)} is ${manager}`;
+    const gated = rendered.units.filter((u) => u.gate).map((u) => u.unit);
+    const statuses = await host.userManager.show({ user: rendered.user, uid }, gated, HEALTH_PROPERTIES);
+    for (const unit of gated) {
+      const status = statuses.get(unit);
+      const health = status ? unitHealth(status) : { state: 'failed' as const, detail: 'no status' };
+      if (health.state === 'failed') return `${unit} is ${health.detail}`;
+    }
+    return undefined;
+  } catch (err) {
+    return `host state unreadable: ${(err as Error).message}`;
+  }
+}

@@ -1,0 +1,100 @@
+// moor generations | rollback <N> | resume | gc: the history of passes and moving in it.
+import type { Command } from 'commander';
+import { runPass } from '../agent/pass';
+import { UsageError } from '../errors';
+import { ExitCode } from '../exit-codes';
+import { configFrom, type SetExit } from './common';
+import { emit, table } from './output';
+import { formatPassResult } from './pass-output';
+import { openStoreReadOnly, withPassLock } from './pass-context';
+
+export function registerGenerations(program: Command, setExit: SetExit): void {
+  program
+    .command('generations')
+    .description('list generations: complete, failed (partial apply) or aborted (interrupted)')
+    .option('--json', 'print the result as JSON')
+    .action(async (opts: { json?: boolean }, cmd: Command) => {
+      const config = await configFrom(cmd);
+      const store = await openStoreReadOnly(config);
+      const current = await store.generations.current();
+      const pinned = (await store.pin.read())?.generation;
+      const list = (await store.generations.list()).map((g) => ({
+        generation: g.id,
+        state: g.state,
+        kind: g.manifest?.kind,
+        rollbackOf: g.manifest?.rollbackOf,
+        commit: g.manifest?.commit,
+        createdAt: g.createdAt.toISOString(),
+        failed: (g.status?.items ?? []).filter((i) => i.result !== 'ok').map((i) => i.workload),
+        current: g.id === current,
+        pinned: g.id === pinned,
+      }));
+      emit(opts, list, (l) =>
+        l.length === 0
+          ? 'no generations yet'
+          : table([
+              ['GEN', 'STATE', 'KIND', 'COMMIT', 'CREATED', 'NOTE'],
+              ...l.map((g) => [
+                String(g.generation),
+                g.state,
+                g.kind === 'rollback' ? `rollback of ${g.rollbackOf}` : (g.kind ?? '-'),
+                g.commit?.slice(0, 12) ?? '-',
+                g.createdAt,
+                [g.current ? 'current' : '', g.pinned ? 'pinned' : '', g.failed.length ? `failed: ${g.failed.join(', ')}` : ''].filter(Boolean).join('; '),
+              ]),
+            ]),
+      );
+      setExit(ExitCode.Ok);
+    });
+
+  program
+    .command('rollback')
+    .description('re-apply generation N and pin it: passes keep it until "moor resume"')
+    .argument('<generation>', 'a complete generation number (see moor generations)')
+    .option('--wait', 'queue behind a running pass instead of exiting 3')
+    .option('--json', 'print the result as JSON')
+    .action(async (arg: string, opts: { wait?: boolean; json?: boolean }, cmd: Command) => {
+      const id = Number(arg);
+      if (!Number.isInteger(id) || id <= 0) throw new UsageError(`"${arg}" is not a generation number`);
+      const config = await configFrom(cmd);
+      const result = await withPassLock(config, { wait: Boolean(opts.wait) }, async (ctx) => {
+        const info = await ctx.store.generations.info(id);
+        if (!info) throw new UsageError(`generation ${id} does not exist (see moor generations)`);
+        if (info.state !== 'complete') throw new UsageError(`generation ${id} is ${info.state}; only a complete generation can be rolled back to`);
+        await ctx.store.pin.pin(id);
+        ctx.log.warn({ generation: id }, `rollback to generation ${id}: pinned until moor resume`);
+        return runPass(ctx, {});
+      });
+      emit(opts, result, formatPassResult);
+      setExit(result.exitCode);
+    });
+
+  program
+    .command('resume')
+    .description('end a rollback pin: the next pass follows the repo again')
+    .option('--wait', 'queue behind a running pass instead of exiting 3')
+    .action(async (opts: { wait?: boolean }, cmd: Command) => {
+      const config = await configFrom(cmd);
+      const was = await withPassLock(config, { wait: Boolean(opts.wait) }, async (ctx) => {
+        const pin = await ctx.store.pin.read();
+        await ctx.store.pin.unpin();
+        return pin?.generation;
+      });
+      process.stdout.write(was === undefined ? 'not pinned: nothing to resume\n' : `unpinned generation ${was}: the next pass follows the repo again (moor reconcile --once to run it now)\n`);
+      setExit(ExitCode.Ok);
+    });
+
+  program
+    .command('gc')
+    .description('delete old generations by the gc policy of the config')
+    .option('--wait', 'queue behind a running pass instead of exiting 3')
+    .option('--json', 'print the result as JSON')
+    .action(async (opts: { wait?: boolean; json?: boolean }, cmd: Command) => {
+      const config = await configFrom(cmd);
+      const report = await withPassLock(config, { wait: Boolean(opts.wait) }, (ctx) => ctx.store.gc(config.gc));
+      emit(opts, report, (r) =>
+        [r.decisions.length ? table([['GEN', 'DECISION', 'WHY'], ...r.decisions.map((d) => [String(d.id), d.delete ? 'delete' : 'keep', d.reason])]) : 'no generations', '', `deleted ${r.deleted.length} generation(s)`].join('\n'),
+      );
+      setExit(ExitCode.Ok);
+    });
+}

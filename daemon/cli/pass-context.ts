@@ -1,0 +1,36 @@
+// What the commands that change the host share: the pass lock, the state store, the host
+// operations and the logger, set up in the documented lock order.
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { MoorConfig } from '../core/config/schema';
+import { createHostOps, type HostOps } from '../agent/host-ops';
+import { systemClock } from '../host/clock';
+import { ExecaRunner } from '../host/exec';
+import { acquirePassLock } from '../host/lock';
+import { createLogger, type Logger } from '../host/log';
+import { openStateStore, type StateStore } from '../state/store';
+
+export interface PassContext {
+  config: MoorConfig;
+  host: HostOps;
+  store: StateStore;
+  log: Logger;
+}
+
+/** Runs `fn` holding the pass lock (process lock → state store), releasing it however fn ends. */
+export async function withPassLock<T>(config: MoorConfig, opts: { wait: boolean }, fn: (ctx: PassContext) => Promise<T>): Promise<T> {
+  await mkdir(dirname(config.lockPath), { recursive: true, mode: 0o755 });
+  const lock = await acquirePassLock(config.lockPath, { wait: opts.wait });
+  try {
+    const store = await openStateStore(config.stateDir, { clock: systemClock });
+    const host = createHostOps(new ExecaRunner(), config, { clock: systemClock });
+    return await fn({ config, host, store, log: createLogger(config.logLevel) });
+  } finally {
+    await lock.release();
+  }
+}
+
+/** Read-only commands open the store without the lock: every state file is written atomically. */
+export async function openStoreReadOnly(config: MoorConfig): Promise<StateStore> {
+  return openStateStore(config.stateDir, { clock: systemClock });
+}

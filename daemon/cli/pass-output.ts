@@ -1,0 +1,15 @@
+// How a pass's result reads for people.
+import type { PassResult } from '../agent/pass-result';
+import { table } from './output';
+
+export function formatPassResult(r: PassResult): string {
+  const rows = [['WORKLOAD', 'USER', 'ACTION', 'RESULT', 'DETAIL']];
+  for (const i of r.items) {
+    const detail = i.error ?? (i.action === 'unchanged' ? '' : i.reason);
+    rows.push([i.workload, i.uid !== undefined ? `${i.user} (${i.uid})` : i.user, i.action, i.result, detail]);
+  }
+  const lines = r.items.length > 0 ? [table(rows)] : ['no workloads'];
+  for (const i of r.items) if (i.diff) lines.push('', i.diff.trimEnd());
+  lines.push('', r.summary);
+  return lines.join('\n');
+}
