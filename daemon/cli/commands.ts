@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import type { SetExit } from './common';
 import { registerCheck } from './check';
+import { registerDoctor } from './doctor';
 import { registerGenerations } from './generations';
 import { registerPlan } from './plan';
 import { registerReconcile } from './reconcile';
@@ -17,4 +18,5 @@ export function registerCommands(program: Command, setExit: SetExit): void {
   registerRender(program, setExit);
   registerGenerations(program, setExit);
   registerRedeploy(program, setExit);
+  registerDoctor(program, setExit);
 }

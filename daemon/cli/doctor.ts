@@ -1,0 +1,19 @@
+// moor doctor: host preflight. Exit 0 when every check passes, 2 otherwise.
+import type { Command } from 'commander';
+import { ExitCode } from '../exit-codes';
+import { ExecaRunner } from '../host/exec';
+import { runPreflight } from '../host/preflight';
+import type { SetExit } from './common';
+import { emit, table } from './output';
+
+export function registerDoctor(program: Command, setExit: SetExit): void {
+  program
+    .command('doctor')
+    .description('host preflight: systemd, logind, Podman and its Quadlet generator, cgroup v2, subuid, newuidmap')
+    .option('--json', 'print the result as JSON')
+    .action(async (opts: { json?: boolean }) => {
+      const checks = await runPreflight(new ExecaRunner());
+      emit(opts, checks, (c) => table([['CHECK', 'OK', 'DETAIL'], ...c.map((x) => [x.name, x.ok ? 'ok' : 'FAIL', x.ok ? x.detail : `${x.detail} (fix: ${x.hint})`])]));
+      setExit(checks.every((c) => c.ok) ? ExitCode.Ok : ExitCode.Invalid);
+    });
+}
