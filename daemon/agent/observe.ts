@@ -13,13 +13,17 @@ export async function observeDrift(host: HostOps, rendered: RenderedWorkload, ui
     if (uid === undefined) return `user ${rendered.user} is missing`;
     const manager = await host.system.isActive(userManagerUnit(uid));
     if (manager !== 'active') return `${userManagerUnit(uid)} is ${manager}`;
-    const gated = rendered.units.filter((u) => u.gate).map((u) => u.unit);
-    const statuses = await host.userManager.show({ user: rendered.user, uid }, gated, HEALTH_PROPERTIES);
-    for (const unit of gated) {
+    const units = rendered.units.map((u) => u.unit);
+    const statuses = await host.userManager.show({ user: rendered.user, uid }, units, [...HEALTH_PROPERTIES, 'NeedDaemonReload']);
+    for (const unit of rendered.units.filter((u) => u.gate).map((u) => u.unit)) {
       const status = statuses.get(unit);
       const health = status ? unitHealth(status) : { state: 'failed' as const, detail: 'no status' };
       if (health.state === 'failed') return `${unit} is ${health.detail}`;
     }
+    // A unit file deleted or edited on disk leaves the loaded unit running as it was until
+    // the next reload (or reboot); systemd flags it, as it does for Quadlet's SourcePath=.
+    const stale = units.find((unit) => statuses.get(unit)?.properties.NeedDaemonReload === 'yes');
+    if (stale) return `${stale}: its files changed on disk since they were loaded (NeedDaemonReload=yes)`;
     return undefined;
   } catch (err) {
     return `host state unreadable: ${(err as Error).message}`;

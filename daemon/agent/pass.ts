@@ -89,8 +89,10 @@ export async function runPass(deps: PassDeps, opts: PassOptions = {}): Promise<P
 
   const lastPass = new LastPassStore(config.stateDir);
   if (plan.every((i) => i.action === 'unchanged')) {
-    const items = plan.map((i) => ({ ...planned(i), result: 'ok' as const }));
-    for (const item of items) logItem(log, item, undefined, desired.commit);
+    // Nothing to record, yet each line still says which uid runs it and what is live.
+    const live = await store.generations.current();
+    const items = plan.map((i) => ({ ...planned(i), uid: uids.get(i.workload), result: 'ok' as const }));
+    for (const item of items) logItem(log, item, live, desired.commit);
     const result = summarize({ ...base, dryRun: false, items });
     await lastPass.write(lastPassRecord(result, host.clock.now()));
     return result;
@@ -117,6 +119,8 @@ export async function runPass(deps: PassDeps, opts: PassOptions = {}): Promise<P
     const outcome: ItemOutcome = { ...planned(item), result: 'ok' };
     try {
       if (item.action === 'skip') {
+        // Left as it runs: its uid is the one it was applied with, if it ever was.
+        outcome.uid = applied.find((a) => a.workload === item.workload)?.uid;
         outcome.result = 'failed';
         outcome.error = (item.problems ?? []).map((p) => `${p.path}${p.line ? `:${p.line}` : ''}: ${p.message}`).join('; ');
       } else if (item.action === 'remove') {

@@ -46,7 +46,7 @@ const QUADLET_SUFFIX: Record<string, string> = {
 };
 const PLAIN_UNIT = /\.(service|timer|socket|path|target)$/;
 /** The order systemctl prints these in: the type's own interface (Result) before Unit's. */
-const SHOW_ORDER = ['Result', 'Id', 'LoadState', 'ActiveState', 'SubState', 'UnitFileState', 'InvocationID'];
+const SHOW_ORDER = ['Result', 'Id', 'LoadState', 'ActiveState', 'SubState', 'UnitFileState', 'NeedDaemonReload', 'InvocationID'];
 
 const passwdLine = (u: PasswdEntry) => `${u.name}:x:${u.uid}:${u.gid}:${u.gecos}:${u.home}:${u.shell}\n`;
 const groupLine = (g: GroupEntry) => `${g.name}:x:${g.gid}:${g.members.join(',')}\n`;
@@ -92,6 +92,8 @@ export class FakeSystem implements CommandRunner {
   private readonly failing = new Set<string>();
   private readonly busy = new Map<string, number>();
   private readonly journal = new Map<string, string[]>();
+  /** user/unit → the file it was loaded from and its content then (for NeedDaemonReload). */
+  private readonly loadedFrom = new Map<string, { path: string; content: string }>();
   private invocations = 0;
 
   constructor(options: FakeSystemOptions = {}) {
@@ -384,14 +386,20 @@ export class FakeSystem implements CommandRunner {
   /** What daemon-reload does: run the generator over the Quadlet dir and load plain units. */
   private reload(u: PasswdEntry): void {
     const sources = new Map<string, boolean>(); // unit → generated
+    const paths = new Map<string, string>(); // unit → the file it is loaded from
     for (const path of this.userFiles(u.name).keys()) {
       const file = baseName(path);
       const generated = path.startsWith(QUADLET_DIR) ? quadletUnit(file) : undefined;
       if (generated && !this.rejected.has(`${u.name}/${file}`)) sources.set(generated, true);
-      if (path.startsWith(UNIT_DIR) && path.lastIndexOf('/') === UNIT_DIR.length - 1 && PLAIN_UNIT.test(file)) sources.set(file, false);
+      if (generated) paths.set(generated, path);
+      if (path.startsWith(UNIT_DIR) && path.lastIndexOf('/') === UNIT_DIR.length - 1 && PLAIN_UNIT.test(file)) {
+        sources.set(file, false);
+        paths.set(file, path);
+      }
     }
     const units = this.unitsOf(u);
     for (const [name, unit] of units) {
+      this.loadedFrom.delete(`${u.name}/${name}`);
       if (sources.has(name)) continue;
       // A running unit whose file is gone stays, as not-found, until it stops.
       if (unit.activeState === 'inactive' || unit.activeState === 'failed') units.delete(name);
@@ -415,7 +423,19 @@ export class FakeSystem implements CommandRunner {
         generated,
       };
       units.set(name, Object.assign(units.get(name) ?? fresh, { loadState: 'loaded', unitFileState: fileState, generated }));
+      const path = paths.get(name)!;
+      this.loadedFrom.set(`${u.name}/${name}`, { path, content: this.userFiles(u.name).get(path)?.content ?? '' });
     }
+  }
+
+  /**
+   * systemd's NeedDaemonReload: the unit's file (for a Quadlet unit its SourcePath=, the
+   * .container file) was deleted or changed since the unit was loaded.
+   */
+  private needsReload(u: PasswdEntry, name: string): boolean {
+    const loaded = this.loadedFrom.get(`${u.name}/${name}`);
+    if (!loaded) return false;
+    return this.userFiles(u.name).get(loaded.path)?.content !== loaded.content;
   }
 
   private startUnits(u: PasswdEntry, verb: 'start' | 'restart', names: string[], noBlock: boolean): Out {
@@ -480,6 +500,7 @@ export class FakeSystem implements CommandRunner {
       ActiveState: unit?.activeState ?? 'inactive',
       SubState: unit?.subState ?? 'dead',
       UnitFileState: unit?.unitFileState ?? '',
+      NeedDaemonReload: unit && this.needsReload(u, name) ? 'yes' : 'no',
       InvocationID: unit?.invocationId ?? '',
     };
     // Targets have no Result property at all.

@@ -1,0 +1,78 @@
+// A pass that updates one workload and removes another, killed before each of its host
+// commands and state writes (and after those where that differs); the next pass converges.
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { PassHarness, Timeline, containerSpec, killAndRecover, killPoints, type KillCase } from '../helpers/pass-harness';
+
+// git is not what these tests kill (the other pass tests sync for real every time): each
+// source and branch is synced for real once, and its checkout copied into later state dirs.
+vi.mock('../../daemon/host/git', async (importOriginal) => {
+  const real = await importOriginal<typeof import('../../daemon/host/git')>();
+  const { cpSync, rmSync } = await import('node:fs');
+  const { dirname, join } = await import('node:path');
+  const synced = new Map<string, { template: string; result: Awaited<ReturnType<typeof real.syncRepo>> }>();
+  return {
+    ...real,
+    async syncRepo(options: Parameters<typeof real.syncRepo>[0]) {
+      const known = synced.get(`${options.url}#${options.branch}`);
+      if (known) {
+        rmSync(options.dir, { recursive: true, force: true });
+        cpSync(known.template, options.dir, { recursive: true });
+        return known.result;
+      }
+      const result = await real.syncRepo(options);
+      const template = join(dirname(dirname(options.dir)), `synced-${synced.size}`);
+      cpSync(options.dir, template, { recursive: true });
+      synced.set(`${options.url}#${options.branch}`, { template, result });
+      return result;
+    },
+  };
+});
+
+const h = new PassHarness({ memoryTmp: true });
+h.commit(
+  {
+    'api.container': containerSpec('localhost/api:1'),
+    'db.container': containerSpec('localhost/db:1'),
+    'web.container': containerSpec('localhost/web:1', 'Volume=web-data.volume:/data'),
+    'web-data.volume': '[Volume]\n',
+  },
+  'three workloads',
+  'base',
+);
+h.commit(
+  {
+    'db.container': containerSpec('localhost/db:1'),
+    'web.container': containerSpec('localhost/web:2', 'Volume=web-data.volume:/data'),
+    'web-data.volume': '[Volume]\nLabel=v=2\n',
+    'web.env': 'MODE=2\n',
+  },
+  'update web, drop api',
+  'main',
+);
+const base = h.makeConfig({ source: { branch: 'base' } });
+
+const updating: KillCase = {
+  async setup(harness) {
+    const first = await harness.pass({}, new Timeline(), base);
+    if (first.result.exitCode !== 0) throw new Error(`setup pass failed: ${first.result.summary}`);
+  },
+  desired: { workloads: { db: ['db.service'], web: ['web-data-volume.service', 'web.service'] } },
+  hashes: {},
+};
+const { events, points } = await killPoints(h, updating);
+for (const record of await (await h.openStore()).applied.list()) updating.hashes[record.workload] = record.hash;
+afterAll(() => h.cleanup());
+
+describe('a pass updating one workload and removing another, killed at every step', () => {
+  it('walks through every host command and state write of the pass', () => {
+    expect(Object.keys(updating.hashes)).toEqual(['db', 'web']);
+    for (const needed of ['run userdel --remove api', 'state applied.write web', 'state ownedUsers.forget api', 'state applied.delete api', 'state gc']) {
+      expect(events).toContain(needed);
+    }
+    expect(points.filter((p) => p.when === 'before')).toHaveLength(events.length);
+  });
+
+  it.each(points)('$when step $step ($event)', async (point) => {
+    expect(await killAndRecover(h, updating, point)).toEqual([]);
+  });
+});

@@ -1,0 +1,107 @@
+// The health gate of a pass (DESIGN §6 step 5.7) over a scripted user manager and a clock
+// that only moves when the gate sleeps.
+import { describe, expect, it } from 'vitest';
+import { healthGate } from '../../daemon/agent/health-gate';
+import type { UnitStatus } from '../../daemon/core/parse/systemctl-show';
+import { unitHealth } from '../../daemon/core/unit-health';
+import type { UserManager } from '../../daemon/host/systemd';
+import { FakeClock } from '../helpers/pass-harness';
+
+const who = { user: 'web', uid: 1000 };
+
+function status(activeState: string, extra: Partial<UnitStatus> & { type?: string } = {}): UnitStatus {
+  const { type, ...rest } = extra;
+  return {
+    loadState: 'loaded',
+    activeState,
+    subState: activeState === 'active' ? 'running' : 'dead',
+    result: 'success',
+    invocationId: '0'.repeat(31) + '1',
+    unitFileState: 'generated',
+    properties: type ? { Type: type } : {},
+    ...rest,
+  };
+}
+
+/** A user manager whose units' states follow `script(elapsedMs)`. */
+function manager(clock: FakeClock, script: (elapsed: number, unit: string) => UnitStatus, journal: string[] = []) {
+  const start = clock.ms;
+  const looks: number[] = [];
+  const um = {
+    async show(_who: unknown, units: readonly string[]) {
+      looks.push(clock.ms - start);
+      return new Map(units.map((u) => [u, script(clock.ms - start, u)]));
+    },
+    async journalTail() {
+      return journal;
+    },
+  } as unknown as UserManager;
+  return { um, looks };
+}
+
+describe('healthGate', () => {
+  it('passes once every unit has stayed up for the settle time', async () => {
+    const clock = new FakeClock(0);
+    const { um, looks } = manager(clock, () => status('active'));
+    await healthGate(um, who, ['web.service'], { deadline: 300_000, clock, settleMs: 1_000, pollMs: 500 });
+    expect(looks).toEqual([0, 500, 1_000]);
+  });
+
+  it('fails a unit that dies while settling, with its journal', async () => {
+    const clock = new FakeClock(0);
+    const { um } = manager(clock, (t) => (t < 500 ? status('active') : status('failed', { result: 'exit-code' })), ['web: panic: no config']);
+    await expect(healthGate(um, who, ['web.service'], { deadline: 300_000, clock, settleMs: 1_000, pollMs: 500 })).rejects.toThrow(
+      'web.service failed (Result=exit-code) — last log lines of web.service: web: panic: no config',
+    );
+  });
+
+  it('fails a crash-looping unit at once instead of waiting out the bound', async () => {
+    const clock = new FakeClock(0);
+    const { um, looks } = manager(clock, () => status('activating', { subState: 'auto-restart', result: 'exit-code' }));
+    await expect(healthGate(um, who, ['web.service'], { deadline: 300_000, clock, pollMs: 500 })).rejects.toThrow(/keeps failing and restarting/);
+    expect(looks).toEqual([0]);
+  });
+
+  it('times out at the deadline with the units still pending', async () => {
+    const clock = new FakeClock(0);
+    const { um } = manager(clock, (_t, unit) => (unit === 'web.service' ? status('activating', { subState: 'start' }) : status('active')));
+    await expect(healthGate(um, who, ['db.service', 'web.service'], { deadline: 10_000, clock, pollMs: 500 })).rejects.toThrow(
+      'health gate timed out: web.service activating (start)',
+    );
+    expect(clock.ms).toBe(10_000);
+  });
+
+  it('a unit that comes up just before the deadline still gets its settle time', async () => {
+    const clock = new FakeClock(0);
+    const { um } = manager(clock, (t) => (t < 9_500 ? status('activating', { subState: 'start' }) : status('active')));
+    await healthGate(um, who, ['web.service'], { deadline: 10_000, clock, settleMs: 1_000, pollMs: 500 });
+    expect(clock.ms).toBe(10_500);
+  });
+
+  it('and one that dies in that settle time past the deadline still fails', async () => {
+    const clock = new FakeClock(0);
+    const { um } = manager(clock, (t) => (t < 9_500 ? status('activating', { subState: 'start' }) : t < 10_000 ? status('active') : status('failed', { result: 'signal' })));
+    await expect(healthGate(um, who, ['web.service'], { deadline: 10_000, clock, settleMs: 1_000, pollMs: 500 })).rejects.toThrow('web.service failed (Result=signal)');
+  });
+
+  it('nothing to gate passes without a look', async () => {
+    const clock = new FakeClock(0);
+    const { um, looks } = manager(clock, () => status('failed'));
+    await healthGate(um, who, [], { deadline: 0, clock });
+    expect(looks).toEqual([]);
+  });
+});
+
+describe('unitHealth', () => {
+  it('reads the states a pass meets', () => {
+    expect(unitHealth(status('active'))).toEqual({ state: 'ok' });
+    expect(unitHealth(status('reloading'))).toEqual({ state: 'ok' });
+    expect(unitHealth(status('inactive', { type: 'oneshot' }))).toEqual({ state: 'ok' });
+    expect(unitHealth(status('inactive', { type: 'oneshot', invocationId: '' }))).toMatchObject({ state: 'failed' });
+    expect(unitHealth(status('inactive', { type: 'simple' }))).toEqual({ state: 'failed', detail: 'inactive (Result=success)' });
+    expect(unitHealth(status('failed', { result: 'exit-code' }))).toEqual({ state: 'failed', detail: 'failed (Result=exit-code)' });
+    expect(unitHealth(status('active', { loadState: 'not-found' }))).toEqual({ state: 'failed', detail: 'not loaded (LoadState=not-found)' });
+    expect(unitHealth(status('activating', { subState: 'start-pre' }))).toEqual({ state: 'pending', detail: 'activating (start-pre)' });
+    expect(unitHealth(status('deactivating', { subState: 'stop-sigterm' }))).toMatchObject({ state: 'pending' });
+  });
+});
