@@ -1,8 +1,22 @@
 // Bundles the CLI into one ESM file so a host needs only Node >= 20 and dist/moor.mjs.
 import { build } from 'esbuild';
-import { chmod } from 'node:fs/promises';
+import { chmod, copyFile, readFile, readdir, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { join, relative } from 'node:path';
 
 const outfile = 'dist/moor.mjs';
+
+// units/ is the one source of the shipped systemd units; `moor install-units` carries them
+// inside the bundle (see daemon/agent/daemon/units.ts).
+async function readUnits(dir: string, root = dir): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) Object.assign(out, await readUnits(path, root));
+    else if (entry.isFile()) out[relative(root, path)] = await readFile(path, 'utf8');
+  }
+  return out;
+}
 
 await build({
   entryPoints: ['daemon/main.ts'],
@@ -15,10 +29,32 @@ await build({
   legalComments: 'none',
   // sd-notify is a native addon: it cannot be bundled and is loaded (optionally) at run time.
   external: ['sd-notify'],
+  define: { __MOOR_UNITS__: JSON.stringify(await readUnits('units')) },
   banner: {
-    // Some bundled dependencies are CommonJS and call require(); give them one in ESM.
-    js: "#!/usr/bin/env node\nimport { createRequire as __moorCreateRequire } from 'node:module';\nconst require = __moorCreateRequire(import.meta.url);",
+    // Some bundled dependencies are CommonJS and call require() or use __filename
+    // (write-file-atomic names its temp files with it); give them those in ESM.
+    js: [
+      '#!/usr/bin/env node',
+      "import { createRequire as __moorCreateRequire } from 'node:module';",
+      "import { fileURLToPath as __moorFileURLToPath } from 'node:url';",
+      "import { dirname as __moorDirname } from 'node:path';",
+      'const require = __moorCreateRequire(import.meta.url);',
+      'const __filename = __moorFileURLToPath(import.meta.url);',
+      'const __dirname = __moorDirname(__filename);',
+    ].join('\n'),
   },
 });
 await chmod(outfile, 0o755);
 console.log(`built ${outfile}`);
+
+// The sd-notify addon's compiled file, loaded from next to the bundle (daemon/agent/daemon/notify.ts).
+// It is built for this Node.js version; a host on another one falls back to systemd-notify.
+const addon = 'node_modules/sd-notify/build/Release/notify.node';
+const sidecar = 'dist/sd-notify.node';
+if (existsSync(addon)) {
+  await copyFile(addon, sidecar);
+  console.log(`copied ${sidecar}`);
+} else {
+  await rm(sidecar, { force: true });
+  console.log('sd-notify addon not built: the daemon will notify systemd through systemd-notify');
+}

@@ -2,8 +2,10 @@
 import type { Command } from 'commander';
 import type { SetExit } from './common';
 import { registerCheck } from './check';
+import { registerDaemon } from './daemon';
 import { registerDoctor } from './doctor';
 import { registerGenerations } from './generations';
+import { registerInstallUnits } from './install-units';
 import { registerPlan } from './plan';
 import { registerReconcile } from './reconcile';
 import { registerRedeploy } from './redeploy';
@@ -18,5 +20,7 @@ export function registerCommands(program: Command, setExit: SetExit): void {
   registerRender(program, setExit);
   registerGenerations(program, setExit);
   registerRedeploy(program, setExit);
+  registerDaemon(program, setExit);
+  registerInstallUnits(program, setExit);
   registerDoctor(program, setExit);
 }

@@ -5,6 +5,7 @@ import { configFrom, type SetExit } from './common';
 import { emit } from './output';
 import { formatPassResult } from './pass-output';
 import { withPassLock } from './pass-context';
+import { reconcileViaRunningDaemon } from '../agent/daemon/cli-bridge';
 
 interface ReconcileOptions {
   once?: boolean;
@@ -12,6 +13,7 @@ interface ReconcileOptions {
   wait?: boolean;
   json?: boolean;
   allowMassRemoval?: boolean;
+  daemon?: boolean;
 }
 
 export function registerReconcile(program: Command, setExit: SetExit): void {
@@ -23,8 +25,19 @@ export function registerReconcile(program: Command, setExit: SetExit): void {
     .option('--wait', 'queue behind a running pass instead of exiting 3')
     .option('--allow-mass-removal', 'allow a pass that removes every workload or more than max_removals')
     .option('--json', 'print the result as JSON')
+    .option('--no-daemon', 'run the pass in this process even when a moor daemon answers on the control socket')
     .action(async (opts: ReconcileOptions, cmd: Command) => {
       const config = await configFrom(cmd);
+      // A running daemon runs the pass (after the one it may be running); a dry run or a
+      // mass-removal allowance stays with this process and its own lock.
+      if (opts.daemon !== false && !opts.dryRun && !opts.allowMassRemoval) {
+        const viaDaemon = await reconcileViaRunningDaemon(config, { progress: !opts.json && Boolean(process.stderr.isTTY) });
+        if (viaDaemon) {
+          emit(opts, viaDaemon, formatPassResult);
+          setExit(viaDaemon.exitCode);
+          return;
+        }
+      }
       const result = await withPassLock(config, { wait: Boolean(opts.wait) }, (ctx) =>
         runPass(ctx, { dryRun: Boolean(opts.dryRun), allowMassRemoval: Boolean(opts.allowMassRemoval) }),
       );

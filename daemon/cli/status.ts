@@ -7,6 +7,8 @@ import { configFrom, type SetExit } from './common';
 import { emit, table } from './output';
 import { openStoreReadOnly } from './pass-context';
 import { ExitCode } from '../exit-codes';
+import type { DaemonInfo } from '../agent/daemon/protocol';
+import { statusViaDaemon } from '../agent/daemon/cli-bridge';
 
 export interface WorkloadStatus {
   workload: string;
@@ -27,6 +29,8 @@ export interface StatusReport {
   lastPass?: LastPass;
   pinned?: { generation: number; pinnedAt: string };
   workloads: WorkloadStatus[];
+  /** Present when the running daemon answered: its own state. */
+  daemon?: DaemonInfo;
 }
 
 export async function statusReport(store: StateStore, config: MoorConfig): Promise<StatusReport> {
@@ -69,6 +73,7 @@ export function formatStatus(r: StatusReport): string {
   }
   if (r.pinned) lines.push(`PINNED to generation ${r.pinned.generation} since ${r.pinned.pinnedAt} by a rollback: run "moor resume" to follow the repo again`);
   if (r.lastPass) lines.push(`last pass: ${r.lastPass.at} exit ${r.lastPass.exitCode}: ${r.lastPass.summary}`);
+  if (r.daemon) lines.push(formatDaemon(r.daemon));
   lines.push('');
   if (r.workloads.length === 0) {
     lines.push('no workloads');
@@ -82,14 +87,24 @@ export function formatStatus(r: StatusReport): string {
   return lines.join('\n');
 }
 
+function formatDaemon(d: DaemonInfo): string {
+  const parts = [`daemon: pid ${d.pid} since ${d.startedAt}`];
+  if (d.running) parts.push(`pass running since ${d.running.since} (${d.running.reasons.join(', ')})`);
+  if (d.queued) parts.push(`follow-up pass queued (${d.queued.join(', ')})`);
+  if (d.nextScheduled) parts.push(`next scheduled pass ${d.nextScheduled}`);
+  return parts.join('; ');
+}
+
 export function registerStatus(program: Command, setExit: SetExit): void {
   program
     .command('status')
     .description('live generation, commit, and per-workload state')
     .option('--json', 'print the result as JSON')
-    .action(async (opts: { json?: boolean }, cmd: Command) => {
+    .option('--no-daemon', 'read the state in this process even when a moor daemon answers on the control socket')
+    .action(async (opts: { json?: boolean; daemon?: boolean }, cmd: Command) => {
       const config = await configFrom(cmd);
-      const report = await statusReport(await openStoreReadOnly(config), config);
+      const report =
+        (opts.daemon !== false ? await statusViaDaemon<StatusReport>(config) : undefined) ?? (await statusReport(await openStoreReadOnly(config), config));
       emit(opts, report, formatStatus);
       setExit(ExitCode.Ok);
     });

@@ -1,0 +1,294 @@
+// The control API: HTTP over a unix socket (control.socket, root-only by default), or over
+// the socket systemd passed (moor.socket). Every request is bounded in size and time; only
+// the reconcile stream may last as long as its pass.
+//
+//   GET  /v1/status        the report of `moor status --json`, plus the daemon's own state
+//   GET  /v1/generations   the list of `moor generations --json`
+//   POST /v1/reconcile     trigger a pass and wait: newline-delimited JSON, one line per
+//                          item, then the result (a running pass is followed by one more)
+//   POST /v1/webhook       when control.webhook_secret_file is set: HMAC-SHA256 signed
+//                          trigger (X-Hub-Signature-256), answered at once
+import { connect } from 'node:net';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { chmod, lstat, mkdir, unlink } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { HostError } from '../../errors';
+import type { Logger } from '../../host/log';
+import type { ItemOutcome } from '../pass-result';
+import type { Ticket } from './loop';
+import type { ReconcileLine } from './protocol';
+import { checkSignature, readWebhookSecret, webhookDecision } from './webhook';
+
+export interface ControlApi {
+  status(): Promise<unknown>;
+  generations(): Promise<unknown>;
+  reconcile(onItem: (item: ItemOutcome) => void): Ticket;
+  /** The webhook's secret file; undefined: the endpoint does not exist. */
+  webhookSecretFile(): string | undefined;
+  branch(): string;
+  triggerWebhook(): void;
+  stopping(): boolean;
+}
+
+export interface ControlLimits {
+  bodyBytes: number;
+  webhookBodyBytes: number;
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+}
+
+export const DEFAULT_LIMITS: ControlLimits = {
+  bodyBytes: 64 * 1024,
+  // GitHub caps a delivery at 25 MB, but a push payload is a few KB to a few hundred KB.
+  webhookBodyBytes: 5 * 1024 * 1024,
+  headersTimeoutMs: 5_000,
+  requestTimeoutMs: 15_000,
+};
+
+export interface ControlServerOptions {
+  api: ControlApi;
+  log: Logger;
+  socketPath: string;
+  mode: number;
+  /** A listening socket passed by systemd: served instead of binding socketPath. */
+  listenFd?: number;
+  limits?: Partial<ControlLimits>;
+}
+
+export interface ControlServer {
+  /** Where it listens, for logs. */
+  readonly where: string;
+  readonly activated: boolean;
+  /** Applies a new control.mode to a socket this process bound. */
+  setMode(mode: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export async function startControlServer(opts: ControlServerOptions): Promise<ControlServer> {
+  const limits = { ...DEFAULT_LIMITS, ...opts.limits };
+  const log = opts.log;
+  const server = createServer(
+    {
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      keepAliveTimeout: 5_000,
+      // How often the two bounds above are enforced (Node's default is every 30 s).
+      connectionsCheckingInterval: 1_000,
+      maxHeaderSize: 16 * 1024,
+    },
+    (req, res) => {
+      handle(req, res, opts.api, limits, log).catch((err: unknown) => {
+        const status = err instanceof HttpError ? err.status : 500;
+        if (status >= 500) log.error({ err: (err as Error).message, path: req.url }, 'control request failed');
+        if (status === 413) req.resume();
+        if (!res.headersSent) sendJson(res, status, { error: (err as Error).message }, status === 413);
+        else res.destroy();
+      });
+    },
+  );
+  server.maxConnections = 64;
+  server.maxHeadersCount = 64;
+  server.on('clientError', (_err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    else socket.destroy();
+  });
+
+  if (opts.listenFd !== undefined) {
+    await listen(server, { fd: opts.listenFd });
+    log.info({ fd: opts.listenFd }, 'control API on the socket passed by systemd');
+    return handleFor(server, `fd ${opts.listenFd} (socket activation)`, true, undefined);
+  }
+
+  await prepareSocketPath(opts.socketPath);
+  // The socket is created with the umask's mode: bind it owner-only, then widen to control.mode.
+  const umask = process.umask(0o177);
+  try {
+    await listen(server, { path: opts.socketPath });
+  } finally {
+    process.umask(umask);
+  }
+  await chmod(opts.socketPath, opts.mode);
+  log.info({ socket: opts.socketPath, mode: opts.mode.toString(8).padStart(4, '0') }, 'control API listening');
+  return handleFor(server, opts.socketPath, false, opts.socketPath);
+}
+
+function handleFor(server: Server, where: string, activated: boolean, boundPath: string | undefined): ControlServer {
+  return {
+    where,
+    activated,
+    async setMode(mode) {
+      if (boundPath) await chmod(boundPath, mode);
+    },
+    async close() {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      // Streams still open have had their last line by now; do not wait on slow readers.
+      const force = setTimeout(() => server.closeAllConnections(), 1_000);
+      force.unref();
+      await closed;
+      clearTimeout(force);
+      if (boundPath) await unlink(boundPath).catch(() => undefined);
+    },
+  };
+}
+
+function listen(server: Server, target: { fd: number } | { path: string }): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error) => reject(err);
+    server.once('error', onError);
+    server.listen(target, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+}
+
+/** A socket file left by a daemon that died is removed; one that answers means another daemon runs. */
+async function prepareSocketPath(path: string): Promise<void> {
+  await mkdir(dirname(path), { recursive: true, mode: 0o755 });
+  const stat = await lstat(path).catch(() => undefined);
+  if (!stat) return;
+  if (!stat.isSocket()) throw new HostError(`${path} exists and is not a socket; refusing to replace it (control.socket)`);
+  if (await answers(path)) throw new HostError(`another process answers on ${path}: is a moor daemon already running (systemctl status moor)?`);
+  await unlink(path);
+}
+
+function answers(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(path);
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+    socket.setTimeout(1_000, () => done(false));
+  });
+}
+
+async function handle(req: IncomingMessage, res: ServerResponse, api: ControlApi, limits: ControlLimits, log: Logger): Promise<void> {
+  const path = (req.url ?? '/').split('?')[0];
+  const route = ROUTES[path ?? ''];
+  if (!route || (path === '/v1/webhook' && api.webhookSecretFile() === undefined)) {
+    req.resume();
+    return sendJson(res, 404, { error: `no such endpoint: ${path}` });
+  }
+  if (req.method !== route.method) {
+    req.resume();
+    res.setHeader('Allow', route.method);
+    return sendJson(res, 405, { error: `${path} takes ${route.method}` });
+  }
+  switch (path) {
+    case '/v1/status':
+      return sendJson(res, 200, await api.status());
+    case '/v1/generations':
+      return sendJson(res, 200, await api.generations());
+    case '/v1/reconcile':
+      await readBody(req, limits.bodyBytes);
+      return reconcile(res, api);
+    default:
+      return webhook(req, res, api, limits, log);
+  }
+}
+
+const ROUTES: Record<string, { method: string }> = {
+  '/v1/status': { method: 'GET' },
+  '/v1/generations': { method: 'GET' },
+  '/v1/reconcile': { method: 'POST' },
+  '/v1/webhook': { method: 'POST' },
+};
+
+async function reconcile(res: ServerResponse, api: ControlApi): Promise<void> {
+  if (api.stopping()) return sendJson(res, 503, { error: 'the daemon is stopping' });
+  res.writeHead(200, { 'Content-Type': 'application/x-ndjson', 'Cache-Control': 'no-store' });
+  const write = (line: ReconcileLine) => {
+    if (!res.destroyed && !res.writableEnded) res.write(`${JSON.stringify(line)}\n`);
+  };
+  const ticket = api.reconcile((item) => write({ type: 'item', item }));
+  res.on('close', () => ticket.detach());
+  write({ type: 'accepted', coalesced: ticket.coalesced });
+  const outcome = await ticket.outcome;
+  if (outcome.kind === 'result') write({ type: 'result', result: outcome.result });
+  else if (outcome.kind === 'error') write({ type: 'error', error: outcome.error, exitCode: outcome.exitCode });
+  else write({ type: 'error', error: { name: 'HostError', category: 'host', message: outcome.summary }, exitCode: 1 });
+  res.end();
+}
+
+async function webhook(req: IncomingMessage, res: ServerResponse, api: ControlApi, limits: ControlLimits, log: Logger): Promise<void> {
+  const body = await readBody(req, limits.webhookBodyBytes);
+  const header = req.headers['x-hub-signature-256'];
+  const signature = Array.isArray(header) ? header[0] : header;
+  const delivery = headerValue(req, 'x-github-delivery');
+  const event = headerValue(req, 'x-github-event');
+  const forwardedFor = headerValue(req, 'x-forwarded-for');
+  const who = { ...(delivery ? { delivery } : {}), ...(event ? { event } : {}), ...(forwardedFor ? { forwarded_for: forwardedFor } : {}) };
+  if (api.stopping()) return sendJson(res, 503, { error: 'the daemon is stopping' });
+  const file = api.webhookSecretFile()!;
+  let secret: Buffer;
+  try {
+    secret = await readWebhookSecret(file);
+  } catch (err) {
+    log.error({ ...who, err: (err as Error).message }, 'webhook refused: the secret file cannot be used');
+    return sendJson(res, 503, { error: 'the webhook secret is not available on this host' });
+  }
+  const check = checkSignature(secret, body, signature);
+  if (check !== 'ok') {
+    if (check === 'missing') log.warn(who, 'webhook refused: no X-Hub-Signature-256 header; nothing triggered');
+    else log.error({ ...who, check }, 'webhook refused: bad signature; nothing triggered');
+    return sendJson(res, 401, { error: check === 'missing' ? 'signature required (X-Hub-Signature-256)' : 'bad signature' });
+  }
+  const decision = webhookDecision(event, body, api.branch());
+  if (!decision.trigger) {
+    log.info({ ...who, reason: decision.reason }, 'webhook verified: no pass needed');
+    return sendJson(res, 200, { triggered: false, reason: decision.reason });
+  }
+  log.info(who, 'webhook verified: pass triggered');
+  api.triggerWebhook();
+  return sendJson(res, 202, { triggered: true });
+}
+
+function headerValue(req: IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  const one = Array.isArray(v) ? v[0] : v;
+  return one ? one.slice(0, 200) : undefined;
+}
+
+function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > max) return Promise.reject(new HttpError(413, `request body over ${max} bytes`));
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > max) {
+        req.removeAllListeners('data');
+        reject(new HttpError(413, `request body over ${max} bytes`));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown, close = false): void {
+  const text = `${JSON.stringify(body)}\n`;
+  res.writeHead(status, {
+    'Content-Type': 'application/json',
+    'Content-Length': Buffer.byteLength(text),
+    'Cache-Control': 'no-store',
+    ...(close ? { Connection: 'close' } : {}),
+  });
+  res.end(text);
+}

@@ -1,0 +1,317 @@
+// `moor daemon`: the long-lived agent (DESIGN §9). It wires the triggers (schedule, watch,
+// SIGHUP, control socket, webhook) into the pass loop, tells systemd how it is doing
+// (READY, STATUS, WATCHDOG, RELOADING, STOPPING), and stops cleanly on SIGTERM/SIGINT:
+// the running pass finishes the workload in hand, records its status and releases the
+// lock, all within timeouts.stop.
+import { resolve } from 'node:path';
+import type { MoorConfig } from '../../core/config/schema';
+import { ExitCode } from '../../exit-codes';
+import { ExecaRunner } from '../../host/exec';
+import { loadConfig } from '../../host/config-load';
+import { createLogger, type LogSink, type Logger } from '../../host/log';
+import { startControlServer, type ControlLimits, type ControlServer } from './control-server';
+import { createPassExecutor, type ExecutorDeps } from './executor';
+import { listenFdsFromEnv, unsetListenEnv } from './listen-fds';
+import { PassLoop, type PassExecutor } from './loop';
+import { createNotifier, startWatchdog, type Notifier } from './notify';
+import type { DaemonInfo, PassOutcome, TriggerReason } from './protocol';
+import { checkCron, Schedule, type CreateCronTask } from './schedule';
+import { startWatches, watchTargets, type WatchKind, type Watches } from './watch';
+
+export interface DaemonViews {
+  /** The report of `moor status --json`. */
+  status(config: MoorConfig): Promise<object>;
+  /** The list of `moor generations --json`. */
+  generations(config: MoorConfig): Promise<unknown>;
+}
+
+export interface DaemonOptions {
+  configFile: string;
+  /** The config file must exist (it was named with --config). */
+  configRequired: boolean;
+  views: DaemonViews;
+  /** Install SIGHUP/SIGTERM/SIGINT handlers on the process (off in tests). */
+  handleSignals?: boolean;
+  /** Run a pass as soon as the daemon is ready (a boot converges at once). */
+  startupPass?: boolean;
+  // Seams for tests; the defaults are the real ones.
+  env?: NodeJS.ProcessEnv;
+  logSink?: LogSink;
+  notifier?: Notifier;
+  execute?: PassExecutor;
+  executorDeps?: Partial<ExecutorDeps>;
+  createCronTask?: CreateCronTask;
+  random?: () => number;
+  debounceMs?: number;
+  controlLimits?: Partial<ControlLimits>;
+}
+
+export class Daemon {
+  private config: MoorConfig;
+  private readonly log: Logger;
+  private readonly loop: PassLoop;
+  private readonly startedAt = new Date();
+  private control!: ControlServer;
+  private schedule!: Schedule;
+  private watches: Watches | undefined;
+  private stopWatchdog: () => void = () => undefined;
+  private notifier!: Notifier;
+  private lastOutcome: DaemonInfo['lastOutcome'];
+  private lastStatus = 'ready: first pass pending';
+  private reloadChain: Promise<boolean> = Promise.resolve(true);
+  private stopping: Promise<ExitCode> | undefined;
+  private resolveDone!: (code: ExitCode) => void;
+  private readonly signalHandlers: Array<[NodeJS.Signals, () => void]> = [];
+  /** Resolves with the exit code once the daemon has stopped. */
+  readonly done: Promise<ExitCode>;
+
+  private constructor(
+    private readonly opts: DaemonOptions,
+    config: MoorConfig,
+  ) {
+    this.config = config;
+    this.log = createLogger(config.logLevel, opts.logSink);
+    this.done = new Promise((resolve) => (this.resolveDone = resolve));
+    const execute = opts.execute ?? createPassExecutor({ config: () => this.config, log: this.log, ...opts.executorDeps });
+    this.loop = new PassLoop(execute, { log: this.log, onOutcome: (o) => this.recordOutcome(o) });
+  }
+
+  /** Loads and checks the config (a bad one throws ConfigError: exit 2), then serves. */
+  static async start(options: DaemonOptions): Promise<Daemon> {
+    // Absolute, so the config folder's watch and every reload mean the same file.
+    const opts = { ...options, configFile: resolve(options.configFile) };
+    const config = await loadDaemonConfig(opts);
+    const daemon = new Daemon(opts, config);
+    try {
+      await daemon.serve();
+    } catch (err) {
+      // Whatever started must not keep a daemon that failed to start alive.
+      await daemon.abandon();
+      throw err;
+    }
+    return daemon;
+  }
+
+  private async serve(): Promise<void> {
+    const env = this.opts.env ?? process.env;
+    const config = this.config;
+    this.notifier = this.opts.notifier ?? (await createNotifier({ log: this.log, env, runner: new ExecaRunner() }));
+
+    const activation = listenFdsFromEnv(env, process.pid);
+    if (activation) {
+      unsetListenEnv(env);
+      if (activation.count > 1) this.log.warn({ count: activation.count }, 'several sockets were passed: only the first serves the control API');
+    }
+    this.control = await startControlServer({
+      log: this.log,
+      socketPath: config.control.socket,
+      mode: config.control.mode,
+      ...(activation ? { listenFd: activation.fd } : {}),
+      ...(this.opts.controlLimits ? { limits: this.opts.controlLimits } : {}),
+      api: {
+        status: async () => ({ ...(await this.opts.views.status(this.config)), daemon: this.info() }),
+        generations: () => this.opts.views.generations(this.config),
+        reconcile: (onItem) => this.loop.trigger('control', onItem),
+        webhookSecretFile: () => this.config.control.webhookSecretFile,
+        branch: () => this.config.source.branch,
+        triggerWebhook: () => void this.loop.trigger('webhook'),
+        stopping: () => this.stopping !== undefined,
+      },
+    });
+
+    this.schedule = new Schedule({
+      cron: config.schedule.cron,
+      jitterMs: config.schedule.jitterMs,
+      fire: () => void this.loop.trigger('schedule'),
+      log: this.log,
+      ...(this.opts.createCronTask ? { createTask: this.opts.createCronTask } : {}),
+      ...(this.opts.random ? { random: this.opts.random } : {}),
+    });
+    this.schedule.start();
+    this.watches = await this.watch(config);
+
+    if (this.opts.handleSignals ?? true) {
+      this.onSignal('SIGHUP', () => void this.reload('SIGHUP'));
+      this.onSignal('SIGTERM', () => this.onStopSignal('SIGTERM'));
+      this.onSignal('SIGINT', () => this.onStopSignal('SIGINT'));
+    }
+    this.notifier.ready(this.lastStatus);
+    this.stopWatchdog = startWatchdog(this.notifier, () => this.healthy(), this.log);
+    this.log.info(
+      { pid: process.pid, control: this.control.where, cron: config.schedule.cron, watching: this.watches.roots.join(',') || undefined, notify: this.notifier.backend },
+      'moor daemon ready',
+    );
+    if (this.opts.startupPass ?? true) this.trigger('startup');
+  }
+
+  private async abandon(): Promise<void> {
+    this.schedule?.stop();
+    await this.watches?.close().catch(() => undefined);
+    await this.control?.close().catch(() => undefined);
+    for (const [signal, handler] of this.signalHandlers) process.off(signal, handler);
+  }
+
+  /** A trigger from outside the loop's own sources (tests, the CLI action). */
+  trigger(reason: TriggerReason): Promise<PassOutcome> {
+    return this.loop.trigger(reason).outcome;
+  }
+
+  /** Resolves once no pass runs or waits. */
+  idle(): Promise<void> {
+    return this.loop.idle();
+  }
+
+  info(): DaemonInfo {
+    const next = this.schedule?.nextRun();
+    return {
+      pid: process.pid,
+      startedAt: this.startedAt.toISOString(),
+      ...this.loop.snapshot(),
+      ...(next ? { nextScheduled: next.toISOString() } : {}),
+      ...(this.lastOutcome ? { lastOutcome: this.lastOutcome } : {}),
+      notify: this.notifier?.backend ?? 'none',
+    };
+  }
+
+  /**
+   * Healthy unless a pass has held the lock without finishing a workload for longer than
+   * any workload can legitimately take (every step of one is bounded). A pass stuck that
+   * long will never end; withholding WATCHDOG=1 lets systemd restart the daemon, and the
+   * next start marks that pass's generation aborted and converges.
+   */
+  healthy(): boolean {
+    const stalled = this.loop.stalledMs();
+    return stalled === undefined || stalled <= stallLimitMs(this.config);
+  }
+
+  /** The config in force. */
+  get currentConfig(): MoorConfig {
+    return this.config;
+  }
+
+  /**
+   * Re-reads the config. A bad one is logged at error priority and the running one kept;
+   * either way systemd hears RELOADING=1 then READY=1. A good one is followed by a pass.
+   */
+  reload(cause: string): Promise<boolean> {
+    this.reloadChain = this.reloadChain.then(() => this.reloadNow(cause));
+    return this.reloadChain;
+  }
+
+  private async reloadNow(cause: string): Promise<boolean> {
+    if (this.stopping) return false;
+    this.notifier.reloading();
+    let ok = false;
+    try {
+      const next = await loadDaemonConfig(this.opts);
+      await this.apply(next);
+      ok = true;
+      this.log.info({ cause, files: next.files.join(',') || undefined }, 'config reloaded');
+    } catch (err) {
+      this.log.error({ cause, err: (err as Error).message }, 'config reload failed: keeping the running config');
+    }
+    this.notifier.ready(this.lastStatus);
+    if (ok) this.loop.trigger('reload');
+    return ok;
+  }
+
+  private async apply(next: MoorConfig): Promise<void> {
+    const prev = this.config;
+    this.config = next;
+    this.log.level = next.logLevel;
+    this.schedule.update(next.schedule.cron, next.schedule.jitterMs);
+    // Rebuilt every time: a reload is how a folder created since the start gets watched.
+    await this.watches?.close();
+    this.watches = await this.watch(next);
+    if (next.control.socket !== prev.control.socket) {
+      this.log.warn({ socket: next.control.socket, serving: this.control.where }, 'control.socket changed: it takes effect when the daemon restarts');
+    }
+    if (next.control.mode !== prev.control.mode) {
+      if (this.control.activated) this.log.warn('control.mode changed: the socket comes from moor.socket, set SocketMode= there');
+      else await this.control.setMode(next.control.mode);
+    }
+  }
+
+  private watch(config: MoorConfig): Promise<Watches> {
+    return startWatches({
+      targets: watchTargets(config, this.opts.configFile),
+      log: this.log,
+      onChange: (kinds) => void this.watched(kinds),
+      ...(this.opts.debounceMs !== undefined ? { debounceMs: this.opts.debounceMs } : {}),
+    });
+  }
+
+  private async watched(kinds: Set<WatchKind>): Promise<void> {
+    if (this.stopping) return;
+    this.log.info({ changed: [...kinds].join(',') }, 'change seen');
+    // A good config is followed by a pass; a bad one still lets the other changes through.
+    if (kinds.has('config') && (await this.reload('config file changed'))) return;
+    if (kinds.size > (kinds.has('config') ? 1 : 0)) this.loop.trigger('watch');
+  }
+
+  private recordOutcome(outcome: PassOutcome): void {
+    if (outcome.kind === 'cancelled') return;
+    const summary = outcome.kind === 'result' ? outcome.result.summary : outcome.summary;
+    const exitCode = outcome.kind === 'result' ? outcome.result.exitCode : outcome.exitCode;
+    this.lastOutcome = { at: new Date().toISOString(), summary, exitCode };
+    this.lastStatus = summary;
+    this.notifier.status(summary);
+  }
+
+  private onSignal(signal: NodeJS.Signals, handler: () => void): void {
+    process.on(signal, handler);
+    this.signalHandlers.push([signal, handler]);
+  }
+
+  private onStopSignal(signal: NodeJS.Signals): void {
+    if (this.stopping) {
+      this.log.warn({ signal }, 'second stop signal: exiting now, the next start converges');
+      process.exit(ExitCode.Partial);
+    }
+    void this.stop(signal);
+  }
+
+  /** Stops: no new passes, the running one ends after its workload in hand, then exit. */
+  stop(why = 'stop requested'): Promise<ExitCode> {
+    this.stopping ??= this.stopNow(why);
+    return this.stopping;
+  }
+
+  private async stopNow(why: string): Promise<ExitCode> {
+    this.notifier.stopping();
+    const snapshot = this.loop.snapshot();
+    this.log.info({ why }, snapshot.running ? 'stopping: finishing the workload in hand' : 'stopping');
+    // The running pass sees shouldStop() at once; the queued one is cancelled.
+    const passEnded = this.loop.stop();
+    this.schedule.stop();
+    await this.watches?.close();
+    const stopMs = this.config.timeouts.stopMs;
+    let timer: NodeJS.Timeout | undefined;
+    const finished = await Promise.race([
+      passEnded.then(() => true),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), stopMs))),
+    ]);
+    clearTimeout(timer);
+    // The control API stays up until now so that waiting clients get the pass's last line.
+    await this.control.close().catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'closing the control API failed'));
+    this.stopWatchdog();
+    for (const [signal, handler] of this.signalHandlers) process.off(signal, handler);
+    const code = finished ? ExitCode.Ok : ExitCode.Partial;
+    if (finished) this.log.info('stopped');
+    else this.log.error({ timeout_ms: stopMs }, 'the running pass did not finish its workload within timeouts.stop: exiting anyway; the next start marks that generation aborted and converges');
+    this.resolveDone(code);
+    return code;
+  }
+}
+
+/** The longest a pass may go without finishing a workload: a fetch, a health gate, a stop, and ten commands. */
+export function stallLimitMs(config: MoorConfig): number {
+  const t = config.timeouts;
+  return t.fetchMs + t.healthMs + t.stopMs + 10 * t.commandMs;
+}
+
+async function loadDaemonConfig(opts: DaemonOptions): Promise<MoorConfig> {
+  const config = await loadConfig({ file: opts.configFile, required: opts.configRequired });
+  checkCron(config);
+  return config;
+}

@@ -1,0 +1,117 @@
+// One daemon pass: take the same pass lock as `moor reconcile --once` (process lock →
+// state store → per workload), run the pass, and turn however it ends into an outcome.
+//
+// The lock is awaited in short slices rather than in one unbounded wait, so that a
+// daemon told to stop while a manual `moor rollback` holds the lock stops promptly
+// instead of queueing behind it.
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { MoorConfig } from '../../core/config/schema';
+import { LockHeldError } from '../../errors';
+import { systemClock } from '../../host/clock';
+import { ExecaRunner } from '../../host/exec';
+import { acquirePassLock, type PassLock, type PassLockOptions } from '../../host/lock';
+import type { Logger } from '../../host/log';
+import { LastPassStore } from '../../state/last-pass';
+import { openStateStore, type StateStore } from '../../state/store';
+import { createHostOps, type HostOps } from '../host-ops';
+import { runPass, type PassDeps, type PassOptions } from '../pass';
+import type { PassRequest } from './loop';
+import { exitCodeOfCategory, serializeError, type PassOutcome } from './protocol';
+
+/** Slice of one lock wait: how soon a stopping daemon notices it should give up waiting. */
+const LOCK_SLICE_MS = 2_000;
+
+export interface ExecutorDeps {
+  /** The config in force when the pass starts (a reload changes it between passes). */
+  config: () => MoorConfig;
+  log: Logger;
+  /** Seams for tests; the defaults are the real ones. */
+  acquireLock?: (path: string, options: PassLockOptions) => Promise<PassLock>;
+  openStore?: (config: MoorConfig) => Promise<StateStore>;
+  host?: (config: MoorConfig) => HostOps;
+  runPass?: (deps: PassDeps, options: PassOptions) => ReturnType<typeof runPass>;
+  passOptions?: Pick<PassOptions, 'settleMs'>;
+  lockSliceMs?: number;
+}
+
+export function createPassExecutor(deps: ExecutorDeps): (request: PassRequest) => Promise<PassOutcome> {
+  const acquire = deps.acquireLock ?? acquirePassLock;
+  const openStore = deps.openStore ?? ((c: MoorConfig) => openStateStore(c.stateDir, { clock: systemClock }));
+  const hostFor = deps.host ?? ((c: MoorConfig) => createHostOps(new ExecaRunner(), c, { clock: systemClock }));
+  const pass = deps.runPass ?? runPass;
+  const slice = deps.lockSliceMs ?? LOCK_SLICE_MS;
+
+  return async (request) => {
+    const config = deps.config();
+    const log = deps.log;
+    log.info({ reasons: request.reasons.join(',') }, 'pass starting');
+    let lock: PassLock | undefined;
+    try {
+      lock = await takeLock(config.lockPath, request, log, acquire, slice);
+      if (!lock) return { kind: 'cancelled', summary: 'the daemon is stopping: the pass did not run' };
+      request.progress();
+      const store = await openStore(config);
+      try {
+        const result = await pass(
+          { config, host: hostFor(config), store, log },
+          { shouldStop: request.shouldStop, onItem: request.onItem, ...(deps.passOptions ?? {}) },
+        );
+        const line = `pass ${result.exitCode === 0 ? 'done' : `ended with exit ${result.exitCode}`}: ${result.summary}`;
+        if (result.exitCode === 0) log.info({ exit: result.exitCode, generation: result.generation }, line);
+        else log.error({ exit: result.exitCode, generation: result.generation }, line);
+        return { kind: 'result', result };
+      } catch (err) {
+        const outcome = errorOutcome(err);
+        log.error({ exit: outcome.exitCode }, outcome.summary);
+        // `moor status` should say why the daemon's last pass did nothing, not show an older success.
+        await new LastPassStore(config.stateDir)
+          .write({
+            at: new Date().toISOString(),
+            kind: 'pass',
+            commit: '',
+            source: config.source.url ?? '',
+            exitCode: outcome.exitCode,
+            summary: outcome.summary,
+            counts: {},
+          })
+          .catch((e: unknown) => log.warn({ err: (e as Error).message }, 'could not record the failed pass'));
+        return outcome;
+      }
+    } catch (err) {
+      const outcome = errorOutcome(err);
+      log.error({ exit: outcome.exitCode }, outcome.summary);
+      return outcome;
+    } finally {
+      await lock?.release().catch((e: unknown) => log.error({ err: (e as Error).message }, 'releasing the pass lock failed'));
+    }
+  };
+}
+
+async function takeLock(
+  path: string,
+  request: PassRequest,
+  log: Logger,
+  acquire: NonNullable<ExecutorDeps['acquireLock']>,
+  sliceMs: number,
+): Promise<PassLock | undefined> {
+  await mkdir(dirname(path), { recursive: true, mode: 0o755 });
+  let announced = false;
+  for (;;) {
+    if (request.shouldStop()) return undefined;
+    try {
+      return await acquire(path, { wait: true, waitTimeoutMs: sliceMs });
+    } catch (err) {
+      if (!(err instanceof LockHeldError)) throw err;
+      if (!announced) log.info({ holder: err.holder }, 'waiting for the pass lock');
+      announced = true;
+    }
+  }
+}
+
+function errorOutcome(err: unknown): Extract<PassOutcome, { kind: 'error' }> {
+  const error = serializeError(err);
+  const first = error.problems?.[0];
+  const detail = first ? `: ${first.path}${first.line ? `:${first.line}` : ''}: ${first.message}${error.problems!.length > 1 ? ` (and ${error.problems!.length - 1} more)` : ''}` : '';
+  return { kind: 'error', error, exitCode: exitCodeOfCategory(error.category), summary: `pass failed: ${error.name}: ${error.message}${detail}` };
+}

@@ -1,0 +1,87 @@
+// What the daemon and its clients say to each other over the control socket. A pass that
+// throws (fetch failed, invalid tree, refused plan) travels as a serialized error and is
+// revived on the client as an error of the same category, so the client exits with the
+// same code an in-process pass would have.
+import { MoorError, GuardError, ValidationError } from '../../errors';
+import type { Problem } from '../../core/problem';
+import { ExitCode } from '../../exit-codes';
+import type { ItemOutcome, PassResult } from '../pass-result';
+
+export type TriggerReason = 'startup' | 'schedule' | 'watch' | 'reload' | 'control' | 'webhook';
+
+export interface SerializedError {
+  name: string;
+  category: MoorError['category'];
+  message: string;
+  problems?: Problem[];
+  removals?: string[];
+}
+
+/** How one pass ended: with a result, with an error before or during it, or not run at all. */
+export type PassOutcome =
+  | { kind: 'result'; result: PassResult }
+  | { kind: 'error'; error: SerializedError; exitCode: ExitCode; summary: string }
+  | { kind: 'cancelled'; summary: string };
+
+/** Lines of the newline-delimited JSON stream of POST /v1/reconcile. */
+export type ReconcileLine =
+  | { type: 'accepted'; coalesced: boolean }
+  | { type: 'item'; item: ItemOutcome }
+  | { type: 'result'; result: PassResult }
+  | { type: 'error'; error: SerializedError; exitCode: ExitCode };
+
+/** What GET /v1/status adds to the status report when the daemon answers it. */
+export interface DaemonInfo {
+  pid: number;
+  startedAt: string;
+  /** The pass running now, if any. */
+  running?: { since: string; reasons: TriggerReason[] };
+  /** Triggers that arrived during the running pass: one follow-up pass serves them all. */
+  queued?: TriggerReason[];
+  nextScheduled?: string;
+  lastOutcome?: { at: string; summary: string; exitCode: number };
+  notify: string;
+}
+
+export function serializeError(err: unknown): SerializedError {
+  if (err instanceof ValidationError) return { name: err.name, category: err.category, message: err.message, problems: [...err.problems] };
+  if (err instanceof GuardError) return { name: err.name, category: err.category, message: err.message, removals: [...err.removals] };
+  if (err instanceof MoorError) return { name: err.name, category: err.category, message: err.message };
+  const message = err instanceof Error ? err.message : String(err);
+  return { name: err instanceof Error ? err.name : 'Error', category: 'host', message: `unexpected error: ${message}` };
+}
+
+/** An error the daemon reported, carrying the category (and so the exit code) it had there. */
+export class DaemonReportedError extends MoorError {
+  override readonly name: string;
+  readonly category: MoorError['category'];
+  constructor(e: SerializedError) {
+    super(e.message);
+    this.name = e.name;
+    this.category = e.category;
+  }
+}
+
+export function reviveError(e: SerializedError): MoorError {
+  if (e.category === 'validation') return new ValidationError(e.problems ?? []);
+  if (e.category === 'guard') return new GuardError(e.message, e.removals ?? []);
+  return new DaemonReportedError(e);
+}
+
+/** The exit code a command would end with for this error (the mapping of daemon/main.ts). */
+export function exitCodeOfCategory(category: MoorError['category']): ExitCode {
+  switch (category) {
+    case 'usage':
+    case 'config':
+    case 'validation':
+      return ExitCode.Invalid;
+    case 'lock':
+      return ExitCode.LockHeld;
+    case 'source':
+      return ExitCode.SourceUnavailable;
+    case 'guard':
+      return ExitCode.Refused;
+    default:
+      return ExitCode.Partial;
+  }
+}

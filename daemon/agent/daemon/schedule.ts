@@ -1,0 +1,93 @@
+// The scheduled trigger: node-cron ticks on schedule.cron, and each tick fires after a
+// random delay of up to schedule.jitter, so a fleet on the same schedule does not fetch
+// from the same server in the same second.
+import cron from 'node-cron';
+import type { Logger } from '../../host/log';
+import { ConfigError } from '../../errors';
+import type { MoorConfig } from '../../core/config/schema';
+
+export interface CronTask {
+  start(): void | Promise<void>;
+  stop(): void | Promise<void>;
+  destroy(): void | Promise<void>;
+  getNextRun(): Date | null;
+}
+
+export type CreateCronTask = (expression: string, onTick: () => void, log: Logger) => CronTask;
+
+export const nodeCronTask: CreateCronTask = (expression, onTick, log) =>
+  cron.createTask(expression, () => onTick(), {
+    name: 'moor-pass',
+    logger: {
+      info: (m) => log.debug(m),
+      warn: (m) => log.warn(`scheduler: ${m}`),
+      error: (m) => log.error(`scheduler: ${m instanceof Error ? m.message : m}`),
+      debug: (m) => log.debug(m instanceof Error ? m.message : m),
+    },
+  });
+
+/** A cron expression node-cron accepts; the config schema only checks it is a string. */
+export function checkCron(config: MoorConfig): void {
+  if (!cron.validate(config.schedule.cron)) {
+    throw new ConfigError(config.files.at(-1) ?? 'config', `key "schedule.cron": "${config.schedule.cron}" is not a valid cron expression`, undefined, 'schedule.cron');
+  }
+}
+
+export interface ScheduleOptions {
+  cron: string;
+  jitterMs: number;
+  fire: () => void;
+  log: Logger;
+  createTask?: CreateCronTask;
+  random?: () => number;
+}
+
+export class Schedule {
+  private task: CronTask | undefined;
+  private jitterTimer: NodeJS.Timeout | undefined;
+  private readonly createTask: CreateCronTask;
+  private readonly random: () => number;
+
+  constructor(private opts: ScheduleOptions) {
+    this.createTask = opts.createTask ?? nodeCronTask;
+    this.random = opts.random ?? Math.random;
+  }
+
+  start(): void {
+    this.task = this.createTask(this.opts.cron, () => this.tick(), this.opts.log);
+    void this.task.start();
+  }
+
+  /** Takes a new cron expression or jitter (a config reload); a no-op when neither changed. */
+  update(cronExpression: string, jitterMs: number): void {
+    if (cronExpression === this.opts.cron && jitterMs === this.opts.jitterMs) return;
+    this.stop();
+    this.opts = { ...this.opts, cron: cronExpression, jitterMs };
+    this.start();
+    this.opts.log.info({ cron: cronExpression, jitter_ms: jitterMs }, 'schedule changed');
+  }
+
+  nextRun(): Date | undefined {
+    return this.task?.getNextRun() ?? undefined;
+  }
+
+  stop(): void {
+    clearTimeout(this.jitterTimer);
+    this.jitterTimer = undefined;
+    if (this.task) {
+      void this.task.stop();
+      void this.task.destroy();
+      this.task = undefined;
+    }
+  }
+
+  private tick(): void {
+    // A tick while the previous one still waits out its jitter adds nothing.
+    if (this.jitterTimer) return;
+    const delay = Math.floor(this.random() * this.opts.jitterMs);
+    this.jitterTimer = setTimeout(() => {
+      this.jitterTimer = undefined;
+      this.opts.fire();
+    }, delay);
+  }
+}

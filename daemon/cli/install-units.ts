@@ -1,0 +1,90 @@
+// moor install-units: puts the shipped systemd units and sysusers.d/tmpfiles.d entries in
+// place (under /etc, which stays writable where /usr is not), optionally with the bundle
+// itself, and prints what to run next.
+import type { Command } from 'commander';
+import { lstat, mkdir, readFile, rm, symlink } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { UsageError } from '../errors';
+import { ExitCode } from '../exit-codes';
+import { writeFileAtomic } from '../state/atomic';
+import { shippedUnits } from '../agent/daemon/units';
+import type { SetExit } from './common';
+
+/** Where moor.service and moor-reconcile.service expect the bundle. */
+export const BUNDLE_DIR = 'usr/local/lib/moor';
+const BIN_LINK = 'usr/local/bin/moor';
+
+interface InstallOptions {
+  prefix: string;
+  bundle?: boolean;
+}
+
+export function registerInstallUnits(program: Command, setExit: SetExit): void {
+  program
+    .command('install-units')
+    .description('install the systemd units, sysusers.d and tmpfiles.d entries, and print the commands to enable them')
+    .option('--prefix <dir>', 'install under this root instead of / (to stage an image)', '/')
+    .option('--bundle', `also install this moor.mjs (and its sd-notify addon) as /${BUNDLE_DIR}/moor.mjs, with /${BIN_LINK} linking to it`)
+    .action(async (opts: InstallOptions) => {
+      const prefix = resolve(opts.prefix);
+      const lines: string[] = [];
+      for (const file of await shippedUnits()) {
+        const target = join(prefix, file.target);
+        lines.push(`${await installText(target, file.content, 0o644)}  ${target}`);
+      }
+      if (opts.bundle) lines.push(...(await installBundle(prefix)));
+      process.stdout.write(`${lines.join('\n')}\n\n${nextSteps(prefix, Boolean(opts.bundle))}\n`);
+      setExit(ExitCode.Ok);
+    });
+}
+
+async function installText(target: string, content: string, mode: number): Promise<'unchanged' | 'updated' | 'installed'> {
+  const existing = await lstat(target).catch(() => undefined);
+  if (existing?.isSymbolicLink()) throw new UsageError(`${target} is a symlink (systemctl link?): remove it, then install again`);
+  if (existing && (await readFile(target, 'utf8')) === content) return 'unchanged';
+  await mkdir(dirname(target), { recursive: true, mode: 0o755 });
+  await writeFileAtomic(target, content, mode);
+  return existing ? 'updated' : 'installed';
+}
+
+/** The bundle is the file this code runs from; from source there is none to install. */
+async function installBundle(prefix: string): Promise<string[]> {
+  const self = fileURLToPath(import.meta.url);
+  if (!self.endsWith('.mjs')) throw new UsageError('--bundle works from the built bundle (node dist/moor.mjs install-units --bundle)');
+  const dir = join(prefix, BUNDLE_DIR);
+  await mkdir(dir, { recursive: true, mode: 0o755 });
+  const out: string[] = [];
+  const target = join(dir, 'moor.mjs');
+  if (resolve(target) !== resolve(self)) await writeFileAtomic(target, await readFile(self), 0o755);
+  out.push(`installed  ${target}`);
+  const addon = join(dirname(self), 'sd-notify.node');
+  if (existsSync(addon) && resolve(addon) !== resolve(join(dir, 'sd-notify.node'))) {
+    await writeFileAtomic(join(dir, 'sd-notify.node'), await readFile(addon), 0o755);
+    out.push(`installed  ${join(dir, 'sd-notify.node')}`);
+  }
+  const link = join(prefix, BIN_LINK);
+  await mkdir(dirname(link), { recursive: true, mode: 0o755 });
+  const present = await lstat(link).catch(() => undefined);
+  if (present && !present.isSymbolicLink()) throw new UsageError(`${link} exists and is not a symlink: not replacing it`);
+  if (present) await rm(link);
+  await symlink(`/${BUNDLE_DIR}/moor.mjs`, link);
+  out.push(`linked     ${link} -> /${BUNDLE_DIR}/moor.mjs`);
+  return out;
+}
+
+function nextSteps(prefix: string, bundle: boolean): string {
+  const staged = prefix !== '/';
+  return [
+    staged ? `Staged under ${prefix}. On the host booted from it, as root:` : 'Next, as root:',
+    ...(bundle ? [] : [`  # moor.service runs node /${BUNDLE_DIR}/moor.mjs: install the bundle there first (or rerun with --bundle)`]),
+    '  systemd-sysusers /etc/sysusers.d/moor.conf',
+    '  systemd-tmpfiles --create /etc/tmpfiles.d/moor.conf',
+    '  systemctl daemon-reload',
+    '  # write /etc/moor/config.toml (at least [source]), then either the daemon:',
+    '  systemctl enable --now moor.socket moor.service',
+    '  # or, on a host without the daemon, a pass every two minutes:',
+    '  systemctl enable --now moor-reconcile.timer',
+  ].join('\n');
+}
