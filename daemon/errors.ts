@@ -1,8 +1,9 @@
 // One error class per category (DESIGN §12). daemon/main.ts maps each to an exit code.
 import type { Problem } from './core/problem';
+import type { ErrorCategory } from './exit-codes';
 
 export abstract class MoorError extends Error {
-  abstract readonly category: 'usage' | 'config' | 'validation' | 'lock' | 'source' | 'guard' | 'command' | 'host' | 'state';
+  abstract readonly category: ErrorCategory;
 }
 
 /** Bad command-line usage. */

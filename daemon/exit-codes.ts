@@ -25,3 +25,26 @@ export const exitCodeMeaning: Record<ExitCode, string> = {
   4: 'source unavailable',
   5: 'refused by a safety guard',
 };
+
+/** Every error category of daemon/errors.ts. */
+export type ErrorCategory = 'usage' | 'config' | 'validation' | 'lock' | 'source' | 'guard' | 'command' | 'host' | 'state';
+
+/** The exit code of a command that ends with an error of this category. */
+export function exitCodeOfCategory(category: ErrorCategory): ExitCode {
+  switch (category) {
+    case 'usage':
+    case 'config':
+    case 'validation':
+      return ExitCode.Invalid;
+    case 'lock':
+      return ExitCode.LockHeld;
+    case 'source':
+      return ExitCode.SourceUnavailable;
+    case 'guard':
+      return ExitCode.Refused;
+    case 'command':
+    case 'host':
+    case 'state':
+      return ExitCode.Partial;
+  }
+}

@@ -1,6 +1,6 @@
 // argv → command. The only place that maps errors to exit codes (DESIGN §10, §12).
 import { Command, CommanderError } from 'commander';
-import { ExitCode, exitCodeMeaning } from './exit-codes';
+import { ExitCode, exitCodeMeaning, exitCodeOfCategory } from './exit-codes';
 import { MoorError, ValidationError } from './errors';
 import { formatProblem } from './core/problem';
 import { registerCommands } from './cli/commands';
@@ -11,24 +11,7 @@ export function exitCodeFor(err: unknown): ExitCode {
   if (err instanceof CommanderError) {
     return err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? ExitCode.Ok : ExitCode.Invalid;
   }
-  if (err instanceof MoorError) {
-    switch (err.category) {
-      case 'usage':
-      case 'config':
-      case 'validation':
-        return ExitCode.Invalid;
-      case 'lock':
-        return ExitCode.LockHeld;
-      case 'source':
-        return ExitCode.SourceUnavailable;
-      case 'guard':
-        return ExitCode.Refused;
-      case 'command':
-      case 'host':
-      case 'state':
-        return ExitCode.Partial;
-    }
-  }
+  if (err instanceof MoorError) return exitCodeOfCategory(err.category);
   return ExitCode.Partial;
 }
 

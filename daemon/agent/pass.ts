@@ -4,7 +4,8 @@ import type { Logger } from 'pino';
 import type { MoorConfig } from '../core/config/schema';
 import { specifierIdentity, type RenderedWorkload } from '../core/desired';
 import { planPass, removalGuard, type Observation, type PlanItem } from '../core/plan';
-import { GuardError } from '../errors';
+import { GuardError, MoorError } from '../errors';
+import { ExitCode, exitCodeOfCategory } from '../exit-codes';
 import type { StatusItem } from '../state/generation-records';
 import type { AppliedRecord } from '../state/applied';
 import { workloadDiff } from '../core/unit-diff';
@@ -37,7 +38,34 @@ export interface PassOptions {
   diffs?: boolean;
 }
 
+/**
+ * Runs one pass. A pass that ends in an error (fetch, validation, guard...) is recorded
+ * in last-pass.json too, so `moor status` says why the latest pass did nothing rather
+ * than showing an older success.
+ */
 export async function runPass(deps: PassDeps, opts: PassOptions = {}): Promise<PassResult> {
+  try {
+    return await runPassSteps(deps, opts);
+  } catch (err) {
+    if (!opts.dryRun) {
+      const exitCode = err instanceof MoorError ? exitCodeOfCategory(err.category) : ExitCode.Partial;
+      await new LastPassStore(deps.config.stateDir)
+        .write({
+          at: deps.host.clock.now().toISOString(),
+          kind: 'pass',
+          commit: '',
+          source: deps.config.source.url ?? '',
+          exitCode,
+          summary: `pass failed: ${(err as Error).name}: ${(err as Error).message}`,
+          counts: {},
+        })
+        .catch((e: unknown) => deps.log.warn({ err: (e as Error).message }, 'could not record the failed pass'));
+    }
+    throw err;
+  }
+}
+
+async function runPassSteps(deps: PassDeps, opts: PassOptions): Promise<PassResult> {
   const { config, host, store, log } = deps;
   const recovery = await store.generations.recoverAborted();
   if (recovery.aborted.length > 0) log.warn({ generations: recovery.aborted }, 'marked generations of interrupted passes as aborted');

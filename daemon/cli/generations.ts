@@ -7,6 +7,7 @@ import { configFrom, type SetExit } from './common';
 import { emit, table } from './output';
 import { formatPassResult } from './pass-output';
 import { openStoreReadOnly, withPassLock } from './pass-context';
+import { generationRows } from '../agent/daemon/views';
 
 export function registerGenerations(program: Command, setExit: SetExit): void {
   program
@@ -15,20 +16,7 @@ export function registerGenerations(program: Command, setExit: SetExit): void {
     .option('--json', 'print the result as JSON')
     .action(async (opts: { json?: boolean }, cmd: Command) => {
       const config = await configFrom(cmd);
-      const store = await openStoreReadOnly(config);
-      const current = await store.generations.current();
-      const pinned = (await store.pin.read())?.generation;
-      const list = (await store.generations.list()).map((g) => ({
-        generation: g.id,
-        state: g.state,
-        kind: g.manifest?.kind,
-        rollbackOf: g.manifest?.rollbackOf,
-        commit: g.manifest?.commit,
-        createdAt: g.createdAt.toISOString(),
-        failed: (g.status?.items ?? []).filter((i) => i.result !== 'ok').map((i) => i.workload),
-        current: g.id === current,
-        pinned: g.id === pinned,
-      }));
+      const list = await generationRows(await openStoreReadOnly(config));
       emit(opts, list, (l) =>
         l.length === 0
           ? 'no generations yet'

@@ -1,8 +1,8 @@
 // The desired-state checkout (DESIGN §6 step 1): made identical to the branch tip of the
 // remote on every sync, whatever happened to it before (force-pushes, stray files, a clone
 // killed half-way).
-import { mkdir, readdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { simpleGit, CheckRepoActions, type SimpleGit } from 'simple-git';
 import { SourceError } from '../errors';
 
@@ -43,14 +43,28 @@ function gitEnv(sshKey: string | undefined): Record<string, string> {
   return env;
 }
 
-function openGit(dir: string, options: SyncRepoOptions): SimpleGit {
+function openGit(dir: string, options: SyncRepoOptions, globalConfig?: string): SimpleGit {
   // Not resetting the timer on output turns simple-git's inactivity timeout into a hard bound.
   return simpleGit({
     baseDir: dir,
     timeout: { block: options.timeoutMs, stdOut: false, stdErr: false },
-    // simple-git refuses GIT_SSH_COMMAND unless told; ours is built here, not taken from input.
-    unsafe: { allowUnsafeSshCommand: true },
-  }).env(gitEnv(options.sshKey));
+    // simple-git refuses GIT_SSH_COMMAND and GIT_CONFIG_GLOBAL unless told; both are built
+    // here, not taken from input.
+    unsafe: { allowUnsafeSshCommand: true, allowUnsafeConfigPaths: true },
+  }).env({ ...gitEnv(options.sshKey), ...(globalConfig ? { GIT_CONFIG_GLOBAL: globalConfig } : {}) });
+}
+
+/**
+ * A bare repo on this host is usually owned by a git user, and root fetching from it
+ * trips git's "dubious ownership" check. git (2.39) honours `safe.directory` only in
+ * system or global config, not from `-c`, so moor points GIT_CONFIG_GLOBAL at a file of
+ * its own that includes root's usual ~/.gitconfig and trusts exactly the configured path.
+ */
+async function trustLocalSource(options: SyncRepoOptions): Promise<string | undefined> {
+  if (!options.url.startsWith('/')) return undefined;
+  const file = join(dirname(options.dir), '.git-global.config');
+  await writeFile(file, `[include]\n\tpath = ~/.gitconfig\n[safe]\n\tdirectory = ${options.url}\n`, { mode: 0o600 });
+  return file;
 }
 
 async function step<T>(what: string, action: () => Promise<T>): Promise<T> {
@@ -118,7 +132,7 @@ export async function syncRepo(options: SyncRepoOptions): Promise<SyncResult> {
     await step('remote add', () => git.addRemote('origin', url));
   }
 
-  const git = openGit(dir, options);
+  const git = openGit(dir, options, await trustLocalSource(options));
   // '+' accepts a rewritten history (force-push): the remote is the truth.
   await step(`fetch ${branch}`, () => git.fetch(['--force', '--no-tags', 'origin', `+refs/heads/${branch}:${remoteRef}`]));
   await step('checkout', () => git.raw(['checkout', '--force', '-B', branch, remoteRef]));

@@ -100,6 +100,14 @@ describe('syncRepo', () => {
     expect(existsSync(join(checkout, 'debug.log'))).toBe(false);
   });
 
+  it.runIf(process.getuid?.() === 0)('fetches from a local bare repo owned by another user (git\'s ownership check)', async () => {
+    const head = commitFile('a.container', '[Container]\nImage=x\n');
+    git(work, 'push', '-q', 'origin', 'main');
+    execFileSync('chown', ['-R', '65534:65534', bare]);
+    const result = await sync();
+    expect(result.commit).toBe(head);
+  });
+
   it('switches to the configured URL when it changes', async () => {
     commitFile('a.container', 'a\n');
     git(work, 'push', '-q', 'origin', 'main');

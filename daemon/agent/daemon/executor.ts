@@ -12,7 +12,6 @@ import { systemClock } from '../../host/clock';
 import { ExecaRunner } from '../../host/exec';
 import { acquirePassLock, type PassLock, type PassLockOptions } from '../../host/lock';
 import type { Logger } from '../../host/log';
-import { LastPassStore } from '../../state/last-pass';
 import { openStateStore, type StateStore } from '../../state/store';
 import { createHostOps, type HostOps } from '../host-ops';
 import { runPass, type PassDeps, type PassOptions } from '../pass';
@@ -64,18 +63,6 @@ export function createPassExecutor(deps: ExecutorDeps): (request: PassRequest) =
       } catch (err) {
         const outcome = errorOutcome(err);
         log.error({ exit: outcome.exitCode }, outcome.summary);
-        // `moor status` should say why the daemon's last pass did nothing, not show an older success.
-        await new LastPassStore(config.stateDir)
-          .write({
-            at: new Date().toISOString(),
-            kind: 'pass',
-            commit: '',
-            source: config.source.url ?? '',
-            exitCode: outcome.exitCode,
-            summary: outcome.summary,
-            counts: {},
-          })
-          .catch((e: unknown) => log.warn({ err: (e as Error).message }, 'could not record the failed pass'));
         return outcome;
       }
     } catch (err) {

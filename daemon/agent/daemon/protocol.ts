@@ -68,20 +68,4 @@ export function reviveError(e: SerializedError): MoorError {
   return new DaemonReportedError(e);
 }
 
-/** The exit code a command would end with for this error (the mapping of daemon/main.ts). */
-export function exitCodeOfCategory(category: MoorError['category']): ExitCode {
-  switch (category) {
-    case 'usage':
-    case 'config':
-    case 'validation':
-      return ExitCode.Invalid;
-    case 'lock':
-      return ExitCode.LockHeld;
-    case 'source':
-      return ExitCode.SourceUnavailable;
-    case 'guard':
-      return ExitCode.Refused;
-    default:
-      return ExitCode.Partial;
-  }
-}
+export { exitCodeOfCategory } from '../../exit-codes';
