@@ -1,0 +1,126 @@
+// What goes into the end-to-end guest: the Debian packages and the guest-only settings
+// that make rootless Podman work inside systemd-nspawn on a cgroup v1 host. None of this
+// is a moor default: real hosts (cgroup v2, a registry in reach) need none of it.
+
+/** Debian suite of the guest: systemd 257 and Podman 5.4 with the Quadlet generators. */
+export const GUEST_SUITE = 'trixie';
+
+export const GUEST_PACKAGES = [
+  'systemd',
+  'systemd-sysv',
+  'dbus',
+  'libpam-systemd',
+  'podman',
+  'uidmap',
+  'passt',
+  'git',
+  'ca-certificates',
+  // pgrep, ps: diagnostics inside the guest.
+  'procps',
+] as const;
+
+/**
+ * Bump when anything the tree build writes changes: it is part of the cache key, so a
+ * bump makes every machine rebuild its tree.
+ */
+export const GUEST_SETUP_VERSION = 4;
+
+/** The local image every workload user can run, without a registry and without an import. */
+export const BUSYBOX_IMAGE = 'localhost/busybox:latest';
+/** The image's tar inside the guest, for tests that want `podman import` themselves. */
+export const BUSYBOX_TAR = '/opt/moor-e2e/busybox.tar';
+/** A read-only image store prepared by root at build time, listed in every user's storage.conf. */
+export const SHARED_IMAGE_STORE = '/usr/lib/moor-e2e/images';
+/** Busybox applets linked in the image's /bin. */
+export const BUSYBOX_APPLETS = ['sh', 'ash', 'sleep', 'echo', 'cat', 'true', 'false', 'ls', 'env', 'httpd', 'wget', 'nc', 'date', 'id', 'printf', 'test', 'kill'];
+
+/** Where the harness bind-mounts the host's node and the moor bundle. */
+export const GUEST_NODE = '/usr/local/bin/node';
+export const GUEST_MOOR = '/opt/moor/moor.mjs';
+
+/** File path in the guest tree → content. Written once, into the cached tree. */
+export const GUEST_FILES: Record<string, string> = {
+  // nspawn's seccomp filter denies keyctl; /proc/sys is read-only in the container.
+  '/etc/containers/containers.conf': `[containers]
+keyring = false
+default_sysctls = []
+`,
+  // The guest's root is an overlayfs (one volatile instance per test file), on which
+  // Podman's overlay driver refuses to work. vfs is fine for a 2 MB image.
+  '/etc/containers/storage.conf': `[storage]
+driver = "vfs"
+runroot = "/run/containers/storage"
+graphroot = "/var/lib/containers/storage"
+
+[storage.options]
+additionalimagestores = ["${SHARED_IMAGE_STORE}"]
+`,
+  // Rootless Podman ignores additionalimagestores from /etc/containers/storage.conf, but
+  // honours a user's own storage.conf; useradd --create-home copies this one into every
+  // new home, so each workload user sees the shared busybox image with no per-user import.
+  '/etc/skel/.config/containers/storage.conf': `[storage]
+driver = "vfs"
+
+[storage.options]
+additionalimagestores = ["${SHARED_IMAGE_STORE}"]
+`,
+  // Nothing brings network-online.target up in the guest, and every Quadlet container is
+  // ordered after podman-user-wait-network-online.service, which waits up to 90 s for it.
+  '/etc/systemd/system/moor-e2e-network-online.service': `[Unit]
+Description=Test guest: declare the network online
+DefaultDependencies=no
+Before=network-online.target
+
+[Service]
+Type=oneshot
+ExecStart=/bin/true
+RemainAfterExit=yes
+
+[Install]
+WantedBy=network-online.target
+`,
+  // A bound on every stop, so tearing a guest down never waits 90 s on a container
+  // whose PID 1 ignores SIGTERM.
+  '/etc/systemd/system.conf.d/moor-e2e.conf': `[Manager]
+DefaultTimeoutStopSec=10s
+`,
+  '/etc/systemd/user.conf.d/moor-e2e.conf': `[Manager]
+DefaultTimeoutStopSec=10s
+`,
+};
+
+/** Symlinks in the guest tree: enablement of the unit above, a unit masked. */
+export const GUEST_LINKS: Record<string, string> = {
+  '/etc/systemd/system/network-online.target.wants/moor-e2e-network-online.service': '/etc/systemd/system/moor-e2e-network-online.service',
+  '/etc/systemd/system/multi-user.target.wants/network-online.target': '/usr/lib/systemd/system/network-online.target',
+  // It reapplies netavark firewall rules on a firewalld reload; the guest shares the
+  // host's network namespace, so it must never touch the host's firewall.
+  '/etc/systemd/system/netavark-firewalld-reload.service': '/dev/null',
+};
+
+/** See TEST_BASE_TRANSFORM. */
+export const PODMAN_USERNS_WARMUP = '+ExecStartPre=/usr/bin/podman unshare /bin/true';
+
+/**
+ * The test transform: every workload container of the e2e repos gets it. Rootless
+ * `--cgroups=split` (Quadlet's default) fails on the cgroup v1 host, and the guest has no
+ * network to give a container. Default and prepend rules, so a spec can still say more.
+ *
+ * ExecStartPre: the first rootless podman of a user creates its user namespace (and pause
+ * process) in a re-executed child; when that child sends Quadlet's MAINPID/READY=1 and
+ * exits before the user manager reads it, systemd 257 drops the message ("Notify sender
+ * died before message is processed") and the start fails with Result=protocol — about 1
+ * first start in 35 here. Creating the namespace beforehand makes the sender the main
+ * process, which systemd always attributes.
+ */
+export const TEST_BASE_TRANSFORM = `# End-to-end guest only: cgroup v1 host, no container network.
+[Container]
++PodmanArgs=--cgroups=disabled
+Network=none
+
+[Service]
+${PODMAN_USERNS_WARMUP}
+`;
+
+/** A long-running container command that exits at once on SIGTERM (PID 1 ignores it otherwise). */
+export const BUSYBOX_SERVE_FOREVER = `/bin/sh -c 'trap "exit 0" TERM; while true; do sleep 1; done'`;

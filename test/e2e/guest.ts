@@ -1,0 +1,520 @@
+// The end-to-end harness: a real systemd host for moor, booted with systemd-nspawn from the
+// cached Debian tree (guest-tree.ts). Each guest is a volatile copy-on-write instance
+// (`--volatile=overlay`: the tree is the read-only lower layer, every change lands in a
+// tmpfs that dies with the guest), so nothing a test does survives it and nothing is left
+// on the host to clean up. Commands run inside through nsenter.
+//
+// Every guest is shut down however the test process ends: shutdown() on the normal path,
+// signal and exit handlers on SIGINT/SIGTERM/SIGHUP/exit, and, for a death that runs no
+// handler (SIGKILL), nspawn's parent-death signal plus a detached watcher process.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync, readlinkSync, realpathSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { GUEST_MOOR, GUEST_NODE, TEST_BASE_TRANSFORM } from './guest-config';
+import { ensureGuestTree, assertHostCanRunGuests, GuestUnavailableError, REPO_ROOT, type GuestTree } from './guest-tree';
+import { killGroup, runProc } from './host-proc';
+
+export * from './guest-config';
+export { ensureGuestTree, hostProblems, debianMirror, treeKey, cacheDir, GuestUnavailableError, REPO_ROOT, type GuestTree } from './guest-tree';
+
+export interface ExecOptions {
+  /** Run as this guest user (runuser, with its XDG_RUNTIME_DIR), not as root. */
+  user?: string;
+  input?: string | Buffer;
+  timeoutMs?: number;
+  /** Extra environment; the guest command otherwise gets a clean, fixed one. */
+  env?: Record<string, string>;
+  cwd?: string;
+}
+
+export interface ExecResult {
+  argv: string[];
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  timedOut: boolean;
+  durationMs: number;
+}
+
+export interface BootOptions {
+  /** Unique per boot by default; a fixed name must not be in use. */
+  name?: string;
+  /** Host path of the bundle bound at /opt/moor/moor.mjs; false to bind none. Default $MOOR_E2E_BUNDLE, else dist/moor.mjs when present. */
+  moorBundle?: string | false;
+  /** More read-only binds, host path → guest path. */
+  bindReadOnly?: Record<string, string>;
+  bootTimeoutMs?: number;
+  log?: (msg: string) => void;
+}
+
+export interface GuestTimings {
+  /** Finding (or building) the cached tree. */
+  treeMs: number;
+  treeBuilt: boolean;
+  /** nspawn start until `systemctl is-system-running` says running/degraded. */
+  bootMs: number;
+  shutdownMs?: number;
+}
+
+const GUEST_ENV = {
+  PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+  HOME: '/root',
+  LANG: 'C.UTF-8',
+  // Noise on every podman command on this cgroup v1 host; stderr stays readable without it.
+  PODMAN_IGNORE_CGROUPSV1_WARNING: '1',
+};
+
+const DEFAULT_EXEC_TIMEOUT_MS = 120_000;
+const STOP_GRACE_MS = 30_000;
+const PROPAGATE_DIR = '/run/systemd/nspawn/propagate';
+
+let bootCounter = 0;
+const liveGuests = new Set<Guest>();
+const bootedGuests: Guest[] = [];
+/** Every machine name booted by this process, for the no-leftover assertion. */
+export const bootedMachineNames: string[] = [];
+
+export class GuestCommandError extends Error {
+  override name = 'GuestCommandError';
+  constructor(
+    readonly guest: string,
+    readonly result: ExecResult,
+  ) {
+    super(`in guest ${guest}: ${describeExec(result)}`);
+  }
+}
+
+export function describeExec(r: ExecResult): string {
+  const how = r.timedOut ? `timed out after ${r.durationMs} ms` : `exit ${r.code}`;
+  const tail = (s: string) => s.trimEnd().split('\n').slice(-25).join('\n    ');
+  return [`\`${r.argv.join(' ')}\`: ${how}`, r.stdout.trim() && `  stdout:\n    ${tail(r.stdout)}`, r.stderr.trim() && `  stderr:\n    ${tail(r.stderr)}`]
+    .filter(Boolean)
+    .join('\n');
+}
+
+export class Guest {
+  private shutdownPromise: Promise<void> | undefined;
+  private readonly uids = new Map<string, number>();
+  private exited = false;
+  readonly exitPromise: Promise<void>;
+
+  constructor(
+    readonly name: string,
+    readonly tree: GuestTree,
+    private readonly nspawn: ChildProcess,
+    private readonly watcher: ChildProcess,
+    private readonly output: () => string,
+    readonly timings: GuestTimings,
+    /** Host PID of the guest's systemd (PID 1 inside). */
+    public pid1 = 0,
+    private pidNamespace = '',
+  ) {
+    this.exitPromise = new Promise<void>((resolve) => {
+      if (nspawn.exitCode !== null || nspawn.signalCode !== null) resolve();
+      nspawn.once('exit', () => resolve());
+    }).then(() => {
+      this.exited = true;
+    });
+  }
+
+  /** Host PID of the systemd-nspawn process. */
+  get nspawnPid(): number {
+    return this.nspawn.pid ?? 0;
+  }
+
+  get running(): boolean {
+    return !this.exited;
+  }
+
+  /** nspawn's own output (the guest console is passive): for diagnostics. */
+  log(): string {
+    return this.output();
+  }
+
+  /** Records PID 1 once nspawn has started it. */
+  attach(pid1: number): void {
+    this.pid1 = pid1;
+    this.pidNamespace = readlinkSync(`/proc/${pid1}/ns/pid`);
+    // The watcher learns which process to SIGKILL should this process die abruptly.
+    this.watcher.stdin?.write(`${pid1}\n`);
+  }
+
+  /** Runs argv inside the guest; a non-zero exit is returned, not thrown. */
+  async exec(argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
+    if (!this.pid1 || this.exited) throw new Error(`guest ${this.name} is not running`);
+    let inner = [...argv];
+    if (options.user !== undefined) {
+      const uid = await this.uid(options.user);
+      inner = ['runuser', '-u', options.user, '--', 'env', `XDG_RUNTIME_DIR=/run/user/${uid}`, ...inner];
+    }
+    const env = Object.entries({ ...GUEST_ENV, ...(options.env ?? {}) }).map(([k, v]) => `${k}=${v}`);
+    const full = ['nsenter', '-t', String(this.pid1), '-a', '--', '/usr/bin/env', '-i', ...(options.cwd ? ['-C', options.cwd] : []), ...env, ...inner];
+    const r = await runProc(full, { timeoutMs: options.timeoutMs ?? DEFAULT_EXEC_TIMEOUT_MS, ...(options.input === undefined ? {} : { input: options.input }) });
+    return { argv: [...argv], code: r.code, stdout: r.stdout, stderr: r.stderr, timedOut: r.timedOut, durationMs: r.durationMs };
+  }
+
+  /** exec, throwing a GuestCommandError (argv, exit code, output) unless it exited 0. */
+  async run(argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
+    const r = await this.exec(argv, options);
+    if (r.code !== 0 || r.timedOut) throw new GuestCommandError(this.name, r);
+    return r;
+  }
+
+  /** exec as a guest user (runuser -u USER -- env XDG_RUNTIME_DIR=/run/user/UID ...). */
+  asUser(user: string, argv: readonly string[], options: Omit<ExecOptions, 'user'> = {}): Promise<ExecResult> {
+    return this.exec(argv, { ...options, user });
+  }
+
+  /** `systemctl --user ARGS` as the user, through its manager's private socket. */
+  systemctlUser(user: string, args: readonly string[], options: Omit<ExecOptions, 'user'> = {}): Promise<ExecResult> {
+    return this.exec(['systemctl', '--user', ...args], { cwd: '/', ...options, user });
+  }
+
+  async uid(user: string): Promise<number> {
+    const known = this.uids.get(user);
+    if (known !== undefined) return known;
+    const r = await this.run(['id', '-u', user]);
+    const uid = Number(r.stdout.trim());
+    this.uids.set(user, uid);
+    return uid;
+  }
+
+  /** Forgets cached UIDs (after a user is removed and recreated). */
+  forgetUsers(): void {
+    this.uids.clear();
+  }
+
+  /** Writes a file in the guest (parents created), as root unless `user` is given. */
+  async writeFile(path: string, content: string | Buffer, options: { mode?: number; user?: string } = {}): Promise<void> {
+    const script = 'umask 022; mkdir -p -- "$(dirname -- "$1")" && cat > "$1"' + (options.mode === undefined ? '' : ' && chmod "$2" "$1"');
+    const mode = options.mode === undefined ? [] : [options.mode.toString(8)];
+    await this.run(['sh', '-c', script, 'sh', path, ...mode], { input: content, ...(options.user ? { user: options.user, cwd: '/' } : {}) });
+  }
+
+  async readFile(path: string, options: { user?: string } = {}): Promise<string> {
+    return (await this.run(['cat', '--', path], options.user ? { user: options.user, cwd: '/' } : {})).stdout;
+  }
+
+  /** `node /opt/moor/moor.mjs ARGS` as root in the guest. */
+  moor(args: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
+    return this.exec([GUEST_NODE, GUEST_MOOR, ...args], { timeoutMs: 600_000, ...options });
+  }
+
+  /** Creates a bare repository in the guest, HEAD on `branch`. */
+  async initBareRepo(path = '/srv/git/desired.git', branch = 'main'): Promise<string> {
+    await this.run(['mkdir', '-p', path]);
+    await this.run(['git', 'init', '--quiet', '--bare', `--initial-branch=${branch}`, path]);
+    return path;
+  }
+
+  /**
+   * Commits exactly `files` (path in the repo → content; every other file is deleted) in a
+   * work tree inside the guest and pushes it to the bare repo. Returns the commit id.
+   */
+  async pushRepo(files: Record<string, string>, options: { bare?: string; branch?: string; message?: string; workTree?: string } = {}): Promise<string> {
+    const bare = options.bare ?? '/srv/git/desired.git';
+    const branch = options.branch ?? 'main';
+    const work = options.workTree ?? `${bare.replace(/\.git$/, '')}-work`;
+    const git = ['git', '-C', work, '-c', 'user.name=moor e2e', '-c', 'user.email=e2e@moor.invalid'];
+    if ((await this.exec(['test', '-d', `${work}/.git`])).code !== 0) {
+      await this.run(['git', 'init', '--quiet', `--initial-branch=${branch}`, work]);
+      await this.run([...git, 'remote', 'add', 'origin', bare]);
+    }
+    await this.run(['find', work, '-mindepth', '1', '-maxdepth', '1', '!', '-name', '.git', '-exec', 'rm', '-rf', '{}', '+']);
+    for (const [path, content] of Object.entries(files)) {
+      if (path.startsWith('/') || path.split('/').includes('..')) throw new Error(`pushRepo: bad path ${path}`);
+      await this.writeFile(`${work}/${path}`, content);
+    }
+    await this.run([...git, 'add', '--all']);
+    await this.run([...git, 'commit', '--quiet', '--allow-empty', '-m', options.message ?? 'desired state']);
+    await this.run([...git, 'push', '--quiet', 'origin', `HEAD:refs/heads/${branch}`]);
+    return (await this.run([...git, 'rev-parse', 'HEAD'])).stdout.trim();
+  }
+
+  /** Writes the test transform (cgroups disabled, no network) into the guest's transforms dir. */
+  async installTestTransforms(dir = '/etc/moor/transforms'): Promise<void> {
+    await this.writeFile(`${dir}/_base.container`, TEST_BASE_TRANSFORM);
+  }
+
+  /** The journal's current position, to show later only what came after it. */
+  async journalCursor(): Promise<string | undefined> {
+    const r = await this.exec(['journalctl', '--no-pager', '-n', '1', '--show-cursor', '-o', 'cat']).catch(() => undefined);
+    return /^-- cursor: (.+)$/m.exec(r?.stdout ?? '')?.[1];
+  }
+
+  /** Journal lines (the whole guest's, or a user's unit), for failure messages; never throws. */
+  async journal(options: { unit?: string; user?: string; lines?: number; afterCursor?: string } = {}): Promise<string> {
+    const args = [
+      'journalctl',
+      '--no-pager',
+      '-o',
+      'short-precise',
+      '-n',
+      String(options.lines ?? 80),
+      ...(options.afterCursor ? [`--after-cursor=${options.afterCursor}`] : []),
+      ...(options.user ? ['--user'] : []),
+      ...(options.unit ? ['-u', options.unit] : []),
+    ];
+    const r = await this.exec(args, options.user ? { user: options.user, cwd: '/' } : {}).catch((e: Error) => ({ stdout: '', stderr: e.message }));
+    return `${r.stdout}${r.stderr}`;
+  }
+
+  /**
+   * Halts the guest: SIGTERM to nspawn (the guest shuts down in order), bounded; then
+   * SIGKILL to the guest's PID 1 (which kills everything in its PID namespace) and nspawn.
+   * Idempotent.
+   */
+  shutdown(graceMs = STOP_GRACE_MS): Promise<void> {
+    this.shutdownPromise ??= this.doShutdown(graceMs);
+    return this.shutdownPromise;
+  }
+
+  private async doShutdown(graceMs: number): Promise<void> {
+    const started = Date.now();
+    // This process handles it now: the watcher must not act on PIDs after they are gone.
+    if (this.watcher.pid) killGroup(this.watcher.pid, 'SIGKILL');
+    if (!this.exited) {
+      signal(this.nspawn.pid, 'SIGTERM');
+      if (!(await within(this.exitPromise, graceMs))) {
+        this.killNow();
+        if (!(await within(this.exitPromise, 10_000))) {
+          throw new Error(`guest ${this.name}: systemd-nspawn (pid ${this.nspawn.pid}) survived SIGKILL`);
+        }
+      }
+    }
+    // A killed nspawn leaves its guest running, reparented to the host's init.
+    this.killPid1IfAlive();
+    rmSync(join(PROPAGATE_DIR, this.name), { recursive: true, force: true });
+    liveGuests.delete(this);
+    this.timings.shutdownMs = Date.now() - started;
+  }
+
+  /** Synchronous last resort (process exit): SIGKILL the guest and nspawn. */
+  killNow(): void {
+    this.killPid1IfAlive();
+    signal(this.nspawn.pid, 'SIGKILL');
+    try {
+      rmSync(join(PROPAGATE_DIR, this.name), { recursive: true, force: true });
+    } catch {
+      // best effort on the way out
+    }
+  }
+
+  /** Whether the guest's PID 1 still exists (checked against its PID namespace, not a recycled PID). */
+  initAlive(): boolean {
+    if (!this.pid1) return false;
+    try {
+      return readlinkSync(`/proc/${this.pid1}/ns/pid`) === this.pidNamespace && readFileSync(`/proc/${this.pid1}/comm`, 'utf8').trim() === 'systemd';
+    } catch {
+      return false;
+    }
+  }
+
+  private killPid1IfAlive(): void {
+    if (this.initAlive()) signal(this.pid1, 'SIGKILL');
+  }
+}
+
+function signal(pid: number | undefined, sig: NodeJS.Signals): void {
+  if (!pid) return;
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // already gone
+  }
+}
+
+async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([p.then(() => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The `systemd` child of the nspawn process: the guest's PID 1. */
+function findGuestInit(nspawnPid: number): number | undefined {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const afterComm = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      if (Number(afterComm[1]) === nspawnPid && comm === 'systemd') return Number(entry);
+    } catch {
+      // exited while we looked
+    }
+  }
+  return undefined;
+}
+
+let handlersInstalled = false;
+
+function installExitHandlers(): void {
+  if (handlersInstalled) return;
+  handlersInstalled = true;
+  process.on('exit', () => {
+    for (const guest of liveGuests) guest.killNow();
+  });
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    const handler = () => {
+      void shutdownAllGuests(20_000).finally(() => {
+        process.off(sig, handler);
+        process.kill(process.pid, sig);
+      });
+    };
+    process.on(sig, handler);
+  }
+}
+
+/** Shuts every guest of this process down, in parallel. */
+export async function shutdownAllGuests(graceMs = STOP_GRACE_MS): Promise<void> {
+  await Promise.allSettled([...liveGuests].map((g) => g.shutdown(graceMs)));
+}
+
+/**
+ * A script that outlives this process: it reads the guest's PID 1 from its stdin, then
+ * waits for EOF — which comes when this process closes the pipe or dies in any way — and
+ * stops the guest. The normal shutdown kills the watcher first.
+ */
+const WATCHER_SCRIPT = `
+nspawn=$1 name=$2
+read -r init || init=
+[ -n "$init" ] && { while read -r _; do :; done; }
+kill -TERM "$nspawn" 2>/dev/null
+i=0
+while kill -0 "$nspawn" 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
+[ -n "$init" ] && kill -KILL "$init" 2>/dev/null
+kill -KILL "$nspawn" 2>/dev/null
+rm -rf "${PROPAGATE_DIR}/$name"
+`;
+
+/** Boots a fresh volatile guest from the cached tree and waits until systemd says it is up. */
+export async function bootGuest(options: BootOptions = {}): Promise<Guest> {
+  const log = options.log ?? ((m: string) => console.log(m));
+  assertHostCanRunGuests();
+  const treeStarted = Date.now();
+  const tree = await ensureGuestTree(log);
+  const treeMs = Date.now() - treeStarted;
+  installExitHandlers();
+
+  const name = options.name ?? `moor-e2e-${process.pid}-${++bootCounter}-${Math.random().toString(36).slice(2, 6)}`;
+  rmSync(join(PROPAGATE_DIR, name), { recursive: true, force: true });
+  const nodeBinary = realpathSync(process.execPath);
+  const bundle = options.moorBundle ?? process.env.MOOR_E2E_BUNDLE ?? join(REPO_ROOT, 'dist', 'moor.mjs');
+  const binds: string[] = [`--bind-ro=${nodeBinary}:${GUEST_NODE}`];
+  if (bundle !== false) {
+    if (existsSync(bundle)) binds.push(`--bind-ro=${realpathSync(bundle)}:${GUEST_MOOR}`);
+    else if (options.moorBundle !== undefined) throw new GuestUnavailableError(`moor bundle ${bundle} does not exist: run \`npm run build\``);
+  }
+  for (const [host, guest] of Object.entries(options.bindReadOnly ?? {})) binds.push(`--bind-ro=${host}:${guest}`);
+  // Rootless Podman's pasta and fuse-overlayfs want these; bound only when the host has them.
+  for (const dev of ['/dev/net/tun', '/dev/fuse']) if (existsSync(dev)) binds.push(`--bind=${dev}`);
+
+  const argv = [
+    `--directory=${tree.rootfs}`,
+    '--volatile=overlay',
+    '--boot',
+    '--register=no',
+    '--keep-unit',
+    '--console=passive',
+    '--link-journal=no',
+    `--machine=${name}`,
+    ...binds,
+  ];
+  const started = Date.now();
+  // setpriv execs nspawn (same PID) with a parent-death signal: should this process die
+  // abruptly, nspawn gets SIGTERM and halts the guest (the watcher below is the backstop).
+  const nspawn = spawn('setpriv', ['--pdeathsig', 'TERM', '--', 'systemd-nspawn', ...argv], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  bootedMachineNames.push(name);
+  let output = '';
+  const collect = (b: Buffer) => {
+    output = (output + b.toString()).slice(-64 * 1024);
+  };
+  nspawn.stdout?.on('data', collect);
+  nspawn.stderr?.on('data', collect);
+  nspawn.on('error', (e) => collect(Buffer.from(`spawn systemd-nspawn: ${e.message}\n`)));
+  const watcher = spawn('sh', ['-c', WATCHER_SCRIPT, 'moor-e2e-watcher', String(nspawn.pid ?? 0), name], {
+    detached: true,
+    stdio: ['pipe', 'ignore', 'ignore'],
+  });
+  watcher.unref();
+  // Neither child may keep a finished test process alive.
+  nspawn.unref();
+  for (const s of [nspawn.stdout, nspawn.stderr]) (s as unknown as { unref?: () => void } | null)?.unref?.();
+  (watcher.stdin as unknown as { unref?: () => void } | null)?.unref?.();
+
+  const timings: GuestTimings = { treeMs, treeBuilt: tree.built, bootMs: 0 };
+  const guest = new Guest(name, tree, nspawn, watcher, () => output, timings);
+  liveGuests.add(guest);
+  bootedGuests.push(guest);
+  try {
+    await waitForBoot(guest, nspawn.pid ?? 0, options.bootTimeoutMs ?? 90_000);
+  } catch (e) {
+    const tail = guest.log().trim().split('\n').slice(-30).join('\n    ');
+    await guest.shutdown(10_000).catch(() => undefined);
+    throw new GuestUnavailableError(`booting the guest failed: ${(e as Error).message}\n  systemd-nspawn ${argv.join(' ')}\n  nspawn output:\n    ${tail}`);
+  }
+  timings.bootMs = Date.now() - started;
+  return guest;
+}
+
+async function waitForBoot(guest: Guest, nspawnPid: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!guest.pid1) {
+    if (!guest.running) throw new Error(`systemd-nspawn exited before the guest's systemd started`);
+    if (Date.now() > deadline) throw new Error(`no guest systemd under systemd-nspawn (pid ${nspawnPid}) after ${timeoutMs} ms`);
+    const pid1 = findGuestInit(nspawnPid);
+    if (pid1) guest.attach(pid1);
+    else await sleep(50);
+  }
+  let state = '';
+  while (Date.now() < deadline) {
+    if (!guest.running) throw new Error('systemd-nspawn exited during boot');
+    const r = await guest.exec(['systemctl', 'is-system-running'], { timeoutMs: 10_000 }).catch(() => undefined);
+    state = r?.stdout.trim() ?? '';
+    if (state === 'running') return;
+    if (state === 'degraded') {
+      const failed = await guest.exec(['systemctl', '--failed', '--no-legend', '--plain']);
+      console.warn(`e2e: guest ${guest.name} booted degraded; failed units:\n${failed.stdout}`);
+      return;
+    }
+    if (state === 'maintenance' || state === 'stopping') break;
+    await sleep(100);
+  }
+  throw new Error(`systemctl is-system-running says "${state || 'nothing'}" after ${timeoutMs} ms`);
+}
+
+/**
+ * systemd-nspawn processes (and orphaned guest inits) left from the given machine names:
+ * empty after a clean suite.
+ */
+export async function leftoverGuests(names: readonly string[] = bootedMachineNames): Promise<string[]> {
+  if (names.length === 0) return [];
+  const r = await runProc(['pgrep', '-a', '-f', 'systemd-nspawn'], { timeoutMs: 10_000 });
+  if (r.code !== 0 && r.code !== 1) throw new Error(`pgrep failed: ${r.stderr}`);
+  const lines = r.stdout.split('\n').filter((line) => names.some((n) => line.includes(`--machine=${n}`) || line.includes(`-M ${n}`)));
+  for (const guest of bootedGuests) {
+    if (names.includes(guest.name) && guest.initAlive()) lines.push(`${guest.pid1} systemd (PID 1 of guest ${guest.name})`);
+  }
+  return lines;
+}
+
+export { assertHostCanRunGuests };
+
+/** Polls `probe` until it returns a value other than undefined, bounded. */
+export async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000, pollMs = 200): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(pollMs);
+  }
+}

@@ -1,0 +1,187 @@
+// moor against a real host: a bare repo in the guest, `moor reconcile --once` as root, and
+// the guest's own users, logind, systemd user managers and rootless Podman as the judges.
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { BUSYBOX_IMAGE, BUSYBOX_SERVE_FOREVER, GUEST_MOOR, bootGuest, describeExec, leftoverGuests, type ExecResult, type Guest } from './guest';
+
+const WORKLOAD = 'hello';
+const CONFIG = `transforms_dir = "/etc/moor/transforms"
+
+[source]
+url = "/srv/git/desired.git"
+branch = "main"
+`;
+
+function container(greeting: string): string {
+  return `[Unit]
+Description=moor end-to-end workload
+
+[Container]
+Image=${BUSYBOX_IMAGE}
+Exec=${BUSYBOX_SERVE_FOREVER}
+Environment=GREETING=${greeting}
+
+[Install]
+WantedBy=default.target
+`;
+}
+
+interface PassJson {
+  exitCode: number;
+  commit: string;
+  generation?: number;
+  summary: string;
+  items: Array<{ workload: string; user: string; uid?: number; action: string; result: string; error?: string }>;
+}
+
+let guest: Guest;
+
+beforeAll(async () => {
+  const setup = inject('e2e');
+  if (setup.bundleError) throw new Error(`no moor bundle to test: ${setup.bundleError}`);
+  guest = await bootGuest();
+  await guest.writeFile('/etc/moor/config.toml', CONFIG);
+  await guest.installTestTransforms();
+  await guest.initBareRepo();
+});
+
+afterAll(async () => {
+  await guest?.shutdown();
+  expect(await leftoverGuests()).toEqual([]);
+});
+
+/** `moor reconcile --once --json ARGS`, with everything needed to explain a failure. */
+async function reconcile(...args: string[]): Promise<{ run: ExecResult; pass: PassJson | undefined; explain: () => Promise<string> }> {
+  const cursor = await guest.journalCursor();
+  const run = await guest.moor(['reconcile', '--once', '--json', ...args]);
+  let pass: PassJson | undefined;
+  try {
+    pass = JSON.parse(run.stdout) as PassJson;
+  } catch {
+    pass = undefined;
+  }
+  const explain = async () => {
+    const journal = await guest.journal({ lines: 120, ...(cursor ? { afterCursor: cursor } : {}) });
+    return `${describeExec(run)}\n--- guest journal during the pass ---\n${journal}`;
+  };
+  return { run, pass, explain };
+}
+
+async function containerId(user: string): Promise<string> {
+  const r = await guest.asUser(user, ['podman', 'ps', '--filter', `name=systemd-${WORKLOAD}`, '--format', '{{.ID}}'], { cwd: '/' });
+  return r.stdout.trim();
+}
+
+async function expectUserGone(user: string, uid: number): Promise<void> {
+  expect((await guest.exec(['getent', 'passwd', user])).code, `user ${user} still exists`).toBe(2);
+  expect((await guest.exec(['test', '-e', `/home/${user}`])).code, `/home/${user} still exists`).not.toBe(0);
+  expect((await guest.exec(['test', '-e', `/var/lib/systemd/linger/${user}`])).code, `${user} still lingers`).not.toBe(0);
+  expect((await guest.exec(['systemctl', 'is-active', `user@${uid}.service`])).stdout.trim(), `user@${uid}.service of ${user}`).not.toBe('active');
+  expect((await guest.exec(['pgrep', '-u', String(uid)])).stdout.trim(), `processes of ${user} left`).toBe('');
+  guest.forgetUsers();
+}
+
+describe('moor reconcile --once in a real systemd guest', () => {
+  it('the workload user can read the bundle moor re-runs itself from', async () => {
+    const r = await guest.exec(['runuser', '-u', 'nobody', '--', 'test', '-r', GUEST_MOOR]);
+    expect(r.code, `${GUEST_MOOR} must be readable by workload users`).toBe(0);
+  });
+
+  it('creates the user, lingers, starts its manager and runs the container', async () => {
+    const commit = await guest.pushRepo({ [`${WORKLOAD}.container`]: container('one'), 'README.md': '# desired state\n' }, { message: 'hello, one' });
+    const { run, pass, explain } = await reconcile();
+    expect(run.code, await explain()).toBe(0);
+    expect(pass, `stdout is not the pass as JSON:\n${run.stdout}`).toBeDefined();
+    expect(pass!.commit).toBe(commit);
+    expect(pass!.items).toMatchObject([{ workload: WORKLOAD, user: WORKLOAD, result: 'ok' }]);
+
+    const passwd = (await guest.run(['getent', 'passwd', WORKLOAD])).stdout.trim().split(':');
+    expect(passwd[4]).toBe('moor-managed');
+    expect(passwd[5]).toBe(`/home/${WORKLOAD}`);
+    expect((await guest.run(['id', '-nG', WORKLOAD])).stdout.trim().split(' ')).toContain('moor-managed');
+    expect((await guest.run(['loginctl', 'show-user', WORKLOAD, '-p', 'Linger'])).stdout.trim()).toBe('Linger=yes');
+    const uid = await guest.uid(WORKLOAD);
+    expect(pass!.items[0]!.uid).toBe(uid);
+    expect((await guest.exec(['systemctl', 'is-active', `user@${uid}.service`])).stdout.trim()).toBe('active');
+    const active = await guest.systemctlUser(WORKLOAD, ['is-active', `${WORKLOAD}.service`]);
+    expect(active.stdout.trim(), `${describeExec(active)}\n${await guest.journal({ user: WORKLOAD, unit: `${WORKLOAD}.service` })}`).toBe('active');
+    const ps = await guest.asUser(WORKLOAD, ['podman', 'ps', '--format', '{{.Names}} {{.Image}}'], { cwd: '/' });
+    expect(ps.stdout).toContain(`systemd-${WORKLOAD} ${BUSYBOX_IMAGE}`);
+
+    // The spec merged with the host transform, written as the user.
+    const unitPath = `/home/${WORKLOAD}/.config/containers/systemd/${WORKLOAD}.container`;
+    const unit = await guest.readFile(unitPath);
+    expect(unit).toContain('Environment=GREETING=one');
+    expect(unit).toContain('PodmanArgs=--cgroups=disabled');
+    expect(unit).toContain('Network=none');
+    expect((await guest.run(['stat', '-c', '%U:%G', unitPath])).stdout.trim()).toBe(`${WORKLOAD}:${WORKLOAD}`);
+    // README.md is ignored, never deployed.
+    expect((await guest.exec(['find', `/home/${WORKLOAD}/.config`, '-name', 'README.md'])).stdout.trim()).toBe('');
+  });
+
+  it('a second pass over the same commit changes nothing and restarts nothing', async () => {
+    const before = await containerId(WORKLOAD);
+    expect(before).not.toBe('');
+    const { run, pass, explain } = await reconcile();
+    expect(run.code, await explain()).toBe(0);
+    expect(pass!.items).toMatchObject([{ workload: WORKLOAD, action: 'unchanged', result: 'ok' }]);
+    expect(await containerId(WORKLOAD)).toBe(before);
+  });
+
+  it('a changed spec is rewritten and its service restarted', async () => {
+    const before = await containerId(WORKLOAD);
+    await guest.pushRepo({ [`${WORKLOAD}.container`]: container('two') }, { message: 'hello, two' });
+    const { run, pass, explain } = await reconcile();
+    expect(run.code, await explain()).toBe(0);
+    expect(pass!.items).toMatchObject([{ workload: WORKLOAD, result: 'ok' }]);
+    expect(pass!.items[0]!.action).not.toBe('unchanged');
+    const after = await containerId(WORKLOAD);
+    expect(after).not.toBe('');
+    expect(after).not.toBe(before);
+    const env = await guest.asUser(WORKLOAD, ['podman', 'inspect', '--format', '{{range .Config.Env}}{{println .}}{{end}}', `systemd-${WORKLOAD}`], { cwd: '/' });
+    expect(env.stdout, describeExec(env)).toContain('GREETING=two');
+  });
+
+  it('re-applies a workload whose service was stopped by hand (drift)', async () => {
+    await guest.run(['systemctl', '--user', 'stop', `${WORKLOAD}.service`], { user: WORKLOAD, cwd: '/' });
+    const { run, pass, explain } = await reconcile();
+    expect(run.code, await explain()).toBe(0);
+    expect(pass!.items).toMatchObject([{ workload: WORKLOAD, action: 'drift', result: 'ok' }]);
+    expect((await guest.systemctlUser(WORKLOAD, ['is-active', `${WORKLOAD}.service`])).stdout.trim()).toBe('active');
+  });
+
+  it('a spec the Quadlet generator rejects fails alone, with the generator\'s message', async () => {
+    const broken = container('three').replace('[Container]\n', '[Container]\nNoSuchKey=1\n');
+    await guest.pushRepo({ [`${WORKLOAD}.container`]: container('two'), 'broken.container': broken }, { message: 'one good, one broken' });
+    const { run, pass, explain } = await reconcile();
+    expect(run.code, await explain()).toBe(1);
+    expect(pass!.items).toMatchObject([
+      { workload: 'broken', result: 'failed' },
+      { workload: WORKLOAD, action: 'unchanged', result: 'ok' },
+    ]);
+    expect(pass!.items[0]!.error).toContain("unsupported key 'NoSuchKey'");
+    expect((await guest.systemctlUser(WORKLOAD, ['is-active', `${WORKLOAD}.service`])).stdout.trim()).toBe('active');
+  });
+
+  it('refuses to remove every workload, then removes it when allowed', async () => {
+    await guest.pushRepo({ 'README.md': '# nothing deployed here\n' }, { message: 'remove everything' });
+    const refused = await reconcile();
+    expect(refused.run.code, await refused.explain()).toBe(5);
+    expect((await guest.exec(['getent', 'passwd', WORKLOAD])).code).toBe(0);
+    expect(await containerId(WORKLOAD)).not.toBe('');
+
+    const uid = await guest.uid(WORKLOAD);
+    const removed = await reconcile('--allow-mass-removal');
+    expect(removed.run.code, await removed.explain()).toBe(0);
+    expect(removed.pass!.items).toContainEqual(expect.objectContaining({ workload: WORKLOAD, action: 'remove', result: 'ok' }));
+    await expectUserGone(WORKLOAD, uid);
+  });
+
+  it('also removes a workload that never applied successfully: its user, linger and manager', async () => {
+    // "broken" failed on its first pass (generator error), so it has no applied record,
+    // but moor created its user, enabled linger and started its manager.
+    const uid = await guest.uid('broken');
+    const pass = await reconcile('--allow-mass-removal');
+    expect(pass.run.code, await pass.explain()).toBe(0);
+    await expectUserGone('broken', uid);
+  });
+});

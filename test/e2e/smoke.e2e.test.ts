@@ -1,0 +1,119 @@
+// The guest itself, with no moor involved: systemd boots, a rootless user gets a lingering
+// user manager, a Quadlet container runs as that user, a plain timer fires.
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { BUSYBOX_IMAGE, BUSYBOX_SERVE_FOREVER, BUSYBOX_TAR, PODMAN_USERNS_WARMUP, bootGuest, describeExec, eventually, leftoverGuests, type Guest } from './guest';
+
+const USER = 'smoke';
+let guest: Guest;
+const timings: Record<string, string> = {};
+const secs = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+
+beforeAll(async () => {
+  guest = await bootGuest();
+  const setup = inject('e2e');
+  timings['guest tree'] = setup.treeBuilt ? `built in this run: ${secs(setup.treeBuildMs)}` : `cached (first build took ${secs(setup.treeBuildMs)})`;
+  timings['boot (nspawn start → running)'] = secs(guest.timings.bootMs);
+});
+
+afterAll(async () => {
+  await guest?.shutdown();
+  if (guest) timings['shutdown'] = secs(guest.timings.shutdownMs ?? 0);
+  console.log(`e2e smoke timings:\n${Object.entries(timings).map(([k, v]) => `  ${k}: ${v}`).join('\n')}`);
+  expect(await leftoverGuests()).toEqual([]);
+});
+
+describe('the systemd guest', () => {
+  it('boots to a running system manager', async () => {
+    const r = await guest.exec(['systemctl', 'is-system-running']);
+    expect(r.stdout.trim(), describeExec(r)).toBe('running');
+    expect((await guest.run(['systemctl', 'is-active', 'network-online.target'])).stdout.trim()).toBe('active');
+    expect((await guest.run(['cat', '/proc/1/comm'])).stdout.trim()).toBe('systemd');
+  });
+
+  it('runs the host node binary', async () => {
+    const r = await guest.run(['node', '--version']);
+    expect(r.stdout.trim()).toBe(process.version);
+  });
+
+  it('gives a new user subordinate IDs, linger and a running user manager', async () => {
+    await guest.run(['useradd', '-m', '-U', USER]);
+    const uid = await guest.uid(USER);
+    expect((await guest.run(['grep', `^${USER}:`, '/etc/subuid'])).stdout).toMatch(new RegExp(`^${USER}:\\d+:65536`));
+    await guest.run(['loginctl', 'enable-linger', USER]);
+    const started = Date.now();
+    await guest.run(['systemctl', 'start', `user@${uid}.service`]);
+    timings['user manager start'] = secs(Date.now() - started);
+    expect((await guest.exec(['systemctl', 'is-active', `user@${uid}.service`])).stdout.trim()).toBe('active');
+    expect((await guest.run(['loginctl', 'show-user', USER, '-p', 'Linger'])).stdout.trim()).toBe('Linger=yes');
+    // The user's own scope answers through the manager's private socket.
+    const running = await guest.systemctlUser(USER, ['is-system-running']);
+    expect(['running', 'degraded'], describeExec(running)).toContain(running.stdout.trim());
+  });
+
+  it('runs a rootless Quadlet container from the shared busybox image', async () => {
+    await guest.writeFile(
+      `/home/${USER}/.config/containers/systemd/hello.container`,
+      `[Container]
+Image=${BUSYBOX_IMAGE}
+Exec=${BUSYBOX_SERVE_FOREVER}
+Network=none
+PodmanArgs=--cgroups=disabled
+
+[Service]
+${PODMAN_USERNS_WARMUP.slice(1)}
+
+[Install]
+WantedBy=default.target
+`,
+      { user: USER },
+    );
+    // The image comes from the read-only store root prepared: nothing imported per user.
+    const images = await guest.asUser(USER, ['podman', 'images', '--format', '{{.Repository}}:{{.Tag}} {{.ReadOnly}}'], { cwd: '/' });
+    expect(images.stdout, describeExec(images)).toContain(`${BUSYBOX_IMAGE} true`);
+    await guest.run(['systemctl', '--user', 'daemon-reload'], { user: USER, cwd: '/' });
+    expect((await guest.systemctlUser(USER, ['show', '-p', 'LoadState', 'hello.service'])).stdout.trim()).toBe('LoadState=loaded');
+    const started = Date.now();
+    const start = await guest.systemctlUser(USER, ['start', 'hello.service']);
+    timings['first container start (systemctl --user start)'] = secs(Date.now() - started);
+    expect(start.code, `${describeExec(start)}\n${await guest.journal({ user: USER, unit: 'hello.service' })}`).toBe(0);
+    expect((await guest.systemctlUser(USER, ['is-active', 'hello.service'])).stdout.trim()).toBe('active');
+    const ps = await guest.asUser(USER, ['podman', 'ps', '--format', '{{.Names}} {{.Image}}'], { cwd: '/' });
+    expect(ps.stdout, describeExec(ps)).toContain(`systemd-hello ${BUSYBOX_IMAGE}`);
+    // Generated units cannot be enabled: the generator applies [Install] itself.
+    const enable = await guest.systemctlUser(USER, ['enable', 'hello.service']);
+    expect(enable.code).not.toBe(0);
+    expect((await guest.systemctlUser(USER, ['is-enabled', 'hello.service'])).stdout.trim()).toBe('generated');
+  });
+
+  it('also lets a user import the busybox tar itself', async () => {
+    const imported = await guest.asUser(USER, ['podman', 'import', '--quiet', BUSYBOX_TAR, 'localhost/imported:latest'], { cwd: '/' });
+    expect(imported.code, describeExec(imported)).toBe(0);
+    const started = Date.now();
+    const r = await guest.asUser(USER, ['podman', 'run', '--rm', '--cgroups=disabled', '--network=none', 'localhost/imported:latest', 'echo', 'imported ok'], { cwd: '/' });
+    timings['podman run --rm of an imported image'] = secs(Date.now() - started);
+    expect(r.stdout.trim(), describeExec(r)).toBe('imported ok');
+  });
+
+  it('runs a plain user service from an enabled timer', async () => {
+    const dir = `/home/${USER}/.config/systemd/user`;
+    await guest.writeFile(`${dir}/tick.service`, `[Service]\nType=oneshot\nExecStart=/bin/sh -c 'echo tick from $USER; date >> %h/ticks'\n`, { user: USER });
+    await guest.writeFile(`${dir}/tick.timer`, `[Timer]\nOnActiveSec=1s\nOnUnitActiveSec=2s\nAccuracySec=100ms\n\n[Install]\nWantedBy=timers.target\n`, { user: USER });
+    await guest.run(['systemctl', '--user', 'daemon-reload'], { user: USER, cwd: '/' });
+    const enable = await guest.systemctlUser(USER, ['enable', '--now', 'tick.timer']);
+    expect(enable.code, describeExec(enable)).toBe(0);
+    expect((await guest.systemctlUser(USER, ['is-enabled', 'tick.timer'])).stdout.trim()).toBe('enabled');
+    expect((await guest.systemctlUser(USER, ['is-active', 'tick.timer'])).stdout.trim()).toBe('active');
+    await eventually('the timer to run tick.service', async () => ((await guest.exec(['test', '-s', `/home/${USER}/ticks`])).code === 0 ? true : undefined), 15_000);
+    const result = await guest.systemctlUser(USER, ['show', '-p', 'Result', 'tick.service']);
+    expect(result.stdout.trim()).toBe('Result=success');
+  });
+
+  it('journals user units where the user (journalctl --user) and root (by _UID) read them', async () => {
+    const own = await guest.asUser(USER, ['journalctl', '--user', '-u', 'tick.service', '--no-pager', '-n', '50'], { cwd: '/' });
+    expect(own.stdout, describeExec(own)).toContain(`tick from ${USER}`);
+    // As root, --user-unit= means root's own user units: match the user's UID explicitly.
+    const uid = await guest.uid(USER);
+    const system = await guest.exec(['journalctl', '--no-pager', '-n', '50', `_UID=${uid}`, '_SYSTEMD_USER_UNIT=tick.service']);
+    expect(system.stdout, describeExec(system)).toContain(`tick from ${USER}`);
+  });
+});
