@@ -30,6 +30,8 @@ export async function applyWorkload(
   item: PlanItem,
   render: (identity: Identity) => RenderedWorkload,
   previousFiles: Record<string, string>,
+  /** The content last applied (from its generation), to put back when the new files do not load. */
+  loadPrevious: () => Promise<Record<string, string> | undefined> = async () => undefined,
 ): Promise<Applied> {
   const { host } = ctx;
   const entry = await ensureUser(host.users, ctx.store.ownedUsers, item.user);
@@ -59,7 +61,14 @@ export async function applyWorkload(
   await host.userManager.daemonReload(who);
 
   const units = rendered.units;
-  await verifyLoaded(ctx, who, units);
+  try {
+    await verifyLoaded(ctx, who, units);
+  } catch (err) {
+    // A workload whose files do not load is left as it ran: the old files go back before
+    // anything restarts, so a later reload or reboot does not drop the running service.
+    const restored = await restoreFiles(ctx, who, entry.home, changed.map((f) => f.target), removed, loadPrevious);
+    throw new HostError(`${(err as Error).message}; ${restored}`);
+  }
   const touched = unitsToAct(units, changed.map((f) => f.target), rendered, fullApply);
   const deadline = host.clock.now().getTime() + ctx.healthMs;
   await startUnits(ctx, who, touched);
@@ -124,4 +133,29 @@ function unitsOfTargets(targets: readonly string[]): ExpectedUnit[] {
     return meta ? [{ ...meta, path: t }] : [];
   });
   return expectedUnits(files);
+}
+
+async function restoreFiles(
+  ctx: ApplyContext,
+  who: UserRef,
+  home: string,
+  written: readonly string[],
+  removed: readonly string[],
+  loadPrevious: () => Promise<Record<string, string> | undefined>,
+): Promise<string> {
+  try {
+    const previous = (await loadPrevious()) ?? {};
+    const back = [...written, ...removed].filter((t) => t in previous);
+    await ctx.host.writeFiles({
+      user: who.user,
+      uid: who.uid,
+      home,
+      files: back.map((t) => ({ path: t, content: previous[t]!, mode: 0o644 })),
+      remove: written.filter((t) => !(t in previous)),
+    });
+    await ctx.host.userManager.daemonReload(who);
+    return back.length > 0 ? 'the previously applied files were put back' : 'the new files were removed';
+  } catch (err) {
+    return `putting the previous files back failed too: ${(err as Error).message}`;
+  }
 }

@@ -84,6 +84,15 @@ async function runPassSteps(deps: PassDeps, opts: PassOptions): Promise<PassResu
   }
 
   const applied = await store.applied.list();
+  // Users moor created whose workload never applied successfully (a first start that
+  // failed, a pass killed after useradd) have no applied record, yet are moor's to remove
+  // once no workload wants them.
+  const wanted = new Set([...desired.workloads.map((w) => w.user), ...[...desired.invalid.values()].map((w) => w.user)]);
+  const appliedUsers = new Set(applied.map((a) => a.user));
+  const strays: Installed[] = (await store.ownedUsers.list())
+    .filter((o) => !wanted.has(o.name) && !appliedUsers.has(o.name))
+    .map((o) => ({ workload: workloadOfUser(o.name, config.userPrefix), user: o.name, uid: o.uid, hash: '', files: {} }));
+  const installed: Installed[] = [...applied, ...strays];
   const redeploy = await store.redeploy.list();
   const redeployNames = new Set(redeploy.map((r) => r.workload));
   const observed = new Map<string, Observation>();
@@ -96,13 +105,13 @@ async function runPassSteps(deps: PassDeps, opts: PassOptions): Promise<PassResu
   const plan = planPass({
     desired: [...rendered.values()].map((r) => ({ name: r.name, user: r.user, hash: r.hash, files: Object.fromEntries(r.files.map((f) => [f.target, f.sha256])) })),
     invalid: desired.invalid,
-    applied,
+    applied: installed,
     observed,
     redeploy: redeployNames,
   });
 
   const base = { kind: desired.kind, commit: desired.commit, source: desired.source, rollbackOf: desired.rollbackOf, pinned: pin?.generation };
-  const guard = removalGuard(plan, applied.length, config.maxRemovals);
+  const guard = removalGuard(plan, installed.length, config.maxRemovals);
   const refused = guard && !opts.allowMassRemoval ? `${guard}; nothing was changed (run with --allow-mass-removal if this is intended)` : undefined;
   if (refused && !opts.dryRun) {
     throw new GuardError(refused, plan.filter((i) => i.action === 'remove').map((i) => i.workload));
@@ -152,7 +161,7 @@ async function runPassSteps(deps: PassDeps, opts: PassOptions): Promise<PassResu
         outcome.result = 'failed';
         outcome.error = (item.problems ?? []).map((p) => `${p.path}${p.line ? `:${p.line}` : ''}: ${p.message}`).join('; ');
       } else if (item.action === 'remove') {
-        const record = applied.find((a) => a.workload === item.workload)!;
+        const record = installed.find((a) => a.workload === item.workload)!;
         outcome.uid = record.uid;
         await removeWorkload({ host, store, protectedUsers: config.protectedUsers }, record);
       } else if (item.action !== 'unchanged') {
@@ -167,6 +176,7 @@ async function runPassSteps(deps: PassDeps, opts: PassOptions): Promise<PassResu
           item,
           w.render,
           prev?.files ?? {},
+          async () => (prev ? (await store.generations.read(prev.generation)).workloads[item.workload]?.files : undefined),
         );
         outcome.uid = done.uid;
         const files = Object.fromEntries(done.rendered.files.map((f) => [f.target, f.content]));
@@ -188,6 +198,8 @@ async function runPassSteps(deps: PassDeps, opts: PassOptions): Promise<PassResu
     } catch (err) {
       outcome.result = 'failed';
       outcome.error = (err as Error).message;
+      // The user may exist by now even though the apply failed: say which uid it has.
+      outcome.uid ??= uids.get(item.workload) ?? (await host.users.lookupUser(item.user).catch(() => null))?.uid;
     }
     outcome.durationMs = host.clock.now().getTime() - started;
     items.push(outcome);
@@ -222,6 +234,19 @@ async function diffAgainstApplied(
   }
   const after = Object.fromEntries((next?.files ?? []).map((f) => [f.target, f.content]));
   return workloadDiff(item.user, before, item.action === 'remove' ? {} : after) || undefined;
+}
+
+/** What moor has put on the host for a workload: an applied record, or a user it owns. */
+interface Installed {
+  workload: string;
+  user: string;
+  uid?: number;
+  hash: string;
+  files: Record<string, string>;
+}
+
+function workloadOfUser(user: string, prefix: string): string {
+  return prefix && user.startsWith(prefix) ? user.slice(prefix.length) : user;
 }
 
 function planned(i: PlanItem): ItemOutcome {

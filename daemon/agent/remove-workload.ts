@@ -4,7 +4,6 @@
 import { HostError } from '../errors';
 import { expectedUnits, fileAtTarget } from '../core/deploy-layout';
 import { hasManagedMarker } from '../host/users';
-import type { AppliedRecord } from '../state/applied';
 import type { StateStore } from '../state/store';
 import type { HostOps } from './host-ops';
 
@@ -14,7 +13,14 @@ export interface RemoveContext {
   protectedUsers: readonly string[];
 }
 
-export async function removeWorkload(ctx: RemoveContext, record: AppliedRecord): Promise<'removed' | 'already-gone'> {
+/** A workload as far as removal needs it; `files` may be empty for a user that never applied. */
+export interface RemovalTarget {
+  workload: string;
+  user: string;
+  files: Record<string, string>;
+}
+
+export async function removeWorkload(ctx: RemoveContext, record: RemovalTarget): Promise<'removed' | 'already-gone'> {
   const { host, store } = ctx;
   const user = record.user;
   const entry = await host.users.lookupUser(user);

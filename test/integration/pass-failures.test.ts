@@ -199,3 +199,41 @@ describe('a workload whose own spec became invalid', () => {
     expect(h.fake.callLines().slice(before)).toEqual([]);
   });
 });
+
+describe('a spec the generator rejects on an update', () => {
+  it('puts the previously applied files back, so the running service survives a reload', async () => {
+    h.commit(THREE);
+    await h.pass();
+    const before = h.fake.userFiles('web').get('.config/containers/systemd/web.container')!.content;
+
+    h.commit({ ...THREE, 'web.container': containerSpec('localhost/web:2', 'Frobnicate=yes') });
+    h.fake.rejectFile('web', 'web.container', 'unsupported key "Frobnicate" in group "Container"');
+    const { result } = await h.pass();
+
+    const web = result.items.find((i) => i.workload === 'web')!;
+    expect(web.result).toBe('failed');
+    expect(web.error).toContain('the previously applied files were put back');
+    expect(h.fake.userFiles('web').get('.config/containers/systemd/web.container')!.content).toBe(before);
+    expect(h.fake.unit('web', 'web.service')!.activeState).toBe('active');
+  });
+});
+
+describe('a workload that never applied successfully', () => {
+  it('is removed with its user once it leaves the repo', async () => {
+    h.commit(THREE);
+    h.fake.rejectFile('web', 'web.container');
+    const first = await h.pass();
+    expect(first.result.items.find((i) => i.workload === 'web')!.result).toBe('failed');
+    expect(first.result.items.find((i) => i.workload === 'web')!.uid).toBe(h.fake.passwd.get('web')!.uid);
+    expect(h.fake.passwd.has('web')).toBe(true);
+
+    const { ['web.container']: _gone, ...rest } = THREE;
+    h.commit(rest);
+    const { result, calls } = await h.pass();
+    expect(result.exitCode).toBe(0);
+    expect(result.items.find((i) => i.workload === 'web')).toMatchObject({ action: 'remove', result: 'ok' });
+    expect(calls).toContain('userdel --remove web');
+    expect(h.fake.passwd.has('web')).toBe(false);
+    expect(h.fake.linger.has('web')).toBe(false);
+  });
+});
