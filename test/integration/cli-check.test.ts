@@ -81,9 +81,9 @@ describe('moor render', () => {
     const out = r.stdout;
     // +Key= prepended before the spec's own Environment=
     expect(out.indexOf('Environment=DEPLOYED_BY=moor')).toBeLessThan(out.indexOf('Environment=MODE=production'));
-    // !Key= forced over the spec's PodmanArgs=
-    expect(out).toMatch(/^PodmanArgs=--log-level=info$/m);
-    expect(out).not.toMatch(/--log-level=warn/);
+    // !Key= forced over the spec's Pull=
+    expect(out).toMatch(/^Pull=never$/m);
+    expect(out).not.toMatch(/Pull=always/);
     // -Key= removed the spec's PublishPort=
     expect(out).not.toMatch(/PublishPort/);
     // Key= defaults from the base (label with {{name}}) and the group
