@@ -63,7 +63,10 @@ function openGit(dir: string, options: SyncRepoOptions, globalConfig?: string): 
 async function trustLocalSource(options: SyncRepoOptions): Promise<string | undefined> {
   if (!options.url.startsWith('/')) return undefined;
   const file = join(dirname(options.dir), '.git-global.config');
-  await writeFile(file, `[include]\n\tpath = ~/.gitconfig\n[safe]\n\tdirectory = ${options.url}\n`, { mode: 0o600 });
+  // Without HOME (a system service) there is no ~/.gitconfig to include, and git would
+  // refuse to expand the ~.
+  const include = process.env.HOME ? '[include]\n\tpath = ~/.gitconfig\n' : '';
+  await writeFile(file, `${include}[safe]\n\tdirectory = ${options.url}\n`, { mode: 0o600 });
   return file;
 }
 
