@@ -1,0 +1,81 @@
+// Benchmark: push-to-deploy in a real systemd guest (DESIGN §13). Boots the end-to-end guest
+// (test/e2e), installs moor as an operator would (`install-units --bundle`, moor.socket +
+// moor.service, a bare repository in the guest as `source.bare_repo`, the schedule a year
+// away), deploys one workload, then N times: commits a changed spec, `git push`es it, and
+// waits for the workload's service to run again. A figure, not a test.
+//
+//   npx tsx bench/push-to-deploy-guest.ts [--runs 5] [--json] [--no-build]
+//
+// Each figure is systemd's ActiveEnterTimestamp of the service's new invocation minus the
+// moment `git push` started, both read on the guest's clock: polling adds nothing to it.
+// Root only (systemd-nspawn); the first run on a machine builds the cached guest tree.
+import { parseArgs } from 'node:util';
+import { REPO_ROOT, shutdownAllGuests, type Guest } from '../test/e2e/guest';
+import { runProc, describeProc } from '../test/e2e/host-proc';
+import { bootDaemonGuest, containerSpec, installMoor, measureOneDeploy, summarize, userService, waitForJournal, type DeployMeasurement } from '../test/e2e/daemon-helpers';
+
+const WORKLOAD = 'bench';
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      runs: { type: 'string', default: '5' },
+      json: { type: 'boolean', default: false },
+      'no-build': { type: 'boolean', default: false },
+    },
+  });
+  const runs = Number(values.runs);
+  if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs ${values.runs}: a positive integer`);
+  const say = (m: string) => process.stderr.write(`${m}\n`);
+
+  if (!values['no-build']) {
+    const build = await runProc(['npm', 'run', '--silent', 'build'], { cwd: REPO_ROOT, timeoutMs: 5 * 60_000 });
+    if (build.code !== 0) throw new Error(`npm run build failed: ${describeProc(build)}`);
+  }
+
+  const guest: Guest = await bootDaemonGuest({ log: say });
+  try {
+    say(`guest ${guest.name} up in ${guest.timings.bootMs} ms; installing moor`);
+    await installMoor(guest);
+    await guest.pushRepo({ [`${WORKLOAD}.container`]: containerSpec('0') }, { message: 'bench: first deploy' });
+    const first = await guest.journalCursor();
+    await guest.run(['systemctl', 'enable', '--now', 'moor.socket', 'moor.service']);
+    await waitForJournal(guest, 'moor.service', /^pass done: gen 1 /, first, 120_000);
+    if ((await userService(guest, WORKLOAD)).active !== 'active') throw new Error(`${WORKLOAD}.service is not active after the first pass:\n${await guest.journal({ unit: 'moor.service' })}`);
+
+    const measured: DeployMeasurement[] = [];
+    /** Push → the daemon's "pass starting" journal line: the ref watch's share of the figure. */
+    const passStarts: number[] = [];
+    for (let run = 1; run <= runs; run++) {
+      const before = await guest.journalCursor();
+      const m = await measureOneDeploy(guest, WORKLOAD, { [`${WORKLOAD}.container`]: containerSpec(String(run)) }, `bench run ${run}`);
+      // The next push waits for this pass to end, so that runs never overlap.
+      const done = await waitForJournal(guest, 'moor.service', /^pass (done|ended with exit \d+|failed)/, before, 120_000);
+      const started = await waitForJournal(guest, 'moor.service', /^pass starting/, before);
+      if (!/reasons=watch$/.test(started.message)) throw new Error(`run ${run}: the pass was not started by the ref watch: ${started.message}`);
+      if (!done.message.startsWith('pass done:')) throw new Error(`run ${run}: ${done.message}`);
+      measured.push(m);
+      passStarts.push(Math.round(started.at - m.pushStartedMs));
+      say(`run ${run}: ${(m.ms / 1000).toFixed(2)} s (${m.commit.slice(0, 7)}; the daemon's pass started after ${((started.at - m.pushStartedMs) / 1000).toFixed(2)} s)`);
+    }
+    const s = summarize(measured.map((m) => m.ms));
+    const p = summarize(passStarts);
+    const sec = (ms: number) => Number((ms / 1000).toFixed(2));
+    if (values.json) {
+      process.stdout.write(
+        `${JSON.stringify({ benchmark: 'push-to-deploy-guest', runs: measured.map((m, i) => ({ run: i + 1, commit: m.commit, seconds: sec(m.ms), passStartSeconds: sec(passStarts[i]!) })), min: sec(s.min), median: sec(s.median), max: sec(s.max) })}\n`,
+      );
+    } else {
+      process.stdout.write(`push-to-deploy (git push → new InvocationID active, systemd guest): n=${measured.length} min=${sec(s.min)} s median=${sec(s.median)} s max=${sec(s.max)} s\n`);
+      process.stdout.write(`  of which git push → the daemon's pass starting: min=${sec(p.min)} s median=${sec(p.median)} s max=${sec(p.max)} s\n`);
+    }
+  } finally {
+    await guest.shutdown();
+  }
+}
+
+main().catch(async (err: unknown) => {
+  process.stderr.write(`push-to-deploy-guest: ${err instanceof Error ? err.message : String(err)}\n`);
+  await shutdownAllGuests();
+  process.exitCode = 1;
+});
