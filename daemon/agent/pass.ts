@@ -125,9 +125,14 @@ async function runPassSteps(deps: PassDeps, opts: PassOptions): Promise<PassResu
   }
 
   const lastPass = new LastPassStore(config.stateDir);
-  if (plan.every((i) => i.action === 'unchanged')) {
-    // Nothing to record, yet each line still says which uid runs it and what is live.
-    const live = await store.generations.current();
+  // Nothing to apply and the newest generation is the live, complete one: record no new
+  // generation. After a failed one, though, the host being back in step (a failing
+  // workload fixed by hand or left the repo) deserves a complete generation, so status
+  // stops showing the failure and there is something to roll back to.
+  const live = await store.generations.current();
+  const newest = (await store.generations.list()).filter((g) => g.state !== 'aborted').at(-1);
+  if (plan.every((i) => i.action === 'unchanged') && live !== undefined && newest?.id === live) {
+    // Each line still says which uid runs it and what is live.
     const items = plan.map((i) => ({ ...planned(i), uid: uids.get(i.workload), result: 'ok' as const }));
     for (const item of items) logItem(log, item, live, desired.commit);
     const result = summarize({ ...base, dryRun: false, items });

@@ -3,10 +3,12 @@
 //   tsx test/e2e/cli.ts run -- CMD...    boot, run one command, halt
 //   tsx test/e2e/cli.ts up               boot and keep it up until Ctrl-C (prints how to enter)
 //   tsx test/e2e/cli.ts demo             boot, push a one-workload repo, run moor reconcile
-// scripts/e2e-guest runs this file.
+//   tsx test/e2e/cli.ts example          boot, push the shipped example repo with the shipped
+//                                        transforms, reconcile, show status and what runs
+// scripts/e2e-guest runs this file; scripts/demo runs `example`.
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { BUSYBOX_IMAGE, BUSYBOX_SERVE_FOREVER, REPO_ROOT, bootGuest, shutdownAllGuests, type Guest } from './guest';
+import { BUSYBOX_IMAGE, BUSYBOX_SERVE_FOREVER, GUEST_BARE_REPO, GUEST_MOOR, GUEST_MOOR_CONFIG, GUEST_NODE, REPO_ROOT, bootGuest, readHostTree, shutdownAllGuests, type Guest } from './guest';
 
 const GUEST_SHELL_ENV = ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'HOME=/root', 'LANG=C.UTF-8', 'TERM=' + (process.env.TERM ?? 'dumb')];
 
@@ -17,7 +19,8 @@ function interactive(guest: Guest, argv: string[]): Promise<number> {
   const ignore = () => undefined;
   process.on('SIGINT', ignore);
   return new Promise<number>((resolve) => {
-    const child = spawn('nsenter', ['-t', String(guest.pid1), '-a', '--', '/usr/bin/env', '-i', ...GUEST_SHELL_ENV, ...argv], { stdio: 'inherit' });
+    const [file, ...args] = guest.enterArgv([...GUEST_SHELL_ENV, ...argv]);
+    const child = spawn(file!, args, { stdio: 'inherit' });
     child.on('close', (code) => resolve(code ?? 1));
   }).finally(() => {
     process.off('SIGINT', ignore);
@@ -25,12 +28,7 @@ function interactive(guest: Guest, argv: string[]): Promise<number> {
   });
 }
 
-export const DEMO_CONFIG = `transforms_dir = "/etc/moor/transforms"
-
-[source]
-url = "/srv/git/desired.git"
-branch = "main"
-`;
+export const DEMO_CONFIG = GUEST_MOOR_CONFIG;
 
 export const DEMO_CONTAINER = `[Unit]
 Description=moor end-to-end demo workload
@@ -76,14 +74,121 @@ async function demo(guest: Guest): Promise<number> {
   return r.code ?? 1;
 }
 
+/**
+ * Runs argv in the guest with this terminal as its stdin/stdout/stderr (so moor sees a
+ * terminal when there is one, and prints its readable form), after a `$ label` line.
+ */
+function shown(guest: Guest, label: string, argv: string[], user?: { name: string; uid: number }): Promise<number> {
+  if (interrupted) return Promise.resolve(130);
+  console.log(`\n$ ${label}${user ? `    (as ${user.name})` : ''}`);
+  const asUser = user ? ['runuser', '-u', user.name, '--', 'env', `XDG_RUNTIME_DIR=/run/user/${user.uid}`] : [];
+  const env = [...GUEST_SHELL_ENV, 'PODMAN_IGNORE_CGROUPSV1_WARNING=1'];
+  return new Promise<number>((resolve) => {
+    const [file, ...args] = guest.enterArgv(['-C', '/', ...env, ...asUser, ...argv]);
+    const child = spawn(file!, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+    child.on('error', (e) => {
+      console.error(`${file}: ${e.message}`);
+      resolve(1);
+    });
+    child.on('close', (code) => resolve(code ?? 1));
+  });
+}
+
+/** The workloads of a repo tree: every .container / .pod stem (pod members aside, which the example has none of). */
+function workloadsOf(files: Record<string, string>): string[] {
+  return Object.keys(files)
+    .map((p) => /(?:^|\/)([^/]+)\.(?:container|pod)$/.exec(p)?.[1])
+    .filter((n): n is string => n !== undefined)
+    .sort();
+}
+
+/**
+ * The README's demo: the shipped example repo (examples/repo) and the shipped transforms
+ * (transforms/, plus the guest-only lines in _base.container) on a real systemd host.
+ * Returns moor reconcile's exit code (or check's, when the tree is invalid).
+ */
+async function example(guest: Guest): Promise<number> {
+  const repoDir = join(REPO_ROOT, 'examples', 'repo');
+  const files = readHostTree(repoDir);
+  const workTree = `${GUEST_BARE_REPO.replace(/\.git$/, '')}-work`;
+  await guest.writeFile('/etc/moor/config.toml', GUEST_MOOR_CONFIG);
+  await guest.installTransforms(join(REPO_ROOT, 'transforms'));
+  await guest.initBareRepo(GUEST_BARE_REPO);
+  const commit = await guest.pushRepo(files, { bare: GUEST_BARE_REPO, message: 'the example desired state', workTree });
+  console.log(`== a fresh Debian guest with systemd, logind and rootless Podman (systemd-nspawn, PID 1 is ${guest.pid1} here)`);
+  console.log(`pushed examples/repo as ${commit.slice(0, 12)} to ${GUEST_BARE_REPO} in the guest`);
+  console.log(`/etc/moor/transforms: transforms/ as shipped, the guest-only lines appended to _base.container`);
+  console.log(`/etc/moor/config.toml:\n${GUEST_MOOR_CONFIG.trimEnd().replace(/^/gm, '    ')}`);
+
+  const moor = (args: string[]) => shown(guest, `moor ${args.join(' ')}`, [GUEST_NODE, GUEST_MOOR, ...args]);
+  const checked = await moor(['check', workTree, '--transforms', '/etc/moor/transforms']);
+  if (checked !== 0) return checked;
+  const code = await moor(['reconcile', '--once']);
+  if (interrupted) return 130;
+  await moor(['status']);
+
+  console.log('\n== what runs on the guest now');
+  const users: { name: string; uid: number }[] = [];
+  for (const name of workloadsOf(files)) {
+    const r = await guest.exec(['id', '-u', name]);
+    if (r.code === 0) users.push({ name, uid: Number(r.stdout.trim()) });
+  }
+  if (users.length > 0) {
+    const names = users.map((u) => u.name);
+    await shown(guest, `getent passwd ${names.join(' ')}`, ['getent', 'passwd', ...names]);
+    await shown(guest, 'loginctl list-users', ['loginctl', 'list-users', '--no-pager']);
+    const managers = users.map((u) => `user@${u.uid}.service`);
+    await shown(guest, `systemctl is-active ${managers.join(' ')}`, ['systemctl', 'is-active', ...managers]);
+  }
+  for (const user of users) {
+    await shown(guest, `systemctl --user list-units --legend=no --type=service,timer '${user.name}*'`, ['systemctl', '--user', 'list-units', '--no-pager', '--legend=no', '--type=service,timer', `${user.name}*`], user);
+    await shown(guest, 'podman ps', ['podman', 'ps'], user);
+    await shown(guest, `podman logs --tail 2 systemd-${user.name}`, ['podman', 'logs', '--tail', '2', `systemd-${user.name}`], user);
+  }
+  const web = users.find((u) => u.name === 'web');
+  if (web) await shown(guest, 'systemctl --user list-timers', ['systemctl', '--user', 'list-timers', '--no-pager'], web);
+  if (code !== 0) {
+    console.log(`\n$ journalctl -n 80    (moor reconcile exited ${code})`);
+    console.log(await guest.journal({ lines: 80 }));
+  }
+  console.log(`\nmoor reconcile --once exited ${code}; halting the guest (nothing of it stays on this machine)`);
+  return code;
+}
+
+/** Set by Ctrl-C (or SIGTERM) during a demo: the guest is halting, show nothing more. */
+let interrupted = false;
+
+/**
+ * Ctrl-C in a demo halts the guest at once, before the harness's own handler (which
+ * shuts every guest down with a long grace, then exits by the same signal): the demo's
+ * guest is volatile, there is nothing to wait for.
+ */
+function haltOnInterrupt(guest: Guest): void {
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.prependOnceListener(sig, () => {
+      interrupted = true;
+      console.error(`\n${sig}: halting guest ${guest.name}`);
+      void guest.shutdown(3_000);
+    });
+  }
+}
+
+/** A shell command that enters the guest as the harness does: from its cgroup, into its namespaces. */
+function enterCommand(guest: Guest): string {
+  const nsenter = `nsenter -t ${guest.pid1} -a /bin/bash -l`;
+  if (guest.cgroupDirs.length === 0) return nsenter;
+  return `sh -c 'for d in ${guest.cgroupDirs.join(' ')}; do echo $$ > $d/cgroup.procs; done; exec ${nsenter}'`;
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command = 'shell', ...rest] = argv;
   const guest = await bootGuest({
     log: (m) => console.error(m),
     // The demo needs moor: fail at once, with the reason, when there is no bundle.
-    ...(command === 'demo' ? { moorBundle: process.env.MOOR_E2E_BUNDLE ?? join(REPO_ROOT, 'dist', 'moor.mjs') } : {}),
+    ...(command === 'demo' || command === 'example' ? { moorBundle: process.env.MOOR_E2E_BUNDLE ?? join(REPO_ROOT, 'dist', 'moor.mjs') } : {}),
   });
-  console.error(`guest ${guest.name} up in ${guest.timings.bootMs} ms (nsenter -t ${guest.pid1} -a)`);
+  console.error(`guest ${guest.name} up in ${guest.timings.bootMs} ms (PID 1 is ${guest.pid1} on this host)`);
+  if (command === 'demo' || command === 'example') haltOnInterrupt(guest);
   try {
     switch (command) {
       case 'shell':
@@ -94,7 +199,7 @@ async function main(argv: string[]): Promise<number> {
         return await interactive(guest, cmd);
       }
       case 'up':
-        console.error(`enter it with: nsenter -t ${guest.pid1} -a /bin/bash -l   (Ctrl-C here halts it)`);
+        console.error(`enter it with (Ctrl-C here halts it):\n  ${enterCommand(guest)}`);
         await new Promise<void>((resolve) => {
           // The harness keeps no handle open on the guest: this keeps the process up.
           const keepAlive = setInterval(() => undefined, 60_000);
@@ -106,8 +211,10 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       case 'demo':
         return await demo(guest);
+      case 'example':
+        return await example(guest);
       default:
-        throw new Error(`unknown command ${command} (shell | run -- CMD... | up | demo)`);
+        throw new Error(`unknown command ${command} (shell | run -- CMD... | up | demo | example)`);
     }
   } finally {
     await guest.shutdown();

@@ -124,3 +124,23 @@ ${PODMAN_USERNS_WARMUP}
 
 /** A long-running container command that exits at once on SIGTERM (PID 1 ignores it otherwise). */
 export const BUSYBOX_SERVE_FOREVER = `/bin/sh -c 'trap "exit 0" TERM; while true; do sleep 1; done'`;
+
+/** The bare repository the tests and demos push to, inside the guest. */
+export const GUEST_BARE_REPO = '/srv/git/desired.git';
+
+/** /etc/moor/config.toml of the tests and demos: the guest's bare repo, the default transforms dir. */
+export const GUEST_MOOR_CONFIG = `transforms_dir = "/etc/moor/transforms"
+
+[source]
+url = "${GUEST_BARE_REPO}"
+branch = "main"
+`;
+
+/**
+ * A host's `_base.container` transform (the shipped one, say) with the guest-only lines of
+ * TEST_BASE_TRANSFORM appended: a transform file may repeat a section, so the host's own
+ * rules stay as they are and the guest's are added after them.
+ */
+export function withGuestOnlyLines(base: string): string {
+  return base.trim() === '' ? TEST_BASE_TRANSFORM : `${base.replace(/\n*$/, '\n')}\n${TEST_BASE_TRANSFORM}`;
+}

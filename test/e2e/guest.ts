@@ -8,9 +8,9 @@
 // signal and exit handlers on SIGINT/SIGTERM/SIGHUP/exit, and, for a death that runs no
 // handler (SIGKILL), nspawn's parent-death signal plus a detached watcher process.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, readlinkSync, realpathSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
-import { GUEST_MOOR, GUEST_NODE, TEST_BASE_TRANSFORM } from './guest-config';
+import { existsSync, lstatSync, readFileSync, readdirSync, readlinkSync, realpathSync, rmdirSync, rmSync, type Dirent } from 'node:fs';
+import { join, relative } from 'node:path';
+import { GUEST_MOOR, GUEST_NODE, TEST_BASE_TRANSFORM, withGuestOnlyLines } from './guest-config';
 import { ensureGuestTree, assertHostCanRunGuests, GuestUnavailableError, REPO_ROOT, type GuestTree } from './guest-tree';
 import { killGroup, runProc } from './host-proc';
 
@@ -93,6 +93,8 @@ export function describeExec(r: ExecResult): string {
 }
 
 export class Guest {
+  /** The guest's own cgroup directories on the host (see guestCgroupDirs); empty when none. */
+  cgroupDirs: string[] = [];
   private shutdownPromise: Promise<void> | undefined;
   private readonly uids = new Map<string, number>();
   private exited = false;
@@ -148,9 +150,20 @@ export class Guest {
       inner = ['runuser', '-u', options.user, '--', 'env', `XDG_RUNTIME_DIR=/run/user/${uid}`, ...inner];
     }
     const env = Object.entries({ ...GUEST_ENV, ...(options.env ?? {}) }).map(([k, v]) => `${k}=${v}`);
-    const full = ['nsenter', '-t', String(this.pid1), '-a', '--', '/usr/bin/env', '-i', ...(options.cwd ? ['-C', options.cwd] : []), ...env, ...inner];
+    const full = this.enterArgv([...(options.cwd ? ['-C', options.cwd] : []), ...env, ...inner]);
     const r = await runProc(full, { timeoutMs: options.timeoutMs ?? DEFAULT_EXEC_TIMEOUT_MS, ...(options.input === undefined ? {} : { input: options.input }) });
     return { argv: [...argv], code: r.code, stdout: r.stdout, stderr: r.stderr, timedOut: r.timedOut, durationMs: r.durationMs };
+  }
+
+  /**
+   * The host argv that runs `/usr/bin/env -i ENV_ARGS...` inside the guest: nsenter into all
+   * of its namespaces, from the guest's own cgroup (best effort), where the guest's logind
+   * treats the caller as it treats one from the host's root cgroup. For commands started
+   * some other way than exec (an interactive shell).
+   */
+  enterArgv(envArgs: readonly string[]): string[] {
+    const nsenter = ['nsenter', '-t', String(this.pid1), '-a', '--', '/usr/bin/env', '-i', ...envArgs];
+    return this.cgroupDirs.length === 0 ? nsenter : ['sh', '-c', JOIN_CGROUPS_SCRIPT, 'moor-e2e-join', ...this.cgroupDirs, '--', ...nsenter];
   }
 
   /** exec, throwing a GuestCommandError (argv, exit code, output) unless it exited 0. */
@@ -236,6 +249,29 @@ export class Guest {
     await this.writeFile(`${dir}/_base.container`, TEST_BASE_TRANSFORM);
   }
 
+  /**
+   * Copies a host directory of transforms (the shipped `transforms/`, say) into the guest's
+   * transforms dir, the guest-only lines appended to its `_base.container` (written alone
+   * when the directory has none). The host files are never changed.
+   */
+  async installTransforms(hostDir: string, dir = '/etc/moor/transforms'): Promise<void> {
+    const files = readHostTree(hostDir);
+    files['_base.container'] = withGuestOnlyLines(files['_base.container'] ?? '');
+    for (const [path, content] of Object.entries(files)) await this.writeFile(`${dir}/${path}`, content);
+  }
+
+  /** `systemctl --user show UNIT -p NAME...` as the user: the properties asked for, by name. */
+  async userUnit(user: string, unit: string, properties: readonly string[]): Promise<Record<string, string>> {
+    const r = await this.systemctlUser(user, ['show', unit, ...properties.flatMap((p) => ['-p', p])]);
+    if (r.code !== 0) throw new GuestCommandError(this.name, r);
+    const out: Record<string, string> = {};
+    for (const line of r.stdout.split('\n')) {
+      const eq = line.indexOf('=');
+      if (eq > 0) out[line.slice(0, eq)] = line.slice(eq + 1);
+    }
+    return out;
+  }
+
   /** The journal's current position, to show later only what came after it. */
   async journalCursor(): Promise<string | undefined> {
     const r = await this.exec(['journalctl', '--no-pager', '-n', '1', '--show-cursor', '-o', 'cat']).catch(() => undefined);
@@ -284,7 +320,10 @@ export class Guest {
     }
     // A killed nspawn leaves its guest running, reparented to the host's init.
     this.killPid1IfAlive();
+    // SIGKILL of a PID namespace's init takes every process in it down, not at once.
+    for (const deadline = Date.now() + 10_000; this.initAlive() && Date.now() < deadline; ) await sleep(50);
     rmSync(join(PROPAGATE_DIR, this.name), { recursive: true, force: true });
+    removeGuestCgroups(this.name);
     liveGuests.delete(this);
     this.timings.shutdownMs = Date.now() - started;
   }
@@ -295,6 +334,7 @@ export class Guest {
     signal(this.nspawn.pid, 'SIGKILL');
     try {
       rmSync(join(PROPAGATE_DIR, this.name), { recursive: true, force: true });
+      removeGuestCgroups(this.name);
     } catch {
       // best effort on the way out
     }
@@ -393,6 +433,72 @@ while kill -0 "$nspawn" 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1));
 [ -n "$init" ] && kill -KILL "$init" 2>/dev/null
 kill -KILL "$nspawn" 2>/dev/null
 rm -rf "${PROPAGATE_DIR}/$name"
+i=0
+while [ -n "$init" ] && kill -0 "$init" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
+shift 2
+for dir; do [ -d "$dir" ] && find "$dir" -depth -type d -exec rmdir {} + 2>/dev/null; done
+`;
+
+/**
+ * Where a guest's cgroups go on the host: one directory per guest in every hierarchy that
+ * nspawn uses without a systemd on the host (the named systemd hierarchy and the unified
+ * one of a cgroup v1 host, or the single cgroup v2 tree).
+ *
+ * Without it, nspawn puts every guest in the same place (`/payload`, beside `/supervisor`),
+ * and two guests booted at once (two test runs on one machine) share cgroups: the same
+ * `user.slice/user-1000.slice/user@1000.service`, so a guest's systemd waits for processes
+ * of the other guest it cannot see (user@.service's 2-minute stop timeout).
+ */
+function guestCgroupDirs(name: string): string[] {
+  const hierarchies = ['/sys/fs/cgroup/systemd', '/sys/fs/cgroup/unified'].filter((h) => existsSync(join(h, 'cgroup.procs')));
+  if (hierarchies.length === 0 && existsSync('/sys/fs/cgroup/cgroup.procs')) hierarchies.push('/sys/fs/cgroup');
+  return hierarchies.map((h) => join(h, 'moor-e2e', name));
+}
+
+/** Removes a halted guest's cgroup directories, deepest first; a busy one stays (best effort). */
+function removeGuestCgroups(name: string): void {
+  const rmTree = (dir: string) => {
+    let entries: Dirent[];
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) if (e.isDirectory()) rmTree(join(dir, e.name));
+    try {
+      rmdirSync(dir);
+    } catch {
+      // processes left in it, or already gone
+    }
+  };
+  for (const dir of guestCgroupDirs(name)) rmTree(dir);
+}
+
+/**
+ * Runs before systemd-nspawn, in the process that becomes it (same PID): moves itself into
+ * the guest's own cgroup directories, then execs the rest of its arguments.
+ */
+const ENTER_CGROUPS_SCRIPT = `
+while [ "$1" != -- ]; do
+  mkdir -p "$1" && echo $$ > "$1/cgroup.procs" || { echo "moor e2e: cannot move into cgroup $1" >&2; exit 97; }
+  shift
+done
+shift
+exec "$@"
+`;
+
+/**
+ * Runs before each command the harness starts in a guest: joins the guest's base cgroup
+ * (the parent of nspawn's payload and supervisor), then execs the rest. Seen from inside
+ * the guest that is one level above its root, as the host's root cgroup was before guests
+ * had their own: logind refuses SetUserLinger (EUNATCH) to callers in other cgroups it
+ * cannot place, such as a sibling of the payload. Where joining is refused (a cgroup v2
+ * parent with controllers enabled), the command runs from where it is.
+ */
+const JOIN_CGROUPS_SCRIPT = `
+while [ "$1" != -- ]; do echo $$ 2>/dev/null > "$1/cgroup.procs"; shift; done
+shift
+exec "$@"
 `;
 
 /** Boots a fresh volatile guest from the cached tree and waits until systemd says it is up. */
@@ -431,7 +537,11 @@ export async function bootGuest(options: BootOptions = {}): Promise<Guest> {
   const started = Date.now();
   // setpriv execs nspawn (same PID) with a parent-death signal: should this process die
   // abruptly, nspawn gets SIGTERM and halts the guest (the watcher below is the backstop).
-  const nspawn = spawn('setpriv', ['--pdeathsig', 'TERM', '--', 'systemd-nspawn', ...argv], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const cgroups = guestCgroupDirs(name);
+  const nspawn = spawn('sh', ['-c', ENTER_CGROUPS_SCRIPT, 'moor-e2e-cgroups', ...cgroups, '--', 'setpriv', '--pdeathsig', 'TERM', '--', 'systemd-nspawn', ...argv], {
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   bootedMachineNames.push(name);
   let output = '';
   const collect = (b: Buffer) => {
@@ -440,7 +550,7 @@ export async function bootGuest(options: BootOptions = {}): Promise<Guest> {
   nspawn.stdout?.on('data', collect);
   nspawn.stderr?.on('data', collect);
   nspawn.on('error', (e) => collect(Buffer.from(`spawn systemd-nspawn: ${e.message}\n`)));
-  const watcher = spawn('sh', ['-c', WATCHER_SCRIPT, 'moor-e2e-watcher', String(nspawn.pid ?? 0), name], {
+  const watcher = spawn('sh', ['-c', WATCHER_SCRIPT, 'moor-e2e-watcher', String(nspawn.pid ?? 0), name, ...cgroups], {
     detached: true,
     stdio: ['pipe', 'ignore', 'ignore'],
   });
@@ -452,6 +562,7 @@ export async function bootGuest(options: BootOptions = {}): Promise<Guest> {
 
   const timings: GuestTimings = { treeMs, treeBuilt: tree.built, bootMs: 0 };
   const guest = new Guest(name, tree, nspawn, watcher, () => output, timings);
+  guest.cgroupDirs = cgroups;
   liveGuests.add(guest);
   bootedGuests.push(guest);
   try {
@@ -507,6 +618,27 @@ export async function leftoverGuests(names: readonly string[] = bootedMachineNam
 }
 
 export { assertHostCanRunGuests };
+
+/**
+ * Every regular file below a host directory, path relative to it → content, in the shape
+ * pushRepo takes (a `.git` directory is skipped). Symlinks and other special files are an
+ * error: what is pushed must be exactly what is on disk.
+ */
+export function readHostTree(root: string): Record<string, string> {
+  const files: Record<string, string> = {};
+  const walk = (dir: string) => {
+    for (const entry of readdirSync(dir).sort()) {
+      if (entry === '.git') continue;
+      const path = join(dir, entry);
+      const st = lstatSync(path);
+      if (st.isDirectory()) walk(path);
+      else if (st.isFile()) files[relative(root, path)] = readFileSync(path, 'utf8');
+      else throw new Error(`readHostTree: ${path} is neither a file nor a directory`);
+    }
+  };
+  walk(root);
+  return files;
+}
 
 /** Polls `probe` until it returns a value other than undefined, bounded. */
 export async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000, pollMs = 200): Promise<T> {

@@ -237,3 +237,22 @@ describe('a workload that never applied successfully', () => {
     expect(h.fake.linger.has('web')).toBe(false);
   });
 });
+
+describe('back in step after a failed generation', () => {
+  it('records a complete generation even though nothing needed applying', async () => {
+    h.commit({ ...THREE, 'bad.container': '[Container]\nExec=/bin/x\n' });
+    const first = await h.pass();
+    expect(first.result.exitCode).toBe(1);
+    expect(first.result.generationState).toBe('failed');
+
+    h.commit(THREE);
+    const { result } = await h.pass();
+    expect(result.exitCode).toBe(0);
+    expect(result.generation).toBe(first.result.generation! + 1);
+    expect(result.generationState).toBe('complete');
+    expect(await (await h.openStore()).generations.current()).toBe(result.generation);
+
+    const again = await h.pass();
+    expect(again.result.generation).toBeUndefined();
+  });
+});
