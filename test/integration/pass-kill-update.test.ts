@@ -3,30 +3,10 @@
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { PassHarness, Timeline, containerSpec, killAndRecover, killPoints, type KillCase } from '../helpers/pass-harness';
 
-// git is not what these tests kill (the other pass tests sync for real every time): each
-// source and branch is synced for real once, and its checkout copied into later state dirs.
-vi.mock('../../daemon/host/git', async (importOriginal) => {
-  const real = await importOriginal<typeof import('../../daemon/host/git')>();
-  const { cpSync, rmSync } = await import('node:fs');
-  const { dirname, join } = await import('node:path');
-  const synced = new Map<string, { template: string; result: Awaited<ReturnType<typeof real.syncRepo>> }>();
-  return {
-    ...real,
-    async syncRepo(options: Parameters<typeof real.syncRepo>[0]) {
-      const known = synced.get(`${options.url}#${options.branch}`);
-      if (known) {
-        rmSync(options.dir, { recursive: true, force: true });
-        cpSync(known.template, options.dir, { recursive: true });
-        return known.result;
-      }
-      const result = await real.syncRepo(options);
-      const template = join(dirname(dirname(options.dir)), `synced-${synced.size}`);
-      cpSync(options.dir, template, { recursive: true });
-      synced.set(`${options.url}#${options.branch}`, { template, result });
-      return result;
-    },
-  };
-});
+// git is not what these tests kill: each branch is synced for real once, then copied.
+vi.mock('../../daemon/host/git', async (importOriginal) =>
+  (await import('../helpers/cached-git-sync')).withCachedSync(await importOriginal()),
+);
 
 const h = new PassHarness({ memoryTmp: true });
 h.commit(
