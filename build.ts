@@ -7,7 +7,7 @@ import { join, relative } from 'node:path';
 const outfile = 'dist/moor.mjs';
 
 // units/ is the one source of the shipped systemd units; `moor install-units` carries them
-// inside the bundle (see daemon/agent/daemon/units.ts).
+// inside the bundle (see daemon/cli/shipped-units.ts).
 async function readUnits(dir: string, root = dir): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   for (const entry of await readdir(dir, { withFileTypes: true })) {
@@ -47,7 +47,7 @@ await build({
 await chmod(outfile, 0o755);
 console.log(`built ${outfile}`);
 
-// The sd-notify addon's compiled file, loaded from next to the bundle (daemon/agent/daemon/notify.ts).
+// The sd-notify addon's compiled file, loaded from next to the bundle (daemon/service/notify.ts).
 // It is built for this Node.js version; a host on another one falls back to systemd-notify.
 const addon = 'node_modules/sd-notify/build/Release/notify.node';
 const sidecar = 'dist/sd-notify.node';

@@ -19,7 +19,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
-import { getJson } from '../daemon/agent/daemon/client';
+import { getJson } from '../daemon/cli/control-client';
 import { parseDuration } from '../daemon/core/config/duration';
 import { ExecaRunner } from '../daemon/host/exec';
 

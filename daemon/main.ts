@@ -1,7 +1,7 @@
 // argv → command. The only place that maps errors to exit codes (DESIGN §10, §12).
 import { Command, CommanderError } from 'commander';
-import { ExitCode, exitCodeMeaning, exitCodeOfCategory } from './exit-codes';
-import { MoorError, ValidationError } from './errors';
+import { ExitCode, exitCodeMeaning, exitCodeOfError } from './core/exit-codes';
+import { MoorError, ValidationError } from './core/errors';
 import { formatProblem } from './core/problem';
 import { registerCommands } from './cli/commands';
 import { WRITE_FILES_SUBCOMMAND } from './host/user-files';
@@ -11,8 +11,7 @@ export function exitCodeFor(err: unknown): ExitCode {
   if (err instanceof CommanderError) {
     return err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? ExitCode.Ok : ExitCode.Invalid;
   }
-  if (err instanceof MoorError) return exitCodeOfCategory(err.category);
-  return ExitCode.Partial;
+  return exitCodeOfError(err);
 }
 
 function describe(err: unknown): string {
@@ -67,6 +66,6 @@ entry.then(
   },
   (err: unknown) => {
     process.stderr.write(errorLine(describe(err)));
-    process.exitCode = ExitCode.Partial;
+    process.exitCode = exitCodeOfError(err);
   },
 );

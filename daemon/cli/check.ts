@@ -2,11 +2,11 @@
 import type { Command } from 'commander';
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { UsageError } from '../errors';
+import { UsageError } from '../core/errors';
 import { discover } from '../core/discovery';
 import { validateTree } from '../core/desired';
 import { formatProblem, sortProblems, type Problem } from '../core/problem';
-import { ExitCode } from '../exit-codes';
+import { ExitCode } from '../core/exit-codes';
 import { scanTree } from '../host/repo-scan';
 import { loadTransformsDir } from '../host/transforms-load';
 import { configFrom, type SetExit } from './common';

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import type { MoorConfig } from '../core/config/schema';
 import { DEFAULT_CONFIG_FILE } from '../core/config/resolve';
 import { loadConfig } from '../host/config-load';
-import type { ExitCode } from '../exit-codes';
+import type { ExitCode } from '../core/exit-codes';
 
 export type SetExit = (code: ExitCode) => void;
 

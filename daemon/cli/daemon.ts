@@ -1,11 +1,8 @@
 // moor daemon: the long-lived agent that moor.service runs (DESIGN §9).
 import type { Command } from 'commander';
-import { Daemon } from '../agent/daemon/daemon';
-import { generationRows } from '../agent/daemon/views';
+import { Agent } from '../service/agent';
 import { DEFAULT_CONFIG_FILE } from '../core/config/resolve';
 import type { GlobalOptions, SetExit } from './common';
-import { openStoreReadOnly } from './pass-context';
-import { statusReport } from './status';
 
 export function registerDaemon(program: Command, setExit: SetExit): void {
   program
@@ -13,13 +10,9 @@ export function registerDaemon(program: Command, setExit: SetExit): void {
     .description('run the long-lived agent: passes on a schedule, on changes, on SIGHUP and on request over the control socket')
     .action(async (_opts: object, cmd: Command) => {
       const { config } = cmd.optsWithGlobals<GlobalOptions>();
-      const daemon = await Daemon.start({
+      const daemon = await Agent.start({
         configFile: config,
         configRequired: config !== DEFAULT_CONFIG_FILE,
-        views: {
-          status: async (c) => statusReport(await openStoreReadOnly(c), c),
-          generations: async (c) => generationRows(await openStoreReadOnly(c)),
-        },
       });
       const code = await daemon.done;
       setExit(code);

@@ -1,6 +1,6 @@
 // moor doctor: host preflight. Exit 0 when every check passes, 2 otherwise.
 import type { Command } from 'commander';
-import { ExitCode } from '../exit-codes';
+import { ExitCode } from '../core/exit-codes';
 import { ExecaRunner } from '../host/exec';
 import { runPreflight } from '../host/preflight';
 import type { SetExit } from './common';

@@ -1,13 +1,13 @@
 // moor generations | rollback <N> | resume | gc: the history of passes and moving in it.
 import type { Command } from 'commander';
-import { runPass } from '../agent/pass';
-import { UsageError } from '../errors';
-import { ExitCode } from '../exit-codes';
+import { runPass } from '../pass/run-pass';
+import { UsageError } from '../core/errors';
+import { ExitCode } from '../core/exit-codes';
 import { configFrom, type SetExit } from './common';
 import { emit, table } from './output';
 import { formatPassResult } from './pass-output';
 import { openStoreReadOnly, withPassLock } from './pass-context';
-import { generationRows } from '../agent/daemon/views';
+import { generationRows } from '../state/reports';
 
 export function registerGenerations(program: Command, setExit: SetExit): void {
   program

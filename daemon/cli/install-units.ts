@@ -6,10 +6,10 @@ import { lstat, mkdir, readFile, rm, symlink } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { UsageError } from '../errors';
-import { ExitCode } from '../exit-codes';
+import { UsageError } from '../core/errors';
+import { ExitCode } from '../core/exit-codes';
 import { writeFileAtomic } from '../state/atomic';
-import { shippedUnits } from '../agent/daemon/units';
+import { shippedUnits } from './shipped-units';
 import type { SetExit } from './common';
 
 /** Where moor.service and moor-reconcile.service expect the bundle. */

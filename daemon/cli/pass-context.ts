@@ -3,7 +3,7 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { MoorConfig } from '../core/config/schema';
-import { createHostOps, type HostOps } from '../agent/host-ops';
+import { createHostOps, type HostOps } from '../pass/host-ops';
 import { systemClock } from '../host/clock';
 import { ExecaRunner } from '../host/exec';
 import { acquirePassLock } from '../host/lock';
@@ -32,5 +32,13 @@ export async function withPassLock<T>(config: MoorConfig, opts: { wait: boolean 
 
 /** Read-only commands open the store without the lock: every state file is written atomically. */
 export async function openStoreReadOnly(config: MoorConfig): Promise<StateStore> {
+  return openStateStore(config.stateDir, { clock: systemClock, readOnly: true });
+}
+
+/**
+ * `moor redeploy` writes its request without the lock (one atomic file; a pass clears
+ * only the request it saw), so it opens the store as a writer.
+ */
+export async function openStoreWithoutLock(config: MoorConfig): Promise<StateStore> {
   return openStateStore(config.stateDir, { clock: systemClock });
 }

@@ -1,5 +1,5 @@
 // How a pass's result reads for people.
-import type { PassResult } from '../agent/pass-result';
+import type { PassResult } from '../pass/pass-result';
 import { table } from './output';
 
 export function formatPassResult(r: PassResult): string {

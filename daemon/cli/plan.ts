@@ -1,6 +1,6 @@
 // moor plan: what a pass would do, per workload, with unit diffs. Changes nothing.
 import type { Command } from 'commander';
-import { runPass } from '../agent/pass';
+import { runPass } from '../pass/run-pass';
 import { configFrom, type SetExit } from './common';
 import { emit } from './output';
 import { formatPassResult } from './pass-output';

@@ -1,11 +1,11 @@
 // moor reconcile --once: one pass in this process, under the pass lock.
 import type { Command } from 'commander';
-import { runPass } from '../agent/pass';
+import { runPass } from '../pass/run-pass';
 import { configFrom, type SetExit } from './common';
 import { emit } from './output';
 import { formatPassResult } from './pass-output';
 import { withPassLock } from './pass-context';
-import { reconcileViaRunningDaemon } from '../agent/daemon/cli-bridge';
+import { reconcileViaRunningDaemon } from './via-daemon';
 
 interface ReconcileOptions {
   once?: boolean;

@@ -1,9 +1,10 @@
 // moor redeploy <workload>: force a re-apply on the next pass, even with nothing changed.
 import type { Command } from 'commander';
-import { UsageError } from '../errors';
-import { ExitCode } from '../exit-codes';
+import { UsageError } from '../core/errors';
+import { ExitCode } from '../core/exit-codes';
+import { isValidUserName } from '../core/user-name';
 import { configFrom, type SetExit } from './common';
-import { openStoreReadOnly } from './pass-context';
+import { openStoreWithoutLock } from './pass-context';
 
 export function registerRedeploy(program: Command, setExit: SetExit): void {
   program
@@ -11,10 +12,9 @@ export function registerRedeploy(program: Command, setExit: SetExit): void {
     .description('force a workload to be re-applied (files rewritten, services restarted) on the next pass')
     .argument('<workload>', 'the workload name')
     .action(async (workload: string, _opts: unknown, cmd: Command) => {
-      if (!/^[a-z_][a-z0-9_-]*$/.test(workload)) throw new UsageError(`"${workload}" is not a workload name`);
+      if (!isValidUserName(workload)) throw new UsageError(`"${workload}" is not a workload name`);
       const config = await configFrom(cmd);
-      // No lock: a request is one atomic file, and a pass clears only the request it saw.
-      await (await openStoreReadOnly(config)).redeploy.request(workload);
+      await (await openStoreWithoutLock(config)).redeploy.request(workload);
       process.stdout.write(`redeploy of ${workload} requested: the next pass re-applies it (moor reconcile --once to run it now)\n`);
       setExit(ExitCode.Ok);
     });

@@ -81,6 +81,16 @@ function stemOf(name: string): string {
 }
 
 /** The file a target path (relative to ~/.config) holds, for files known only by path. */
+/** The units that the files at these targets yield (for files already on a host). */
+export function unitsOfTargets(targets: readonly string[]): ExpectedUnit[] {
+  return expectedUnits(
+    targets.flatMap((t) => {
+      const meta = fileAtTarget(t);
+      return meta ? [{ ...meta, path: t }] : [];
+    }),
+  );
+}
+
 export function fileAtTarget(target: string): { name: string; ext: string; kind: FileKind } | undefined {
   for (const [kind, dir] of Object.entries(TARGET_DIR) as [FileKind, string][]) {
     if (target.startsWith(`${dir}/`) && !target.slice(dir.length + 1).includes('/')) {

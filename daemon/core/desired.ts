@@ -6,7 +6,7 @@ import { expectedUnits, fileAtTarget, targetPath, type ExpectedUnit } from './de
 import type { Problem } from './problem';
 import { renderFile } from './render';
 import { groupsWithTransforms, type Identity, type TransformSet } from './transforms';
-import type { FileKind, RepoFile, Workload } from './types';
+import type { FileContents, FileHashes, FileKind, RepoFile, Workload } from './types';
 import { effectiveValue, parseUnit } from './unit-file';
 
 export interface DesiredFile {
@@ -29,6 +29,16 @@ export interface RenderedWorkload {
   /** Hash over every file's target and content: what the applied record compares. */
   hash: string;
   problems: Problem[];
+}
+
+/** Target → sha256 of every file: what the plan and the applied record compare. */
+export function hashesOf(r: RenderedWorkload): FileHashes {
+  return Object.fromEntries(r.files.map((f) => [f.target, f.sha256]));
+}
+
+/** Target → content of every file: what a generation keeps and a rollback re-applies. */
+export function contentsOf(r: RenderedWorkload): FileContents {
+  return Object.fromEntries(r.files.map((f) => [f.target, f.content]));
 }
 
 /**
@@ -131,7 +141,7 @@ export function validateTree(
  * A workload from files already rendered (a generation being rolled back to): the same
  * shape as a fresh render, so the pass applies both the same way.
  */
-export function renderedFromFiles(name: string, user: string, files: Record<string, string>): RenderedWorkload {
+export function renderedFromFiles(name: string, user: string, files: FileContents): RenderedWorkload {
   const out: DesiredFile[] = [];
   const serviceNames = new Map<string, string>();
   for (const [target, content] of Object.entries(files)) {

@@ -1,21 +1,21 @@
 // Step 4 of a pass (DESIGN §6): compare the rendered desired state with what was last
 // applied (content hashes) and with what the host shows, and decide per workload.
 import type { Problem } from './problem';
+import type { FileHashes } from './types';
 
 export interface DesiredEntry {
   name: string;
   user: string;
   /** Hash of every rendered file of the workload. */
   hash: string;
-  /** target path (relative to ~/.config) → sha256 of its content */
-  files: Record<string, string>;
+  hashes: FileHashes;
 }
 
 export interface AppliedEntry {
   workload: string;
   user: string;
   hash: string;
-  files: Record<string, string>;
+  hashes: FileHashes;
 }
 
 /** What the host shows for a workload whose spec did not change. */
@@ -24,7 +24,9 @@ export interface Observation {
   drift?: string;
 }
 
-export type PlanAction = 'create' | 'update' | 'drift' | 'redeploy' | 'unchanged' | 'remove' | 'skip';
+/** What a pass does with a workload; generations record the same words. */
+export const PLAN_ACTIONS = ['create', 'update', 'redeploy', 'drift', 'unchanged', 'remove', 'skip'] as const;
+export type PlanAction = (typeof PLAN_ACTIONS)[number];
 
 export interface PlanItem {
   workload: string;
@@ -52,15 +54,15 @@ export function planPass(input: PlanInput): PlanItem[] {
   const items: PlanItem[] = [];
   for (const d of [...input.desired].sort((a, b) => a.name.localeCompare(b.name))) {
     const prev = applied.get(d.name);
-    const { changed, removed } = fileChanges(d.files, prev?.files ?? {});
+    const { changed, removed } = fileChanges(d.hashes, prev?.hashes ?? {});
     if (!prev) {
       items.push({ workload: d.name, user: d.user, action: 'create', reason: 'new workload', changed, removed });
     } else if (prev.hash !== d.hash) {
       items.push({ workload: d.name, user: d.user, action: 'update', reason: `${changed.length + removed.length} file(s) changed`, changed, removed });
     } else if (input.redeploy.has(d.name)) {
-      items.push({ workload: d.name, user: d.user, action: 'redeploy', reason: 'redeploy requested', changed: Object.keys(d.files).sort(), removed });
+      items.push({ workload: d.name, user: d.user, action: 'redeploy', reason: 'redeploy requested', changed: Object.keys(d.hashes).sort(), removed });
     } else if (input.observed.get(d.name)?.drift) {
-      items.push({ workload: d.name, user: d.user, action: 'drift', reason: input.observed.get(d.name)!.drift!, changed: Object.keys(d.files).sort(), removed });
+      items.push({ workload: d.name, user: d.user, action: 'drift', reason: input.observed.get(d.name)!.drift!, changed: Object.keys(d.hashes).sort(), removed });
     } else {
       items.push({ workload: d.name, user: d.user, action: 'unchanged', reason: 'up to date', changed: [], removed: [] });
     }
@@ -71,12 +73,12 @@ export function planPass(input: PlanInput): PlanItem[] {
   const present = new Set([...input.desired.map((d) => d.name), ...input.invalid.keys()]);
   const removals = input.applied.filter((a) => !present.has(a.workload)).sort((a, b) => b.workload.localeCompare(a.workload));
   for (const a of removals) {
-    items.push({ workload: a.workload, user: a.user, action: 'remove', reason: 'no longer in the repository', changed: [], removed: Object.keys(a.files).sort() });
+    items.push({ workload: a.workload, user: a.user, action: 'remove', reason: 'no longer in the repository', changed: [], removed: Object.keys(a.hashes).sort() });
   }
   return items;
 }
 
-function fileChanges(want: Record<string, string>, had: Record<string, string>): { changed: string[]; removed: string[] } {
+function fileChanges(want: FileHashes, had: FileHashes): { changed: string[]; removed: string[] } {
   const changed = Object.keys(want).filter((p) => had[p] !== want[p]).sort();
   const removed = Object.keys(had).filter((p) => !(p in want)).sort();
   return { changed, removed };

@@ -10,6 +10,12 @@ export interface TreeEntry {
   content?: string;
 }
 
+/** Target path (relative to the user's ~/.config) → sha256 of its content: what the plan compares. */
+export type FileHashes = Record<string, string>;
+
+/** Target path (relative to the user's ~/.config) → the content written there: what a generation keeps. */
+export type FileContents = Record<string, string>;
+
 /** How a file is deployed: Quadlet files, plain user units, or data copied next to them. */
 export type FileKind = 'quadlet' | 'unit' | 'data';
 

@@ -11,9 +11,10 @@ export type UnitHealth =
  * ok: active, or a oneshot that ran to success. failed: not loaded, failed, inactive
  * otherwise, or crash-looping (`activating` with sub-state `auto-restart` means the last
  * start failed and systemd will try again: waiting out the whole bound helps no one).
- * pending: on its way.
+ * pending: on its way. A unit systemd gave no status for is failed: it is not there.
  */
-export function unitHealth(s: UnitStatus): UnitHealth {
+export function unitHealth(s: UnitStatus | undefined): UnitHealth {
+  if (!s) return { state: 'failed', detail: 'no status' };
   if (s.loadState !== 'loaded') return { state: 'failed', detail: `not loaded (LoadState=${s.loadState || 'unknown'})` };
   switch (s.activeState) {
     case 'active':

@@ -4,11 +4,18 @@
 
 export const USER_NAME_MAX = 32;
 
-const NAME_RE = /^[a-z_][a-z0-9_-]*$/;
+/**
+ * The characters of the rule, unanchored, for patterns that embed a name (temporary
+ * file names in the state dir). Everything else uses the functions below.
+ */
+export const USER_NAME_CHARS = '[a-z_][a-z0-9_-]*';
+
+/** The whole rule but the length: one line of `[a-z_][a-z0-9_-]*`. */
+export const USER_NAME_PATTERN = new RegExp(`^${USER_NAME_CHARS}$`);
 
 /** True when `name` is a valid user name: `[a-z_][a-z0-9_-]*`, at most 32 characters. */
 export function isValidUserName(name: string): boolean {
-  return NAME_RE.test(name) && name.length <= USER_NAME_MAX;
+  return USER_NAME_PATTERN.test(name) && name.length <= USER_NAME_MAX;
 }
 
 /**

@@ -3,7 +3,7 @@
 import { readFile, readdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
-import { ConfigError } from '../errors';
+import { ConfigError } from '../core/errors';
 import { configFileSchema, type ConfigFile, type MoorConfig } from '../core/config/schema';
 import { DEFAULT_CONFIG_FILE, mergeConfigFiles, resolveConfig } from '../core/config/resolve';
 import { findKeyLine } from '../core/config/key-line';

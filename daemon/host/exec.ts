@@ -1,7 +1,7 @@
 // The one place that starts child processes (DESIGN §6: every command runs from an argv
 // array, never a shell, and has a timeout).
 import { execa } from 'execa';
-import { CommandError } from '../errors';
+import { CommandError } from '../core/errors';
 import type { CommandResult, CommandRunner, RunOptions } from '../core/ports';
 
 export interface ExecaRunnerOptions {

@@ -4,7 +4,7 @@
 import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { simpleGit, CheckRepoActions, type SimpleGit } from 'simple-git';
-import { SourceError } from '../errors';
+import { SourceError } from '../core/errors';
 
 export interface SyncRepoOptions {
   url: string;

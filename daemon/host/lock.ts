@@ -16,7 +16,7 @@
 import { close, constants, fstat, ftruncate, mkdir, open, readFile, stat, write } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { promisify } from 'node:util';
-import { HostError, LockHeldError } from '../errors';
+import { HostError, LockHeldError } from '../core/errors';
 import { runWithInheritedFd } from './exec';
 
 const openAsync = promisify(open);

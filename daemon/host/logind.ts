@@ -1,5 +1,5 @@
 // logind: linger keeps a workload's user manager running without a login session.
-import { HostError } from '../errors';
+import { HostError } from '../core/errors';
 import type { CommandRunner } from '../core/ports';
 import { parseLoginctlShowUser, type LoginUser } from '../core/parse/loginctl';
 import { commandError, mustSucceed } from './exec';

@@ -6,7 +6,7 @@ import { constants, promises as fs } from 'node:fs';
 import type { Stats } from 'node:fs';
 import path from 'node:path';
 import type { TreeEntry } from '../core/types';
-import { HostError } from '../errors';
+import { HostError } from '../core/errors';
 
 /** Entries deeper than this are listed but never entered or read (discovery refuses them). */
 export const SCAN_MAX_DEPTH = 3;

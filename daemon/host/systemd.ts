@@ -4,7 +4,7 @@
 // which talks to the manager's private socket under /run/user/UID/systemd/. The shorter
 // `systemctl --user -M USER@` needs machined and a user D-Bus session, which minimal hosts
 // lack, so it is not used.
-import { HostError } from '../errors';
+import { HostError } from '../core/errors';
 import type { CommandRunner } from '../core/ports';
 import { parseIsActive, parseUnitStatuses, UNIT_STATUS_PROPERTIES, type UnitStatus } from '../core/parse/systemctl-show';
 import { parseGeneratorMessages, parseJournalLines } from '../core/parse/journal';

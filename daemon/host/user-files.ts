@@ -1,7 +1,7 @@
 // Writes files into a workload's home by running moor itself as that user (DESIGN §5):
 // root never opens a path under a home the user controls. The other half is
 // write-files-payload.ts, behind the hidden `__write-files` subcommand.
-import { CommandError, HostError } from '../errors';
+import { CommandError, HostError } from '../core/errors';
 import type { CommandRunner } from '../core/ports';
 import type { WriteFilesPayloadInput, WriteFilesResult } from './write-files-payload';
 

@@ -2,7 +2,7 @@
 // up through NSS, removed with their home. Each operation acts first and reads the tool's
 // answer, never "check, then act": another process may change the databases in between.
 import { readFile } from 'node:fs/promises';
-import { CommandError, HostError } from '../errors';
+import { CommandError, HostError } from '../core/errors';
 import type { CommandRunner } from '../core/ports';
 import { gecosFullName, parseGroupLine, parsePasswdLine, type PasswdEntry } from '../core/parse/passwd';
 import { DEFAULT_UID_MIN, parseUidMin } from '../core/parse/login-defs';
@@ -45,6 +45,7 @@ export class UserAccounts {
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly readFile: (path: string) => Promise<string>;
   private readonly loginDefsPath: string;
+  private readonly groupsSeen = new Set<string>();
 
   constructor(
     private readonly runner: CommandRunner,
@@ -73,6 +74,14 @@ export class UserAccounts {
 
   /** Creates a system group unless it exists. */
   async ensureGroup(name: string): Promise<'created' | 'exists'> {
+    // Asked before every user this object creates: one lookup is enough.
+    if (this.groupsSeen.has(name)) return 'exists';
+    const outcome = await this.lookupOrAddGroup(name);
+    this.groupsSeen.add(name);
+    return outcome;
+  }
+
+  private async lookupOrAddGroup(name: string): Promise<'created' | 'exists'> {
     const lookup = await this.runner.run(['getent', 'group', name], { timeoutMs: this.timeoutMs });
     if (lookup.exitCode === 0) return 'exists';
     if (lookup.exitCode !== GETENT_NOT_FOUND || lookup.timedOut) throw commandError(lookup);

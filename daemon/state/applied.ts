@@ -4,23 +4,34 @@
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { Clock } from '../core/ports';
-import { StateError } from '../errors';
+import { StateError } from '../core/errors';
 import { listDir, readJsonIfExists, removeFile, writeJsonAtomic } from './atomic';
 import { assertRelativePath, assertSafeName, isSafeName, type StateLayout } from './layout';
 
-export const AppliedRecord = z.object({
+const recordFields = {
   workload: z.string(),
   user: z.string(),
   uid: z.number().int().nonnegative(),
   /** The workload's content hash, as in the manifest of `generation`. */
   hash: z.string(),
-  /** Path relative to the user's ~/.config → sha256 (hex) of the content written there. */
-  files: z.record(z.string(), z.string()),
   generation: z.number().int().positive(),
   commit: z.string(),
   appliedAt: z.iso.datetime({ offset: true }),
+};
+const fileHashes = z.record(z.string(), z.string());
+
+export const AppliedRecord = z.object({
+  ...recordFields,
+  /** Path relative to the user's ~/.config → sha256 (hex) of the content written there. */
+  hashes: fileHashes,
 });
 export type AppliedRecord = z.infer<typeof AppliedRecord>;
+
+/** What a record file may hold: records of earlier versions name the hashes `files`. */
+const AppliedRecordFile = z.union([
+  AppliedRecord,
+  z.object({ ...recordFields, files: fileHashes }).transform(({ files, ...rest }): AppliedRecord => ({ ...rest, hashes: files })),
+]);
 
 /** A record to write; `appliedAt` defaults to now. */
 export type AppliedRecordInput = Omit<AppliedRecord, 'appliedAt'> & { appliedAt?: string };
@@ -40,7 +51,7 @@ export class AppliedStore {
 
   async read(workload: string): Promise<AppliedRecord | undefined> {
     const path = this.path(workload);
-    const record = await readJsonIfExists(path, AppliedRecord);
+    const record = await readJsonIfExists(path, AppliedRecordFile);
     if (record && record.workload !== workload) {
       throw new StateError(`${path}: holds the record of workload ${JSON.stringify(record.workload)}`);
     }
@@ -49,7 +60,7 @@ export class AppliedStore {
 
   async write(input: AppliedRecordInput): Promise<AppliedRecord> {
     assertSafeName('user', input.user);
-    for (const relPath of Object.keys(input.files)) assertRelativePath(relPath);
+    for (const relPath of Object.keys(input.hashes)) assertRelativePath(relPath);
     const parsed = AppliedRecord.safeParse({ ...input, appliedAt: input.appliedAt ?? this.clock.now().toISOString() });
     if (!parsed.success) throw new StateError(`applied record of ${input.workload}: ${parsed.error.message}`);
     await writeJsonAtomic(this.path(input.workload), parsed.data);

@@ -5,7 +5,7 @@ import { constants, promises as fs } from 'node:fs';
 import { dirname, parse } from 'node:path';
 import writeFileAtomicLib from 'write-file-atomic';
 import { z } from 'zod';
-import { StateError } from '../errors';
+import { StateError } from '../core/errors';
 
 /** State is root's business alone: nobody else may read it or plant anything in it. */
 export const FILE_MODE = 0o600;

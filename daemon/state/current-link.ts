@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import { StateError } from '../errors';
+import { StateError } from '../core/errors';
 import { fsyncDir, isNotFound, listDir } from './atomic';
 import { currentLinkTarget, parseCurrentLinkTarget, type StateLayout } from './layout';
 

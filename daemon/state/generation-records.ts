@@ -1,7 +1,9 @@
 // The files of one generation directory. Times are ISO-8601 strings in the files and in
 // these types, so a record reads back exactly as it was written.
 import { z } from 'zod';
-import { StateError } from '../errors';
+import { StateError } from '../core/errors';
+import { PLAN_ACTIONS } from '../core/plan';
+import type { FileContents } from '../core/types';
 import { assertRelativePath, assertSafeName } from './layout';
 
 const isoTime = z.iso.datetime({ offset: true });
@@ -31,17 +33,14 @@ export const Manifest = z.object({
 });
 export type Manifest = z.infer<typeof Manifest>;
 
-export const ItemAction = z.enum(['create', 'update', 'redeploy', 'drift', 'unchanged', 'remove', 'skip']);
-export type ItemAction = z.infer<typeof ItemAction>;
-
-export const ItemResult = z.enum(['ok', 'failed', 'skipped']);
+export const ItemResult = z.enum(['ok', 'failed']);
 export type ItemResult = z.infer<typeof ItemResult>;
 
 export const StatusItem = z.object({
   workload: z.string(),
   user: z.string(),
   uid: z.number().int().nonnegative().optional(),
-  action: ItemAction,
+  action: z.enum(PLAN_ACTIONS),
   result: ItemResult,
   error: z.string().optional(),
   durationMs: z.number().nonnegative(),
@@ -76,11 +75,11 @@ export function allSucceeded(manifest: Manifest, items: readonly StatusItem[]): 
   return items.every((item) => item.result === 'ok') && Object.keys(manifest.workloads).every((name) => ok.has(name));
 }
 
-/** One workload's rendered files: path relative to the user's ~/.config → content. */
-export interface RenderedWorkload {
+/** One workload as a generation keeps it: its user, its content hash, its rendered files. */
+export interface GenerationWorkload {
   user: string;
   hash: string;
-  files: Record<string, string>;
+  files: FileContents;
 }
 
 export interface GenerationInput {
@@ -89,7 +88,7 @@ export interface GenerationInput {
   source: string;
   rollbackOf?: number;
   /** Keyed by workload name. */
-  workloads: Record<string, RenderedWorkload>;
+  workloads: Record<string, GenerationWorkload>;
 }
 
 /** Names and paths safe to write under units/, and no two workloads writing one file. */

@@ -7,7 +7,8 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Clock } from '../core/ports';
-import { StateError } from '../errors';
+import type { FileContents } from '../core/types';
+import { StateError } from '../core/errors';
 import { ensureDir, fsyncDir, isNotFound, listDir, pathExists, readJsonIfExists, writeFileAtomic, writeJsonAtomic } from './atomic';
 import {
   allSucceeded,
@@ -18,7 +19,7 @@ import {
   Status,
   type GenerationInput,
   type GenerationState,
-  type RenderedWorkload,
+  type GenerationWorkload,
   type StatusItem,
 } from './generation-records';
 import { readCurrentLink, sweepCurrentLeftovers, swapCurrentLink } from './current-link';
@@ -42,12 +43,12 @@ export interface GenerationInfo {
 
 export interface GenerationContent extends GenerationInfo {
   manifest: Manifest;
-  workloads: Record<string, RenderedWorkload>;
+  workloads: Record<string, GenerationWorkload>;
 }
 
 const DELETING_PREFIX = '.deleting-';
 
-export type { GenerationInput, RecoveryReport, RenderedWorkload };
+export type { GenerationInput, RecoveryReport, GenerationWorkload };
 
 export class GenerationStore {
   constructor(
@@ -114,7 +115,7 @@ export class GenerationStore {
   }
 
   /** Writes files under units/<user>/ of a generation, each atomically. */
-  async writeUnits(id: number, user: string, files: Record<string, string>): Promise<void> {
+  async writeUnits(id: number, user: string, files: FileContents): Promise<void> {
     assertSafeName('user', user);
     const base = join(this.dir(id), 'units', user);
     for (const [relPath, content] of Object.entries(files)) {
@@ -252,10 +253,10 @@ export class GenerationStore {
     const info = await this.requireInfo(id);
     const manifest = info.manifest;
     if (!manifest) throw new StateError(`generation ${id} has no manifest: its pass crashed before writing it`);
-    const workloads: Record<string, RenderedWorkload> = {};
+    const workloads: Record<string, GenerationWorkload> = {};
     for (const [name, entry] of Object.entries(manifest.workloads)) {
       assertSafeName('user', entry.user);
-      const files: Record<string, string> = {};
+      const files: FileContents = {};
       for (const relPath of entry.files) {
         assertRelativePath(relPath);
         const path = join(this.dir(id), 'units', entry.user, relPath);

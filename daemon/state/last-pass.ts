@@ -1,8 +1,8 @@
 // The outcome of the latest pass, also when it changed nothing and so made no generation
 // (a pass every two minutes must not mint a generation each time).
-import { join } from 'node:path';
 import { z } from 'zod';
 import { readJsonIfExists, writeJsonAtomic } from './atomic';
+import type { StateLayout } from './layout';
 
 export const LastPass = z.object({
   at: z.iso.datetime({ offset: true }),
@@ -17,10 +17,10 @@ export const LastPass = z.object({
 export type LastPass = z.infer<typeof LastPass>;
 
 export class LastPassStore {
-  constructor(private readonly stateDir: string) {}
+  constructor(private readonly layout: StateLayout) {}
 
   private get path(): string {
-    return join(this.stateDir, 'last-pass.json');
+    return this.layout.lastPass;
   }
 
   read(): Promise<LastPass | undefined> {

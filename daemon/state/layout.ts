@@ -2,7 +2,8 @@
 // keep names taken from a repository from escaping it: every workload name, user name
 // and relative file path becomes part of a path that root writes to.
 import { join } from 'node:path';
-import { StateError } from '../errors';
+import { StateError } from '../core/errors';
+import { isValidUserName } from '../core/user-name';
 
 export interface StateLayout {
   root: string;
@@ -14,6 +15,7 @@ export interface StateLayout {
   ownedUsers: string;
   pin: string;
   redeploy: string;
+  lastPass: string;
 }
 
 export function stateLayout(root: string): StateLayout {
@@ -27,6 +29,7 @@ export function stateLayout(root: string): StateLayout {
     ownedUsers: join(root, 'owned-users.json'),
     pin: join(root, 'pin.json'),
     redeploy: join(root, 'redeploy'),
+    lastPass: join(root, 'last-pass.json'),
   };
 }
 
@@ -54,17 +57,16 @@ export function parseCurrentLinkTarget(target: string): number | undefined {
   return match?.[1] === undefined ? undefined : parseGenerationDirName(match[1]);
 }
 
-// Workload stems and user names (DESIGN §2): one path segment, no dots, no slashes.
-const NAME = /^[a-z_][a-z0-9_-]*$/;
-
+// Workload stems and user names follow the user-name rule: one path segment, no dots,
+// no slashes.
 export function assertSafeName(what: string, name: string): void {
-  if (!NAME.test(name) || name.length > 64) {
+  if (!isValidUserName(name)) {
     throw new StateError(`invalid ${what} name ${JSON.stringify(name)} for the state store`);
   }
 }
 
 export function isSafeName(name: string): boolean {
-  return NAME.test(name) && name.length <= 64;
+  return isValidUserName(name);
 }
 
 /** A path relative to a user's ~/.config, such as "containers/systemd/web.container". */

@@ -4,7 +4,7 @@
 // entry whose useradd never ran only means "moor may create this name".
 import { z } from 'zod';
 import type { Clock } from '../core/ports';
-import { StateError } from '../errors';
+import { StateError } from '../core/errors';
 import { readJsonIfExists, writeJsonAtomic } from './atomic';
 import { assertSafeName, type StateLayout } from './layout';
 

@@ -6,10 +6,12 @@ import { promises as fs } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { decideGc, type GcDecision, type GcPolicy } from '../core/gc-policy';
 import type { Clock } from '../core/ports';
-import { StateError } from '../errors';
+import { StateError } from '../core/errors';
+import { USER_NAME_CHARS } from '../core/user-name';
 import { AppliedStore } from './applied';
 import { DIR_MODE, ensureDir, isNotFound, listDir } from './atomic';
 import { GenerationStore } from './generations';
+import { LastPassStore } from './last-pass';
 import { stateLayout, type StateLayout } from './layout';
 import { OwnedUsersRegistry } from './owned-users';
 import { PinStore } from './pin';
@@ -30,25 +32,34 @@ export interface StateStore {
   readonly ownedUsers: OwnedUsersRegistry;
   readonly pin: PinStore;
   readonly redeploy: RedeployRequests;
+  /** The outcome of the latest pass, also one that made no generation. */
+  readonly lastPass: LastPassStore;
   /** Deletes the generations the policy selects, never `current` or the pinned one. Under the pass lock. */
   gc(policy: GcPolicy, now?: Date): Promise<GcReport>;
 }
 
 export interface OpenStateStoreOptions {
   clock?: Clock;
+  /**
+   * For readers without the pass lock (`moor status`, `moor generations`, the service's
+   * read models): create nothing and change no mode. A missing state dir reads as empty.
+   */
+  readOnly?: boolean;
 }
 
 /**
- * Opens (creating if needed) the state store in `dir`. The directories must belong to
- * this process's user and are made 0700: a state dir others can write to would let them
- * plant links that root then writes through.
+ * Opens the state store in `dir`. Unless read-only, the directories are created if
+ * needed; they must belong to this process's user and are made 0700: a state dir others
+ * can write to would let them plant links that root then writes through.
  */
 export async function openStateStore(dir: string, options: OpenStateStoreOptions = {}): Promise<StateStore> {
   const clock = options.clock ?? systemClock;
   const layout = stateLayout(resolve(dir));
-  for (const path of [layout.root, layout.generations, layout.applied, layout.redeploy]) {
-    await ensureDir(path);
-    await tighten(path);
+  if (!options.readOnly) {
+    for (const path of [layout.root, layout.generations, layout.applied, layout.redeploy]) {
+      await ensureDir(path);
+      await tighten(path);
+    }
   }
   const generations = new GenerationStore(layout, clock);
   const pin = new PinStore(layout, clock);
@@ -60,6 +71,7 @@ export async function openStateStore(dir: string, options: OpenStateStoreOptions
     ownedUsers: new OwnedUsersRegistry(layout, clock),
     pin,
     redeploy: new RedeployRequests(layout, clock),
+    lastPass: new LastPassStore(layout),
     async gc(policy, now = clock.now()) {
       const current = await generations.current();
       const pinned = (await pin.read())?.generation;
@@ -88,8 +100,8 @@ async function tighten(path: string): Promise<void> {
 const TEMPORARY: readonly [keyof StateLayout, RegExp][] = [
   ['root', /^(owned-users|pin)\.json\.\d+$/],
   ['generations', /^sequence\.json\.\d+$/],
-  ['applied', /^[a-z_][a-z0-9_-]*\.json\.\d+$/],
-  ['redeploy', /^[a-z_][a-z0-9_-]*\.\d+$/],
+  ['applied', new RegExp(`^${USER_NAME_CHARS}\\.json\\.\\d+$`)],
+  ['redeploy', new RegExp(`^${USER_NAME_CHARS}\\.\\d+$`)],
 ];
 /** Old enough that no write still in flight (say, `moor redeploy` run outside the lock) owns it. */
 const TEMPORARY_MIN_AGE_MS = 60 * 60 * 1000;

@@ -7,9 +7,9 @@ import { execFileSync } from 'node:child_process';
 import { accessSync, constants, mkdirSync, mkdtempSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { createHostOps, type HostOps } from '../../daemon/agent/host-ops';
-import { runPass, type PassOptions } from '../../daemon/agent/pass';
-import type { PassResult } from '../../daemon/agent/pass-result';
+import { createHostOps, type HostOps } from '../../daemon/pass/host-ops';
+import { runPass, type PassOptions } from '../../daemon/pass/run-pass';
+import type { PassResult } from '../../daemon/pass/pass-result';
 import { mergeConfigFiles, resolveConfig } from '../../daemon/core/config/resolve';
 import type { ConfigFile, MoorConfig } from '../../daemon/core/config/schema';
 import type { Clock, CommandResult, CommandRunner, RunOptions } from '../../daemon/core/ports';
@@ -351,7 +351,7 @@ export async function convergenceProblems(h: PassHarness, desired: DesiredHost, 
   for (const record of applied) {
     if (hashes?.[record.workload] !== undefined && hashes[record.workload] !== record.hash) problems.push(`applied hash of ${record.workload} is stale`);
     const files = fake.userFiles(record.user);
-    for (const target of Object.keys(record.files)) {
+    for (const target of Object.keys(record.hashes)) {
       if (!files.has(`.config/${target}`)) problems.push(`${record.user}: ~/.config/${target} missing`);
     }
   }

@@ -246,7 +246,7 @@ describe('moor reconcile --once exit codes', () => {
         user: name,
         uid: 64000,
         hash: 'a'.repeat(64),
-        files: { [`containers/systemd/${name}.container`]: 'b'.repeat(64) },
+        hashes: { [`containers/systemd/${name}.container`]: 'b'.repeat(64) },
         generation: 1,
         commit: 'c'.repeat(40),
       });

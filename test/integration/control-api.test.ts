@@ -8,13 +8,13 @@ import { chmodSync, lstatSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFi
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DaemonAbsent, getJson, reconcileViaDaemon } from '../../daemon/agent/daemon/client';
-import { startControlServer, type ControlApi, type ControlServer } from '../../daemon/agent/daemon/control-server';
-import { PassLoop, type PassRequest } from '../../daemon/agent/daemon/loop';
-import type { PassOutcome } from '../../daemon/agent/daemon/protocol';
-import { signBody } from '../../daemon/agent/daemon/webhook';
-import { summarize, type ItemOutcome } from '../../daemon/agent/pass-result';
-import { SourceError, ValidationError } from '../../daemon/errors';
+import { DaemonAbsent, getJson, reconcileViaDaemon } from '../../daemon/cli/control-client';
+import { startControlServer, type ControlApi, type ControlServer } from '../../daemon/service/control-server';
+import { PassLoop, type PassRequest } from '../../daemon/service/pass-loop';
+import type { PassOutcome } from '../../daemon/service/protocol';
+import { signBody } from '../../daemon/service/webhook';
+import { summarize, type ItemOutcome } from '../../daemon/pass/pass-result';
+import { SourceError, ValidationError } from '../../daemon/core/errors';
 import { createLogger } from '../../daemon/host/log';
 
 let dir: string;

@@ -6,12 +6,12 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { getJson, reconcileViaDaemon } from '../../daemon/agent/daemon/client';
-import { Daemon, type DaemonOptions } from '../../daemon/agent/daemon/daemon';
-import type { PassRequest } from '../../daemon/agent/daemon/loop';
-import type { Notifier } from '../../daemon/agent/daemon/notify';
-import type { PassOutcome, TriggerReason } from '../../daemon/agent/daemon/protocol';
-import { summarize } from '../../daemon/agent/pass-result';
+import { getJson, reconcileViaDaemon } from '../../daemon/cli/control-client';
+import { Agent, type AgentOptions } from '../../daemon/service/agent';
+import type { PassRequest } from '../../daemon/service/pass-loop';
+import type { Notifier } from '../../daemon/service/notify';
+import type { PassOutcome, TriggerReason } from '../../daemon/service/protocol';
+import { summarize } from '../../daemon/pass/pass-result';
 import { git } from '../helpers/pass-harness';
 
 let dir: string;
@@ -22,7 +22,7 @@ let work: string;
 let transforms: string;
 let logs: string[];
 let sent: string[];
-let daemon: Daemon | undefined;
+let daemon: Agent | undefined;
 /** Every pass the fake executor was asked for. */
 let passes: Array<{ reasons: TriggerReason[]; request: PassRequest; end: (o?: PassOutcome) => void }>;
 /** Passes end at once unless held. */
@@ -60,11 +60,10 @@ function resultFor(reasons: TriggerReason[]) {
   return { ...summarize({ kind: 'pass', dryRun: false, commit: 'abcdef0123', source: bare, items: [] }), summary: `pass ${passes.length} for ${reasons.join('+')}` };
 }
 
-async function startDaemon(overrides: Partial<DaemonOptions> = {}): Promise<Daemon> {
-  daemon = await Daemon.start({
+async function startDaemon(overrides: Partial<AgentOptions> = {}): Promise<Agent> {
+  daemon = await Agent.start({
     configFile,
     configRequired: true,
-    views: { status: async () => ({ workloads: [] }), generations: async () => [] },
     handleSignals: false,
     startupPass: false,
     logSink: { write: (l) => void logs.push(l) },

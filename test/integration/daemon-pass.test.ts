@@ -6,21 +6,19 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Daemon } from '../../daemon/agent/daemon/daemon';
-import { createPassExecutor } from '../../daemon/agent/daemon/executor';
-import { generationRows } from '../../daemon/agent/daemon/views';
-import type { Notifier } from '../../daemon/agent/daemon/notify';
-import { statusReport } from '../../daemon/cli/status';
+import { Agent } from '../../daemon/service/agent';
+import { createPassExecutor } from '../../daemon/service/pass-executor';
+import type { Notifier } from '../../daemon/service/notify';
 import { acquirePassLock } from '../../daemon/host/lock';
 import { createLogger } from '../../daemon/host/log';
-import { LastPassStore } from '../../daemon/state/last-pass';
+import { openStateStore } from '../../daemon/state/store';
 import { REPO_ROOT } from '../helpers/cli';
 import { containerSpec, PassHarness } from '../helpers/pass-harness';
 
 let h: PassHarness;
 let configFile: string;
 let socketPath: string;
-let daemon: Daemon | undefined;
+let daemon: Agent | undefined;
 let sent: string[];
 
 const notifier: Notifier = {
@@ -63,19 +61,16 @@ afterEach(async () => {
   h.cleanup();
 });
 
-async function startDaemon(startupPass = true): Promise<Daemon> {
-  daemon = await Daemon.start({
+async function startDaemon(startupPass = true): Promise<Agent> {
+  daemon = await Agent.start({
     configFile,
     configRequired: true,
-    views: {
-      status: async (c) => statusReport(await h.openStore(), c),
-      generations: async () => generationRows(await h.openStore()),
-    },
+    openStore: () => h.openStore(),
     handleSignals: false,
     startupPass,
     logSink: { write: (l) => void h.logs.push(l) },
     notifier,
-    executorDeps: { host: (c) => h.host(h.fake, c), openStore: () => h.openStore(), passOptions: { settleMs: 0 } },
+    executorDeps: { host: (c) => h.host(h.fake, c), passOptions: { settleMs: 0 } },
   });
   return daemon;
 }
@@ -173,7 +168,7 @@ describe('the daemon with the real pass', () => {
     expect(rec.code).toBe(4);
     expect(rec.stderr).toContain('via the running daemon');
     expect(rec.stderr).toMatch(/SourceError/);
-    const last = await new LastPassStore(h.stateDir).read();
+    const last = await (await openStateStore(h.stateDir, { readOnly: true })).lastPass.read();
     expect(last).toMatchObject({ exitCode: 4 });
     expect(last!.summary).toMatch(/^pass failed: SourceError: /);
     expect(sent.at(-1)).toMatch(/^STATUS=pass failed: SourceError/);
@@ -213,7 +208,7 @@ describe('the pass lock', () => {
       host: (c) => h.host(h.fake, c),
       runPass: async (deps, opts) => {
         await gate;
-        const { runPass } = await import('../../daemon/agent/pass');
+        const { runPass } = await import('../../daemon/pass/run-pass');
         return runPass(deps, opts);
       },
     });

@@ -13,7 +13,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { getJson } from '../../daemon/agent/daemon/client';
+import { getJson } from '../../daemon/cli/control-client';
 import { REPO_ROOT } from '../helpers/cli';
 import { git } from '../helpers/pass-harness';
 

@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, wr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { UNIT_TARGETS } from '../../daemon/agent/daemon/units';
+import { UNIT_TARGETS } from '../../daemon/cli/shipped-units';
 import { REPO_ROOT, runMoor } from '../helpers/cli';
 
 let prefix: string;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ExecaRunner, mustSucceed } from '../../daemon/host/exec';
-import { CommandError } from '../../daemon/errors';
+import { CommandError } from '../../daemon/core/errors';
 
 const runner = new ExecaRunner({ killGraceMs: 500 });
 

@@ -5,7 +5,7 @@ import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { syncRepo } from '../../daemon/host/git';
-import { SourceError } from '../../daemon/errors';
+import { SourceError } from '../../daemon/core/errors';
 
 let root: string;
 let bare: string;

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { acquirePassLock } from '../../daemon/host/lock';
-import { LockHeldError } from '../../daemon/errors';
+import { LockHeldError } from '../../daemon/core/errors';
 
 const projectRoot = fileURLToPath(new URL('../..', import.meta.url));
 const lockModule = new URL('../../daemon/host/lock.ts', import.meta.url).href;

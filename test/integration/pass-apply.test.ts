@@ -73,7 +73,7 @@ describe('a new workload', () => {
     const store = await h.openStore();
     const record = await store.applied.read('web');
     expect(record).toMatchObject({ workload: 'web', user: 'web', uid: 1000, generation: 1, commit: result.commit });
-    expect(Object.keys(record!.files)).toEqual(['containers/systemd/web.container']);
+    expect(Object.keys(record!.hashes)).toEqual(['containers/systemd/web.container']);
     expect(await store.ownedUsers.get('web')).toMatchObject({ state: 'created', uid: 1000 });
     expect(result.generation).toBe(1);
     expect(result.generationState).toBe('complete');
@@ -208,7 +208,7 @@ describe('an updated workload', () => {
     expect(calls.map(norm)).toContain('as web(1000): systemctl --user stop web-cache.service');
     expect(h.fake.userFiles('web').has('.config/systemd/user/web-cache.service')).toBe(false);
     expect(h.fake.unit('web', 'web-cache.service')).toBeUndefined();
-    expect(Object.keys((await (await h.openStore()).applied.read('web'))!.files)).toEqual(['containers/systemd/web.container']);
+    expect(Object.keys((await (await h.openStore()).applied.read('web'))!.hashes)).toEqual(['containers/systemd/web.container']);
   });
 });
 

@@ -105,7 +105,7 @@ describe('users that must never be removed, whatever the state says', () => {
     user,
     uid,
     hash: 'f'.repeat(64),
-    files: { [`containers/systemd/${workload}.container`]: 'e'.repeat(64) },
+    hashes: { [`containers/systemd/${workload}.container`]: 'e'.repeat(64) },
     generation: 1,
     commit: 'c'.repeat(40),
   });

@@ -1,7 +1,7 @@
 // Workloads leaving the repository: the removal sequence, its order, and the guard that
 // refuses a plan removing everything (or too much).
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { GuardError } from '../../daemon/errors';
+import { GuardError } from '../../daemon/core/errors';
 import { PassHarness, containerSpec } from '../helpers/pass-harness';
 
 let h: PassHarness;

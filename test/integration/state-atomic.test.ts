@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { StateError } from '../../daemon/errors';
+import { StateError } from '../../daemon/core/errors';
 import { ensureDir, readJson, readJsonIfExists, removeFile, writeFileAtomic, writeJsonAtomic } from '../../daemon/state/atomic';
 
 let dir: string;

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Clock } from '../../daemon/core/ports';
-import { StateError } from '../../daemon/errors';
+import { StateError } from '../../daemon/core/errors';
 import { openStateStore, type StateStore } from '../../daemon/state/store';
 
 function fakeClock() {
@@ -37,7 +37,7 @@ const record = {
   user: 'web',
   uid: 1001,
   hash: 'sha256:abc',
-  files: { 'containers/systemd/web.container': 'e3b0c442' },
+  hashes: { 'containers/systemd/web.container': 'e3b0c442' },
   generation: 4,
   commit: 'ab12cd3',
 };
@@ -65,7 +65,7 @@ describe('applied records', () => {
     for (const name of ['../x', 'a/b', '.hidden', '', 'Web']) {
       await expect(store.applied.read(name)).rejects.toThrow(StateError);
     }
-    await expect(store.applied.write({ ...record, files: { '../../x': 'h' } })).rejects.toThrow(StateError);
+    await expect(store.applied.write({ ...record, hashes: { '../../x': 'h' } })).rejects.toThrow(StateError);
   });
 
   it('a corrupt record is a StateError naming the file', async () => {

@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { StateError } from '../../daemon/errors';
+import { StateError } from '../../daemon/core/errors';
 import { openStateStore } from '../../daemon/state/store';
 
 let base: string;

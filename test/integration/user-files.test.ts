@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runWriteFilesPayload, type WriteFilesPayloadInput } from '../../daemon/host/write-files-payload';
 import { writeUserFiles } from '../../daemon/host/user-files';
 import { ExecaRunner } from '../../daemon/host/exec';
-import { HostError } from '../../daemon/errors';
+import { HostError } from '../../daemon/core/errors';
 
 let root: string;
 let home: string;

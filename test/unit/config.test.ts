@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig, parseConfigText } from '../../daemon/host/config-load';
-import { ConfigError } from '../../daemon/errors';
+import { ConfigError } from '../../daemon/core/errors';
 import { findKeyLine } from '../../daemon/core/config/key-line';
 
 const dirs: string[] = [];

@@ -3,11 +3,11 @@
 // lets the running pass finish while cancelling the queued one. The pass is a fake whose
 // end the test decides; starts run at once (no event-loop deferral) where order matters.
 import { describe, expect, it } from 'vitest';
-import { PassLoop, type PassRequest } from '../../daemon/agent/daemon/loop';
-import type { PassOutcome } from '../../daemon/agent/daemon/protocol';
-import type { ItemOutcome, PassResult } from '../../daemon/agent/pass-result';
-import { summarize } from '../../daemon/agent/pass-result';
-import { ValidationError } from '../../daemon/errors';
+import { PassLoop, type PassRequest } from '../../daemon/service/pass-loop';
+import type { PassOutcome } from '../../daemon/service/protocol';
+import type { ItemOutcome, PassResult } from '../../daemon/pass/pass-result';
+import { summarize } from '../../daemon/pass/pass-result';
+import { ValidationError } from '../../daemon/core/errors';
 import { createLogger } from '../../daemon/host/log';
 
 const log = createLogger('error', { write: () => undefined });

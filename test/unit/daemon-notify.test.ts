@@ -3,7 +3,7 @@
 // same assignments; the watchdog interval follows WATCHDOG_USEC/WATCHDOG_PID; the pings
 // stop while the daemon is unhealthy.
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createNotifier, startWatchdog, statusLine, watchdogPingInterval, type Notifier } from '../../daemon/agent/daemon/notify';
+import { createNotifier, startWatchdog, statusLine, watchdogPingInterval, type Notifier } from '../../daemon/service/notify';
 import type { CommandResult, CommandRunner, RunOptions } from '../../daemon/core/ports';
 import { createLogger } from '../../daemon/host/log';
 

@@ -1,12 +1,13 @@
 // Small pure parts of the daemon: socket activation's environment, the watch targets and
 // their filters, errors carried over the control socket, and the stall limit.
 import { describe, expect, it } from 'vitest';
-import { listenFdsFromEnv, unsetListenEnv } from '../../daemon/agent/daemon/listen-fds';
-import { DaemonReportedError, exitCodeOfCategory, reviveError, serializeError } from '../../daemon/agent/daemon/protocol';
-import { watchTargets } from '../../daemon/agent/daemon/watch';
-import { stallLimitMs } from '../../daemon/agent/daemon/daemon';
+import { listenFdsFromEnv, unsetListenEnv } from '../../daemon/service/listen-fds';
+import { DaemonReportedError, reviveError, serializeError } from '../../daemon/service/protocol';
+import { exitCodeOfCategory } from '../../daemon/core/exit-codes';
+import { watchTargets } from '../../daemon/service/watch';
+import { stallLimitMs } from '../../daemon/service/agent';
 import { resolveConfig } from '../../daemon/core/config/resolve';
-import { ConfigError, GuardError, LockHeldError, SourceError, ValidationError } from '../../daemon/errors';
+import { ConfigError, GuardError, LockHeldError, SourceError, ValidationError } from '../../daemon/core/errors';
 
 describe('listenFdsFromEnv', () => {
   it('takes fd 3 when LISTEN_PID is ours', () => {
@@ -81,7 +82,8 @@ describe('errors over the control socket', () => {
       [new SourceError('fetch failed'), 4],
       [new GuardError('would remove everything', ['a', 'b']), 5],
       [new LockHeldError('/run/moor/lock', 'pid 1'), 3],
-      [new Error('boom'), 1],
+      // Not a MoorError: a bug, which reads as "failed" (6), never as a partial apply (1).
+      [new Error('boom'), 6],
     ];
     for (const [err, code] of cases) {
       const wire = JSON.parse(JSON.stringify(serializeError(err)));

@@ -2,9 +2,9 @@
 // during a pending delay adds nothing, a reload changes the schedule, and a bad cron
 // expression is a config error. The cron task is a fake whose ticks the test makes.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { checkCron, Schedule, type CreateCronTask } from '../../daemon/agent/daemon/schedule';
+import { checkCron, Schedule, type CreateCronTask } from '../../daemon/service/schedule';
 import { resolveConfig } from '../../daemon/core/config/resolve';
-import { ConfigError } from '../../daemon/errors';
+import { ConfigError } from '../../daemon/core/errors';
 import { createLogger } from '../../daemon/host/log';
 
 const log = createLogger('error', { write: () => undefined });

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { checkSignature, readWebhookSecret, signBody, webhookDecision } from '../../daemon/agent/daemon/webhook';
+import { checkSignature, readWebhookSecret, signBody, webhookDecision } from '../../daemon/service/webhook';
 
 const secret = Buffer.from("It's a Secret to Everybody");
 const body = Buffer.from('Hello, World!');

@@ -4,7 +4,7 @@ import { hasManagedMarker, MANAGED_GROUP, UserAccounts } from '../../daemon/host
 import { Logind } from '../../daemon/host/logind';
 import { SystemManager, UserManager, type UserRef } from '../../daemon/host/systemd';
 import { writeUserFiles } from '../../daemon/host/user-files';
-import { CommandError, HostError } from '../../daemon/errors';
+import { CommandError, HostError } from '../../daemon/core/errors';
 
 const SELF = ['/usr/bin/node', '/usr/lib/moor/moor.mjs'];
 const noSleep = async () => {};

@@ -1,7 +1,7 @@
 // The health gate of a pass (DESIGN §6 step 5.7) over a scripted user manager and a clock
 // that only moves when the gate sleeps.
 import { describe, expect, it } from 'vitest';
-import { healthGate } from '../../daemon/agent/health-gate';
+import { healthGate } from '../../daemon/pass/health-gate';
 import type { UnitStatus } from '../../daemon/core/parse/systemctl-show';
 import { unitHealth } from '../../daemon/core/unit-health';
 import type { UserManager } from '../../daemon/host/systemd';

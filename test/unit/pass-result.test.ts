@@ -1,6 +1,6 @@
 // What a pass reports: counts, the one-line summary (logs, sd_notify STATUS=) and the exit code.
 import { describe, expect, it } from 'vitest';
-import { summarize, type ItemOutcome } from '../../daemon/agent/pass-result';
+import { summarize, type ItemOutcome } from '../../daemon/pass/pass-result';
 
 const item = (workload: string, action: ItemOutcome['action'], result: ItemOutcome['result'] = 'ok'): ItemOutcome => ({
   workload,

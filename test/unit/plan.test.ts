@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { planPass, removalGuard, type AppliedEntry, type DesiredEntry } from '../../daemon/core/plan';
 
-const desired = (name: string, hash: string, files: Record<string, string> = { [`containers/systemd/${name}.container`]: hash }): DesiredEntry => ({ name, user: name, hash, files });
-const applied = (name: string, hash: string, files: Record<string, string> = { [`containers/systemd/${name}.container`]: hash }): AppliedEntry => ({ workload: name, user: name, hash, files });
+const desired = (name: string, hash: string, files: Record<string, string> = { [`containers/systemd/${name}.container`]: hash }): DesiredEntry => ({ name, user: name, hash, hashes: files });
+const applied = (name: string, hash: string, files: Record<string, string> = { [`containers/systemd/${name}.container`]: hash }): AppliedEntry => ({ workload: name, user: name, hash, hashes: files });
 const none = { invalid: new Map(), observed: new Map(), redeploy: new Set<string>() };
 
 describe('planPass', () => {

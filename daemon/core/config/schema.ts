@@ -3,13 +3,14 @@
 // to its default unnoticed. Every key is optional in a file; defaults fill the rest.
 import { z } from 'zod';
 import { DURATION_PATTERN, parseDuration } from './duration';
+import { USER_NAME_CHARS, USER_NAME_PATTERN } from '../user-name';
 
 const duration = z
   .string()
   .regex(DURATION_PATTERN, 'a duration like "30s", "5m", "2h" or "7d"')
   .transform((s) => parseDuration(s)!);
 
-const userName = z.string().regex(/^[a-z_][a-z0-9_-]*$/, 'a user name ([a-z_][a-z0-9_-]*)');
+const userName = z.string().regex(USER_NAME_PATTERN, `a user name (${USER_NAME_CHARS})`);
 
 const fileMode = z
   .string()
@@ -23,7 +24,7 @@ const maxRemovals = z.union([
 
 export const configFileSchema = z.strictObject({
   log_level: z.enum(['debug', 'info', 'warn', 'error']).optional(),
-  user_prefix: z.string().regex(/^[a-z_][a-z0-9_-]*$|^$/, 'empty or a user-name prefix').max(16).optional(),
+  user_prefix: z.string().regex(new RegExp(`${USER_NAME_PATTERN.source}|^$`), 'empty or a user-name prefix').max(16).optional(),
   protected_users: z.array(userName).optional(),
   max_removals: maxRemovals.optional(),
   max_file_bytes: z.number().int().positive().optional(),

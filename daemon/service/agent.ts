@@ -4,32 +4,27 @@
 // the running pass finishes the workload in hand, records its status and releases the
 // lock, all within timeouts.stop.
 import { resolve } from 'node:path';
-import type { MoorConfig } from '../../core/config/schema';
-import { ExitCode } from '../../exit-codes';
-import { ExecaRunner } from '../../host/exec';
-import { loadConfig } from '../../host/config-load';
-import { createLogger, type LogSink, type Logger } from '../../host/log';
+import type { MoorConfig } from '../core/config/schema';
+import { ExitCode } from '../core/exit-codes';
+import { ExecaRunner } from '../host/exec';
+import { loadConfig } from '../host/config-load';
+import { systemClock } from '../host/clock';
+import { createLogger, type LogSink, type Logger } from '../host/log';
+import { generationRows, statusReport, type DaemonInfo } from '../state/reports';
+import { openStateStore, type StateStore } from '../state/store';
 import { startControlServer, type ControlLimits, type ControlServer } from './control-server';
-import { createPassExecutor, type ExecutorDeps } from './executor';
+import { createPassExecutor, type ExecutorDeps } from './pass-executor';
 import { listenFdsFromEnv, unsetListenEnv } from './listen-fds';
-import { PassLoop, type PassExecutor } from './loop';
+import { PassLoop, type PassExecutor } from './pass-loop';
 import { createNotifier, startWatchdog, type Notifier } from './notify';
-import type { DaemonInfo, PassOutcome, TriggerReason } from './protocol';
+import type { PassOutcome, TriggerReason } from './protocol';
 import { checkCron, Schedule, type CreateCronTask } from './schedule';
 import { startWatches, watchTargets, type WatchKind, type Watches } from './watch';
 
-export interface DaemonViews {
-  /** The report of `moor status --json`. */
-  status(config: MoorConfig): Promise<object>;
-  /** The list of `moor generations --json`. */
-  generations(config: MoorConfig): Promise<unknown>;
-}
-
-export interface DaemonOptions {
+export interface AgentOptions {
   configFile: string;
   /** The config file must exist (it was named with --config). */
   configRequired: boolean;
-  views: DaemonViews;
   /** Install SIGHUP/SIGTERM/SIGINT handlers on the process (off in tests). */
   handleSignals?: boolean;
   /** Run a pass as soon as the daemon is ready (a boot converges at once). */
@@ -40,13 +35,15 @@ export interface DaemonOptions {
   notifier?: Notifier;
   execute?: PassExecutor;
   executorDeps?: Partial<ExecutorDeps>;
+  /** Opens the state store, for the read models and the passes. */
+  openStore?: (config: MoorConfig, access: { readOnly: boolean }) => Promise<StateStore>;
   createCronTask?: CreateCronTask;
   random?: () => number;
   debounceMs?: number;
   controlLimits?: Partial<ControlLimits>;
 }
 
-export class Daemon {
+export class Agent {
   private config: MoorConfig;
   private readonly log: Logger;
   private readonly loop: PassLoop;
@@ -62,26 +59,30 @@ export class Daemon {
   private stopping: Promise<ExitCode> | undefined;
   private resolveDone!: (code: ExitCode) => void;
   private readonly signalHandlers: Array<[NodeJS.Signals, () => void]> = [];
+  private readonly readStore: () => Promise<StateStore>;
   /** Resolves with the exit code once the daemon has stopped. */
   readonly done: Promise<ExitCode>;
 
   private constructor(
-    private readonly opts: DaemonOptions,
+    private readonly opts: AgentOptions,
     config: MoorConfig,
   ) {
     this.config = config;
     this.log = createLogger(config.logLevel, opts.logSink);
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
-    const execute = opts.execute ?? createPassExecutor({ config: () => this.config, log: this.log, ...opts.executorDeps });
+    const openStore = opts.openStore ?? ((c: MoorConfig, access: { readOnly: boolean }) => openStateStore(c.stateDir, { clock: systemClock, ...access }));
+    this.readStore = () => openStore(this.config, { readOnly: true });
+    const execute =
+      opts.execute ?? createPassExecutor({ config: () => this.config, log: this.log, openStore: (c) => openStore(c, { readOnly: false }), ...opts.executorDeps });
     this.loop = new PassLoop(execute, { log: this.log, onOutcome: (o) => this.recordOutcome(o) });
   }
 
   /** Loads and checks the config (a bad one throws ConfigError: exit 2), then serves. */
-  static async start(options: DaemonOptions): Promise<Daemon> {
+  static async start(options: AgentOptions): Promise<Agent> {
     // Absolute, so the config folder's watch and every reload mean the same file.
     const opts = { ...options, configFile: resolve(options.configFile) };
     const config = await loadDaemonConfig(opts);
-    const daemon = new Daemon(opts, config);
+    const daemon = new Agent(opts, config);
     try {
       await daemon.serve();
     } catch (err) {
@@ -109,8 +110,8 @@ export class Daemon {
       ...(activation ? { listenFd: activation.fd } : {}),
       ...(this.opts.controlLimits ? { limits: this.opts.controlLimits } : {}),
       api: {
-        status: async () => ({ ...(await this.opts.views.status(this.config)), daemon: this.info() }),
-        generations: () => this.opts.views.generations(this.config),
+        status: async () => ({ ...(await statusReport(await this.readStore())), daemon: this.info() }),
+        generations: async () => generationRows(await this.readStore()),
         reconcile: (onItem) => this.loop.trigger('control', onItem),
         webhookSecretFile: () => this.config.control.webhookSecretFile,
         branch: () => this.config.source.branch,
@@ -310,7 +311,7 @@ export function stallLimitMs(config: MoorConfig): number {
   return t.fetchMs + t.healthMs + t.stopMs + 10 * t.commandMs;
 }
 
-async function loadDaemonConfig(opts: DaemonOptions): Promise<MoorConfig> {
+async function loadDaemonConfig(opts: AgentOptions): Promise<MoorConfig> {
   const config = await loadConfig({ file: opts.configFile, required: opts.configRequired });
   checkCron(config);
   return config;

@@ -1,8 +1,9 @@
 // Step 6 for one workload: stop its units, end its user manager, delete its user. A user
 // is removed only when every ownership rule agrees (DESIGN §5); otherwise nothing at
 // all is touched and the item fails loudly, every pass, until an operator decides.
-import { HostError } from '../errors';
-import { expectedUnits, fileAtTarget } from '../core/deploy-layout';
+import { HostError } from '../core/errors';
+import { unitsOfTargets } from '../core/deploy-layout';
+import type { FileHashes } from '../core/types';
 import { hasManagedMarker } from '../host/users';
 import type { StateStore } from '../state/store';
 import type { HostOps } from './host-ops';
@@ -13,11 +14,11 @@ export interface RemoveContext {
   protectedUsers: readonly string[];
 }
 
-/** A workload as far as removal needs it; `files` may be empty for a user that never applied. */
+/** A workload as far as removal needs it; `hashes` is empty for a user that never applied. */
 export interface RemovalTarget {
   workload: string;
   user: string;
-  files: Record<string, string>;
+  hashes: FileHashes;
 }
 
 export async function removeWorkload(ctx: RemoveContext, record: RemovalTarget): Promise<'removed' | 'already-gone'> {
@@ -40,12 +41,7 @@ export async function removeWorkload(ctx: RemoveContext, record: RemovalTarget):
   }
 
   const who = { user, uid: entry.uid };
-  const units = expectedUnits(
-    Object.keys(record.files).flatMap((t) => {
-      const meta = fileAtTarget(t);
-      return meta ? [{ ...meta, path: t }] : [];
-    }),
-  ).map((u) => u.unit);
+  const units = unitsOfTargets(Object.keys(record.hashes)).map((u) => u.unit);
   // The user manager may already be gone (linger lost, a reboot): stopping is best effort,
   // terminate-user and userdel below end whatever still runs.
   if (units.length > 0) await host.userManager.stop(who, units).catch(() => undefined);

@@ -2,9 +2,9 @@
 // runs joins ONE follow-up pass (DESIGN §8). A trigger never starts a pass synchronously:
 // the start is deferred to the next turn of the event loop, so triggers fired together
 // (a push seen by the ref watch and a webhook, say) share the same pass too.
-import type { Logger } from '../../host/log';
-import type { ItemOutcome } from '../pass-result';
-import { exitCodeOfCategory, serializeError, type PassOutcome, type TriggerReason } from './protocol';
+import type { Logger } from '../host/log';
+import type { ItemOutcome } from '../pass/pass-result';
+import { errorOutcome, type PassOutcome, type TriggerReason } from './protocol';
 
 export interface PassRequest {
   reasons: TriggerReason[];
@@ -155,9 +155,8 @@ export class PassLoop {
       });
     } catch (err) {
       // The executor turns expected failures into outcomes; this is a bug, reported as one.
-      const error = serializeError(err);
-      this.opts.log.error({ err: error.message }, 'the pass ended with an unexpected error');
-      outcome = { kind: 'error', error, exitCode: exitCodeOfCategory(error.category), summary: `pass failed: ${error.message}` };
+      outcome = errorOutcome(err);
+      this.opts.log.error({ err: outcome.error.message }, 'the pass ended with an unexpected error');
     }
     this.passes++;
     this.running = undefined;

@@ -2,10 +2,10 @@
 // problem at once. Problems with `workload` set fail only that workload, which stays in
 // `workloads` so the pass knows it is still desired (and leaves it as it runs); any
 // other problem makes the whole tree unreliable.
-import type { DiscoveryOptions, GroupInfo, TreeEntry, Workload } from './types';
-import { sortProblems, type Problem } from './problem';
-import { walkEntries } from './discovery/walk';
-import { buildWorkloads } from './discovery/attach';
+import type { DiscoveryOptions, GroupInfo, TreeEntry, Workload } from '../types';
+import { sortProblems, type Problem } from '../problem';
+import { walkEntries } from './walk';
+import { buildWorkloads } from './attach';
 
 export interface Discovery {
   workloads: Workload[];

@@ -1,8 +1,8 @@
 // Step 5 of a pass for one workload (DESIGN §6): user, linger, user manager, files,
 // daemon-reload, (re)starts, health gate. The caller records the result; this either
 // returns the applied state or throws, and never touches another workload.
-import { HostError } from '../errors';
-import { expectedUnits, fileAtTarget, type ExpectedUnit } from '../core/deploy-layout';
+import { HostError } from '../core/errors';
+import { unitsOfTargets, type ExpectedUnit } from '../core/deploy-layout';
 import type { RenderedWorkload } from '../core/desired';
 import type { PlanItem } from '../core/plan';
 import type { Identity } from '../core/transforms';
@@ -125,14 +125,6 @@ async function startUnits(ctx: ApplyContext, who: UserRef, units: readonly Expec
     await run('enable', () => um.enable(who, of('enable-start')));
     await run('restart', () => um.restart(who, of('enable-start')));
   }
-}
-
-function unitsOfTargets(targets: readonly string[]): ExpectedUnit[] {
-  const files = targets.flatMap((t) => {
-    const meta = fileAtTarget(t);
-    return meta ? [{ ...meta, path: t }] : [];
-  });
-  return expectedUnits(files);
 }
 
 async function restoreFiles(

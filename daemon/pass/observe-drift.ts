@@ -16,8 +16,7 @@ export async function observeDrift(host: HostOps, rendered: RenderedWorkload, ui
     const units = rendered.units.map((u) => u.unit);
     const statuses = await host.userManager.show({ user: rendered.user, uid }, units, [...HEALTH_PROPERTIES, 'NeedDaemonReload']);
     for (const unit of rendered.units.filter((u) => u.gate).map((u) => u.unit)) {
-      const status = statuses.get(unit);
-      const health = status ? unitHealth(status) : { state: 'failed' as const, detail: 'no status' };
+      const health = unitHealth(statuses.get(unit));
       if (health.state === 'failed') return `${unit} is ${health.detail}`;
     }
     // A unit file deleted or edited on disk leaves the loaded unit running as it was until

@@ -1,9 +1,9 @@
 // The commands' side of the control API: `moor status` and `moor reconcile --once` ask the
 // running daemon when its socket answers, and run in their own process when it does not.
 import { request, type IncomingMessage } from 'node:http';
-import { HostError } from '../../errors';
-import type { ItemOutcome, PassResult } from '../pass-result';
-import { reviveError, type ReconcileLine } from './protocol';
+import { HostError } from '../core/errors';
+import type { ItemOutcome, PassResult } from '../pass/pass-result';
+import { reviveError, type ReconcileLine } from '../service/protocol';
 
 /** The socket is not there, or not for us: run in-process without a word. */
 export class DaemonAbsent extends Error {

@@ -8,8 +8,8 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import type { CommandRunner } from '../../core/ports';
-import type { Logger } from '../../host/log';
+import type { CommandRunner } from '../core/ports';
+import type { Logger } from '../host/log';
 
 export type NotifyBackendName = 'addon' | 'systemd-notify' | 'none';
 

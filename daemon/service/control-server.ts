@@ -12,10 +12,10 @@ import { connect } from 'node:net';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { chmod, lstat, mkdir, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { HostError } from '../../errors';
-import type { Logger } from '../../host/log';
-import type { ItemOutcome } from '../pass-result';
-import type { Ticket } from './loop';
+import { HostError } from '../core/errors';
+import type { Logger } from '../host/log';
+import type { ItemOutcome } from '../pass/pass-result';
+import type { Ticket } from './pass-loop';
 import type { ReconcileLine } from './protocol';
 import { checkSignature, readWebhookSecret, webhookDecision } from './webhook';
 

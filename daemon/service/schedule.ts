@@ -2,9 +2,9 @@
 // random delay of up to schedule.jitter, so a fleet on the same schedule does not fetch
 // from the same server in the same second.
 import cron from 'node-cron';
-import type { Logger } from '../../host/log';
-import { ConfigError } from '../../errors';
-import type { MoorConfig } from '../../core/config/schema';
+import type { Logger } from '../host/log';
+import { ConfigError } from '../core/errors';
+import type { MoorConfig } from '../core/config/schema';
 
 export interface CronTask {
   start(): void | Promise<void>;

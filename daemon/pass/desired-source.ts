@@ -7,7 +7,7 @@ import { discover } from '../core/discovery';
 import { renderWorkload, renderedFromFiles, validateTree, type RenderedWorkload } from '../core/desired';
 import type { Problem } from '../core/problem';
 import type { Identity } from '../core/transforms';
-import { SourceError, ValidationError } from '../errors';
+import { SourceError, ValidationError } from '../core/errors';
 import { syncRepo } from '../host/git';
 import { scanTree } from '../host/repo-scan';
 import { loadTransformsDir } from '../host/transforms-load';
@@ -25,6 +25,8 @@ export interface DesiredState {
   commit: string;
   source: string;
   rollbackOf?: number;
+  /** The generation a rollback pins, while it pins. */
+  pinned?: number;
   workloads: DesiredWorkload[];
   /** Present in the repo but invalid: left exactly as they run now. */
   invalid: Map<string, { user: string; problems: Problem[] }>;

@@ -1,7 +1,11 @@
 // What a pass reports: per-item outcomes, counts, the one-line summary used in logs and
-// sd_notify STATUS=, and the exit code (DESIGN §10).
-import type { PlanAction } from '../core/plan';
-import { ExitCode } from '../exit-codes';
+// sd_notify STATUS=, the exit code (docs/design.md §10), and how each of those is
+// recorded: a generation's status item, a journal line, last-pass.json.
+import type { Logger } from 'pino';
+import type { PlanAction, PlanItem } from '../core/plan';
+import { ExitCode } from '../core/exit-codes';
+import type { StatusItem } from '../state/generation-records';
+import type { LastPass } from '../state/last-pass';
 
 export interface ItemOutcome {
   workload: string;
@@ -64,5 +68,56 @@ export function summarize(r: Omit<PassResult, 'counts' | 'summary' | 'exitCode'>
     counts,
     summary: `${where}: ${what}${rollback}${r.refused ? ` — REFUSED: ${r.refused}` : ''}`,
     exitCode: r.refused ? ExitCode.Refused : counts.failed > 0 ? ExitCode.Partial : ExitCode.Ok,
+  };
+}
+
+/** An item as planned, before anything ran. */
+export function plannedOutcome(i: PlanItem): ItemOutcome {
+  return { workload: i.workload, user: i.user, action: i.action, reason: i.reason, changed: i.changed, removed: i.removed, result: 'planned', durationMs: 0 };
+}
+
+/** An item as the generation's status.json records it. */
+export function toStatusItem(o: ItemOutcome, at: Date): StatusItem {
+  return {
+    workload: o.workload,
+    user: o.user,
+    ...(o.uid !== undefined ? { uid: o.uid } : {}),
+    action: o.action,
+    // Only finished items are recorded: a planned one never reaches a status file.
+    result: o.result === 'ok' ? 'ok' : 'failed',
+    ...(o.error ? { error: o.error } : {}),
+    durationMs: o.durationMs,
+    at: at.toISOString(),
+  };
+}
+
+/** One journal line per item; a failed item at error priority. */
+export function logItem(log: Logger, o: ItemOutcome, generation: number | undefined, commit: string): void {
+  const fields = {
+    workload: o.workload,
+    user: o.user,
+    uid: o.uid,
+    action: o.action,
+    result: o.result,
+    duration_ms: o.durationMs,
+    generation,
+    commit: commit.slice(0, 12),
+    ...(o.error ? { error: o.error } : {}),
+  };
+  if (o.result === 'failed') log.error(fields, `${o.workload}: ${o.action} failed`);
+  else log.info(fields, `${o.workload}: ${o.action} ${o.result}`);
+}
+
+/** The pass as last-pass.json records it. */
+export function lastPassRecord(r: PassResult, at: Date): LastPass {
+  return {
+    at: at.toISOString(),
+    kind: r.kind,
+    commit: r.commit,
+    source: r.source,
+    ...(r.generation !== undefined ? { generation: r.generation } : {}),
+    exitCode: r.exitCode,
+    summary: r.summary,
+    counts: { ...r.counts },
   };
 }

@@ -25,7 +25,7 @@ export async function shippedUnits(): Promise<ShippedFile[]> {
   const embedded = typeof __MOOR_UNITS__ === 'undefined' ? undefined : __MOOR_UNITS__;
   const files: ShippedFile[] = [];
   for (const [source, target] of Object.entries(UNIT_TARGETS)) {
-    const content = embedded ? embedded[source] : await readFile(new URL(`../../../units/${source}`, import.meta.url), 'utf8');
+    const content = embedded ? embedded[source] : await readFile(new URL(`../../units/${source}`, import.meta.url), 'utf8');
     if (content === undefined) throw new Error(`the bundle lacks units/${source}: rebuild it`);
     files.push({ source, target, content });
   }

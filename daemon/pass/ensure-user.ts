@@ -1,12 +1,14 @@
 // Step 5.1: the workload's user exists and is moor's own (DESIGN §5). Create first and
 // read the answer, never "check, then act": useradd's "already exists" is the signal to
 // re-check ownership.
-import { HostError } from '../errors';
+import { HostError } from '../core/errors';
 import type { PasswdEntry } from '../core/parse/passwd';
-import { hasManagedMarker, type UserAccounts } from '../host/users';
+import { hasManagedMarker, MANAGED_GROUP, type UserAccounts } from '../host/users';
 import type { OwnedUsersRegistry } from '../state/owned-users';
 
 export async function ensureUser(users: UserAccounts, registry: OwnedUsersRegistry, user: string): Promise<PasswdEntry> {
+  // Every workload user is a member of the marker group: it must exist first.
+  await users.ensureGroup(MANAGED_GROUP);
   const known = await registry.get(user);
   // Written ahead of useradd, so a crash between the two never leaves a user moor made
   // but does not know it owns.

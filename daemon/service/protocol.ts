@@ -2,10 +2,10 @@
 // throws (fetch failed, invalid tree, refused plan) travels as a serialized error and is
 // revived on the client as an error of the same category, so the client exits with the
 // same code an in-process pass would have.
-import { MoorError, GuardError, ValidationError } from '../../errors';
-import type { Problem } from '../../core/problem';
-import { ExitCode } from '../../exit-codes';
-import type { ItemOutcome, PassResult } from '../pass-result';
+import { MoorError, GuardError, ValidationError } from '../core/errors';
+import type { Problem } from '../core/problem';
+import { exitCodeOfError, type ExitCode } from '../core/exit-codes';
+import type { ItemOutcome, PassResult } from '../pass/pass-result';
 
 export type TriggerReason = 'startup' | 'schedule' | 'watch' | 'reload' | 'control' | 'webhook';
 
@@ -29,19 +29,6 @@ export type ReconcileLine =
   | { type: 'item'; item: ItemOutcome }
   | { type: 'result'; result: PassResult }
   | { type: 'error'; error: SerializedError; exitCode: ExitCode };
-
-/** What GET /v1/status adds to the status report when the daemon answers it. */
-export interface DaemonInfo {
-  pid: number;
-  startedAt: string;
-  /** The pass running now, if any. */
-  running?: { since: string; reasons: TriggerReason[] };
-  /** Triggers that arrived during the running pass: one follow-up pass serves them all. */
-  queued?: TriggerReason[];
-  nextScheduled?: string;
-  lastOutcome?: { at: string; summary: string; exitCode: number };
-  notify: string;
-}
 
 export function serializeError(err: unknown): SerializedError {
   if (err instanceof ValidationError) return { name: err.name, category: err.category, message: err.message, problems: [...err.problems] };
@@ -68,4 +55,11 @@ export function reviveError(e: SerializedError): MoorError {
   return new DaemonReportedError(e);
 }
 
-export { exitCodeOfCategory } from '../../exit-codes';
+/** How a pass that threw reads as an outcome: its error, its exit code, one summary line. */
+export function errorOutcome(err: unknown): Extract<PassOutcome, { kind: 'error' }> {
+  const error = serializeError(err);
+  const first = error.problems?.[0];
+  const more = error.problems && error.problems.length > 1 ? ` (and ${error.problems.length - 1} more)` : '';
+  const detail = first ? `: ${first.path}${first.line ? `:${first.line}` : ''}: ${first.message}${more}` : '';
+  return { kind: 'error', error, exitCode: exitCodeOfError(err), summary: `pass failed: ${error.name}: ${error.message}${detail}` };
+}

@@ -6,8 +6,8 @@
 import { watch, type FSWatcher } from 'chokidar';
 import { stat } from 'node:fs/promises';
 import { basename, dirname, relative, sep } from 'node:path';
-import type { MoorConfig } from '../../core/config/schema';
-import type { Logger } from '../../host/log';
+import type { MoorConfig } from '../core/config/schema';
+import type { Logger } from '../host/log';
 
 export type WatchKind = 'transforms' | 'config' | 'source';
 

@@ -1,5 +1,9 @@
-// The exit-code scheme (DESIGN §10), the same for every command. Only daemon/main.ts
-// turns errors into these; commands return an ExitCode for their normal outcomes.
+// The exit-code scheme (docs/design.md §10), the same for every command, and the one
+// mapping from an error to its code. Commands return an ExitCode for their normal
+// outcomes; daemon/main.ts, a failed pass's record and the service's outcomes all use
+// exitCodeOfError for the rest.
+import { MoorError, type ErrorCategory } from './errors';
+
 export const ExitCode = {
   /** Everything applied (or, for check, the tree is clean). */
   Ok: 0,
@@ -13,6 +17,11 @@ export const ExitCode = {
   SourceUnavailable: 4,
   /** A safety guard refused the plan (mass removal). */
   Refused: 5,
+  /**
+   * The command itself failed: moor's own state, a host command outside any workload, or
+   * an unexpected error stopped it. Not a partial apply: no workload's failure is meant.
+   */
+  Failed: 6,
 } as const;
 
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
@@ -24,10 +33,8 @@ export const exitCodeMeaning: Record<ExitCode, string> = {
   3: 'lock held by another pass',
   4: 'source unavailable',
   5: 'refused by a safety guard',
+  6: 'failed: moor state, a host command outside any workload, or an internal error',
 };
-
-/** Every error category of daemon/errors.ts. */
-export type ErrorCategory = 'usage' | 'config' | 'validation' | 'lock' | 'source' | 'guard' | 'command' | 'host' | 'state';
 
 /** The exit code of a command that ends with an error of this category. */
 export function exitCodeOfCategory(category: ErrorCategory): ExitCode {
@@ -45,6 +52,14 @@ export function exitCodeOfCategory(category: ErrorCategory): ExitCode {
     case 'command':
     case 'host':
     case 'state':
-      return ExitCode.Partial;
+      return ExitCode.Failed;
   }
+}
+
+/**
+ * The exit code of a command, a pass or a daemon pass that ends with this error: its
+ * category's, and Failed for anything that is not a MoorError (a bug).
+ */
+export function exitCodeOfError(err: unknown): ExitCode {
+  return err instanceof MoorError ? exitCodeOfCategory(err.category) : ExitCode.Failed;
 }

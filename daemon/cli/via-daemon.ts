@@ -1,9 +1,9 @@
 // How `moor status` and `moor reconcile --once` use a running daemon: they ask it over the
 // control socket, say so on stderr, and return undefined (run in-process) when no daemon
 // answers, or when one answers but fails before taking the request.
-import type { MoorConfig } from '../../core/config/schema';
-import type { ItemOutcome, PassResult } from '../pass-result';
-import { DaemonAbsent, getJson, reconcileViaDaemon } from './client';
+import type { MoorConfig } from '../core/config/schema';
+import type { ItemOutcome, PassResult } from '../pass/pass-result';
+import { DaemonAbsent, getJson, reconcileViaDaemon } from './control-client';
 
 /** stderr, with the journal priority prefix when it is not a terminal (as daemon/main.ts does). */
 function note(priority: 4 | 6, text: string): void {

@@ -1,7 +1,7 @@
 // Step 5.7: wait, bounded, until every gated unit of the workload is healthy. The start
 // jobs already blocked until systemd finished them; this confirms the outcome and
 // catches services that die right after starting.
-import { HostError } from '../errors';
+import { HostError } from '../core/errors';
 import type { Clock } from '../core/ports';
 import { unitHealth } from '../core/unit-health';
 import { UNIT_STATUS_PROPERTIES } from '../core/parse/systemctl-show';
@@ -27,8 +27,7 @@ export async function healthGate(um: UserManager, who: UserRef, units: readonly 
     const failed: string[] = [];
     const pending: string[] = [];
     for (const unit of units) {
-      const status = statuses.get(unit);
-      const health = status ? unitHealth(status) : { state: 'failed' as const, detail: 'no status' };
+      const health = unitHealth(statuses.get(unit));
       if (health.state === 'failed') failed.push(`${unit} ${health.detail}`);
       else if (health.state === 'pending') pending.push(`${unit} ${health.detail}`);
     }

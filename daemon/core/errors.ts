@@ -1,6 +1,8 @@
 // One error class per category (DESIGN §12). daemon/main.ts maps each to an exit code.
-import type { Problem } from './core/problem';
-import type { ErrorCategory } from './exit-codes';
+import type { Problem } from './problem';
+
+/** Every error category: one class each below. */
+export type ErrorCategory = 'usage' | 'config' | 'validation' | 'lock' | 'source' | 'guard' | 'command' | 'host' | 'state';
 
 export abstract class MoorError extends Error {
   abstract readonly category: ErrorCategory;

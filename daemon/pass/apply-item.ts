@@ -1,0 +1,73 @@
+// Step 7 for one item of the plan: skip, remove, apply or leave it, and say how it went.
+// Never throws: a failure is the item's outcome, and the pass goes on with the next.
+import type { PlanItem } from '../core/plan';
+import { contentsOf, hashesOf } from '../core/desired';
+import { applyWorkload } from './apply-workload';
+import { plannedOutcome, type ItemOutcome } from './pass-result';
+import { removeWorkload } from './remove-workload';
+import type { HostView, Installed, Observed, PassContext } from './context';
+
+export interface ItemScope {
+  view: HostView;
+  observed: Observed;
+  generation: number;
+  settleMs: number;
+}
+
+export async function applyItem(ctx: PassContext, scope: ItemScope, item: PlanItem): Promise<ItemOutcome> {
+  const started = ctx.host.clock.now().getTime();
+  const outcome: ItemOutcome = { ...plannedOutcome(item), result: 'ok' };
+  const installed = scope.observed.installed.find((a) => a.workload === item.workload);
+  try {
+    if (item.action === 'skip') {
+      // Left as it runs: its uid is the one it was applied with, if it ever was.
+      outcome.uid = installed?.uid;
+      outcome.result = 'failed';
+      outcome.error = (item.problems ?? []).map((p) => `${p.path}${p.line ? `:${p.line}` : ''}: ${p.message}`).join('; ');
+    } else if (item.action === 'remove') {
+      outcome.uid = installed!.uid;
+      await removeWorkload({ host: ctx.host, store: ctx.store, protectedUsers: ctx.config.protectedUsers }, installed!);
+    } else if (item.action === 'unchanged') {
+      outcome.uid = scope.view.uids.get(item.workload);
+    } else {
+      outcome.uid = await applyAndRecord(ctx, scope, item, installed);
+    }
+  } catch (err) {
+    outcome.result = 'failed';
+    outcome.error = (err as Error).message;
+    // The user may exist by now even though the apply failed: say which uid it has.
+    outcome.uid ??= scope.view.uids.get(item.workload) ?? (await ctx.host.users.lookupUser(item.user).catch(() => null))?.uid;
+  }
+  outcome.durationMs = ctx.host.clock.now().getTime() - started;
+  return outcome;
+}
+
+/**
+ * create, update, drift, redeploy: apply, then record. The applied record is written only
+ * after the health gate passed, so a pass killed at any point leaves either the old record
+ * (the next pass re-applies) or the new one (the work was done).
+ */
+async function applyAndRecord(ctx: PassContext, scope: ItemScope, item: PlanItem, prev: Installed | undefined): Promise<number> {
+  const { store } = ctx;
+  const w = scope.view.desired.workloads.find((d) => d.name === item.workload)!;
+  const done = await applyWorkload(
+    { host: ctx.host, store, healthMs: ctx.config.timeouts.healthMs, settleMs: scope.settleMs },
+    item,
+    w.render,
+    prev?.hashes ?? {},
+    async () => (prev?.generation !== undefined ? (await store.generations.read(prev.generation)).workloads[item.workload]?.files : undefined),
+  );
+  await store.generations.writeUnits(scope.generation, item.user, contentsOf(done.rendered));
+  await store.applied.write({
+    workload: item.workload,
+    user: item.user,
+    uid: done.uid,
+    hash: done.rendered.hash,
+    hashes: hashesOf(done.rendered),
+    generation: scope.generation,
+    commit: scope.view.desired.commit,
+  });
+  const request = scope.observed.redeploy.find((r) => r.workload === item.workload);
+  if (request) await store.redeploy.clear(item.workload, request.token);
+  return done.uid;
+}

@@ -1,0 +1,55 @@
+// What the steps of a pass share: the context it runs in, its options, and what the
+// early steps hand to the later ones (docs/design.md §6).
+import type { Logger } from 'pino';
+import type { MoorConfig } from '../core/config/schema';
+import type { RenderedWorkload } from '../core/desired';
+import type { AppliedEntry, Observation } from '../core/plan';
+import type { RedeployRequest } from '../state/redeploy';
+import type { StateStore } from '../state/store';
+import type { DesiredState } from './desired-source';
+import type { HostOps } from './host-ops';
+import type { ItemOutcome } from './pass-result';
+
+/** What a pass works with: the config, the host, the state store and the log. */
+export interface PassContext {
+  config: MoorConfig;
+  host: HostOps;
+  store: StateStore;
+  log: Logger;
+}
+
+export interface PassOptions {
+  dryRun?: boolean;
+  allowMassRemoval?: boolean;
+  /** Asked between workloads: true once SIGTERM arrived (finish the one in hand, then stop). */
+  shouldStop?: () => boolean;
+  /** Called as each item finishes, for streamed progress. */
+  onItem?: (item: ItemOutcome) => void;
+  /** How long a started unit must stay healthy before its gate passes. */
+  settleMs?: number;
+  /** With dryRun: a unified diff per changed workload, against what was last applied. */
+  diffs?: boolean;
+}
+
+/** The desired state rendered for this host's users (step 3). */
+export interface HostView {
+  desired: DesiredState;
+  rendered: Map<string, RenderedWorkload>;
+  /** Workload → uid of its user, for the users that exist. */
+  uids: Map<string, number>;
+}
+
+/** What moor has put on the host for a workload: an applied record, or a user it owns. */
+export interface Installed extends AppliedEntry {
+  uid?: number;
+  /** The generation it was applied from; none for a user whose workload never applied. */
+  generation?: number;
+}
+
+/** What moor has on the host and what the host shows (step 4). */
+export interface Observed {
+  /** Applied records, and users moor owns whose workload never applied. */
+  installed: Installed[];
+  redeploy: RedeployRequest[];
+  drift: Map<string, Observation>;
+}

@@ -1,0 +1,220 @@
+// One reconcile pass (docs/design.md §6), run by the caller under the pass lock. Lock
+// order: process lock (held by the caller) → state store → one workload at a time.
+//
+// The pass is a fixed sequence of steps, one function each, in the order they run:
+//   1 recover            2 desired state       3 render for this host   4 observe
+//   5 plan and guard     6 record a no-change pass                      7 apply each item
+//   8 finish
+// A step that throws ends the pass; runPass records that failure for `moor status`.
+import { contentsOf, hashesOf, specifierIdentity, type RenderedWorkload } from '../core/desired';
+import { exitCodeOfError } from '../core/exit-codes';
+import { GuardError } from '../core/errors';
+import { planPass, removalGuard, type Observation, type PlanItem } from '../core/plan';
+import type { HostView, Installed, Observed, PassContext, PassOptions } from './context';
+import type { StatusItem } from '../state/generation-records';
+import { applyItem } from './apply-item';
+import { desiredFromGeneration, desiredFromRepo, type DesiredState } from './desired-source';
+import { observeDrift } from './observe-drift';
+import { diffAgainstApplied } from './plan-diff';
+import { lastPassRecord, logItem, plannedOutcome, summarize, toStatusItem, type ItemOutcome, type PassResult } from './pass-result';
+
+/** The plan of step 5, with the fields every result of this pass repeats. */
+export interface Planned {
+  items: PlanItem[];
+  /** Why a safety guard refuses this plan, if it does. */
+  refused?: string;
+  base: Pick<PassResult, 'kind' | 'commit' | 'source' | 'rollbackOf' | 'pinned'>;
+}
+
+/**
+ * Runs one pass. A pass that ends in an error (fetch, validation, guard...) is recorded
+ * in last-pass.json too, so `moor status` says why the latest pass did nothing rather
+ * than showing an older success.
+ */
+export type { PassContext, PassOptions } from './context';
+
+export async function runPass(ctx: PassContext, opts: PassOptions = {}): Promise<PassResult> {
+  try {
+    await recover(ctx);
+    const view = await renderForHost(ctx, await desiredState(ctx));
+    const observed = await observe(ctx, view);
+    const plan = planAndGuard(ctx, view, observed, opts);
+    if (opts.dryRun) return await dryRun(ctx, view, observed, plan, opts);
+    const unchanged = await recordNoChange(ctx, view, plan);
+    if (unchanged) return unchanged;
+    const applied = await applyEach(ctx, view, observed, plan, opts);
+    return await finish(ctx, plan, applied);
+  } catch (err) {
+    if (!opts.dryRun) await recordFailedPass(ctx, err);
+    throw err;
+  }
+}
+
+/** Step 1: generations left by a killed pass are marked aborted; `current` is repaired. */
+async function recover(ctx: PassContext): Promise<void> {
+  const recovery = await ctx.store.generations.recoverAborted();
+  if (recovery.aborted.length > 0) ctx.log.warn({ generations: recovery.aborted }, 'marked generations of interrupted passes as aborted');
+}
+
+/** Step 2: the repo (fetched, scanned, validated), or the generation a rollback pins. */
+async function desiredState(ctx: PassContext): Promise<DesiredState> {
+  const pin = await ctx.store.pin.read();
+  return pin ? { ...(await desiredFromGeneration(ctx.store, pin.generation)), pinned: pin.generation } : desiredFromRepo(ctx.config);
+}
+
+/**
+ * Step 3: render with each existing user's real uid and home; users still to be made get
+ * systemd's specifiers until they exist (their action is "create" either way).
+ */
+async function renderForHost(ctx: PassContext, desired: DesiredState): Promise<HostView> {
+  const rendered = new Map<string, RenderedWorkload>();
+  const uids = new Map<string, number>();
+  for (const w of desired.workloads) {
+    const entry = await ctx.host.users.lookupUser(w.user);
+    if (entry) uids.set(w.name, entry.uid);
+    rendered.set(w.name, w.render(entry ? { name: w.name, user: w.user, uid: entry.uid, home: entry.home } : specifierIdentity(w)));
+  }
+  return { desired, rendered, uids };
+}
+
+/**
+ * Step 4: what moor has installed, the redeploy requests, and the drift of every
+ * workload whose spec did not change. Users moor created whose workload never applied
+ * (a first start that failed, a pass killed after useradd) have no applied record, yet
+ * are moor's to remove once no workload wants them.
+ */
+async function observe(ctx: PassContext, view: HostView): Promise<Observed> {
+  const { desired } = view;
+  const applied = await ctx.store.applied.list();
+  const wanted = new Set([...desired.workloads.map((w) => w.user), ...[...desired.invalid.values()].map((w) => w.user)]);
+  const appliedUsers = new Set(applied.map((a) => a.user));
+  const strays: Installed[] = (await ctx.store.ownedUsers.list())
+    .filter((o) => !wanted.has(o.name) && !appliedUsers.has(o.name))
+    .map((o) => ({ workload: workloadOfUser(o.name, ctx.config.userPrefix), user: o.name, uid: o.uid, hash: '', hashes: {} }));
+  const redeploy = await ctx.store.redeploy.list();
+  const requested = new Set(redeploy.map((r) => r.workload));
+  const drift = new Map<string, Observation>();
+  for (const [name, r] of view.rendered) {
+    const prev = applied.find((a) => a.workload === name);
+    if (prev && prev.hash === r.hash && !requested.has(name)) {
+      drift.set(name, { drift: await observeDrift(ctx.host, r, view.uids.get(name)) });
+    }
+  }
+  return { installed: [...applied, ...strays], redeploy, drift };
+}
+
+/** Step 5: the plan, and the mass-removal guard (a refusal throws unless allowed or a dry run). */
+function planAndGuard(ctx: PassContext, view: HostView, observed: Observed, opts: PassOptions): Planned {
+  const { desired } = view;
+  const items = planPass({
+    desired: [...view.rendered.values()].map((r) => ({ name: r.name, user: r.user, hash: r.hash, hashes: hashesOf(r) })),
+    invalid: desired.invalid,
+    applied: observed.installed,
+    observed: observed.drift,
+    redeploy: new Set(observed.redeploy.map((r) => r.workload)),
+  });
+  const base = { kind: desired.kind, commit: desired.commit, source: desired.source, rollbackOf: desired.rollbackOf, pinned: desired.pinned };
+  const guard = removalGuard(items, observed.installed.length, ctx.config.maxRemovals);
+  const refused = guard && !opts.allowMassRemoval ? `${guard}; nothing was changed (run with --allow-mass-removal if this is intended)` : undefined;
+  if (refused && !opts.dryRun) {
+    throw new GuardError(refused, items.filter((i) => i.action === 'remove').map((i) => i.workload));
+  }
+  return { items, ...(refused ? { refused } : {}), base };
+}
+
+/** `moor plan` and `--dry-run`: the plan as a result, with diffs when asked. Changes nothing. */
+async function dryRun(ctx: PassContext, view: HostView, observed: Observed, plan: Planned, opts: PassOptions): Promise<PassResult> {
+  const items = plan.items.map(plannedOutcome);
+  if (opts.diffs) {
+    for (const item of items) {
+      const prev = observed.installed.find((a) => a.workload === item.workload);
+      item.diff = await diffAgainstApplied(ctx.store, prev?.generation, view.rendered.get(item.workload), item);
+    }
+  }
+  return summarize({ ...plan.base, dryRun: true, items, ...(plan.refused ? { refused: plan.refused } : {}) });
+}
+
+/**
+ * Step 6: nothing to apply and the newest generation is the live, complete one: record
+ * the pass in last-pass.json and no new generation. After a failed one, though, the host
+ * being back in step (a failing workload fixed by hand or gone from the repo) deserves a
+ * complete generation, so status stops showing the failure and there is something to
+ * roll back to: then the pass goes on to step 7.
+ */
+async function recordNoChange(ctx: PassContext, view: HostView, plan: Planned): Promise<PassResult | undefined> {
+  if (!plan.items.every((i) => i.action === 'unchanged')) return undefined;
+  const live = await ctx.store.generations.current();
+  const newest = (await ctx.store.generations.list()).filter((g) => g.state !== 'aborted').at(-1);
+  if (live === undefined || newest?.id !== live) return undefined;
+  // Each line still says which uid runs it and what is live.
+  const items = plan.items.map((i) => ({ ...plannedOutcome(i), uid: view.uids.get(i.workload), result: 'ok' as const }));
+  for (const item of items) logItem(ctx.log, item, live, view.desired.commit);
+  const result = summarize({ ...plan.base, dryRun: false, items });
+  await ctx.store.lastPass.write(lastPassRecord(result, ctx.host.clock.now()));
+  return result;
+}
+
+interface ApplyRun {
+  generation: number;
+  items: ItemOutcome[];
+  statusItems: StatusItem[];
+}
+
+/**
+ * Step 7: begin a generation, then apply each item in plan order (creates and updates in
+ * sorted order, removals in reverse). One failure never stops the others; the
+ * generation's status is written after every item, so a killed pass leaves a record of
+ * how far it got.
+ */
+async function applyEach(ctx: PassContext, view: HostView, observed: Observed, plan: Planned, opts: PassOptions): Promise<ApplyRun> {
+  const { desired } = view;
+  const generation = await ctx.store.generations.begin({
+    kind: desired.kind,
+    commit: desired.commit,
+    source: desired.source,
+    ...(desired.rollbackOf !== undefined ? { rollbackOf: desired.rollbackOf } : {}),
+    workloads: Object.fromEntries([...view.rendered.values()].map((r) => [r.name, { user: r.user, hash: r.hash, files: contentsOf(r) }])),
+  });
+  const run: ApplyRun = { generation, items: [], statusItems: [] };
+  for (const item of plan.items) {
+    if (opts.shouldStop?.()) {
+      ctx.log.warn({ generation }, 'stopping: the remaining workloads are left for the next pass');
+      break;
+    }
+    const outcome = await applyItem(ctx, { view, observed, generation, settleMs: opts.settleMs ?? 1_000 }, item);
+    run.items.push(outcome);
+    run.statusItems.push(toStatusItem(outcome, ctx.host.clock.now()));
+    await ctx.store.generations.recordStatus(generation, run.statusItems);
+    logItem(ctx.log, outcome, generation, desired.commit);
+    opts.onItem?.(outcome);
+  }
+  return run;
+}
+
+/** Step 8: `complete` and the `current` swap when every item succeeded, gc, last-pass.json. */
+async function finish(ctx: PassContext, plan: Planned, run: ApplyRun): Promise<PassResult> {
+  const state = await ctx.store.generations.finish(run.generation, run.statusItems);
+  const gc = await ctx.store.gc(ctx.config.gc);
+  if (gc.deleted.length > 0) ctx.log.info({ deleted: gc.deleted }, 'deleted old generations');
+  const result = summarize({ ...plan.base, dryRun: false, items: run.items, generation: run.generation, generationState: state });
+  await ctx.store.lastPass.write(lastPassRecord(result, ctx.host.clock.now()));
+  return result;
+}
+
+async function recordFailedPass(ctx: PassContext, err: unknown): Promise<void> {
+  await ctx.store.lastPass
+    .write({
+      at: ctx.host.clock.now().toISOString(),
+      kind: 'pass',
+      commit: '',
+      source: ctx.config.source.url ?? '',
+      exitCode: exitCodeOfError(err),
+      summary: `pass failed: ${(err as Error).name}: ${(err as Error).message}`,
+      counts: {},
+    })
+    .catch((e: unknown) => ctx.log.warn({ err: (e as Error).message }, 'could not record the failed pass'));
+}
+
+function workloadOfUser(user: string, prefix: string): string {
+  return prefix && user.startsWith(prefix) ? user.slice(prefix.length) : user;
+}

@@ -1,0 +1,81 @@
+// One daemon pass: take the same pass lock as `moor reconcile --once` (process lock →
+// state store → per workload), run the pass, and turn however it ends into an outcome.
+//
+// The lock is awaited in short slices rather than in one unbounded wait, so that a
+// daemon told to stop while a manual `moor rollback` holds the lock stops promptly
+// instead of queueing behind it.
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { MoorConfig } from '../core/config/schema';
+import { LockHeldError } from '../core/errors';
+import { systemClock } from '../host/clock';
+import { ExecaRunner } from '../host/exec';
+import { acquirePassLock, type PassLock } from '../host/lock';
+import type { Logger } from '../host/log';
+import { openStateStore, type StateStore } from '../state/store';
+import { createHostOps, type HostOps } from '../pass/host-ops';
+import { runPass, type PassContext, type PassOptions } from '../pass/run-pass';
+import type { PassRequest } from './pass-loop';
+import { errorOutcome, type PassOutcome } from './protocol';
+
+/** Slice of one lock wait: how soon a stopping daemon notices it should give up waiting. */
+const LOCK_SLICE_MS = 2_000;
+
+export interface ExecutorDeps {
+  /** The config in force when the pass starts (a reload changes it between passes). */
+  config: () => MoorConfig;
+  log: Logger;
+  /** Seams for tests; the defaults are the real ones. */
+  openStore?: (config: MoorConfig) => Promise<StateStore>;
+  host?: (config: MoorConfig) => HostOps;
+  runPass?: (ctx: PassContext, options: PassOptions) => ReturnType<typeof runPass>;
+  passOptions?: Pick<PassOptions, 'settleMs'>;
+}
+
+export function createPassExecutor(deps: ExecutorDeps): (request: PassRequest) => Promise<PassOutcome> {
+  const openStore = deps.openStore ?? ((c: MoorConfig) => openStateStore(c.stateDir, { clock: systemClock }));
+  const hostFor = deps.host ?? ((c: MoorConfig) => createHostOps(new ExecaRunner(), c, { clock: systemClock }));
+  const pass = deps.runPass ?? runPass;
+
+  return async (request) => {
+    const config = deps.config();
+    const log = deps.log;
+    log.info({ reasons: request.reasons.join(',') }, 'pass starting');
+    let lock: PassLock | undefined;
+    try {
+      lock = await takeLock(config.lockPath, request, log);
+      if (!lock) return { kind: 'cancelled', summary: 'the daemon is stopping: the pass did not run' };
+      request.progress();
+      const store = await openStore(config);
+      const result = await pass(
+        { config, host: hostFor(config), store, log },
+        { shouldStop: request.shouldStop, onItem: request.onItem, ...(deps.passOptions ?? {}) },
+      );
+      const line = `pass ${result.exitCode === 0 ? 'done' : `ended with exit ${result.exitCode}`}: ${result.summary}`;
+      if (result.exitCode === 0) log.info({ exit: result.exitCode, generation: result.generation }, line);
+      else log.error({ exit: result.exitCode, generation: result.generation }, line);
+      return { kind: 'result', result };
+    } catch (err) {
+      const outcome = errorOutcome(err);
+      log.error({ exit: outcome.exitCode }, outcome.summary);
+      return outcome;
+    } finally {
+      await lock?.release().catch((e: unknown) => log.error({ err: (e as Error).message }, 'releasing the pass lock failed'));
+    }
+  };
+}
+
+async function takeLock(path: string, request: PassRequest, log: Logger): Promise<PassLock | undefined> {
+  await mkdir(dirname(path), { recursive: true, mode: 0o755 });
+  let announced = false;
+  for (;;) {
+    if (request.shouldStop()) return undefined;
+    try {
+      return await acquirePassLock(path, { wait: true, waitTimeoutMs: LOCK_SLICE_MS });
+    } catch (err) {
+      if (!(err instanceof LockHeldError)) throw err;
+      if (!announced) log.info({ holder: err.holder }, 'waiting for the pass lock');
+      announced = true;
+    }
+  }
+}
