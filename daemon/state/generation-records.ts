@@ -65,6 +65,16 @@ export const Sequence = z.object({ last: z.number().int().nonnegative() });
 
 export type GenerationState = 'complete' | 'failed' | 'aborted' | 'in-progress';
 
+/** One generation as listed: its number, state and records. */
+export interface GenerationInfo {
+  id: number;
+  state: GenerationState;
+  /** Absent only for a generation that crashed before its rendered state was written. */
+  manifest?: Manifest;
+  status?: Status;
+  createdAt: Date;
+}
+
 /**
  * The only condition under which a generation may become complete: every item succeeded,
  * and every workload of the manifest has an item (a pass stopped half-way, say by

@@ -4,9 +4,15 @@ import { join } from 'node:path';
 import type { Clock } from '../core/ports';
 import { pathExists, writeJsonAtomic } from './atomic';
 import { readCurrentLink, removeCurrentLink, swapCurrentLink } from './current-link';
-import { allSucceeded, type Marker } from './generation-records';
-import type { GenerationStore } from './generations';
+import { allSucceeded, type GenerationInfo, type Marker } from './generation-records';
 import type { StateLayout } from './layout';
+
+/** What recovery needs of the generation store (kept narrow: the store calls recovery). */
+export interface RecoverableGenerations {
+  list(): Promise<GenerationInfo[]>;
+  dir(id: number): string;
+  sweepLeftovers(): Promise<string[]>;
+}
 
 export interface RecoveryReport {
   /** In-progress generations marked aborted: their pass crashed. */
@@ -27,7 +33,7 @@ export interface RecoveryReport {
  * what it means, whichever write the crash interrupted.
  */
 export async function recoverGenerations(
-  store: GenerationStore,
+  store: RecoverableGenerations,
   layout: StateLayout,
   clock: Clock,
   isInProgress: (id: number) => boolean,

@@ -17,6 +17,7 @@ import {
   Marker,
   Sequence,
   Status,
+  type GenerationInfo,
   type GenerationInput,
   type GenerationState,
   type GenerationWorkload,
@@ -32,15 +33,6 @@ import {
   type StateLayout,
 } from './layout';
 
-export interface GenerationInfo {
-  id: number;
-  state: GenerationState;
-  /** Absent only for a generation that crashed before its rendered state was written. */
-  manifest?: Manifest;
-  status?: Status;
-  createdAt: Date;
-}
-
 export interface GenerationContent extends GenerationInfo {
   manifest: Manifest;
   workloads: Record<string, GenerationWorkload>;
@@ -48,7 +40,7 @@ export interface GenerationContent extends GenerationInfo {
 
 const DELETING_PREFIX = '.deleting-';
 
-export type { GenerationInput, RecoveryReport, GenerationWorkload };
+export type { GenerationInfo, GenerationInput, RecoveryReport, GenerationWorkload };
 
 export class GenerationStore {
   constructor(
