@@ -1,5 +1,9 @@
-// moor reconcile --once: one pass in this process, under the pass lock.
+// moor reconcile --once: one pass, then exit. A running daemon runs it (after the one it
+// may be running) unless --no-daemon, a dry run or a mass-removal allowance keeps it in
+// this process, under the pass lock. `moor daemon` is the long-lived loop; `moor
+// reconcile` without --once is refused rather than guessed at.
 import type { Command } from 'commander';
+import { UsageError } from '../core/errors';
 import { runPass } from '../pass/run-pass';
 import { configFrom, type SetExit } from './common';
 import { emit } from './output';
@@ -20,13 +24,14 @@ export function registerReconcile(program: Command, setExit: SetExit): void {
   program
     .command('reconcile')
     .description('fetch the repo and bring this host in step with it')
-    .option('--once', 'run one pass in this process and exit')
+    .option('--once', 'run one pass and exit (required: the long-lived loop is "moor daemon")')
     .option('--dry-run', 'plan only: change nothing')
     .option('--wait', 'queue behind a running pass instead of exiting 3')
     .option('--allow-mass-removal', 'allow a pass that removes every workload or more than max_removals')
     .option('--json', 'print the result as JSON')
-    .option('--no-daemon', 'run the pass in this process even when a moor daemon answers on the control socket')
+    .option('--no-daemon', 'run the pass in this process even when a moor daemon answers on the control socket (by default it runs the pass)')
     .action(async (opts: ReconcileOptions, cmd: Command) => {
+      if (!opts.once) throw new UsageError('moor reconcile runs one pass with --once; for passes on a schedule and on every push, run "moor daemon" (moor.service)');
       const config = await configFrom(cmd);
       // A running daemon runs the pass (after the one it may be running); a dry run or a
       // mass-removal allowance stays with this process and its own lock.

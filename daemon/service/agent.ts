@@ -267,7 +267,7 @@ export class Agent {
   private onStopSignal(signal: NodeJS.Signals): void {
     if (this.stopping) {
       this.log.warn({ signal }, 'second stop signal: exiting now, the next start converges');
-      process.exit(ExitCode.Partial);
+      process.exit(ExitCode.Failed);
     }
     void this.stop(signal);
   }
@@ -297,7 +297,7 @@ export class Agent {
     await this.control.close().catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'closing the control API failed'));
     this.stopWatchdog();
     for (const [signal, handler] of this.signalHandlers) process.off(signal, handler);
-    const code = finished ? ExitCode.Ok : ExitCode.Partial;
+    const code = finished ? ExitCode.Ok : ExitCode.Failed;
     if (finished) this.log.info('stopped');
     else this.log.error({ timeout_ms: stopMs }, 'the running pass did not finish its workload within timeouts.stop: exiting anyway; the next start marks that generation aborted and converges');
     this.resolveDone(code);

@@ -267,6 +267,14 @@ describe('moor reconcile --once exit codes', () => {
     expect(result.refused).toContain('removes every workload');
   });
 
+  it('without --once exits 2 pointing at moor daemon, before reading the config or taking the lock', () => {
+    const r = runMoor(['--config', join(dir, 'no-such-config.toml'), 'reconcile']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--once');
+    expect(r.stderr).toContain('moor daemon');
+    expect(existsSync(lockPath)).toBe(false);
+  });
+
   it('exits 2 on an invalid config before taking the lock', () => {
     const cfg = config(join(dir, 'missing.git'), 'bogus = 1');
     const r = runMoor(['--config', cfg, 'reconcile', '--once']);
