@@ -4,8 +4,7 @@ import { ExitCode, exitCodeMeaning, exitCodeOfError } from './core/exit-codes';
 import { MoorError, ValidationError } from './core/errors';
 import { formatProblem } from './core/problem';
 import { registerCommands } from './cli/commands';
-import { WRITE_FILES_SUBCOMMAND } from './host/user-files';
-import { writeFilesCommand } from './host/write-files-payload';
+import { WRITE_FILES_SUBCOMMAND, writeFilesCommand } from './cli/write-files';
 
 export function exitCodeFor(err: unknown): ExitCode {
   if (err instanceof CommanderError) {

@@ -3,19 +3,13 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { MoorConfig } from '../core/config/schema';
-import { createHostOps, type HostOps } from '../pass/host-ops';
+import { createHostOps } from '../pass/host-ops';
+import type { PassContext } from '../pass/context';
 import { systemClock } from '../host/clock';
 import { ExecaRunner } from '../host/exec';
 import { acquirePassLock } from '../host/lock';
-import { createLogger, type Logger } from '../host/log';
+import { createLogger } from '../host/log';
 import { openStateStore, type StateStore } from '../state/store';
-
-export interface PassContext {
-  config: MoorConfig;
-  host: HostOps;
-  store: StateStore;
-  log: Logger;
-}
 
 /** Runs `fn` holding the pass lock (process lock → state store), releasing it however fn ends. */
 export async function withPassLock<T>(config: MoorConfig, opts: { wait: boolean }, fn: (ctx: PassContext) => Promise<T>): Promise<T> {

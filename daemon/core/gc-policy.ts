@@ -85,15 +85,3 @@ export function decideGc(
   });
   return decisions.sort((a, b) => a.id - b.id);
 }
-
-/** Ids of the generations to delete, ascending. */
-export function selectForDeletion(
-  generations: readonly GcGeneration[],
-  policy: GcPolicy,
-  now: Date,
-  protect: readonly number[],
-): number[] {
-  return decideGc(generations, policy, now, protect)
-    .filter((d) => d.delete)
-    .map((d) => d.id);
-}

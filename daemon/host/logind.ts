@@ -1,7 +1,6 @@
 // logind: linger keeps a workload's user manager running without a login session.
 import { HostError } from '../core/errors';
 import type { CommandRunner } from '../core/ports';
-import { parseLoginctlShowUser, type LoginUser } from '../core/parse/loginctl';
 import { commandError, mustSucceed } from './exec';
 
 // logind's answer for a user it has no record of ("User ID 1001 is not logged in or
@@ -37,19 +36,5 @@ export class Logind {
     if (result.exitCode === 0 && !result.timedOut) return 'terminated';
     if (result.exitCode === 1 && NOT_KNOWN_TO_LOGIND.test(result.stderr)) return 'not-logged-in';
     throw commandError(result);
-  }
-
-  /** Linger flag and session state; a user logind does not track is offline without linger. */
-  async showUser(user: string): Promise<LoginUser> {
-    const result = await this.runner.run(['loginctl', 'show-user', user, '-p', 'Linger', '-p', 'State'], {
-      timeoutMs: this.timeoutMs,
-    });
-    if (result.exitCode === 1 && NOT_KNOWN_TO_LOGIND.test(result.stderr)) return { linger: false, state: 'offline' };
-    mustSucceed(result);
-    try {
-      return parseLoginctlShowUser(result.stdout);
-    } catch (e) {
-      throw new HostError(`loginctl show-user ${user}: ${(e as Error).message}`);
-    }
   }
 }

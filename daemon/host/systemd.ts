@@ -6,7 +6,7 @@
 // lack, so it is not used.
 import { HostError } from '../core/errors';
 import type { CommandRunner } from '../core/ports';
-import { parseIsActive, parseUnitStatuses, UNIT_STATUS_PROPERTIES, type UnitStatus } from '../core/parse/systemctl-show';
+import { parseUnitStatuses, UNIT_STATUS_PROPERTIES, type UnitStatus } from '../core/parse/systemctl-show';
 import { parseGeneratorMessages, parseJournalLines } from '../core/parse/journal';
 import { commandError, mustSucceed } from './exec';
 
@@ -94,8 +94,6 @@ export interface UserManagerOptions {
 }
 
 export interface StartOptions {
-  /** Queue the job and return at once (`--no-block`); the caller then waits on its own bound. */
-  noBlock?: boolean;
   timeoutMs?: number;
 }
 
@@ -145,24 +143,6 @@ export class UserManager {
     mustSucceed(await this.systemctl(who, args, options.timeoutMs ?? (options.now ? this.startTimeoutMs : this.timeoutMs)));
   }
 
-  async disable(who: UserRef, units: readonly string[], options: { now?: boolean } = {}): Promise<void> {
-    if (units.length === 0) return;
-    mustSucceed(await this.systemctl(who, ['disable', ...(options.now ? ['--now'] : []), ...units]));
-  }
-
-  /** One active-state word per unit ("active", "inactive", "failed", "activating", ...). */
-  async isActive(who: UserRef, units: readonly string[]): Promise<Map<string, string>> {
-    if (units.length === 0) return new Map();
-    const result = await this.systemctl(who, ['is-active', ...units]);
-    // Exit 0 means at least one is active, 3 that none is; both come with the states.
-    if (result.timedOut || (result.exitCode !== 0 && result.exitCode !== 3)) throw commandError(result);
-    try {
-      return parseIsActive(units, result.stdout);
-    } catch (e) {
-      throw new HostError(`systemctl --user is-active as ${who.user}: ${(e as Error).message}`);
-    }
-  }
-
   /** Load/active/sub state, result, invocation and file state of each unit (not-found included). */
   async show(who: UserRef, units: readonly string[], props: readonly string[] = UNIT_STATUS_PROPERTIES): Promise<Map<string, UnitStatus>> {
     if (units.length === 0) return new Map();
@@ -202,7 +182,7 @@ export class UserManager {
 
   private async job(who: UserRef, verb: 'start' | 'restart' | 'stop', units: readonly string[], options: StartOptions) {
     if (units.length === 0) return;
-    const args = [verb, ...(options.noBlock ? ['--no-block'] : []), ...units];
+    const args = [verb, ...units];
     mustSucceed(await this.systemctl(who, args, options.timeoutMs ?? this.startTimeoutMs));
   }
 }

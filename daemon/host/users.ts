@@ -119,16 +119,6 @@ export class UserAccounts {
     return { status: 'created' };
   }
 
-  /** Whether the user is a supplementary member of the group (false when the group is missing). */
-  async userInGroup(user: string, group: string): Promise<boolean> {
-    const result = await this.runner.run(['getent', 'group', group], { timeoutMs: this.timeoutMs });
-    if (result.exitCode === GETENT_NOT_FOUND && !result.timedOut) return false;
-    mustSucceed(result);
-    const line = result.stdout.split('\n').find((l) => l.trim() !== '');
-    if (line === undefined) return false;
-    return parseGroupLine(line).members.includes(user);
-  }
-
   /**
    * Deletes a user and its home. A user whose processes are still exiting (after
    * terminate-user) makes userdel answer "busy"; that is retried a bounded number of times.

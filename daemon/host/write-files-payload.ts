@@ -4,7 +4,6 @@
 // files, never at root's (DESIGN §5). The symlink checks below are defence in depth.
 import { constants } from 'node:fs';
 import { chmod, lstat, mkdir, open, readFile, unlink } from 'node:fs/promises';
-import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import { z } from 'zod';
@@ -183,21 +182,4 @@ export async function runWriteFilesPayload(stdinText: string, homeDir: string): 
     result.error = e instanceof Error ? e.message : String(e);
   }
   return result;
-}
-
-/**
- * The hidden `__write-files` subcommand: payload on stdin, JSON result on stdout, exit 0
- * only when everything was applied. Home comes from the passwd entry of the UID we run
- * as (not $HOME, which the caller's environment could set).
- */
-export async function writeFilesCommand(
-  input: NodeJS.ReadableStream = process.stdin,
-  output: NodeJS.WritableStream = process.stdout,
-  homeDir: string = userInfo().homedir,
-): Promise<number> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of input) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
-  const result = await runWriteFilesPayload(Buffer.concat(chunks).toString('utf8'), homeDir);
-  output.write(`${JSON.stringify(result)}\n`);
-  return result.ok ? 0 : 1;
 }

@@ -256,16 +256,6 @@ export class FakeSystem implements CommandRunner {
         if (!tracked) return fail(1, `Could not terminate user: ${msg.notTracked(u.uid)}`);
         this.stopManager(u);
         return ok();
-      case 'show-user': {
-        if (!tracked) return fail(1, `Failed to get user: ${msg.notTracked(u.uid)}`);
-        const lingering = this.linger.has(name);
-        const props: Array<[string, string]> = [
-          ['State', lingering ? 'lingering' : 'closing'],
-          ['Linger', lingering ? 'yes' : 'no'],
-        ];
-        const wanted = rest.filter((_, i) => rest[i - 1] === '-p');
-        return ok(lines(props.filter(([k]) => wanted.length === 0 || wanted.includes(k)).map(([k, v]) => `${k}=${v}`)));
-      }
       default:
         return fail(1, `Unknown command verb '${verb ?? ''}'.`);
     }
@@ -360,16 +350,12 @@ export class FakeSystem implements CommandRunner {
         return ok();
       case 'start':
       case 'restart':
-        return this.startUnits(u, verb, names, args.includes('--no-block'));
+        return this.startUnits(u, verb, names);
       case 'stop':
         return this.stopUnits(u, names);
       case 'enable':
       case 'disable':
         return this.enableUnits(u, verb, names, args.includes('--now'));
-      case 'is-active': {
-        const states = names.map((n) => this.unit(u.name, n)?.activeState ?? 'inactive');
-        return { exitCode: states.includes('active') ? 0 : 3, stdout: lines(states) };
-      }
       case 'show':
         return ok(names.map((n) => this.showBlock(u, n, (args[args.indexOf('-p') + 1] ?? '').split(','))).join('\n'));
       default:
@@ -438,7 +424,7 @@ export class FakeSystem implements CommandRunner {
     return this.userFiles(u.name).get(loaded.path)?.content !== loaded.content;
   }
 
-  private startUnits(u: PasswdEntry, verb: 'start' | 'restart', names: string[], noBlock: boolean): Out {
+  private startUnits(u: PasswdEntry, verb: 'start' | 'restart', names: string[]): Out {
     const errors: string[] = [];
     let exitCode = 0;
     for (const n of names) {
@@ -447,8 +433,7 @@ export class FakeSystem implements CommandRunner {
         errors.push(`Failed to ${verb} ${n}: Unit ${n} not found.`);
         exitCode = 5;
       } else if (verb === 'restart' || unit.activeState !== 'active') {
-        // With --no-block the job is only queued: its failure shows in the unit's state alone.
-        if (!this.activate(u, n, unit) && !noBlock) {
+        if (!this.activate(u, n, unit)) {
           errors.push(msg.jobFailed(n, ' --user'));
           exitCode ||= 1;
         }
@@ -487,7 +472,7 @@ export class FakeSystem implements CommandRunner {
       const unit = this.unit(u.name, n);
       if (unit) unit.unitFileState = verb === 'enable' ? 'enabled' : 'disabled';
     }
-    if (now) return verb === 'enable' ? this.startUnits(u, 'start', names, false) : this.stopUnits(u, names);
+    if (now) return verb === 'enable' ? this.startUnits(u, 'start', names) : this.stopUnits(u, names);
     return ok('', lines(notes));
   }
 

@@ -153,7 +153,7 @@ describe('runWriteFilesPayload', () => {
 // The host side over real processes: runuser starts a stand-in for `moor __write-files`.
 describe('writeUserFiles through runuser', () => {
   const tsxLoader = new URL('../../node_modules/tsx/dist/loader.mjs', import.meta.url).href;
-  const payloadModule = new URL('../../daemon/host/write-files-payload.ts', import.meta.url).href;
+  const payloadModule = new URL('../../daemon/cli/write-files.ts', import.meta.url).href;
   const isRoot = process.getuid?.() === 0;
   const hasRunuser = existsSync('/usr/sbin/runuser') || existsSync('/usr/bin/runuser') || existsSync('/sbin/runuser');
 

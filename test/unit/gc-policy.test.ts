@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
   decideGc,
-  selectForDeletion,
   type GcGeneration,
   type GcGenerationState,
   type GcPolicy,
@@ -161,7 +160,14 @@ const cases: Case[] = [
   },
 ];
 
-describe('selectForDeletion', () => {
+/** Ids of the generations the policy deletes, ascending. */
+function selectForDeletion(...args: Parameters<typeof decideGc>): number[] {
+  return decideGc(...args)
+    .filter((d) => d.delete)
+    .map((d) => d.id);
+}
+
+describe('decideGc: what it deletes', () => {
   it.each(cases)('$name', ({ gens, policy, protect, deleted }) => {
     expect(selectForDeletion(gens, { ...POLICY, ...policy }, NOW, protect ?? [])).toEqual(deleted);
   });

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { parseIsActive, parseSystemctlShow, parseUnitStatuses, toUnitStatus } from '../../daemon/core/parse/systemctl-show';
+import { parseSystemctlShow, parseUnitStatuses, toUnitStatus } from '../../daemon/core/parse/systemctl-show';
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/host/${name}`, import.meta.url), 'utf8');
 const units = ['web.service', 'web-cache-volume.service', 'web-nightly.timer', 'web-old.service', 'api.service'];
@@ -64,21 +64,5 @@ describe('systemctl show', () => {
     const swapped = ['web-cache-volume.service', 'web.service', 'web-nightly.timer', 'web-old.service', 'api.service'];
     expect(() => parseUnitStatuses(swapped, fixture('systemctl-show-user-units.txt'))).toThrow(/is for web.service/);
     expect(() => parseSystemctlShow('garbage line\n')).toThrow(/not a systemctl show line/);
-  });
-});
-
-describe('systemctl is-active', () => {
-  it('maps one state per unit, in order', () => {
-    const states = parseIsActive(['a.service', 'b.service', 'c.service', 'd.service'], fixture('systemctl-is-active.txt'));
-    expect([...states.entries()]).toEqual([
-      ['a.service', 'active'],
-      ['b.service', 'inactive'],
-      ['c.service', 'failed'],
-      ['d.service', 'activating'],
-    ]);
-  });
-
-  it('refuses a count mismatch', () => {
-    expect(() => parseIsActive(['a.service'], fixture('systemctl-is-active.txt'))).toThrow(/4 states for 1 units/);
   });
 });

@@ -9,10 +9,3 @@ export function parseDuration(text: string): number | undefined {
   if (!m) return undefined;
   return Number(m[1]) * UNIT_MS[m[2]!]!;
 }
-
-export function formatDuration(ms: number): string {
-  for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) {
-    if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
-  }
-  return `${ms}ms`;
-}

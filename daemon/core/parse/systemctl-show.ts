@@ -76,12 +76,3 @@ export function parseUnitStatuses(units: readonly string[], text: string): Map<s
   });
   return out;
 }
-
-/** `systemctl is-active A B`: one state word per line, in argument order. */
-export function parseIsActive(units: readonly string[], text: string): Map<string, string> {
-  const lines = text.split('\n').map((l) => l.trim()).filter((l) => l !== '');
-  if (lines.length !== units.length) {
-    throw new Error(`systemctl is-active printed ${lines.length} states for ${units.length} units`);
-  }
-  return new Map(units.map((u, i) => [u, lines[i] as string]));
-}
