@@ -1,4 +1,4 @@
-// Benchmark: push-to-deploy in a real systemd guest (DESIGN §13). Boots the end-to-end guest
+// Benchmark: push-to-deploy in a real systemd guest (docs/design.md §13). Boots the end-to-end guest
 // (test/e2e), installs moor as an operator would (`install-units --bundle`, moor.socket +
 // moor.service, a bare repository in the guest as `source.bare_repo`, the schedule a year
 // away), deploys one workload, then N times: commits a changed spec, `git push`es it, and

@@ -1,5 +1,5 @@
 // Benchmark: the time from `git push` to the bare repo on a moor host until the changed
-// service runs again (DESIGN §13). Not a test: it prints figures.
+// service runs again (docs/design.md §13). Not a test: it prints figures.
 //
 // Each run edits one spec in a clone of the bare repo (a comment line, so the content hash
 // changes and moor restarts the workload's service), pushes, and polls a probe until the

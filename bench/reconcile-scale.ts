@@ -1,4 +1,4 @@
-// Reconcile cost as workloads grow (DESIGN §13): the pass over the fake host, with real
+// Reconcile cost as workloads grow (docs/design.md §13): the pass over the fake host, with real
 // git and a real state store, for N workloads. Prints wall time, host commands run and
 // heap growth for a first pass (create all), a pass with nothing to do, and a pass that
 // changes one workload. A figure, not a test.

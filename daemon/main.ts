@@ -1,4 +1,4 @@
-// argv → command. The only place that maps errors to exit codes (DESIGN §10, §12).
+// argv → command. The only place that maps errors to exit codes (docs/design.md §10, §12).
 import { Command, CommanderError } from 'commander';
 import { ExitCode, exitCodeMeaning, exitCodeOfError } from './core/exit-codes';
 import { MoorError, ValidationError } from './core/errors';

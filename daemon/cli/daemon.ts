@@ -1,4 +1,4 @@
-// moor daemon: the long-lived agent that moor.service runs (DESIGN §9).
+// moor daemon: the long-lived agent that moor.service runs (docs/design.md §9).
 import type { Command } from 'commander';
 import { Agent } from '../service/agent';
 import { DEFAULT_CONFIG_FILE } from '../core/config/resolve';

@@ -1,4 +1,4 @@
-// Human output by default, --json for machines (DESIGN §10). Commands build one result
+// Human output by default, --json for machines (docs/design.md §10). Commands build one result
 // object and hand it here with a function that renders it for people.
 
 export interface OutputOptions {

@@ -1,4 +1,4 @@
-// Where each kind of repo file lands under a workload user's ~/.config (DESIGN §2), and
+// Where each kind of repo file lands under a workload user's ~/.config (docs/design.md §2), and
 // which systemd user units it yields once the user manager has loaded it.
 import type { FileKind } from './types';
 
@@ -14,7 +14,7 @@ export function targetPath(kind: FileKind, name: string): string {
 }
 
 /**
- * How the pass brings a unit up after its files changed (DESIGN §6 step 5.6):
+ * How the pass brings a unit up after its files changed (docs/design.md §6 step 7.7):
  * long-running services restart; Quadlet volumes, networks, images and builds are
  * oneshots that are started, never restarted; timers, sockets and paths are enabled
  * and started; a service driven by a timer (or socket/path) of the same name is left

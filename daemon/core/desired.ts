@@ -1,5 +1,5 @@
 // From a discovered tree and the host's transforms to the files each workload's user
-// gets, the units they yield, and one content hash per workload (DESIGN §6 steps 2 and 4).
+// gets, the units they yield, and one content hash per workload (docs/design.md §6 steps 2 and 3).
 import { createHash } from 'node:crypto';
 import type { Discovery } from './discovery';
 import { expectedUnits, fileAtTarget, targetPath, type ExpectedUnit } from './deploy-layout';

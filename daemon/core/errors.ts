@@ -1,4 +1,4 @@
-// One error class per category (DESIGN §12). daemon/main.ts maps each to an exit code.
+// One error class per category (docs/design.md §12). daemon/main.ts maps each to an exit code.
 import type { Problem } from './problem';
 
 /** Every error category: one class each below. */

@@ -1,4 +1,4 @@
-// Which generations garbage collection deletes (DESIGN §7). Pure: the caller lists the
+// Which generations garbage collection deletes (docs/design.md §7). Pure: the caller lists the
 // generations and passes the time. "Newest" and "rank" go by generation number, which
 // only grows, rather than by timestamps, which a clock step can reorder.
 

@@ -1,4 +1,4 @@
-// Step 4 of a pass (DESIGN §6): compare the rendered desired state with what was last
+// Step 5 of a pass (docs/design.md §6): compare the rendered desired state with what was last
 // applied (content hashes) and with what the host shows, and decide per workload.
 import type { Problem } from './problem';
 import type { FileHashes } from './types';
@@ -86,7 +86,7 @@ function fileChanges(want: FileHashes, had: FileHashes): { changed: string[]; re
 
 export type RemovalLimit = { percent: number } | { count: number };
 
-/** Step 3: a plan that removes every workload, or more than the limit, needs --allow-mass-removal. */
+/** Step 5, the guard: a plan that removes every workload, or more than the limit, needs --allow-mass-removal. */
 export function removalGuard(items: readonly PlanItem[], appliedCount: number, limit: RemovalLimit): string | undefined {
   const removals = items.filter((i) => i.action === 'remove').length;
   if (removals === 0) return undefined;

@@ -1,4 +1,4 @@
-// The small interfaces behind which every side effect lives (DESIGN §12). The core and
+// The small interfaces behind which every side effect lives (docs/design.md §12). The core and
 // the reconcile pass depend on these; daemon/host/ implements them for real, tests fake them.
 
 export interface RunOptions {

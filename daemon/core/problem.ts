@@ -12,7 +12,7 @@ export interface Problem {
   hint?: string;
   /**
    * The workload whose own files are at fault. Unset means the problem makes the whole
-   * tree unreliable (DESIGN §6 step 2): nothing may be applied.
+   * tree unreliable (docs/design.md §6 step 2): nothing may be applied.
    */
   workload?: string;
 }

@@ -1,4 +1,4 @@
-// The one place that starts child processes (DESIGN §6: every command runs from an argv
+// The one place that starts child processes (docs/design.md §6: every command runs from an argv
 // array, never a shell, and has a timeout).
 import { execa } from 'execa';
 import { CommandError } from '../core/errors';

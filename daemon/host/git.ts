@@ -1,4 +1,4 @@
-// The desired-state checkout (DESIGN §6 step 1): made identical to the branch tip of the
+// The desired-state checkout (docs/design.md §6 step 2): made identical to the branch tip of the
 // remote on every sync, whatever happened to it before (force-pushes, stray files, a clone
 // killed half-way).
 import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';

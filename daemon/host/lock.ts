@@ -1,4 +1,4 @@
-// The pass lock (DESIGN §8): one reconcile pass per host, with kernel flock(2) semantics.
+// The pass lock (docs/design.md §8): one reconcile pass per host, with kernel flock(2) semantics.
 //
 // Why it is built like this: Node has no flock(2), and the usual npm lock packages use
 // PID files or mkdir plus a staleness timeout, which guess about dead holders and can

@@ -1,4 +1,4 @@
-// `moor doctor`: what the host must offer before a pass can succeed (DESIGN §10). Each
+// `moor doctor`: what the host must offer before a pass can succeed (docs/design.md §10). Each
 // check runs a tool or reads a file, bounded, and says how to fix what it finds.
 import { access, readFile } from 'node:fs/promises';
 import { constants } from 'node:fs';

@@ -1,4 +1,4 @@
-// Writes files into a workload's home by running moor itself as that user (DESIGN §5):
+// Writes files into a workload's home by running moor itself as that user (docs/design.md §5):
 // root never opens a path under a home the user controls. The other half is
 // write-files-payload.ts, behind the hidden `__write-files` subcommand.
 import { CommandError, HostError } from '../core/errors';

@@ -1,4 +1,4 @@
-// Workload users (DESIGN §5): created with a GECOS marker and a supplementary group, looked
+// Workload users (docs/design.md §5): created with a GECOS marker and a supplementary group, looked
 // up through NSS, removed with their home. Each operation acts first and reads the tool's
 // answer, never "check, then act": another process may change the databases in between.
 import { readFile } from 'node:fs/promises';

@@ -1,4 +1,4 @@
-// Step 5 of a pass for one workload (DESIGN §6): user, linger, user manager, files,
+// Step 7 of a pass for one workload (docs/design.md §6): user, linger, user manager, files,
 // daemon-reload, (re)starts, health gate. The caller records the result; this either
 // returns the applied state or throws, and never touches another workload.
 import { HostError } from '../core/errors';
@@ -81,7 +81,7 @@ export async function applyWorkload(
   return { uid: who.uid, rendered };
 }
 
-/** Step 5.5: a Quadlet generator error only shows as a missing unit; say why. */
+/** Step 7.6: a Quadlet generator error only shows as a missing unit; say why. */
 async function verifyLoaded(ctx: ApplyContext, who: UserRef, units: readonly ExpectedUnit[]): Promise<void> {
   if (units.length === 0) return;
   const statuses = await ctx.host.userManager.show(who, units.map((u) => u.unit));
@@ -104,7 +104,7 @@ function unitsToAct(units: readonly ExpectedUnit[], changedTargets: readonly str
   return units.filter((u) => shared || changedSources.has(u.source));
 }
 
-/** Step 5.6: restart services, start (never restart) oneshot Quadlet units, enable timers. */
+/** Step 7.7: restart services, start (never restart) oneshot Quadlet units, enable timers. */
 async function startUnits(ctx: ApplyContext, who: UserRef, units: readonly ExpectedUnit[]): Promise<void> {
   const um = ctx.host.userManager;
   const of = (action: ExpectedUnit['action']) => units.filter((u) => u.action === action).map((u) => u.unit);

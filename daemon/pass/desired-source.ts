@@ -1,4 +1,4 @@
-// Steps 1 and 2 of a pass: where the desired state comes from. Normally the repo (fetched,
+// Step 2 of a pass: where the desired state comes from. Normally the repo (fetched,
 // scanned, merged with the host's transforms, validated); while a rollback pins a
 // generation, that generation's rendered files, with nothing fetched.
 import { join } from 'node:path';

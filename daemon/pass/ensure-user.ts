@@ -1,4 +1,4 @@
-// Step 5.1: the workload's user exists and is moor's own (DESIGN §5). Create first and
+// Step 7.1: the workload's user exists and is moor's own (docs/design.md §5). Create first and
 // read the answer, never "check, then act": useradd's "already exists" is the signal to
 // re-check ownership.
 import { HostError } from '../core/errors';

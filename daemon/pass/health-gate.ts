@@ -1,4 +1,4 @@
-// Step 5.7: wait, bounded, until every gated unit of the workload is healthy. The start
+// Step 7.8: wait, bounded, until every gated unit of the workload is healthy. The start
 // jobs already blocked until systemd finished them; this confirms the outcome and
 // catches services that die right after starting.
 import { HostError } from '../core/errors';

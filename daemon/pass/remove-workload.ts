@@ -1,5 +1,5 @@
-// Step 6 for one workload: stop its units, end its user manager, delete its user. A user
-// is removed only when every ownership rule agrees (DESIGN §5); otherwise nothing at
+// Step 7 for a remove item: stop its units, end its user manager, delete its user. A user
+// is removed only when every ownership rule agrees (docs/design.md §5); otherwise nothing at
 // all is touched and the item fails loudly, every pass, until an operator decides.
 import { HostError } from '../core/errors';
 import { unitsOfTargets } from '../core/deploy-layout';

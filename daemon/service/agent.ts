@@ -1,4 +1,4 @@
-// `moor daemon`: the long-lived agent (DESIGN §9). It wires the triggers (schedule, watch,
+// `moor daemon`: the long-lived agent (docs/design.md §9). It wires the triggers (schedule, watch,
 // SIGHUP, control socket, webhook) into the pass loop, tells systemd how it is doing
 // (READY, STATUS, WATCHDOG, RELOADING, STOPPING), and stops cleanly on SIGTERM/SIGINT:
 // the running pass finishes the workload in hand, records its status and releases the

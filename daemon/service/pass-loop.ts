@@ -1,5 +1,5 @@
 // The daemon's pass loop: one pass at a time, and every trigger that arrives while a pass
-// runs joins ONE follow-up pass (DESIGN §8). A trigger never starts a pass synchronously:
+// runs joins ONE follow-up pass (docs/design.md §8). A trigger never starts a pass synchronously:
 // the start is deferred to the next turn of the event loop, so triggers fired together
 // (a push seen by the ref watch and a webhook, say) share the same pass too.
 import type { Logger } from '../host/log';

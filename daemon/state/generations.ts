@@ -1,4 +1,4 @@
-// Generations (DESIGN §7): the rendered desired state of each pass, its per-item results,
+// Generations (docs/design.md §7): the rendered desired state of each pass, its per-item results,
 // and the `current` link to the last complete one. Every write is atomic, and the order of
 // writes is what makes a crash at any point recoverable: units before manifest, status as
 // items finish, `finishedAt` at the end of the pass, `complete` only after that, and the

@@ -1,4 +1,4 @@
-// Where each piece of state lives under the state dir (DESIGN §7), and the checks that
+// Where each piece of state lives under the state dir (docs/design.md §7), and the checks that
 // keep names taken from a repository from escaping it: every workload name, user name
 // and relative file path becomes part of a path that root writes to.
 import { join } from 'node:path';

@@ -1,5 +1,5 @@
 // The ownership registry (owned-users.json): the users moor created, and so may remove
-// (DESIGN §5). Protocol: recordPending BEFORE useradd, confirm after it. A crash between
+// (docs/design.md §5). Protocol: recordPending BEFORE useradd, confirm after it. A crash between
 // the two leaves a pending entry, so a user moor created is never forgotten; a pending
 // entry whose useradd never ran only means "moor may create this name".
 import { z } from 'zod';

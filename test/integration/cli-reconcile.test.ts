@@ -1,4 +1,4 @@
-// `moor reconcile --once` as real processes contending for the pass lock (DESIGN §8), and
+// `moor reconcile --once` as real processes contending for the pass lock (docs/design.md §8), and
 // the exit codes a pass maps to (§10). Every pass here fails or is refused before it runs
 // a single host command (its source is missing or hangs, or the guard refuses): these
 // processes run on this machine, and must never create or delete a real user.

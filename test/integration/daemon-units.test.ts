@@ -1,6 +1,6 @@
 // The shipped units: `moor install-units --prefix DIR` puts units/ in place unchanged and
 // prints the commands to run next; systemd's own tools accept what it installs (where they
-// exist on this machine); the service's settings are the ones DESIGN §9 asks for.
+// exist on this machine); the service's settings are the ones docs/design.md §9 asks for.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

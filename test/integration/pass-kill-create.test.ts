@@ -1,4 +1,4 @@
-// A pass killed at every step (DESIGN §7, §13): a pass creating two workloads is abandoned
+// A pass killed at every step (docs/design.md §7, §13): a pass creating two workloads is abandoned
 // before each of its host commands and state writes (and after those where that differs);
 // the next pass, a new process over the same host and state dir, converges.
 import { afterAll, describe, expect, it, vi } from 'vitest';

@@ -1,4 +1,4 @@
-// Ownership (DESIGN §5): moor adopts no user it did not create, and removes a user only
+// Ownership (docs/design.md §5): moor adopts no user it did not create, and removes a user only
 // when the registry, the marker, UID_MIN and the protected list all agree.
 import { afterEach, describe, expect, it } from 'vitest';
 import type { PasswdEntry } from '../../daemon/core/parse/passwd';

@@ -1,4 +1,4 @@
-// Rollback (DESIGN §7): a pin makes passes re-apply a generation's rendered state instead
+// Rollback (docs/design.md §7): a pin makes passes re-apply a generation's rendered state instead
 // of the branch tip, reported as a rollback, until it is lifted.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';

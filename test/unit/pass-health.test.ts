@@ -1,4 +1,4 @@
-// The health gate of a pass (DESIGN §6 step 5.7) over a scripted user manager and a clock
+// The health gate of a pass (docs/design.md §6 step 7.8) over a scripted user manager and a clock
 // that only moves when the gate sleeps.
 import { describe, expect, it } from 'vitest';
 import { healthGate } from '../../daemon/pass/health-gate';

@@ -1,4 +1,4 @@
-// The config file's shape (DESIGN §11). Every table is strict: an unknown key is an
+// The config file's shape (docs/design.md §11). Every table is strict: an unknown key is an
 // error, never silently ignored, because a misspelt safety setting must not fall back
 // to its default unnoticed. Every key is optional in a file; defaults fill the rest.
 import { z } from 'zod';

@@ -1,4 +1,4 @@
-// Second half of discovery: turn the accepted files into workloads (DESIGN §2). Pods and
+// Second half of discovery: turn the accepted files into workloads (docs/design.md §2). Pods and
 // non-member containers are workloads; members join the longest pod stem they extend
 // with '-'; everything else joins the longest .container/.pod stem it extends with '-'
 // or '.'. Names are resolved across the whole tree, not per group.

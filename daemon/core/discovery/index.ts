@@ -1,4 +1,4 @@
-// Discovery (DESIGN §2): from the entries of a checkout to workloads, groups and every
+// Discovery (docs/design.md §2): from the entries of a checkout to workloads, groups and every
 // problem at once. Problems with `workload` set fail only that workload, which stays in
 // `workloads` so the pass knows it is still desired (and leaves it as it runs); any
 // other problem makes the whole tree unreliable.

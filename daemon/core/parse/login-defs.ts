@@ -1,4 +1,4 @@
-// /etc/login.defs: only UID_MIN matters to moor (DESIGN §5: a user below it is never
+// /etc/login.defs: only UID_MIN matters to moor (docs/design.md §5: a user below it is never
 // removed). The file is "NAME VALUE" lines with '#' comments.
 
 export const DEFAULT_UID_MIN = 1000;

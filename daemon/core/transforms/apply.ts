@@ -1,4 +1,4 @@
-// Merging transforms into a spec (DESIGN §3). Each transform is judged against the unit
+// Merging transforms into a spec (docs/design.md §3). Each transform is judged against the unit
 // as it stood before that transform, so two defaults for one key both land, and a
 // group transform sees what the base transform made.
 import {

@@ -1,4 +1,4 @@
-// A transform file (DESIGN §3) as moor holds it once read: host-side settings merged
+// A transform file (docs/design.md §3) as moor holds it once read: host-side settings merged
 // into every spec of one type, for the whole host (`_base`) or for one group directory.
 
 /** The unit types a transform may target: Quadlet types and plain user unit types. */

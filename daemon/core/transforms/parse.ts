@@ -1,6 +1,6 @@
 // Reads one transform file. Transforms use unit file syntax with a one-character prefix
 // on the key saying how the line merges; everything wrong is reported with its line, as
-// a broken transform makes the whole tree unreliable (DESIGN §6 step 2).
+// a broken transform makes the whole tree unreliable (docs/design.md §6 step 2).
 import type { Problem } from '../problem';
 import { isEntry, parseUnit } from '../unit-file';
 import { isTransformType, TRANSFORM_TYPES, type Transform, type TransformOp, type TransformSection } from './model';

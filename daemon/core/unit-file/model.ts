@@ -1,4 +1,4 @@
-// The in-memory model of a systemd unit file (DESIGN §4). Written by hand because no
+// The in-memory model of a systemd unit file (docs/design.md §4). Written by hand because no
 // library implements systemd's own syntax: repeated keys keep every value in order,
 // `Key=` resets a list, a trailing backslash continues a line, `#`/`;` comments, and
 // section and key names are case-sensitive. Generic INI parsers get each of these wrong.
