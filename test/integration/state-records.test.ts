@@ -55,6 +55,19 @@ describe('applied records', () => {
     expect(await store.applied.read('web')).toBeUndefined();
   });
 
+  it('reads a record written before the file hashes were named `hashes` (`files`), and writes it back as `hashes`', async () => {
+    const { hashes, ...rest } = record;
+    const legacy = { ...rest, files: hashes, appliedAt: '2025-05-01T00:00:00.000Z' };
+    await fs.writeFile(join(dir, 'applied', 'web.json'), JSON.stringify(legacy), { mode: 0o600 });
+    const read = await store.applied.read('web');
+    expect(read).toEqual({ ...rest, hashes, appliedAt: legacy.appliedAt });
+    expect(read).not.toHaveProperty('files');
+    await store.applied.write(read!);
+    const onDisk = JSON.parse(await fs.readFile(join(dir, 'applied', 'web.json'), 'utf8')) as Record<string, unknown>;
+    expect(onDisk.hashes).toEqual(hashes);
+    expect(onDisk).not.toHaveProperty('files');
+  });
+
   it('ignores temporary files of interrupted writes when listing', async () => {
     await store.applied.write(record);
     await fs.writeFile(join(dir, 'applied', 'web.json.123456789'), '{"half');
