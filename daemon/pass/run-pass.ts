@@ -10,9 +10,9 @@ import { contentsOf, hashesOf, specifierIdentity, type RenderedWorkload } from '
 import { exitCodeOfError } from '../core/exit-codes';
 import { GuardError } from '../core/errors';
 import { planPass, removalGuard, type Observation, type PlanItem } from '../core/plan';
-import type { HostView, Installed, Observed, PassContext, PassOptions } from './context';
 import type { StatusItem } from '../state/generation-records';
 import { applyItem } from './apply-item';
+import type { HostView, Installed, Observed, PassContext, PassOptions } from './context';
 import { desiredFromGeneration, desiredFromRepo, type DesiredState } from './desired-source';
 import { observeDrift } from './observe-drift';
 import { diffAgainstApplied } from './plan-diff';
@@ -26,13 +26,13 @@ export interface Planned {
   base: Pick<PassResult, 'kind' | 'commit' | 'source' | 'rollbackOf' | 'pinned'>;
 }
 
+export type { PassContext, PassOptions } from './context';
+
 /**
  * Runs one pass. A pass that ends in an error (fetch, validation, guard...) is recorded
  * in last-pass.json too, so `moor status` says why the latest pass did nothing rather
  * than showing an older success.
  */
-export type { PassContext, PassOptions } from './context';
-
 export async function runPass(ctx: PassContext, opts: PassOptions = {}): Promise<PassResult> {
   try {
     await recover(ctx);
