@@ -6,6 +6,7 @@ export interface RunOptions {
   timeoutMs: number;
   /** Written to the child's stdin, then closed. */
   input?: string;
+  /** The child's whole environment; without it the child inherits this process's. */
   env?: Record<string, string>;
   cwd?: string;
 }

@@ -10,9 +10,8 @@ export interface ExecaRunnerOptions {
 }
 
 // Every child runs as the leader of its own process group so a timeout can signal the whole
-// group: `runuser` forks the real command, shells fork helpers, and any descendant that
-// still holds our stdout pipe would otherwise keep the result pending long after the
-// direct child died. Because detached children no longer die with us, the groups still
+// group: shells fork helpers, and any descendant that still holds our stdout pipe would
+// otherwise keep the result pending long after the direct child died. Because detached children no longer die with us, the groups still
 // running are killed when this process exits.
 const liveGroups = new Set<number>();
 let exitHookInstalled = false;
@@ -56,7 +55,8 @@ export class ExecaRunner implements CommandRunner {
       detached: true,
       stdin: options.input === undefined ? 'ignore' : 'pipe',
       ...(options.input === undefined ? {} : { input: options.input }),
-      ...(options.env === undefined ? {} : { env: options.env }),
+      // An env given is the child's whole environment: nothing of ours is added to it.
+      ...(options.env === undefined ? {} : { env: options.env, extendEnv: false }),
       ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
       stripFinalNewline: false,
       encoding: 'utf8',

@@ -1,29 +1,22 @@
 // systemd, in two scopes: the system manager (a workload's user@UID.service) and each
-// workload's user manager. The user manager is reached as root through
-//   runuser -u USER -- env XDG_RUNTIME_DIR=/run/user/UID systemctl --user ...
-// which talks to the manager's private socket under /run/user/UID/systemd/. The shorter
+// workload's user manager. The user manager is reached by running
+//   systemctl --user ...
+// as the user (host/as-user.ts: a scope of the user's slice, a clean environment), which
+// talks to the manager's private socket under /run/user/UID/systemd/. The shorter
 // `systemctl --user -M USER@` needs machined and a user D-Bus session, which minimal hosts
 // lack, so it is not used.
 import { HostError } from '../core/errors';
 import type { CommandRunner } from '../core/ports';
 import { parseUnitStatuses, UNIT_STATUS_PROPERTIES, type UnitStatus } from '../core/parse/systemctl-show';
 import { parseGeneratorMessages, parseJournalLines } from '../core/parse/journal';
+import { runAsUser, type UserRef } from './as-user';
 import { commandError, mustSucceed } from './exec';
 
-/** A workload user as the user-scope commands need it. */
-export interface UserRef {
-  user: string;
-  uid: number;
-}
+export type { UserRef } from './as-user';
 
 export const QUADLET_USER_GENERATOR = '/usr/lib/systemd/user-generators/podman-user-generator';
 
 const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** argv that runs a command as the workload user, with its runtime dir, from a neutral cwd. */
-export function asUser(who: UserRef, argv: readonly string[]): string[] {
-  return ['runuser', '-u', who.user, '--', 'env', `XDG_RUNTIME_DIR=/run/user/${who.uid}`, ...argv];
-}
 
 export function userManagerUnit(uid: number): string {
   return `user@${uid}.service`;
@@ -112,7 +105,7 @@ export class UserManager {
   }
 
   private systemctl(who: UserRef, args: readonly string[], timeoutMs = this.timeoutMs) {
-    return this.runner.run(asUser(who, ['systemctl', '--user', ...args]), { timeoutMs, cwd: '/' });
+    return runAsUser(this.runner, who, ['systemctl', '--user', ...args], { timeoutMs });
   }
 
   /** Re-runs the generators (Quadlet) and reloads unit files. */
@@ -161,8 +154,8 @@ export class UserManager {
    * be read must not hide the failure being reported.
    */
   async journalTail(who: UserRef, unit: string, lines: number): Promise<string[]> {
-    const argv = asUser(who, ['journalctl', '--user', '-u', unit, '-n', String(lines), '--no-pager']);
-    const result = await this.runner.run(argv, { timeoutMs: this.timeoutMs, cwd: '/' });
+    const argv = ['journalctl', '--user', '-u', unit, '-n', String(lines), '--no-pager'];
+    const result = await runAsUser(this.runner, who, argv, { timeoutMs: this.timeoutMs });
     if (result.exitCode !== 0 || result.timedOut) return [describeFailure('journalctl', result)];
     return parseJournalLines(result.stdout);
   }
@@ -173,7 +166,7 @@ export class UserManager {
    * as the user. Never throws.
    */
   async generatorMessages(who: UserRef, file?: string): Promise<string[]> {
-    const result = await this.runner.run(asUser(who, [this.generatorPath, '-dryrun']), { timeoutMs: this.timeoutMs, cwd: '/' });
+    const result = await runAsUser(this.runner, who, [this.generatorPath, '-dryrun'], { timeoutMs: this.timeoutMs });
     if (result.timedOut || (result.exitCode !== 0 && result.exitCode !== 1 && result.stderr.trim() === '')) {
       return [describeFailure('podman-user-generator -dryrun', result)];
     }

@@ -3,6 +3,7 @@
 // write-files-payload.ts, behind the hidden `__write-files` subcommand.
 import { CommandError, HostError } from '../core/errors';
 import type { CommandRunner } from '../core/ports';
+import { runAsUser } from './as-user';
 import type { WriteFilesPayloadInput, WriteFilesResult } from './write-files-payload';
 
 export const WRITE_FILES_SUBCOMMAND = '__write-files';
@@ -49,8 +50,8 @@ export async function writeUserFiles(
     home: request.home,
     ...(request.dirMode === undefined ? {} : { dirMode: request.dirMode }),
   };
-  const argv = ['runuser', '-u', request.user, '--', ...selfCommand, WRITE_FILES_SUBCOMMAND];
-  const result = await runner.run(argv, { timeoutMs: options.timeoutMs ?? 60_000, input: JSON.stringify(payload), cwd: '/' });
+  const who = { user: request.user, uid: request.uid };
+  const result = await runAsUser(runner, who, [...selfCommand, WRITE_FILES_SUBCOMMAND], { timeoutMs: options.timeoutMs ?? 60_000, input: JSON.stringify(payload) });
   const parsed = parseResult(result.stdout);
   if (result.exitCode === 0 && !result.timedOut && parsed?.ok) return parsed;
   if (parsed && !result.timedOut) {

@@ -1,7 +1,8 @@
-// Runs AS the workload user (spawned through `runuser`, see user-files.ts): writes and
-// removes files under the user's home from a JSON payload on stdin. Because it holds the
-// user's own rights, a symlink the user planted can at worst point it at the user's own
-// files, never at root's (docs/design.md §5). The symlink checks below are defence in depth.
+// Runs AS the workload user (started in the user's slice, see as-user.ts and
+// user-files.ts): writes and removes files under the user's home from a JSON payload on
+// stdin. Because it holds the user's own rights, a symlink the user planted can at worst
+// point it at the user's own files, never at root's (docs/design.md §5). The symlink
+// checks below are defence in depth.
 import { constants } from 'node:fs';
 import { chmod, lstat, mkdir, open, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';

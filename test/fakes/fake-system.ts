@@ -158,7 +158,7 @@ export class FakeSystem implements CommandRunner {
     if (cmd === 'userdel') return this.userdel(args);
     if (cmd === 'loginctl') return this.loginctl(args);
     if (cmd === 'systemctl') return this.systemScope(args);
-    if (cmd === 'runuser') return this.runuser(args, options);
+    if (cmd === 'systemd-run') return this.systemdRun(args, options);
     return fail(127, `fake: ${cmd ?? ''}: command not found`);
   }
 
@@ -296,17 +296,25 @@ export class FakeSystem implements CommandRunner {
 
   // --- as the workload user -----------------------------------------------------------
 
-  private runuser(args: string[], options: RunOptions): Out {
-    const [flag, name = '', dashes, ...cmd] = args;
-    if (flag !== '-u' || dashes !== '--') return fail(1, 'runuser: fake only knows "runuser -u USER -- CMD"');
-    const u = this.passwd.get(name);
-    if (!u) return fail(1, `runuser: user ${name} does not exist or the user entry does not contain all the required fields`);
-    if (cmd[cmd.length - 1] === '__write-files') return this.writeFiles(u, options.input ?? '');
-    if (cmd[0] !== 'env' || !cmd[1]?.startsWith('XDG_RUNTIME_DIR=')) {
-      return fail(127, `fake: unexpected command as ${name}: ${cmd.join(' ')}`);
+  // Only the form moor uses: `systemd-run --scope ... --slice=user-UID.slice --uid=USER
+  // --setenv=K=V... -- CMD`, started with a clean environment.
+  private systemdRun(args: string[], options: RunOptions): Out {
+    const dashes = args.indexOf('--');
+    const flags = dashes < 0 ? args : args.slice(0, dashes);
+    const cmd = dashes < 0 ? [] : args.slice(dashes + 1);
+    const value = (name: string) => flags.find((f) => f.startsWith(`--${name}=`))?.slice(name.length + 3);
+    const name = value('uid') ?? '';
+    if (!flags.includes('--scope') || dashes < 0) return fail(1, 'fake: systemd-run is known only as "--scope ... -- CMD"');
+    if (options.env?.PATH === undefined || Object.keys(options.env).some((k) => !['PATH', 'LANG'].includes(k))) {
+      return fail(1, `fake: systemd-run started with root's environment: ${Object.keys(options.env ?? process.env).join(',')}`);
     }
-    const runtimeDir = cmd[1].slice('XDG_RUNTIME_DIR='.length);
-    const [tool, ...rest] = cmd.slice(2);
+    const u = this.passwd.get(name);
+    if (!u) return fail(1, `Failed to resolve user ${name}: No such process`);
+    if (cmd[cmd.length - 1] === '__write-files') return this.writeFiles(u, options.input ?? '');
+    const env = new Map(flags.filter((f) => f.startsWith('--setenv=')).map((f) => f.slice('--setenv='.length).split('=', 2) as [string, string]));
+    const runtimeDir = env.get('XDG_RUNTIME_DIR');
+    if (runtimeDir === undefined) return fail(127, `fake: unexpected command as ${name}: ${cmd.join(' ')}`);
+    const [tool, ...rest] = cmd;
     if (tool?.endsWith('/podman-user-generator') && rest[0] === '-dryrun') return this.generatorDryRun(u);
     if (tool !== 'systemctl' && tool !== 'journalctl') return fail(127, `env: '${tool ?? ''}': No such file or directory`);
     if (rest[0] !== '--user') return fail(1, `fake: ${tool} as ${name} without --user`);

@@ -437,7 +437,7 @@ export async function killAndRecover(h: PassHarness, c: KillCase, kill: KillPoin
   const done = abandoned.timeline.events.slice(0, kill.when === 'before' ? kill.step - 1 : kill.step);
   for (const event of done) {
     const applied = /^state applied\.write (\S+)$/.exec(event)?.[1];
-    if (applied && recovery.calls.some((call) => call.startsWith(`runuser -u ${applied} `) && / (re)?start |__write-files/.test(call))) {
+    if (applied && recovery.calls.some((call) => call.includes(` --uid=${applied} `) && / (re)?start |__write-files/.test(call))) {
       problems.push(`${applied} was applied by the killed pass and applied again`);
     }
     const removed = /^state applied\.delete (\S+)$/.exec(event)?.[1];
@@ -448,4 +448,19 @@ export async function killAndRecover(h: PassHarness, c: KillCase, kill: KillPoin
 
 async function generationIds(h: PassHarness): Promise<number[]> {
   return (await (await h.openStore()).generations.list()).map((g) => g.id);
+}
+
+/**
+ * The argv line of a command moor runs as a workload user: systemd-run, a scope of the
+ * user's slice, the runtime dir and user bus, then the command.
+ */
+export function asUserLine(user: string, uid: number, command: string): string {
+  return `systemd-run --scope --quiet --collect --slice=user-${uid}.slice --uid=${user} --setenv=XDG_RUNTIME_DIR=/run/user/${uid} --setenv=DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/${uid}/bus -- ${command}`;
+}
+
+/** "systemd-run --scope ... --uid=web ... -- systemctl --user show -p ... x" → "as web(1000): systemctl --user show x" */
+export function normLine(line: string): string {
+  return line
+    .replace(/^systemd-run --scope --quiet --collect --slice=user-(\d+)\.slice --uid=(\S+) --setenv=XDG_RUNTIME_DIR=\/run\/user\/\1 --setenv=DBUS_SESSION_BUS_ADDRESS=unix:path=\/run\/user\/\1\/bus -- /, 'as $2($1): ')
+    .replace(/ show -p \S+/, ' show');
 }

@@ -90,6 +90,18 @@ describe('ExecaRunner', () => {
     expect(r.stdout).toBe('x1\n/\n');
   });
 
+  it('gives a child nothing of this environment when an env is given: that env is all it has', async () => {
+    process.env.MOOR_TEST_SECRET = 'hunter2';
+    try {
+      const r = await runner.run(['/usr/bin/env'], { timeoutMs: 5_000, env: { PATH: '/usr/bin:/bin', ONLY: '1' } });
+      expect(r.stdout.split('\n').filter(Boolean).sort()).toEqual(['ONLY=1', 'PATH=/usr/bin:/bin']);
+      // Without one, the child inherits (what host commands such as git rely on).
+      expect((await runner.run(['/usr/bin/env'], { timeoutMs: 5_000 })).stdout).toContain('MOOR_TEST_SECRET=hunter2');
+    } finally {
+      delete process.env.MOOR_TEST_SECRET;
+    }
+  });
+
   it('reports a missing program as exit 127, not as a signal', async () => {
     const r = await runner.run(['moor-no-such-program-xyz'], { timeoutMs: 5_000 });
     expect(r.exitCode).toBe(127);

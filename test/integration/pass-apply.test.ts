@@ -3,7 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { PassHarness, containerSpec } from '../helpers/pass-harness';
+import { PassHarness, asUserLine, containerSpec, normLine } from '../helpers/pass-harness';
 
 let h: PassHarness;
 beforeEach(() => {
@@ -11,10 +11,7 @@ beforeEach(() => {
 });
 afterEach(() => h.cleanup());
 
-/** "runuser -u web -- env XDG_RUNTIME_DIR=/run/user/1000 systemctl --user show -p ... x" → "as web(1000): systemctl --user show x" */
-function norm(line: string): string {
-  return line.replace(/^runuser -u (\S+) -- env XDG_RUNTIME_DIR=\/run\/user\/(\d+) /, 'as $1($2): ').replace(/ show -p \S+/, ' show');
-}
+const norm = normLine;
 
 const USERADD = (u: string) => `useradd --create-home --user-group --comment moor-managed --groups moor-managed --shell /usr/sbin/nologin ${u}`;
 const MUTATING = /useradd|userdel|groupadd|enable-linger|disable-linger|terminate-user|__write-files|daemon-reload| (re)?start | stop |enable /;
@@ -41,7 +38,7 @@ describe('a new workload', () => {
       'loginctl enable-linger web',
       'systemctl start user@1000.service',
       'systemctl is-active user@1000.service',
-      'runuser -u web -- moor __write-files',
+      'as web(1000): moor __write-files',
       'as web(1000): systemctl --user daemon-reload',
       'as web(1000): systemctl --user show web.service',
       'as web(1000): systemctl --user restart web.service',
@@ -49,7 +46,7 @@ describe('a new workload', () => {
     // The health gate polls until the unit has stayed up for the settle time; only reads.
     expect(gate.length).toBeGreaterThan(0);
     expect(new Set(gate)).toEqual(new Set(['as web(1000): systemctl --user show web.service']));
-    expect(calls.find((c) => c.includes('__write-files'))).toBe('runuser -u web -- moor __write-files');
+    expect(calls.find((c) => c.includes('__write-files'))).toBe(asUserLine('web', 1000, 'moor __write-files'));
 
     // State: the ownership registry brackets useradd; the applied record and the generation's
     // completion come only after the last host command (the gate's last look).
@@ -189,11 +186,11 @@ describe('an updated workload', () => {
       USERADD('web'),
       'loginctl enable-linger web',
       'systemctl start user@1001.service',
-      'runuser -u web -- moor __write-files',
+      'as web(1001): moor __write-files',
       'as web(1001): systemctl --user daemon-reload',
       'as web(1001): systemctl --user restart web.service',
     ]);
-    expect(calls.filter((c) => / api( |$)|-u api /.test(c) && MUTATING.test(c))).toEqual([]);
+    expect(calls.filter((c) => / api( |$)|--uid=api /.test(c) && MUTATING.test(c))).toEqual([]);
     expect(h.fake.userFiles('web').get('.config/containers/systemd/web.container')?.content).toBe(containerSpec('localhost/web:2'));
   });
 
@@ -213,8 +210,8 @@ describe('an updated workload', () => {
 });
 
 describe('a drifted workload (spec unchanged)', () => {
-  const as = (user: string, uid: number, ...argv: string[]) => ['runuser', '-u', user, '--', 'env', `XDG_RUNTIME_DIR=/run/user/${uid}`, ...argv];
-  const byHand = (argv: string[]) => h.fake.run(argv, { timeoutMs: 1000 });
+  const as = (user: string, uid: number, ...argv: string[]) => asUserLine(user, uid, argv.join(' ')).split(' ');
+  const byHand = (argv: string[]) => h.fake.run(argv, { timeoutMs: 1000, env: { PATH: '/usr/bin' } });
 
   beforeEach(async () => {
     h.commit({ 'web.container': containerSpec(), 'api.container': containerSpec('localhost/api:1') });
@@ -230,14 +227,14 @@ describe('a drifted workload (spec unchanged)', () => {
     expect(result.items.find((i) => i.workload === 'api')?.action).toBe('unchanged');
     const lines = calls.map(norm);
     const uid = h.fake.passwd.get('web')!.uid;
-    const write = lines.indexOf('runuser -u web -- moor __write-files');
+    const write = lines.indexOf(`as web(${uid}): moor __write-files`);
     const reload = lines.indexOf(`as web(${uid}): systemctl --user daemon-reload`);
     const restart = lines.indexOf(`as web(${uid}): systemctl --user restart web.service`);
     expect(write).toBeGreaterThanOrEqual(0);
     expect(reload).toBeGreaterThan(write);
     expect(restart).toBeGreaterThan(reload);
     // The other workload is not touched.
-    expect(calls.filter((c) => MUTATING.test(c) && / api( |$)|-u api /.test(c))).toEqual([]);
+    expect(calls.filter((c) => MUTATING.test(c) && / api( |$)|--uid=api /.test(c))).toEqual([]);
     expect(h.fake.unit('web', 'web.service')?.activeState).toBe('active');
     expect(h.fake.userFiles('web').get('.config/containers/systemd/web.container')?.content).toBe(containerSpec());
     expect(h.itemLines('web').at(-1)).toMatch(/^<6>web: drift ok .*action=drift result=ok/);

@@ -78,7 +78,7 @@ describe('a unit failing its health gate', () => {
     ]);
     for (const other of ['api', 'web']) expect(touches(next.calls, other).filter((c) => MUTATING.test(c))).toEqual([]);
     expect(next.calls.filter((c) => / restart /.test(c))).toEqual([
-      expect.stringMatching(/^runuser -u db -- .* systemctl --user restart db\.service$/),
+      expect.stringMatching(/^systemd-run .* --uid=db .* -- systemctl --user restart db\.service$/),
     ]);
     expect(h.fake.unit('db', 'db.service')?.activeState).toBe('active');
     expect(next.result.generationState).toBe('complete');

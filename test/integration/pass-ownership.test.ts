@@ -10,7 +10,7 @@ afterEach(() => h.cleanup());
 
 const specs = (names: readonly string[]) => Object.fromEntries(names.map((n) => [`${n}.container`, containerSpec(`localhost/${n}:1`)]));
 const touches = (calls: string[], user: string) => calls.filter((c) => new RegExp(`(^| )${user}( |$)|-u ${user} |user@${h.fake.passwd.get(user)?.uid ?? 'x'}\\.`).test(c));
-const READ_ONLY = /^(getent |systemctl is-active |runuser -u \S+ -- env \S+ systemctl --user show )/;
+const READ_ONLY = /^(getent |systemctl is-active |systemd-run .* -- systemctl --user show )/;
 
 const person = (name: string, uid: number, gecos = 'A Person'): PasswdEntry => ({ name, uid, gid: uid, gecos, home: `/home/${name}`, shell: '/bin/bash' });
 

@@ -2,7 +2,7 @@
 // refuses a plan removing everything (or too much).
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { GuardError } from '../../daemon/core/errors';
-import { PassHarness, containerSpec } from '../helpers/pass-harness';
+import { PassHarness, asUserLine, containerSpec } from '../helpers/pass-harness';
 
 let h: PassHarness;
 afterEach(() => h.cleanup());
@@ -39,7 +39,7 @@ describe('removed workloads', () => {
     expect(result.counts).toEqual({ applied: 0, unchanged: 3, failed: 0, removed: 2 });
     const removal = (user: string, uid: number) => [
       `getent passwd ${user}`,
-      `runuser -u ${user} -- env XDG_RUNTIME_DIR=/run/user/${uid} systemctl --user stop ${user}.service`,
+      asUserLine(user, uid, `systemctl --user stop ${user}.service`),
       `loginctl disable-linger ${user}`,
       `loginctl terminate-user ${user}`,
       `systemctl stop user@${uid}.service`,
@@ -132,7 +132,7 @@ describe('removed workloads', () => {
     const { result, calls } = await h.pass();
     expect(result.exitCode).toBe(0);
     expect(calls).toContain(
-      `runuser -u web -- env XDG_RUNTIME_DIR=/run/user/${uid} systemctl --user stop web-data-volume.service web-nightly.service web-nightly.timer web.service`,
+      asUserLine('web', uid, 'systemctl --user stop web-data-volume.service web-nightly.service web-nightly.timer web.service'),
     );
     expect(h.fake.passwd.has('web')).toBe(false);
   });

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { PassHarness, containerSpec } from '../helpers/pass-harness';
+import { PassHarness, asUserLine, containerSpec } from '../helpers/pass-harness';
 
 let h: PassHarness;
 beforeEach(() => {
@@ -40,8 +40,8 @@ describe('rollback by pin', () => {
     ]);
     // The earlier spec is written and the service restarted.
     expect(content('web', 'web.container')).toBe(containerSpec('localhost/web:1'));
-    expect(rollback.calls).toContain('runuser -u web -- moor __write-files');
-    expect(rollback.calls).toContain('runuser -u web -- env XDG_RUNTIME_DIR=/run/user/1001 systemctl --user restart web.service');
+    expect(rollback.calls).toContain(asUserLine('web', 1001, 'moor __write-files'));
+    expect(rollback.calls).toContain(asUserLine('web', 1001, 'systemctl --user restart web.service'));
     expect(h.fake.unit('web', 'web.service')!.invocationId).not.toBe(invocation);
     // No fetch while pinned: the pass did not depend on the source.
     const store = await h.openStore();
@@ -65,7 +65,7 @@ describe('rollback by pin', () => {
     expect(content('web', 'web.container')).toBe(containerSpec('localhost/web:1'));
 
     // A pinned state is still kept as it runs: drift is repaired towards the pin.
-    await h.fake.run(['runuser', '-u', 'web', '--', 'env', 'XDG_RUNTIME_DIR=/run/user/1001', 'systemctl', '--user', 'stop', 'web.service'], { timeoutMs: 1000 });
+    await h.fake.run(asUserLine('web', 1001, 'systemctl --user stop web.service').split(' '), { timeoutMs: 1000, env: { PATH: '/usr/bin' } });
     const repaired = await h.pass();
     expect(repaired.result.items.find((i) => i.workload === 'web')).toMatchObject({ action: 'drift', result: 'ok' });
     expect(content('web', 'web.container')).toBe(containerSpec('localhost/web:1'));
@@ -115,7 +115,7 @@ describe('rollback by pin', () => {
     expect((await store.generations.list()).map((g) => g.id)).toEqual([4]);
     await store.pin.pin(4);
     // A pass under the pin that records a generation (drift repaired) runs GC: 4 stays.
-    await h.fake.run(['runuser', '-u', 'web', '--', 'env', 'XDG_RUNTIME_DIR=/run/user/1000', 'systemctl', '--user', 'stop', 'web.service'], { timeoutMs: 1000 });
+    await h.fake.run(asUserLine('web', 1000, 'systemctl --user stop web.service').split(' '), { timeoutMs: 1000, env: { PATH: '/usr/bin' } });
     const { result } = await h.pass();
     expect(result).toMatchObject({ kind: 'rollback', generation: 5, generationState: 'complete' });
     expect((await store.generations.list()).map((g) => g.id)).toEqual([4, 5]);

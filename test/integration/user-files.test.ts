@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runWriteFilesPayload, type WriteFilesPayloadInput } from '../../daemon/host/write-files-payload';
 import { writeUserFiles } from '../../daemon/host/user-files';
 import { ExecaRunner } from '../../daemon/host/exec';
+import type { CommandRunner, RunOptions } from '../../daemon/core/ports';
 import { HostError } from '../../daemon/core/errors';
 
 let root: string;
@@ -150,8 +151,26 @@ describe('runWriteFilesPayload', () => {
   });
 });
 
-// The host side over real processes: runuser starts a stand-in for `moor __write-files`.
-describe('writeUserFiles through runuser', () => {
+/**
+ * systemd-run needs a booted systemd, which this machine lacks (the end-to-end suite runs
+ * it for real). Here runuser stands in for it: same user, same clean environment (runuser
+ * adds HOME, USER, LOGNAME and SHELL as systemd-run does), no scope.
+ */
+class RunuserForScope implements CommandRunner {
+  readonly argvs: string[][] = [];
+  constructor(private readonly inner = new ExecaRunner()) {}
+  run(argv: readonly string[], options: RunOptions) {
+    this.argvs.push([...argv]);
+    const dashes = argv.indexOf('--');
+    const user = argv.find((a) => a.startsWith('--uid='))?.slice('--uid='.length);
+    if (argv[0] !== 'systemd-run' || dashes < 0 || !user) throw new Error(`not a systemd-run scope: ${argv.join(' ')}`);
+    return this.inner.run(['runuser', '-u', user, '--', ...argv.slice(dashes + 1)], options);
+  }
+}
+
+// The host side over real processes: the command moor builds starts a stand-in for
+// `moor __write-files` as the user, with the environment moor gives it.
+describe('writeUserFiles as the user', () => {
   const tsxLoader = new URL('../../node_modules/tsx/dist/loader.mjs', import.meta.url).href;
   const payloadModule = new URL('../../daemon/cli/write-files.ts', import.meta.url).href;
   const isRoot = process.getuid?.() === 0;
@@ -169,7 +188,7 @@ describe('writeUserFiles through runuser', () => {
   }
 
   it.skipIf(!isRoot || !hasRunuser)('writes as the target user and reports refusals as HostError', async () => {
-    const runner = new ExecaRunner();
+    const runner = new RunuserForScope();
     const uid = process.getuid?.() ?? 0;
     const cmd = selfCommand();
     const r = await writeUserFiles(runner, { user: 'root', uid, home, files: [quadlet('web.container', 'x\n')] }, cmd);
@@ -187,8 +206,8 @@ describe('writeUserFiles through runuser', () => {
     // nobody (65534) must be able to reach the entry script and the project to run it.
     chmodSync(root, 0o755);
     chownSync(home, 65534, 65534);
-    const runner = new ExecaRunner();
-    const reachable = await runner.run(['runuser', '-u', 'nobody', '--', 'test', '-r', new URL(tsxLoader).pathname], { timeoutMs: 10_000 });
+    const runner = new RunuserForScope();
+    const reachable = await new ExecaRunner().run(['runuser', '-u', 'nobody', '--', 'test', '-r', new URL(tsxLoader).pathname], { timeoutMs: 10_000 });
     if (reachable.exitCode !== 0) ctx.skip();
     const r = await writeUserFiles(runner, { user: 'nobody', uid: 65534, home, files: [quadlet('web.container', 'x\n')] }, selfCommand());
     expect(r.ok).toBe(true);

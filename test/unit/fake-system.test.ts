@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { asUserLine } from '../helpers/pass-harness';
 import { FakeSystem } from '../fakes/fake-system';
 import { hasManagedMarker, MANAGED_GROUP, UserAccounts } from '../../daemon/host/users';
 import { Logind } from '../../daemon/host/logind';
@@ -90,7 +91,7 @@ describe('FakeSystem driven by the host modules', () => {
     await h.user.show(who, ['web.service'], ['ActiveState']);
     await h.user.journalTail(who, 'web.service', 20);
     await h.user.generatorMessages(who, 'web.container');
-    const env = `runuser -u web -- env XDG_RUNTIME_DIR=/run/user/${who.uid}`;
+    const as = (command: string) => asUserLine('web', who.uid, command);
     expect(h.fake.callLines()).toEqual([
       'getent group moor-managed',
       'groupadd --system moor-managed',
@@ -99,12 +100,12 @@ describe('FakeSystem driven by the host modules', () => {
       'loginctl enable-linger web',
       'systemctl start user@1000.service',
       'systemctl is-active user@1000.service',
-      'runuser -u web -- /usr/bin/node /usr/lib/moor/moor.mjs __write-files',
-      `${env} systemctl --user daemon-reload`,
-      `${env} systemctl --user start web.service`,
-      `${env} systemctl --user show -p Id,ActiveState web.service`,
-      `${env} journalctl --user -u web.service -n 20 --no-pager`,
-      `${env} /usr/lib/systemd/user-generators/podman-user-generator -dryrun`,
+      as('/usr/bin/node /usr/lib/moor/moor.mjs __write-files'),
+      as('systemctl --user daemon-reload'),
+      as('systemctl --user start web.service'),
+      as('systemctl --user show -p Id,ActiveState web.service'),
+      as('journalctl --user -u web.service -n 20 --no-pager'),
+      as('/usr/lib/systemd/user-generators/podman-user-generator -dryrun'),
     ]);
   });
 
