@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { ExitCode, exitCodeMeaning, exitCodeOfError } from './core/exit-codes';
 import { MoorError, ValidationError } from './core/errors';
 import { formatProblem } from './core/problem';
+import { safeLines, safeText } from './core/safe-text';
 import { registerCommands } from './cli/commands';
 import { WRITE_FILES_SUBCOMMAND, writeFilesCommand } from './cli/write-files';
 
@@ -13,13 +14,17 @@ export function exitCodeFor(err: unknown): ExitCode {
   return exitCodeOfError(err);
 }
 
+/**
+ * The error for stderr, control and invisible characters escaped (a message may quote a
+ * repo's lines or a tool's output); a problem is one line, a message keeps its own lines.
+ */
 function describe(err: unknown): string {
   if (err instanceof ValidationError) {
-    return [`moor: ${err.message}:`, ...err.problems.map((p) => `  ${formatProblem(p)}`)].join('\n');
+    return [`moor: ${safeText(err.message)}:`, ...err.problems.map((p) => `  ${safeText(formatProblem(p))}`)].join('\n');
   }
-  if (err instanceof MoorError) return `moor: ${err.name}: ${err.message}`;
-  if (err instanceof Error) return `moor: unexpected error: ${err.stack ?? err.message}`;
-  return `moor: unexpected error: ${String(err)}`;
+  if (err instanceof MoorError) return `moor: ${err.name}: ${safeLines(err.message)}`;
+  if (err instanceof Error) return `moor: unexpected error: ${safeLines(err.stack ?? err.message)}`;
+  return `moor: unexpected error: ${safeLines(String(err))}`;
 }
 
 export async function main(argv: string[]): Promise<ExitCode> {

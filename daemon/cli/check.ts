@@ -7,6 +7,7 @@ import { discover } from '../core/discovery';
 import { validateTree } from '../core/desired';
 import { formatProblem, sortProblems, type Problem } from '../core/problem';
 import { ExitCode } from '../core/exit-codes';
+import { safeText } from '../core/safe-text';
 import { scanTree } from '../host/repo-scan';
 import { loadTransformsDir } from '../host/transforms-load';
 import { configFrom, type SetExit } from './common';
@@ -60,11 +61,12 @@ const r = (result: CheckResult) => (result.ok ? ExitCode.Ok : ExitCode.Invalid);
 function human(r: CheckResult, transformsFound: boolean): string {
   const lines: string[] = [];
   if (!transformsFound) lines.push(`note: transforms directory ${r.transforms} does not exist (use --transforms DIR)`);
-  for (const p of r.problems) lines.push(formatProblem(p));
+  // A problem quotes the repo's own lines: one line each, whatever they hold.
+  for (const p of r.problems) lines.push(safeText(formatProblem(p)));
   const valid = r.workloads.filter((w) => w.valid).length;
   if (r.ok) {
     lines.push(`ok: ${r.workloads.length} workload${r.workloads.length === 1 ? '' : 's'} valid in ${r.dir}`);
-    for (const w of r.workloads) lines.push(`  ${w.name} (user ${w.user}): ${w.units.join(', ') || 'no units'}`);
+    for (const w of r.workloads) lines.push(safeText(`  ${w.name} (user ${w.user}): ${w.units.join(', ') || 'no units'}`));
   } else {
     const files = new Set(r.problems.map((p) => p.path)).size;
     lines.push(`${r.problems.length} problem${r.problems.length === 1 ? '' : 's'} in ${files} path${files === 1 ? '' : 's'}; ${valid} of ${r.workloads.length} workloads valid`);

@@ -1,5 +1,6 @@
 // How a pass's result reads for people.
 import type { PassResult } from '../pass/pass-result';
+import { safeLines, safeText } from '../core/safe-text';
 import { table } from './output';
 
 export function formatPassResult(r: PassResult): string {
@@ -9,7 +10,7 @@ export function formatPassResult(r: PassResult): string {
     rows.push([i.workload, i.uid !== undefined ? `${i.user} (${i.uid})` : i.user, i.action, i.result, detail]);
   }
   const lines = r.items.length > 0 ? [table(rows)] : ['no workloads'];
-  for (const i of r.items) if (i.diff) lines.push('', i.diff.trimEnd());
-  lines.push('', r.summary);
+  for (const i of r.items) if (i.diff) lines.push('', safeLines(i.diff.trimEnd()));
+  lines.push('', safeText(r.summary));
   return lines.join('\n');
 }

@@ -10,6 +10,7 @@ import { renderFile } from '../core/render';
 import { groupsWithTransforms, type Identity } from '../core/transforms';
 import { UsageError } from '../core/errors';
 import { ExitCode } from '../core/exit-codes';
+import { safeLines, safeText } from '../core/safe-text';
 import { ExecaRunner } from '../host/exec';
 import { scanTree } from '../host/repo-scan';
 import { loadTransformsDir } from '../host/transforms-load';
@@ -52,7 +53,7 @@ export function registerRender(program: Command, setExit: SetExit): void {
       const workload = discovery.workloads.find((w) => filesOf(w).some((f) => f.path === rel));
       const fileProblems = discovery.problems.filter((p) => p.path === rel);
       if (!workload) {
-        if (fileProblems.length > 0) throw new UsageError(fileProblems.map(formatProblem).join('\n'));
+        if (fileProblems.length > 0) throw new UsageError(fileProblems.map((p) => safeText(formatProblem(p))).join('\n'));
         throw new UsageError(`${rel} belongs to no workload of ${root}`);
       }
       const repoFile = filesOf(workload).find((f) => f.path === rel)!;
@@ -74,7 +75,12 @@ export function registerRender(program: Command, setExit: SetExit): void {
       if (!opts.json && typeof identity.uid === 'string') {
         process.stderr.write(`note: user ${workload.user} does not exist here; {{uid}} and {{home}} render as the specifiers %U and %h\n`);
       }
-      emit(opts, out, (o) => (o.problems.length > 0 ? o.problems.map(formatProblem).join('\n') : (o.content ?? '')));
+      // On a terminal or in a pipe alike, the text shows control and invisible characters
+      // escaped; --json carries the exact content.
+      if (!opts.json && out.problems.length === 0 && out.content !== undefined && safeLines(out.content) !== out.content) {
+        process.stderr.write('note: control or invisible characters are shown escaped (\\xNN, \\u{NNNN}); --json has the exact content\n');
+      }
+      emit(opts, out, (o) => (o.problems.length > 0 ? o.problems.map((p) => safeText(formatProblem(p))).join('\n') : (o.content ?? '')));
       setExit(out.problems.length > 0 ? ExitCode.Invalid : ExitCode.Ok);
     });
 }

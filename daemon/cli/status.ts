@@ -5,6 +5,7 @@ import { configFrom, type SetExit } from './common';
 import { emit, table } from './output';
 import { openStoreReadOnly } from './pass-context';
 import { ExitCode } from '../core/exit-codes';
+import { safeText } from '../core/safe-text';
 import { statusViaDaemon } from './via-daemon';
 
 export function formatStatus(r: StatusReport): string {
@@ -16,17 +17,12 @@ export function formatStatus(r: StatusReport): string {
   if (r.pinned) lines.push(`PINNED to generation ${r.pinned.generation} since ${r.pinned.pinnedAt} by a rollback: run "moor resume" to follow the repo again`);
   if (r.lastPass) lines.push(`last pass: ${r.lastPass.at} exit ${r.lastPass.exitCode}: ${r.lastPass.summary}`);
   if (r.daemon) lines.push(formatDaemon(r.daemon));
-  lines.push('');
-  if (r.workloads.length === 0) {
-    lines.push('no workloads');
-  } else {
-    const rows = [['WORKLOAD', 'USER', 'UID', 'ACTION', 'RESULT', 'APPLIED', 'ERROR']];
-    for (const w of r.workloads) {
-      rows.push([w.workload, w.user, w.uid?.toString() ?? '-', w.action ?? '-', w.result ?? '-', w.appliedAt ?? 'never', w.error ?? '']);
-    }
-    lines.push(table(rows));
+  const rows = [['WORKLOAD', 'USER', 'UID', 'ACTION', 'RESULT', 'APPLIED', 'ERROR']];
+  for (const w of r.workloads) {
+    rows.push([w.workload, w.user, w.uid?.toString() ?? '-', w.action ?? '-', w.result ?? '-', w.appliedAt ?? 'never', w.error ?? '']);
   }
-  return lines.join('\n');
+  // Each line above is one line, whatever a summary in it holds; table() does the same per cell.
+  return [...lines.map((l) => safeText(l)), '', r.workloads.length === 0 ? 'no workloads' : table(rows)].join('\n');
 }
 
 function formatDaemon(d: DaemonInfo): string {

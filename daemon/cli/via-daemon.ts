@@ -2,12 +2,17 @@
 // control socket, say so on stderr, and return undefined (run in-process) when no daemon
 // answers, or when one answers but fails before taking the request.
 import type { MoorConfig } from '../core/config/schema';
+import { safeText } from '../core/safe-text';
 import type { ItemOutcome, PassResult } from '../pass/pass-result';
 import { DaemonAbsent, getJson, reconcileViaDaemon } from './control-client';
 
-/** stderr, with the journal priority prefix when it is not a terminal (as daemon/main.ts does). */
+/**
+ * One line on stderr, with the journal priority prefix when it is not a terminal (as
+ * daemon/main.ts does); an item's error or the daemon's answer in it stays on that line.
+ */
 function note(priority: 4 | 6, text: string): void {
-  process.stderr.write(process.stderr.isTTY ? `${text}\n` : `<${priority}>${text}\n`);
+  const line = safeText(text);
+  process.stderr.write(process.stderr.isTTY ? `${line}\n` : `<${priority}>${line}\n`);
 }
 
 export async function statusViaDaemon<T>(config: MoorConfig): Promise<T | undefined> {
@@ -44,7 +49,8 @@ export async function reconcileViaRunningDaemon(config: MoorConfig, opts: { prog
   }
 }
 
+/** One line per finished item; its error (the generator's own words, say) stays on it. */
 export function progressLine(item: ItemOutcome): string {
   const seconds = (item.durationMs / 1000).toFixed(1);
-  return `  ${item.workload}: ${item.action} ${item.result} (${seconds}s)${item.error ? `: ${item.error}` : ''}`;
+  return safeText(`  ${item.workload}: ${item.action} ${item.result} (${seconds}s)${item.error ? `: ${item.error}` : ''}`);
 }

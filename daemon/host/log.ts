@@ -1,8 +1,12 @@
 // Logging through pino, formatted for where the lines go. Under systemd (stderr is
 // not a terminal) each line starts with a syslog priority prefix, `<3>` for errors,
 // which journald strips and records as the line's priority, so `journalctl -p err -u moor`
-// finds every failure. On a terminal the same lines are plain readable text.
+// finds every failure. On a terminal the same lines are plain readable text. A record is
+// one line, whatever its message and fields hold: control and invisible characters are
+// escaped (core/safe-text.ts), so a newline cannot start a journal line with a priority of
+// its own and an escape sequence cannot rewrite what `journalctl` shows.
 import pino, { type Logger } from 'pino';
+import { safeText } from '../core/safe-text';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type { Logger };
@@ -24,7 +28,7 @@ export function formatRecord(record: Record<string, unknown>, tty: boolean, now 
     .map(([k, v]) => `${k}=${formatValue(v)}`)
     .join(' ');
   const msg = String(record.msg ?? '');
-  const body = fields ? `${msg} ${fields}` : msg;
+  const body = safeText(fields ? `${msg} ${fields}` : msg);
   if (tty) return `${now.toISOString().slice(11, 19)} ${LABEL[level] ?? 'INFO'} ${body}\n`;
   return `<${PRIORITY[level] ?? 6}>${body}\n`;
 }

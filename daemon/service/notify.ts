@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type { CommandRunner } from '../core/ports';
+import { safeText } from '../core/safe-text';
 import type { Logger } from '../host/log';
 
 export type NotifyBackendName = 'addon' | 'systemd-notify' | 'none';
@@ -106,9 +107,12 @@ function makeNotifier(backend: NotifyBackendName, watchdogPingMs: number | undef
   };
 }
 
-/** STATUS= is one line; systemd shows it in `systemctl status` and StatusText. */
+/**
+ * STATUS= is one line; systemd shows it in `systemctl status` and StatusText, so control
+ * and invisible characters in it are escaped.
+ */
 export function statusLine(text: string): string {
-  const one = text.replace(/[\r\n]+/g, ' ').trim();
+  const one = safeText(text.replace(/[\r\n]+/g, ' ').trim());
   return `STATUS=${one.length > 400 ? `${one.slice(0, 399)}…` : one}`;
 }
 

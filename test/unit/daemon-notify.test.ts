@@ -145,6 +145,10 @@ describe('statusLine', () => {
     expect(statusLine('a\nb\r\nc')).toBe('STATUS=a b c');
     expect(statusLine('x'.repeat(1000)).length).toBeLessThanOrEqual(7 + 400);
   });
+
+  it('shows escape sequences and bidi controls escaped, as `systemctl status` prints it on a terminal', () => {
+    expect(statusLine('pass failed: HostError: \x1b[2K\x1b[1Aok \u202Eevil')).toBe('STATUS=pass failed: HostError: \\x1b[2K\\x1b[1Aok \\u{202E}evil');
+  });
 });
 
 describe('startWatchdog', () => {

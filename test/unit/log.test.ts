@@ -25,4 +25,23 @@ describe('log lines', () => {
     const line = formatRecord({ level: 50, msg: 'workload failed', workload: 'api' }, true, new Date('2026-01-02T03:04:05Z'));
     expect(line).toBe('03:04:05 ERROR workload failed workload=api\n');
   });
+
+  it('keep a record on one journal line: a newline and a priority in a field forge no second record', () => {
+    const { logger, lines } = capture(false);
+    const error = 'not loaded after daemon-reload: web.service — generator says: bad\n<0>moor: all workloads applied\r\x1b[2K';
+    logger.error({ workload: 'web', error }, 'web: update failed');
+    logger.info({ workload: 'web' }, 'web: update ok\n<0>forged');
+    logger.info({ workload: 'web\n<0>forged', note: 'x\u202Eevil' }, 'ok');
+    const records = lines.join('').split('\n').filter(Boolean);
+    expect(records).toHaveLength(3);
+    expect(records.every((r) => /^<[36]>/.test(r))).toBe(true);
+    expect(records[0]).toBe('<3>web: update failed workload=web error="not loaded after daemon-reload: web.service — generator says: bad\\n<0>moor: all workloads applied\\r\\u001b[2K"');
+    expect(records[1]).toBe('<6>web: update ok\\x0a<0>forged workload=web');
+    expect(records[2]).toBe('<6>ok workload="web\\n<0>forged" note=x\\u{202E}evil');
+  });
+
+  it('escape control characters on a terminal too', () => {
+    const line = formatRecord({ level: 30, msg: 'a\x1b]0;title\x07b', path: 'x\x1b[2Ky' }, true, new Date('2026-01-02T03:04:05Z'));
+    expect(line).toBe('03:04:05 INFO a\\x1b]0;title\\x07b path=x\\x1b[2Ky\n');
+  });
 });
