@@ -132,6 +132,20 @@ describe('moor reconcile --once in a real systemd guest', () => {
     expect((await guest.run(['stat', '-c', '%U', `/sys/fs/cgroup${unitCgroup}`])).stdout.trim()).toBe(WORKLOAD);
   });
 
+  it('moor doctor reports the cgroup v2 hierarchy, the user bus and delegation as the guest has them', async () => {
+    const r = await guest.moor(['doctor', '--json']);
+    const checks = Object.fromEntries((JSON.parse(r.stdout) as Array<{ name: string; ok: boolean; detail: string }>).map((c) => [c.name, c]));
+    expect(checks['cgroup v2'], describeExec(r)).toMatchObject({ ok: true, detail: 'unified hierarchy (cgroup2fs at /sys/fs/cgroup)' });
+    expect(checks['user bus']).toMatchObject({ ok: true, detail: 'dbus.socket of user managers is static' });
+    // Delegation is as good as the controllers this guest's hierarchy offers (on a host that
+    // keeps them on cgroup v1, none of cpu, memory, pids): doctor must say so, not guess.
+    const offered = (await guest.readFile('/sys/fs/cgroup/cgroup.controllers')).trim().split(/\s+/);
+    const all = ['cpu', 'memory', 'pids'].every((c) => offered.includes(c));
+    expect(checks['delegation']!.ok, checks['delegation']!.detail).toBe(all);
+    if (!all) expect(checks['delegation']!.detail).toMatch(/^the cgroup v2 hierarchy has no /);
+    expect(r.code).toBe(all ? 0 : 2);
+  });
+
   it('a second pass over the same commit changes nothing and restarts nothing', async () => {
     const before = await containerId(WORKLOAD);
     expect(before).not.toBe('');
