@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { UsageError } from '../core/errors';
+import { UsageError, ValidationError } from '../core/errors';
 import { discover } from '../core/discovery';
 import { validateTree } from '../core/desired';
 import { formatProblem, sortProblems, type Problem } from '../core/problem';
@@ -32,7 +32,16 @@ export function registerCheck(program: Command, setExit: SetExit): void {
       const root = resolve(dir);
       if (!statSync(root, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`${dir}: not a directory`);
       const transformsDir = resolve(opts.transforms ?? config.transformsDir);
-      const entries = await scanTree(root, { maxFileBytes: config.maxFileBytes });
+      let entries;
+      try {
+        entries = await scanTree(root, { maxFileBytes: config.maxFileBytes, budget: config.repoBudget });
+      } catch (err) {
+        // A tree over budget is not looked at further: its one problem is the answer.
+        if (!(err instanceof ValidationError)) throw err;
+        const result: CheckResult = { ok: false, dir: root, transforms: transformsDir, workloads: [], problems: [...err.problems] };
+        emit(opts, result, (r) => human(r, true));
+        return setExit(ExitCode.Invalid);
+      }
       const discovery = discover(entries, { userPrefix: config.userPrefix, maxFileBytes: config.maxFileBytes });
       const transforms = await loadTransformsDir(transformsDir);
       const checked = validateTree(discovery, transforms.set, transforms.problems, config.protectedUsers);

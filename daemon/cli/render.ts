@@ -45,7 +45,7 @@ export function registerRender(program: Command, setExit: SetExit): void {
       const rel = relative(root, abs);
       if (rel.startsWith('..')) throw new UsageError(`${file} is not inside the repo ${root}`);
 
-      const discovery = discover(await scanTree(root, { maxFileBytes: config.maxFileBytes }), {
+      const discovery = discover(await scanTree(root, { maxFileBytes: config.maxFileBytes, budget: config.repoBudget }), {
         userPrefix: config.userPrefix,
         maxFileBytes: config.maxFileBytes,
       });

@@ -46,8 +46,9 @@ export async function desiredFromRepo(config: MoorConfig): Promise<DesiredState>
     dir,
     ...(config.source.sshKey ? { sshKey: config.source.sshKey } : {}),
     timeoutMs: config.timeouts.fetchMs,
+    budget: config.repoBudget,
   });
-  const discovery = discover(await scanTree(dir, { maxFileBytes: config.maxFileBytes }), {
+  const discovery = discover(await scanTree(dir, { maxFileBytes: config.maxFileBytes, budget: config.repoBudget }), {
     userPrefix: config.userPrefix,
     maxFileBytes: config.maxFileBytes,
   });
