@@ -48,6 +48,7 @@ export function registerRender(program: Command, setExit: SetExit): void {
       const discovery = discover(await scanTree(root, { maxFileBytes: config.maxFileBytes, budget: config.repoBudget }), {
         userPrefix: config.userPrefix,
         maxFileBytes: config.maxFileBytes,
+        reservedNames: config.reservedNames,
       });
       const workload = discovery.workloads.find((w) => filesOf(w).some((f) => f.path === rel));
       const fileProblems = discovery.problems.filter((p) => p.path === rel);

@@ -62,4 +62,6 @@ export interface DiscoveryOptions {
   userPrefix: string;
   /** Files larger than this are errors. */
   maxFileBytes: number;
+  /** User names refused beyond the built-in reserved list (`prefix*` entries match a prefix). */
+  reservedNames?: readonly string[];
 }
