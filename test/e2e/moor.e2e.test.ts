@@ -223,4 +223,50 @@ describe('moor reconcile --once in a real systemd guest', () => {
     expect(left.stdout.trim(), `processes left in ${unit} after the pass`).toBe('');
     await guest.run(['systemctl', 'stop', unit]);
   });
+
+  it("runs commands as a workload user in that user's slice, with none of moor's environment", async () => {
+    // moor runs the Quadlet generator as the user to explain a spec it rejects. A wrapper
+    // in its place records what such a command gets: its environment and its cgroup.
+    const generator = '/usr/lib/systemd/user-generators/podman-user-generator';
+    await guest.run(['mv', generator, `${generator}.real`]);
+    await guest.writeFile(
+      generator,
+      `#!/bin/sh\nif [ "$1" = -dryrun ]; then f=/var/tmp/moor-e2e-dryrun.$$; env > "$f.env"; cat /proc/self/cgroup > "$f.cgroup"; fi\nexec ${generator}.real "$@"\n`,
+      { mode: 0o755 },
+    );
+    try {
+      const broken = container('broken').replace('[Container]\n', '[Container]\nNoSuchKey=1\n');
+      await guest.pushRepo({ [`${WORKLOAD}.container`]: container('again'), 'leaky.container': broken }, { message: 'a spec the generator rejects' });
+      const secret = 's3cr3t-only-moor-may-see';
+      const unit = 'moor-e2e-secret-pass.service';
+      const run = await guest.exec(['systemd-run', `--unit=${unit}`, '--quiet', '--wait', '--service-type=oneshot', `--setenv=MOOR_E2E_SECRET=${secret}`, `--setenv=https_proxy=http://user:${secret}@proxy.invalid:3128`, GUEST_NODE, GUEST_MOOR, 'reconcile', '--once']);
+      expect(run.code, describeExec(run)).toBe(1);
+      const uid = Number((await guest.run(['id', '-u', 'leaky'])).stdout.trim());
+      const dumps = (await guest.run(['sh', '-c', 'ls /var/tmp/moor-e2e-dryrun.*.env'])).stdout.trim().split('\n').filter(Boolean);
+      expect(dumps.length, 'moor ran the generator as the user').toBeGreaterThan(0);
+      for (const dump of dumps) {
+        const env = await guest.readFile(dump);
+        expect(env).not.toContain(secret);
+        expect(env).not.toMatch(/^(https?_proxy|MOOR_E2E_SECRET)=/m);
+        expect(env).toMatch(/^USER=leaky$/m);
+        expect(env).toMatch(/^HOME=\/home\/leaky$/m);
+        expect(env).toMatch(new RegExp(`^XDG_RUNTIME_DIR=/run/user/${uid}$`, 'm'));
+        const cgroup = await guest.readFile(dump.replace(/\.env$/, '.cgroup'));
+        // The unified hierarchy's line (the host's v1 hierarchies show beside it).
+        expect(cgroup.split('\n').find((l) => l.startsWith('0::'))).toMatch(new RegExp(`^0::/user\\.slice/user-${uid}\\.slice/run-[^/]+\\.scope$`));
+      }
+      // Nothing any workload user runs now carries it either.
+      const leaks = await guest.run([
+        'sh',
+        '-c',
+        'for d in /proc/[0-9]*; do u=$(awk \'/^Uid:/ { print $2 }\' $d/status 2>/dev/null); [ -n "$u" ] && [ "$u" -ge 1000 ] && tr "\\0" "\\n" < $d/environ 2>/dev/null | grep -q "$1" && echo "$d uid=$u"; done; true',
+        'sh',
+        secret,
+      ]);
+      expect(leaks.stdout.trim(), 'workload processes whose environment holds the secret').toBe('');
+    } finally {
+      await guest.run(['mv', `${generator}.real`, generator]);
+      await guest.run(['sh', '-c', 'rm -f /var/tmp/moor-e2e-dryrun.*']);
+    }
+  });
 });
