@@ -5,6 +5,7 @@
 // lock, all within timeouts.stop.
 import { resolve } from 'node:path';
 import type { MoorConfig } from '../core/config/schema';
+import { ConfigError } from '../core/errors';
 import { ExitCode } from '../core/exit-codes';
 import { ExecaRunner } from '../host/exec';
 import { loadConfig } from '../host/config-load';
@@ -19,6 +20,7 @@ import { PassLoop, type PassExecutor } from './pass-loop';
 import { createNotifier, startWatchdog, type Notifier } from './notify';
 import type { PassOutcome, TriggerReason } from './protocol';
 import { checkCron, Schedule, type CreateCronTask } from './schedule';
+import { readWebhookSecret } from './webhook';
 import { startWatches, watchTargets, type WatchKind, type Watches } from './watch';
 
 export interface AgentOptions {
@@ -314,5 +316,18 @@ export function stallLimitMs(config: MoorConfig): number {
 async function loadDaemonConfig(opts: AgentOptions): Promise<MoorConfig> {
   const config = await loadConfig({ file: opts.configFile, required: opts.configRequired });
   checkCron(config);
+  await checkWebhookSecret(config);
   return config;
+}
+
+/** A webhook secret file others can read, or one that is a symlink, fails the start or the reload by name. */
+async function checkWebhookSecret(config: MoorConfig): Promise<void> {
+  const file = config.control.webhookSecretFile;
+  if (file === undefined) return;
+  try {
+    await readWebhookSecret(file);
+  } catch (err) {
+    const key = 'control.webhook_secret_file';
+    throw new ConfigError(config.files.at(-1) ?? 'config', `key "${key}": ${(err as Error).message}`, undefined, key);
+  }
 }

@@ -7,8 +7,15 @@
 //   POST /v1/reconcile     trigger a pass and wait: newline-delimited JSON, one line per
 //                          item, then the result (a running pass is followed by one more)
 //   POST /v1/webhook       when control.webhook_secret_file is set: HMAC-SHA256 signed
-//                          trigger (X-Hub-Signature-256), answered at once
-import { connect } from 'node:net';
+//                          (X-Hub-Signature-256) or GitLab token (X-Gitlab-Token)
+//                          trigger, answered at once; a replayed delivery triggers nothing
+//
+// Whoever can reach the socket must not be able to starve it: a connection that sends
+// nothing is dropped after firstByteMs, an idle one after idleMs, one in error is
+// destroyed, and past maxConnections the oldest connection with no request in flight
+// makes room for the new one. A reconcile stream holds its connection for its pass; at
+// most maxStreams of them run at once.
+import { connect, type Socket } from 'node:net';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { chmod, lstat, mkdir, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -17,7 +24,7 @@ import type { Logger } from '../host/log';
 import type { ItemOutcome } from '../pass/pass-result';
 import type { Ticket } from './pass-loop';
 import type { ReconcileLine } from './protocol';
-import { checkSignature, readWebhookSecret, webhookDecision } from './webhook';
+import { checkSignature, checkToken, readWebhookSecret, ReplayGuard, webhookDecision } from './webhook';
 
 export interface ControlApi {
   status(): Promise<unknown>;
@@ -33,16 +40,27 @@ export interface ControlApi {
 export interface ControlLimits {
   bodyBytes: number;
   webhookBodyBytes: number;
+  /** A new connection must send its first byte within this. */
+  firstByteMs: number;
   headersTimeoutMs: number;
   requestTimeoutMs: number;
+  /** A connection with no request in flight is closed after this. */
+  idleMs: number;
+  maxConnections: number;
+  /** Reconcile streams open at once. */
+  maxStreams: number;
 }
 
 export const DEFAULT_LIMITS: ControlLimits = {
   bodyBytes: 64 * 1024,
   // GitHub caps a delivery at 25 MB, but a push payload is a few KB to a few hundred KB.
   webhookBodyBytes: 5 * 1024 * 1024,
+  firstByteMs: 2_000,
   headersTimeoutMs: 5_000,
   requestTimeoutMs: 15_000,
+  idleMs: 10_000,
+  maxConnections: 64,
+  maxStreams: 16,
 };
 
 export interface ControlServerOptions {
@@ -59,6 +77,8 @@ export interface ControlServer {
   /** Where it listens, for logs. */
   readonly where: string;
   readonly activated: boolean;
+  /** Connections open now (bounded by maxConnections). */
+  connections(): number;
   /** Applies a new control.mode to a socket this process bound. */
   setMode(mode: number): Promise<void>;
   close(): Promise<void>;
@@ -76,6 +96,8 @@ class HttpError extends Error {
 export async function startControlServer(opts: ControlServerOptions): Promise<ControlServer> {
   const limits = { ...DEFAULT_LIMITS, ...opts.limits };
   const log = opts.log;
+  const conns = new Connections(limits, log);
+  const replays = new ReplayGuard();
   const server = createServer(
     {
       headersTimeout: limits.headersTimeoutMs,
@@ -86,7 +108,8 @@ export async function startControlServer(opts: ControlServerOptions): Promise<Co
       maxHeaderSize: 16 * 1024,
     },
     (req, res) => {
-      handle(req, res, opts.api, limits, log).catch((err: unknown) => {
+      conns.begin(req.socket, res);
+      handle(req, res, opts.api, { limits, replays, conns }, log).catch((err: unknown) => {
         const status = err instanceof HttpError ? err.status : 500;
         if (status >= 500) log.error({ err: (err as Error).message, path: req.url }, 'control request failed');
         if (status === 413) req.resume();
@@ -95,17 +118,18 @@ export async function startControlServer(opts: ControlServerOptions): Promise<Co
       });
     },
   );
-  server.maxConnections = 64;
   server.maxHeadersCount = 64;
+  server.on('connection', (socket: Socket) => conns.add(socket));
   server.on('clientError', (_err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    // Answer if it can be answered, and never keep the socket: it is done either way.
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n', () => socket.destroy());
     else socket.destroy();
   });
 
   if (opts.listenFd !== undefined) {
     await listen(server, { fd: opts.listenFd });
     log.info({ fd: opts.listenFd }, 'control API on the socket passed by systemd');
-    return handleFor(server, `fd ${opts.listenFd} (socket activation)`, true, undefined);
+    return handleFor(server, conns, `fd ${opts.listenFd} (socket activation)`, true, undefined);
   }
 
   await prepareSocketPath(opts.socketPath);
@@ -118,13 +142,74 @@ export async function startControlServer(opts: ControlServerOptions): Promise<Co
   }
   await chmod(opts.socketPath, opts.mode);
   log.info({ socket: opts.socketPath, mode: opts.mode.toString(8).padStart(4, '0') }, 'control API listening');
-  return handleFor(server, opts.socketPath, false, opts.socketPath);
+  return handleFor(server, conns, opts.socketPath, false, opts.socketPath);
 }
 
-function handleFor(server: Server, where: string, activated: boolean, boundPath: string | undefined): ControlServer {
+/**
+ * The open connections, each with whether a request is in flight on it. Node's own
+ * maxConnections refuses newcomers once idle sockets fill the slots; here an idle socket
+ * gives way instead, so a well-behaved client always gets in.
+ */
+class Connections {
+  private readonly open = new Map<Socket, { busy: number; since: number }>();
+  private streams = 0;
+
+  constructor(
+    private readonly limits: ControlLimits,
+    private readonly log: Logger,
+  ) {}
+
+  get size(): number {
+    return this.open.size;
+  }
+
+  add(socket: Socket): void {
+    if (this.open.size >= this.limits.maxConnections) {
+      const idle = [...this.open].filter(([, c]) => c.busy === 0).sort(([, a], [, b]) => a.since - b.since)[0];
+      if (!idle) {
+        this.log.warn({ open: this.open.size }, 'control socket: every connection is busy; refusing a new one');
+        socket.destroy();
+        return;
+      }
+      idle[0].destroy();
+      this.open.delete(idle[0]);
+    }
+    this.open.set(socket, { busy: 0, since: Date.now() });
+    socket.once('close', () => this.open.delete(socket));
+    socket.on('error', () => socket.destroy());
+    socket.setTimeout(this.limits.firstByteMs, () => socket.destroy());
+    socket.once('data', () => socket.setTimeout(this.limits.idleMs));
+  }
+
+  /** A request on this socket: busy (never evicted) until its response is done. */
+  begin(socket: Socket, res: ServerResponse): void {
+    const c = this.open.get(socket);
+    if (!c) return;
+    c.busy++;
+    res.once('close', () => {
+      c.busy--;
+      c.since = Date.now();
+    });
+  }
+
+  /** A reconcile stream may be silent for as long as its pass works: no idle timeout, a bound on how many. */
+  stream(socket: Socket, res: ServerResponse): boolean {
+    if (this.streams >= this.limits.maxStreams) return false;
+    this.streams++;
+    socket.setTimeout(0);
+    res.once('close', () => {
+      this.streams--;
+      if (!socket.destroyed) socket.setTimeout(this.limits.idleMs);
+    });
+    return true;
+  }
+}
+
+function handleFor(server: Server, conns: Connections, where: string, activated: boolean, boundPath: string | undefined): ControlServer {
   return {
     where,
     activated,
+    connections: () => conns.size,
     async setMode(mode) {
       if (boundPath) await chmod(boundPath, mode);
     },
@@ -175,7 +260,14 @@ function answers(path: string): Promise<boolean> {
   });
 }
 
-async function handle(req: IncomingMessage, res: ServerResponse, api: ControlApi, limits: ControlLimits, log: Logger): Promise<void> {
+interface Serving {
+  limits: ControlLimits;
+  replays: ReplayGuard;
+  conns: Connections;
+}
+
+async function handle(req: IncomingMessage, res: ServerResponse, api: ControlApi, serving: Serving, log: Logger): Promise<void> {
+  const { limits } = serving;
   const path = (req.url ?? '/').split('?')[0];
   const route = ROUTES[path ?? ''];
   if (!route || (path === '/v1/webhook' && api.webhookSecretFile() === undefined)) {
@@ -194,9 +286,10 @@ async function handle(req: IncomingMessage, res: ServerResponse, api: ControlApi
       return sendJson(res, 200, await api.generations());
     case '/v1/reconcile':
       await readBody(req, limits.bodyBytes);
+      if (!serving.conns.stream(req.socket, res)) return sendJson(res, 503, { error: `${limits.maxStreams} reconcile streams are open: try again when a pass ends` });
       return reconcile(res, api);
     default:
-      return webhook(req, res, api, limits, log);
+      return webhook(req, res, api, serving, log);
   }
 }
 
@@ -223,12 +316,12 @@ async function reconcile(res: ServerResponse, api: ControlApi): Promise<void> {
   res.end();
 }
 
-async function webhook(req: IncomingMessage, res: ServerResponse, api: ControlApi, limits: ControlLimits, log: Logger): Promise<void> {
-  const body = await readBody(req, limits.webhookBodyBytes);
-  const header = req.headers['x-hub-signature-256'];
-  const signature = Array.isArray(header) ? header[0] : header;
-  const delivery = headerValue(req, 'x-github-delivery');
-  const event = headerValue(req, 'x-github-event');
+async function webhook(req: IncomingMessage, res: ServerResponse, api: ControlApi, serving: Serving, log: Logger): Promise<void> {
+  const body = await readBody(req, serving.limits.webhookBodyBytes);
+  const signature = headerValue(req, 'x-hub-signature-256', 1024);
+  const token = headerValue(req, 'x-gitlab-token', 1024);
+  const delivery = headerValue(req, 'x-github-delivery') ?? headerValue(req, 'x-gitlab-event-uuid');
+  const event = headerValue(req, 'x-github-event') ?? headerValue(req, 'x-gitlab-event');
   const forwardedFor = headerValue(req, 'x-forwarded-for');
   const who = { ...(delivery ? { delivery } : {}), ...(event ? { event } : {}), ...(forwardedFor ? { forwarded_for: forwardedFor } : {}) };
   if (api.stopping()) return sendJson(res, 503, { error: 'the daemon is stopping' });
@@ -240,11 +333,16 @@ async function webhook(req: IncomingMessage, res: ServerResponse, api: ControlAp
     log.error({ ...who, err: (err as Error).message }, 'webhook refused: the secret file cannot be used');
     return sendJson(res, 503, { error: 'the webhook secret is not available on this host' });
   }
-  const check = checkSignature(secret, body, signature);
+  // A signature when there is one (GitHub, Gitea, Forgejo), else GitLab's token.
+  const check = signature !== undefined || token === undefined ? checkSignature(secret, body, signature) : checkToken(secret, token);
   if (check !== 'ok') {
-    if (check === 'missing') log.warn(who, 'webhook refused: no X-Hub-Signature-256 header; nothing triggered');
+    if (check === 'missing') log.warn(who, 'webhook refused: no X-Hub-Signature-256 or X-Gitlab-Token header; nothing triggered');
     else log.error({ ...who, check }, 'webhook refused: bad signature; nothing triggered');
-    return sendJson(res, 401, { error: check === 'missing' ? 'signature required (X-Hub-Signature-256)' : 'bad signature' });
+    return sendJson(res, 401, { error: check === 'missing' ? 'signature required (X-Hub-Signature-256 or X-Gitlab-Token)' : 'bad signature' });
+  }
+  if (!serving.replays.admit(delivery, body)) {
+    log.warn(who, 'webhook refused: a replay of a delivery already accepted; nothing triggered');
+    return sendJson(res, 200, { triggered: false, reason: 'replay of a delivery already accepted' });
   }
   const decision = webhookDecision(event, body, api.branch());
   if (!decision.trigger) {
@@ -256,10 +354,10 @@ async function webhook(req: IncomingMessage, res: ServerResponse, api: ControlAp
   return sendJson(res, 202, { triggered: true });
 }
 
-function headerValue(req: IncomingMessage, name: string): string | undefined {
+function headerValue(req: IncomingMessage, name: string, max = 200): string | undefined {
   const v = req.headers[name];
   const one = Array.isArray(v) ? v[0] : v;
-  return one ? one.slice(0, 200) : undefined;
+  return one ? one.slice(0, max) : undefined;
 }
 
 function readBody(req: IncomingMessage, max: number): Promise<Buffer> {

@@ -408,4 +408,21 @@ describe('moor daemon under systemd', () => {
     for (const w of ['hello', 'slowa', 'slowb']) expect((await userService(guest, w)).active, w).toBe('active');
     expect((await moorShow('ActiveState')).ActiveState).toBe('inactive');
   });
+
+  it('a config error at start fails moor.service once and it stays failed (no restart loop); its lines are tagged moor', async () => {
+    const good = await guest.readFile('/etc/moor/config.toml');
+    const before = await cursor();
+    await guest.writeFile('/etc/moor/config.toml', `${good}no_such_key = true\n`);
+    const start = await guest.exec(['systemctl', 'start', 'moor.service']);
+    expect(start.code, describeExec(start)).not.toBe(0);
+    // Past RestartSec=5s: Restart=on-failure would have started it again by now.
+    await sleep(7_000);
+    const unit = await moorShow('ActiveState', 'Result', 'ExecMainStatus', 'NRestarts');
+    expect(unit, await why('moor.service', before)).toMatchObject({ ActiveState: 'failed', Result: 'exit-code', ExecMainStatus: '2', NRestarts: '0' });
+    const log = await journalEntries(guest, { unit: 'moor.service', ...(before ? { afterCursor: before } : {}) });
+    const error = log.find((e) => /no_such_key/.test(e.message));
+    expect(error, log.map((e) => `${e.identifier}: ${e.message}`).join('\n')).toMatchObject({ identifier: 'moor', priority: 3 });
+    await guest.writeFile('/etc/moor/config.toml', good);
+    await guest.run(['systemctl', 'reset-failed', 'moor.service']);
+  });
 });

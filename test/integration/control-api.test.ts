@@ -4,7 +4,7 @@
 // correctly signed delivery triggers anything.
 import { request } from 'node:http';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, lstatSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -313,6 +313,54 @@ describe('request bounds', () => {
     expect(closedAt).toBeLessThan(5_000);
     expect(webhookTriggers).toBe(0);
   });
+
+  async function openIdle(count: number): Promise<import('node:net').Socket[]> {
+    const { connect } = await import('node:net');
+    const sockets = [];
+    for (let i = 0; i < count; i++) {
+      const sock = connect(socketPath);
+      sock.on('error', () => undefined);
+      sockets.push(sock);
+    }
+    await Promise.all(sockets.map((s) => new Promise<void>((r) => (s.readyState === 'open' ? r() : s.once('connect', () => r()).once('close', () => r())))));
+    return sockets;
+  }
+
+  it('a flood of 200 idle connections holds no slot: status still answers within a second, and the open connections stay bounded', async () => {
+    const srv = await start();
+    const idle = await openIdle(200);
+    try {
+      expect(srv.connections()).toBeLessThanOrEqual(64);
+      const t0 = Date.now();
+      const status = await getJson<{ live: { generation: number } }>({ socketPath, timeoutMs: 5_000 }, '/v1/status');
+      expect(Date.now() - t0).toBeLessThan(1_000);
+      expect(status.live.generation).toBe(7);
+      // Again, with the flood still there: each new client gets a slot.
+      for (let i = 0; i < 5; i++) expect((await raw('GET', '/v1/generations')).status).toBe(200);
+      expect(srv.connections()).toBeLessThanOrEqual(64);
+    } finally {
+      for (const s of idle) s.destroy();
+    }
+  });
+
+  it('a connection that sends nothing is dropped after firstByteMs', async () => {
+    await start({}, { firstByteMs: 200 });
+    const [sock] = await openIdle(1);
+    const t0 = Date.now();
+    await new Promise<void>((r) => (sock!.destroyed ? r() : sock!.once('close', () => r())));
+    expect(Date.now() - t0).toBeLessThan(3_000);
+  });
+
+  it('bounds the reconcile streams open at once', async () => {
+    await start({}, { maxStreams: 1 });
+    const first = reconcileViaDaemon({ socketPath }, {});
+    await waitFor(() => gates.length === 1, 'the first pass');
+    const second = await raw('POST', '/v1/reconcile');
+    expect(second.status).toBe(503);
+    expect(second.body).toContain('reconcile streams');
+    gates[0]!.end({ kind: 'result', result: passResult([]) });
+    await expect(first).resolves.toMatchObject({ generation: 7 });
+  });
 });
 
 describe('POST /v1/webhook', () => {
@@ -392,6 +440,44 @@ describe('POST /v1/webhook', () => {
     expect((await raw('POST', '/v1/webhook', payload, { 'X-Hub-Signature-256': signBody('correct horse', payload) })).status).toBe(401);
     expect((await raw('POST', '/v1/webhook', payload, { 'X-Hub-Signature-256': signBody('battery staple', payload) })).status).toBe(202);
     expect(webhookTriggers).toBe(1);
+  });
+
+  it('the same signed delivery three times triggers one pass', async () => {
+    await start();
+    const headers = { 'X-Hub-Signature-256': signBody('correct horse', payload), 'X-GitHub-Event': 'push', 'X-GitHub-Delivery': 'd-7' };
+    const answers = [];
+    for (let i = 0; i < 3; i++) answers.push(await raw('POST', '/v1/webhook', payload, headers));
+    expect(answers.map((r) => r.status)).toEqual([202, 200, 200]);
+    expect(JSON.parse(answers[2]!.body)).toMatchObject({ triggered: false, reason: expect.stringContaining('replay') });
+    expect(webhookTriggers).toBe(1);
+    // The same body under another delivery id is the same delivery replayed.
+    expect((await raw('POST', '/v1/webhook', payload, { ...headers, 'X-GitHub-Delivery': 'd-8' })).status).toBe(200);
+    expect(webhookTriggers).toBe(1);
+    expect(logs.filter((l) => l.startsWith('<4>webhook refused: a replay'))).toHaveLength(3);
+  });
+
+  it("accepts GitLab's X-Gitlab-Token, and refuses a wrong one", async () => {
+    await start();
+    const wrong = await raw('POST', '/v1/webhook', payload, { 'X-Gitlab-Token': 'wrong horse', 'X-Gitlab-Event': 'Push Hook' });
+    expect(wrong.status).toBe(401);
+    const right = await raw('POST', '/v1/webhook', payload, { 'X-Gitlab-Token': 'correct horse', 'X-Gitlab-Event': 'Push Hook', 'X-Gitlab-Event-UUID': 'u-1' });
+    expect(right.status).toBe(202);
+    expect(webhookTriggers).toBe(1);
+    expect(logs.some((l) => l.startsWith('<6>webhook verified: pass triggered') && l.includes('u-1') && l.includes('Push Hook'))).toBe(true);
+  });
+
+  it('refuses every delivery while the secret file is readable by others or a symlink, naming the file', async () => {
+    await start();
+    chmodSync(secretFile!, 0o644);
+    const open = await raw('POST', '/v1/webhook', payload, { 'X-Hub-Signature-256': signBody('correct horse', payload) });
+    expect(open.status).toBe(503);
+    expect(logs.some((l) => l.startsWith('<3>webhook refused: the secret file cannot be used') && l.includes(`${secretFile} has mode 0644`))).toBe(true);
+    chmodSync(secretFile!, 0o600);
+    const link = join(dir, 'link.secret');
+    symlinkSync(secretFile!, link);
+    secretFile = link;
+    expect((await raw('POST', '/v1/webhook', payload, { 'X-Hub-Signature-256': signBody('correct horse', payload) })).status).toBe(503);
+    expect(webhookTriggers).toBe(0);
   });
 
   it('refuses a body over the limit before checking anything', async () => {

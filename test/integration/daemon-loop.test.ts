@@ -2,7 +2,7 @@
 // a real control socket, real git and real file watches: what each trigger does, SIGHUP
 // with a bad config keeping the old one, RELOADING/READY around a reload, STATUS after
 // each pass, and a stop that lets the pass in hand finish (or gives up at timeouts.stop).
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -138,6 +138,22 @@ describe('starting', () => {
     writeFileSync(configFile, config().replace('cron = "0 0 1 1 *"', 'cron = "often"'));
     await expect(startDaemon()).rejects.toThrow(/schedule.cron/);
     daemon = undefined;
+  });
+
+  it('refuses a webhook secret file others can read at start, and on reload keeps the running config', async () => {
+    const secret = join(dir, 'webhook.secret');
+    writeFileSync(secret, 'hunter2\n', { mode: 0o600 });
+    chmodSync(secret, 0o644);
+    writeFileSync(configFile, config(`webhook_secret_file = "${secret}"`));
+    await expect(startDaemon()).rejects.toMatchObject({ category: 'config', message: expect.stringContaining(`${secret} has mode 0644`) });
+    daemon = undefined;
+
+    chmodSync(secret, 0o600);
+    await startDaemon();
+    chmodSync(secret, 0o644);
+    logs.length = 0;
+    expect(await daemon!.reload('SIGHUP')).toBe(false);
+    expect(logs.some((l) => l.startsWith('<3>config reload failed') && l.includes('control.webhook_secret_file'))).toBe(true);
   });
 });
 

@@ -63,6 +63,8 @@ describe('the units', () => {
       'NotifyAccess=main',
       'WatchdogSec=60',
       'Restart=on-failure',
+      'RestartPreventExitStatus=2',
+      'SyslogIdentifier=moor',
       'KillMode=mixed',
       'ExecReload=/bin/kill -HUP $MAINPID',
       'Wants=network-online.target moor.socket',
@@ -88,6 +90,7 @@ describe('the units', () => {
     expect(s).toMatch(/^Type=oneshot$/m);
     expect(s).toMatch(/^ExecStart=node \/usr\/local\/lib\/moor\/moor.mjs reconcile --once --wait --no-daemon$/m);
     expect(s).not.toMatch(/SuccessExitStatus|^ExecStart=-/m);
+    expect(s).toMatch(/^SyslogIdentifier=moor$/m);
     expect(unit('moor-reconcile.timer')).toMatch(/^OnCalendar=\*:0\/2$/m);
   });
 
