@@ -49,9 +49,9 @@ export async function runPreflight(runner: CommandRunner, timeoutMs = 10_000): P
 
   for (const file of ['/etc/subuid', '/etc/subgid']) {
     const text = await readFile(file, 'utf8').catch(() => undefined);
-    checks.push({ name: file, ok: text !== undefined, detail: text === undefined ? 'missing' : `${text.split('\n').filter(Boolean).length} ranges`, hint: 'useradd allocates ranges when SUB_UID_COUNT > 0 in /etc/login.defs' });
+    checks.push({ name: file, ok: text !== undefined, detail: text === undefined ? 'missing' : `${text.split('\n').filter(Boolean).length} ranges`, hint: `moor adds each workload user's range to it with usermod: create it (touch ${file})` });
   }
-  for (const tool of ['newuidmap', 'newgidmap', 'flock', 'systemd-run', 'git', 'useradd', 'loginctl']) {
+  for (const tool of ['newuidmap', 'newgidmap', 'flock', 'systemd-run', 'git', 'useradd', 'usermod', 'loginctl']) {
     const found = await run(['sh', '-c', `command -v ${tool}`]);
     checks.push({ name: tool, ok: found.exitCode === 0, detail: found.exitCode === 0 ? found.stdout.trim() : 'not found', hint: tool.startsWith('new') ? 'install uidmap' : tool === 'systemd-run' ? 'systemd-run comes with systemd: moor runs commands as workload users through it' : `install ${tool}` });
   }

@@ -1,11 +1,14 @@
-// Workload users (docs/design.md §5): created with a GECOS marker and a supplementary group, looked
-// up through NSS, removed with their home. Each operation acts first and reads the tool's
-// answer, never "check, then act": another process may change the databases in between.
+// Workload users (docs/design.md §5): created with a GECOS marker and a supplementary group, a
+// uid and subordinate-id range moor chose, looked up through NSS, removed with their home.
+// Each operation acts first and reads the tool's answer, never "check, then act": another
+// process may change the databases in between.
 import { readFile } from 'node:fs/promises';
+import { formatRange, resolveIdPolicy, type Allocation, type IdPolicy, type IdRangeConfig, type SubidRange } from '../core/id-allocation';
 import { CommandError, HostError } from '../core/errors';
 import type { CommandRunner } from '../core/ports';
-import { gecosFullName, parseGroupLine, parsePasswdLine, type PasswdEntry } from '../core/parse/passwd';
-import { DEFAULT_UID_MIN, parseUidMin } from '../core/parse/login-defs';
+import { gecosFullName, parseGroupLine, parsePasswd, parsePasswdLine, type PasswdEntry } from '../core/parse/passwd';
+import { DEFAULT_UID_MIN, LOGIN_DEFS_DEFAULTS, parseLoginDefs, parseUidMin, type LoginDefs } from '../core/parse/login-defs';
+import { parseSubidFile, type SubidEntry } from '../core/parse/subid';
 import { commandError, mustSucceed } from './exec';
 
 /** Supplementary group of every moor user; grants nothing, it only marks. */
@@ -16,6 +19,7 @@ export const MANAGED_MARKER = 'moor-managed';
 // Exit codes of getent and shadow-utils that are answers, not failures.
 const GETENT_NOT_FOUND = 2;
 const EXISTS = 9; // useradd/groupadd: name already in use
+const UID_IN_USE = 4; // useradd --uid: "UID N is not unique"
 const USERDEL_NO_SUCH_USER = 6;
 const USERDEL_BUSY = 8; // user logged in / processes still running
 
@@ -28,9 +32,23 @@ export interface UserAccountsOptions {
   /** Reads /etc/login.defs (a seam for tests). */
   readFile?: (path: string) => Promise<string>;
   loginDefsPath?: string;
+  subuidPath?: string;
+  subgidPath?: string;
+  /** Config `[users]`: the bounds of the uids and ranges moor hands out. */
+  idRange?: IdRangeConfig;
 }
 
-export type CreateUserOutcome = { status: 'created' } | { status: 'exists'; message: string };
+export type CreateUserOutcome =
+  | { status: 'created' }
+  | { status: 'exists'; message: string }
+  /** The name is free but another user holds the uid: try the next one. */
+  | { status: 'uid-taken'; message: string };
+
+/** Every range of /etc/subuid and of /etc/subgid. */
+export interface SubidFiles {
+  subuid: SubidEntry[];
+  subgid: SubidEntry[];
+}
 
 export function hasManagedMarker(entry: PasswdEntry): boolean {
   return gecosFullName(entry.gecos) === MANAGED_MARKER;
@@ -45,6 +63,9 @@ export class UserAccounts {
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly readFile: (path: string) => Promise<string>;
   private readonly loginDefsPath: string;
+  private readonly subuidPath: string;
+  private readonly subgidPath: string;
+  private readonly idRange: IdRangeConfig;
   private readonly groupsSeen = new Set<string>();
 
   constructor(
@@ -57,6 +78,16 @@ export class UserAccounts {
     this.sleep = options.sleep ?? realSleep;
     this.readFile = options.readFile ?? ((p) => readFile(p, 'utf8'));
     this.loginDefsPath = options.loginDefsPath ?? '/etc/login.defs';
+    this.subuidPath = options.subuidPath ?? '/etc/subuid';
+    this.subgidPath = options.subgidPath ?? '/etc/subgid';
+    this.idRange = options.idRange ?? { subidCount: 65536 };
+  }
+
+  /** Every uid NSS lists (`getent passwd`), for the allocator to skip. */
+  async listUids(): Promise<number[]> {
+    const result = await this.runner.run(['getent', 'passwd'], { timeoutMs: this.timeoutMs });
+    mustSucceed(result);
+    return parsePasswd(result.stdout).map((e) => e.uid);
   }
 
   /** The NSS entry of a user, or null when there is none. */
@@ -102,15 +133,23 @@ export class UserAccounts {
   }
 
   /**
-   * Creates a workload user. "exists" means the name (or a group of that name) is taken;
-   * the caller must re-read the user and decide whether moor owns it.
+   * Creates a workload user with the uid moor chose, and no subordinate ids (useradd
+   * would pick a range itself: `addSubids` adds moor's). "exists" means the name (or a
+   * group of that name) is taken; the caller must re-read the user and decide whether
+   * moor owns it. "uid-taken" means the uid is held by another user.
    */
-  async createUser(name: string): Promise<CreateUserOutcome> {
+  async createUser(name: string, ids: Pick<Allocation, 'uid'>): Promise<CreateUserOutcome> {
     const result = await this.runner.run(
       [
         'useradd',
         '--create-home',
         '--user-group',
+        '--uid',
+        String(ids.uid),
+        '-K',
+        'SUB_UID_COUNT=0',
+        '-K',
+        'SUB_GID_COUNT=0',
         '--comment',
         MANAGED_MARKER,
         '--groups',
@@ -124,8 +163,32 @@ export class UserAccounts {
     if (result.exitCode === EXISTS && !result.timedOut) {
       return { status: 'exists', message: result.stderr.trim() || `user ${name} already exists` };
     }
+    if (result.exitCode === UID_IN_USE && !result.timedOut) {
+      return { status: 'uid-taken', message: result.stderr.trim() || `uid ${ids.uid} is not unique` };
+    }
     mustSucceed(result);
     return { status: 'created' };
+  }
+
+  /**
+   * Gives a user a range as subuids, subgids or both (usermod does not look at other users'
+   * ranges: the caller chose one clear of them). Adding a range it already has changes nothing.
+   */
+  async addSubids(name: string, range: SubidRange, to: { subuid: boolean; subgid: boolean } = { subuid: true, subgid: true }): Promise<void> {
+    const flags = [...(to.subuid ? ['--add-subuids', formatRange(range)] : []), ...(to.subgid ? ['--add-subgids', formatRange(range)] : [])];
+    if (flags.length === 0) return;
+    const result = await this.runner.run(['usermod', ...flags, name], { timeoutMs: this.timeoutMs });
+    if (result.exitCode === 0) return;
+    const error = commandError(result);
+    if (/does not exist, you cannot use the flags/.test(result.stderr)) {
+      throw new HostError(`${error.message}; create empty /etc/subuid and /etc/subgid (rootless Podman needs them)`);
+    }
+    throw error;
+  }
+
+  /** The ranges of /etc/subuid and /etc/subgid; a missing file has none. */
+  async subidFiles(): Promise<SubidFiles> {
+    return { subuid: parseSubidFile(await this.readOptional(this.subuidPath)), subgid: parseSubidFile(await this.readOptional(this.subgidPath)) };
   }
 
   /**
@@ -154,6 +217,30 @@ export class UserAccounts {
       return parseUidMin(await this.readFile(this.loginDefsPath));
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return DEFAULT_UID_MIN;
+      throw e;
+    }
+  }
+
+  /** The uid and subordinate-id bounds of /etc/login.defs (shadow-utils defaults when absent). */
+  async loginDefs(): Promise<LoginDefs> {
+    try {
+      return parseLoginDefs(await this.readFile(this.loginDefsPath));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { ...LOGIN_DEFS_DEFAULTS };
+      throw e;
+    }
+  }
+
+  /** The bounds moor hands uids and ranges out of: config `[users]` over login.defs. */
+  async idPolicy(): Promise<IdPolicy> {
+    return resolveIdPolicy(this.idRange, await this.loginDefs());
+  }
+
+  private async readOptional(path: string): Promise<string> {
+    try {
+      return await this.readFile(path);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return '';
       throw e;
     }
   }

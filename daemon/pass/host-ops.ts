@@ -21,7 +21,7 @@ export interface HostOpsOptions {
   clock: Clock;
   /** How to run moor again as a workload user (for file writes). */
   selfCommand?: string[];
-  /** Reads /etc/login.defs; a seam for tests. */
+  /** Reads /etc/login.defs, /etc/subuid and /etc/subgid; a seam for tests. */
   readFile?: (path: string) => Promise<string>;
 }
 
@@ -30,7 +30,7 @@ export function createHostOps(runner: CommandRunner, config: MoorConfig, opts: H
   const sleep = (ms: number) => opts.clock.sleep(ms);
   const selfCommand = opts.selfCommand ?? defaultSelfCommand();
   return {
-    users: new UserAccounts(runner, { timeoutMs: t.commandMs, sleep, ...(opts.readFile ? { readFile: opts.readFile } : {}) }),
+    users: new UserAccounts(runner, { timeoutMs: t.commandMs, sleep, idRange: config.users, ...(opts.readFile ? { readFile: opts.readFile } : {}) }),
     logind: new Logind(runner, { timeoutMs: t.commandMs }),
     system: new SystemManager(runner, { timeoutMs: t.commandMs, readyTimeoutMs: t.userManagerMs, sleep }),
     userManager: new UserManager(runner, { timeoutMs: t.commandMs, startTimeoutMs: t.healthMs }),

@@ -2,21 +2,59 @@
 // (docs/design.md §5). Protocol: recordPending BEFORE useradd, confirm after it. A crash between
 // the two leaves a pending entry, so a user moor created is never forgotten; a pending
 // entry whose useradd never ran only means "moor may create this name".
+// The registry also makes sure no uid or subordinate-id range is handed out twice: the
+// pending entry reserves them before useradd, the high-water marks only ever rise, and a
+// removed user leaves a tombstone (name, uid, range, removedAt) behind.
+// A file written before tombstones and marks existed reads fine: both start empty, and
+// the marks then start from the highest uid and range of the users listed.
 import { z } from 'zod';
+import { rangeLast, type Allocation, type HighWater, type SubidRange } from '../core/id-allocation';
 import type { Clock } from '../core/ports';
 import { StateError } from '../core/errors';
 import { readJsonIfExists, writeJsonAtomic } from './atomic';
 import { assertSafeName, type StateLayout } from './layout';
 
+const Id = z.number().int().nonnegative();
+const Range = z.object({ start: Id, count: z.number().int().positive() });
+
 export const OwnedUser = z.object({
-  uid: z.number().int().nonnegative().optional(),
+  /** Reserved before useradd (pending), the user's own once created. */
+  uid: Id.optional(),
+  /** The subuid and subgid range reserved for the user (absent for users made before ranges were recorded). */
+  subids: Range.optional(),
   createdAt: z.iso.datetime({ offset: true }),
   state: z.enum(['pending', 'created']),
 });
 export type OwnedUser = z.infer<typeof OwnedUser>;
 
-export const OwnedUsersFile = z.object({ users: z.record(z.string(), OwnedUser) });
+/** What is left of a user moor removed: its numbers are never handed out again. */
+export const RemovedUser = z.object({
+  name: z.string(),
+  uid: Id.optional(),
+  subids: Range.optional(),
+  removedAt: z.iso.datetime({ offset: true }),
+});
+export type RemovedUser = z.infer<typeof RemovedUser>;
+
+export const OwnedUsersFile = z.object({
+  users: z.record(z.string(), OwnedUser),
+  removed: z.array(RemovedUser).optional(),
+  /** The highest uid and one past the highest subordinate id ever handed out. */
+  highWater: z.object({ uid: Id, subidEnd: Id }).optional(),
+});
 export type OwnedUsersFile = z.infer<typeof OwnedUsersFile>;
+
+/** The marks as recorded, raised to cover every uid and range the file still names. */
+function highWaterOf(file: OwnedUsersFile): HighWater {
+  const mark = { uid: file.highWater?.uid ?? 0, subidEnd: file.highWater?.subidEnd ?? 0 };
+  for (const e of [...Object.values(file.users), ...(file.removed ?? [])]) raise(mark, e.uid, e.subids);
+  return mark;
+}
+
+function raise(mark: HighWater, uid: number | undefined, subids: SubidRange | undefined): void {
+  if (uid !== undefined) mark.uid = Math.max(mark.uid, uid);
+  if (subids) mark.subidEnd = Math.max(mark.subidEnd, rangeLast(subids) + 1);
+}
 
 export interface OwnedUserEntry extends OwnedUser {
   name: string;
@@ -47,33 +85,84 @@ export class OwnedUsersRegistry {
     return run;
   }
 
-  /** Written before useradd. Re-creating a name drops the old uid: the new user gets its own. */
-  recordPending(name: string): Promise<void> {
+  /**
+   * Written before useradd, with the uid and range useradd will be given: they count as
+   * handed out from here on, whatever happens next. Re-creating a name drops the old
+   * numbers: the new user gets its own.
+   */
+  recordPending(name: string, ids: Allocation): Promise<void> {
     assertSafeName('user', name);
     return this.update((file) => {
       const previous = file.users[name];
-      file.users[name] = { createdAt: previous?.createdAt ?? this.clock.now().toISOString(), state: 'pending' };
+      const mark = highWaterOf(file);
+      raise(mark, ids.uid, ids.subids);
+      file.highWater = mark;
+      file.users[name] = { uid: ids.uid, subids: ids.subids, createdAt: previous?.createdAt ?? this.clock.now().toISOString(), state: 'pending' };
     });
   }
 
-  /** Written once useradd succeeded (or found the user moor had created before a crash). */
-  confirm(name: string, uid: number): Promise<void> {
+  /**
+   * Written once useradd succeeded (or found the user moor had created before a crash),
+   * with the user's uid as NSS reports it and its range when known.
+   */
+  confirm(name: string, uid: number, subids?: SubidRange): Promise<void> {
     assertSafeName('user', name);
     return this.update((file) => {
       const entry = file.users[name];
       if (!entry) throw new StateError(`${this.layout.ownedUsers}: cannot confirm ${name}: it was never recorded as pending`);
-      file.users[name] = { ...entry, uid, state: 'created' };
+      const range = subids ?? entry.subids;
+      const mark = highWaterOf(file);
+      raise(mark, uid, range);
+      file.highWater = mark;
+      file.users[name] = { ...entry, uid, ...(range ? { subids: range } : {}), state: 'created' };
     });
   }
 
-  /** After userdel succeeded (or the user turned out not to exist). Returns false if unknown. */
+  /**
+   * After userdel succeeded (or the user turned out not to exist): the user is no longer
+   * moor's, and a tombstone keeps its uid and range from ever being handed out again.
+   * Returns false if unknown.
+   */
   forget(name: string): Promise<boolean> {
     assertSafeName('user', name);
     return this.update((file) => {
-      if (!(name in file.users)) return false;
+      const entry = file.users[name];
+      if (!entry) return false;
+      file.highWater = highWaterOf(file);
+      const tombstone: RemovedUser = { name, removedAt: this.clock.now().toISOString() };
+      if (entry.uid !== undefined) tombstone.uid = entry.uid;
+      if (entry.subids) tombstone.subids = entry.subids;
+      file.removed = [...(file.removed ?? []), tombstone];
       delete file.users[name];
       return true;
     });
+  }
+
+  /**
+   * Takes back a pending entry whose useradd found the name taken by a user moor did not
+   * make: nothing was created, so no tombstone; the numbers it reserved stay spent (the
+   * high-water marks keep them). Returns false if unknown.
+   */
+  withdraw(name: string): Promise<boolean> {
+    assertSafeName('user', name);
+    return this.update((file) => {
+      if (!(name in file.users)) return false;
+      file.highWater = highWaterOf(file);
+      delete file.users[name];
+      return true;
+    });
+  }
+
+  /** The highest uid and range ever handed out (by this registry or listed in it). */
+  async highWater(): Promise<HighWater> {
+    await this.queue;
+    return highWaterOf(await this.load());
+  }
+
+  /** Every user moor removed, oldest first. */
+  async removed(): Promise<RemovedUser[]> {
+    await this.queue;
+    return (await this.load()).removed ?? [];
   }
 
   async get(name: string): Promise<OwnedUser | undefined> {

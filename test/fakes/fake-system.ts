@@ -28,6 +28,9 @@ export interface FakeSystemOptions {
   homeBase?: string;
   /** Users present before the test, besides root and nobody. */
   users?: PasswdEntry[];
+  /** /etc/subuid and /etc/subgid content; default empty files, null for no file. */
+  subuid?: string | null;
+  subgid?: string | null;
 }
 
 type Out = { exitCode: number; stdout?: string; stderr?: string };
@@ -72,6 +75,19 @@ function quadletUnit(file: string): string | undefined {
   return dot > 0 && suffix !== undefined ? `${file.slice(0, dot)}${suffix}.service` : undefined;
 }
 
+/** The lowest start at or above min where count ids overlap no range of a subid file. */
+function lowestFreeRange(text: string, min: number, count: number): number {
+  const ranges = text
+    .split('\n')
+    .map((l) => l.split(':'))
+    .filter((f) => f.length === 3)
+    .map(([, start, n]) => ({ start: Number(start), end: Number(start) + Number(n) }))
+    .sort((a, b) => a.start - b.start);
+  let start = min;
+  for (const r of ranges) if (start < r.end && r.start < start + count) start = r.end;
+  return start;
+}
+
 const baseName = (path: string) => path.slice(path.lastIndexOf('/') + 1);
 
 export class FakeSystem implements CommandRunner {
@@ -86,6 +102,9 @@ export class FakeSystem implements CommandRunner {
   /** user → unit → state, as of the last daemon-reload. */
   readonly units = new Map<string, Map<string, FakeUnit>>();
   loginDefs: string;
+  /** /etc/subuid and /etc/subgid as files (null: absent), kept by useradd, usermod and userdel. */
+  subuid: string | null;
+  subgid: string | null;
   private readonly homeBase: string;
   private readonly enabled = new Set<string>();
   private readonly rejected = new Map<string, string>();
@@ -99,6 +118,8 @@ export class FakeSystem implements CommandRunner {
   constructor(options: FakeSystemOptions = {}) {
     this.loginDefs = options.loginDefs ?? 'UID_MIN\t\t\t 1000\nUID_MAX\t\t\t60000\n';
     this.homeBase = options.homeBase ?? '/home';
+    this.subuid = options.subuid === undefined ? '' : options.subuid;
+    this.subgid = options.subgid === undefined ? '' : options.subgid;
     const seed: PasswdEntry[] = [
       { name: 'root', uid: 0, gid: 0, gecos: 'root', home: '/root', shell: '/bin/bash' },
       { name: 'nobody', uid: 65534, gid: 65534, gecos: 'nobody', home: '/nonexistent', shell: '/usr/sbin/nologin' },
@@ -140,6 +161,8 @@ export class FakeSystem implements CommandRunner {
   /** Serves the files the host layer reads directly (UserAccounts' readFile option). */
   readonly readFile = async (path: string): Promise<string> => {
     if (path === '/etc/login.defs') return this.loginDefs;
+    if (path === '/etc/subuid' && this.subuid !== null) return this.subuid;
+    if (path === '/etc/subgid' && this.subgid !== null) return this.subgid;
     throw Object.assign(new Error(`ENOENT: no such file or directory, open '${path}'`), { code: 'ENOENT' });
   };
 
@@ -156,6 +179,7 @@ export class FakeSystem implements CommandRunner {
     if (cmd === 'useradd') return this.useradd(args);
     if (cmd === 'groupadd') return this.groupadd(args);
     if (cmd === 'userdel') return this.userdel(args);
+    if (cmd === 'usermod') return this.usermod(args);
     if (cmd === 'loginctl') return this.loginctl(args);
     if (cmd === 'systemctl') return this.systemScope(args);
     if (cmd === 'systemd-run') return this.systemdRun(args, options);
@@ -164,13 +188,14 @@ export class FakeSystem implements CommandRunner {
 
   // --- NSS and shadow-utils -----------------------------------------------------------
 
-  private getent([db, key = '']: string[]): Out {
+  private getent([db, key]: string[]): Out {
+    if (db === 'passwd' && key === undefined) return ok([...this.passwd.values()].map(passwdLine).join(''));
     if (db === 'passwd') {
-      const u = this.passwd.get(key) ?? [...this.passwd.values()].find((e) => String(e.uid) === key);
+      const u = this.passwd.get(key ?? '') ?? [...this.passwd.values()].find((e) => String(e.uid) === key);
       return u ? ok(passwdLine(u)) : { exitCode: 2 };
     }
     if (db === 'group') {
-      const g = this.groups.get(key) ?? [...this.groups.values()].find((e) => String(e.gid) === key);
+      const g = this.groups.get(key ?? '') ?? [...this.groups.values()].find((e) => String(e.gid) === key);
       return g ? ok(groupLine(g)) : { exitCode: 2 };
     }
     return fail(1, `Unknown database: ${db ?? ''}`);
@@ -179,6 +204,9 @@ export class FakeSystem implements CommandRunner {
   private useradd(args: string[]): Out {
     const opt = (flag: string) => (args.includes(flag) ? args[args.indexOf(flag) + 1] : undefined);
     const name = args[args.length - 1] ?? '';
+    // -K KEY=VALUE overrides login.defs for this call.
+    const defs = new Map(args.flatMap((a, i) => (args[i - 1] === '-K' ? [a.split('=', 2) as [string, string]] : [])));
+    const def = (key: string, fallback: number) => Number(defs.get(key) ?? new RegExp(`^${key}\\s+(\\d+)`, 'm').exec(this.loginDefs)?.[1] ?? fallback);
     if (!/^[a-z_][a-z0-9_-]*\$?$/.test(name) || name.length > 32) {
       return fail(3, `useradd: invalid user name '${name}': use --badname to ignore`);
     }
@@ -189,11 +217,15 @@ export class FakeSystem implements CommandRunner {
     const extra = (opt('--groups') ?? '').split(',').filter((g) => g !== '');
     const missing = extra.find((g) => !this.groups.has(g));
     if (missing) return fail(6, `useradd: group '${missing}' does not exist`);
-    // useradd takes one above the highest UID in [UID_MIN, UID_MAX], and the same GID when free.
-    const uidMin = Number(/^UID_MIN\s+(\d+)/m.exec(this.loginDefs)?.[1] ?? 1000);
-    const uidMax = Number(/^UID_MAX\s+(\d+)/m.exec(this.loginDefs)?.[1] ?? 60000);
+    // useradd takes --uid when it is free, else one above the highest UID in
+    // [UID_MIN, UID_MAX], and the same GID when free.
+    const uidMin = def('UID_MIN', 1000);
+    const uidMax = def('UID_MAX', 60000);
+    const asked = opt('--uid');
+    if (asked !== undefined && !/^\d+$/.test(asked)) return fail(3, `useradd: invalid user ID '${asked}'`);
+    if (asked !== undefined && [...this.passwd.values()].some((u) => u.uid === Number(asked))) return fail(4, `useradd: UID ${asked} is not unique`);
     const inRange = [...this.passwd.values()].map((u) => u.uid).filter((id) => id >= uidMin && id <= uidMax);
-    const uid = inRange.length ? Math.max(...inRange) + 1 : uidMin;
+    const uid = asked !== undefined ? Number(asked) : inRange.length ? Math.max(...inRange) + 1 : uidMin;
     const gids = new Set([...this.groups.values()].map((g) => g.gid));
     let gid = uid;
     while (gids.has(gid)) gid++;
@@ -202,6 +234,39 @@ export class FakeSystem implements CommandRunner {
     this.groups.set(name, { name, gid, members: [] });
     for (const g of extra) this.groups.get(g)?.members.push(name);
     this.files.set(name, new Map());
+    // Like the real one, useradd gives a user in [UID_MIN, UID_MAX] the lowest free range of
+    // SUB_UID_COUNT (SUB_GID_COUNT) ids when the file exists and the count is not 0.
+    if (uid >= uidMin && uid <= uidMax) {
+      const uidCount = def('SUB_UID_COUNT', 65536);
+      const gidCount = def('SUB_GID_COUNT', 65536);
+      if (this.subuid !== null && uidCount > 0) this.subuid += `${name}:${lowestFreeRange(this.subuid, def('SUB_UID_MIN', 100000), uidCount)}:${uidCount}\n`;
+      if (this.subgid !== null && gidCount > 0) this.subgid += `${name}:${lowestFreeRange(this.subgid, def('SUB_GID_MIN', 100000), gidCount)}:${gidCount}\n`;
+    }
+    return ok();
+  }
+
+  // Only the forms moor uses: --add-subuids FIRST-LAST and --add-subgids FIRST-LAST.
+  private usermod(args: string[]): Out {
+    const name = args[args.length - 1] ?? '';
+    const flags = args.slice(0, -1);
+    const adds: { file: 'subuid' | 'subgid'; range: string }[] = [];
+    for (let i = 0; i < flags.length; i += 2) {
+      const file = ({ '--add-subuids': 'subuid', '--add-subgids': 'subgid' } as const)[flags[i] ?? ''];
+      if (!file) return fail(2, `fake: usermod ${flags[i] ?? ''} is not simulated`);
+      adds.push({ file, range: flags[i + 1] ?? '' });
+    }
+    if (!this.passwd.has(name)) return fail(6, `usermod: user '${name}' does not exist`);
+    for (const { file, range } of adds) {
+      const m = /^(\d+)-(\d+)$/.exec(range);
+      if (!m || Number(m[2]) < Number(m[1])) return fail(2, `usermod: invalid subordinate ${file === 'subuid' ? 'uid' : 'gid'} range '${range}'`);
+      if (this[file] === null) return fail(2, `usermod: /etc/${file} does not exist, you cannot use the flags -v or -V`);
+    }
+    for (const { file, range } of adds) {
+      const [first, last] = range.split('-').map(Number) as [number, number];
+      const line = `${name}:${first}:${last - first + 1}`;
+      // Like the real one: a range the user already has is not added twice; others' ranges are not looked at.
+      if (!this[file]!.split('\n').includes(line)) this[file] += `${line}\n`;
+    }
     return ok();
   }
 
@@ -232,6 +297,10 @@ export class FakeSystem implements CommandRunner {
       else g.members = g.members.filter((m) => m !== name);
     }
     if (args.includes('--remove')) this.files.delete(name);
+    // Like the real one, userdel drops the user's subordinate ranges.
+    const others = (text: string | null) => (text === null ? null : text.split('\n').filter((l) => l !== '' && !l.startsWith(`${name}:`)).map((l) => `${l}\n`).join(''));
+    this.subuid = others(this.subuid);
+    this.subgid = others(this.subgid);
     this.units.delete(name);
     // Like the real one, userdel leaves logind's linger flag alone.
     return ok('', `userdel: ${name} mail spool (/var/mail/${name}) not found\n`);

@@ -128,6 +128,7 @@ export function tapStore(store: StateStore, timeline: Timeline): StateStore {
   wrap(store.ownedUsers, 'recordPending', 'ownedUsers.recordPending', first);
   wrap(store.ownedUsers, 'confirm', 'ownedUsers.confirm', first);
   wrap(store.ownedUsers, 'forget', 'ownedUsers.forget', first);
+  wrap(store.ownedUsers, 'withdraw', 'ownedUsers.withdraw', first);
   wrap(store.redeploy, 'clear', 'redeploy.clear', first);
   wrap(store, 'gc', 'gc');
   return store;

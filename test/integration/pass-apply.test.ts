@@ -13,8 +13,9 @@ afterEach(() => h.cleanup());
 
 const norm = normLine;
 
-const USERADD = (u: string) => `useradd --create-home --user-group --comment moor-managed --groups moor-managed --shell /usr/sbin/nologin ${u}`;
-const MUTATING = /useradd|userdel|groupadd|enable-linger|disable-linger|terminate-user|__write-files|daemon-reload| (re)?start | stop |enable /;
+const USERADD = (u: string, uid: number) =>
+  `useradd --create-home --user-group --uid ${uid} -K SUB_UID_COUNT=0 -K SUB_GID_COUNT=0 --comment moor-managed --groups moor-managed --shell /usr/sbin/nologin ${u}`;
+const MUTATING = /useradd|usermod|userdel|groupadd|enable-linger|disable-linger|terminate-user|__write-files|daemon-reload| (re)?start | stop |enable /;
 
 function generationDir(id: number): string {
   return join(h.stateDir, 'generations', String(id).padStart(6, '0'));
@@ -28,15 +29,19 @@ describe('a new workload', () => {
     expect(result.exitCode).toBe(0);
     expect(result.items.map((i) => [i.workload, i.action, i.result])).toEqual([['web', 'create', 'ok']]);
     const lines = calls.map(norm);
-    const gate = lines.slice(13);
-    expect(lines.slice(0, 13)).toEqual([
+    const gate = lines.slice(15);
+    expect(lines.slice(0, 15)).toEqual([
       // Step 2: no group of that name may exist already (a user moor does not own yet).
       'getent group web',
       'getent passwd web',
       'getent group moor-managed',
       'groupadd --system moor-managed',
-      USERADD('web'),
+      // Every uid in use, for the allocator to skip; then the user, with the uid and range
+      // moor chose and reserved.
+      'getent passwd',
+      USERADD('web', 1000),
       'getent passwd web',
+      'usermod --add-subuids 100000-165535 --add-subgids 100000-165535 web',
       'loginctl enable-linger web',
       'systemctl start user@1000.service',
       'systemctl is-active user@1000.service',
@@ -55,8 +60,8 @@ describe('a new workload', () => {
     const events = timeline.events;
     const at = (label: string) => events.indexOf(label);
     const lastRun = events.map((e) => e.startsWith('run ')).lastIndexOf(true);
-    expect(at('state ownedUsers.recordPending web')).toBeLessThan(at(`run ${USERADD('web')}`));
-    expect(at('state ownedUsers.confirm web')).toBeGreaterThan(at(`run ${USERADD('web')}`));
+    expect(at('state ownedUsers.recordPending web')).toBeLessThan(at(`run ${USERADD('web', 1000)}`));
+    expect(at('state ownedUsers.confirm web')).toBeGreaterThan(at('run usermod --add-subuids 100000-165535 --add-subgids 100000-165535 web'));
     expect(at('state applied.write web')).toBeGreaterThan(lastRun);
     expect(at('state generations.finish 1')).toBeGreaterThan(at('state applied.write web'));
     expect(at('state generations.markComplete 1')).toBeGreaterThan(at('state generations.finish 1'));
@@ -73,7 +78,9 @@ describe('a new workload', () => {
     const record = await store.applied.read('web');
     expect(record).toMatchObject({ workload: 'web', user: 'web', uid: 1000, generation: 1, commit: result.commit });
     expect(Object.keys(record!.hashes)).toEqual(['containers/systemd/web.container']);
-    expect(await store.ownedUsers.get('web')).toMatchObject({ state: 'created', uid: 1000 });
+    expect(await store.ownedUsers.get('web')).toMatchObject({ state: 'created', uid: 1000, subids: { start: 100000, count: 65536 } });
+    expect(h.fake.subuid).toBe('web:100000:65536\n');
+    expect(h.fake.subgid).toBe('web:100000:65536\n');
     expect(result.generation).toBe(1);
     expect(result.generationState).toBe('complete');
     expect(existsSync(join(generationDir(1), 'complete'))).toBe(true);
@@ -182,10 +189,11 @@ describe('an updated workload', () => {
     ]);
     expect(result.items[1]!.changed).toEqual(['containers/systemd/web.container']);
     const jobs = calls.map(norm).filter((l) => MUTATING.test(l));
-    // The user, its linger and its manager are ensured again (idempotent; useradd answers
-    // "exists" and ownership is re-checked), then only the changed file's unit restarts.
+    // The user, its linger and its manager are ensured again (idempotent; useradd, with the
+    // numbers the registry holds, answers "exists" and ownership is re-checked; the range is
+    // there), then only the changed file's unit restarts.
     expect(jobs).toEqual([
-      USERADD('web'),
+      USERADD('web', 1001),
       'loginctl enable-linger web',
       'systemctl start user@1001.service',
       'as web(1001): moor __write-files',

@@ -40,7 +40,7 @@ describe('a user moor did not create', () => {
       'getent group web',
       'getent passwd web',
       'getent passwd web',
-      'useradd --create-home --user-group --comment moor-managed --groups moor-managed --shell /usr/sbin/nologin web',
+      'useradd --create-home --user-group --uid 1001 -K SUB_UID_COUNT=0 -K SUB_GID_COUNT=0 --comment moor-managed --groups moor-managed --shell /usr/sbin/nologin web',
       'getent passwd web',
     ]);
     expect(h.fake.passwd.get('web')).toEqual(person('web', 1500));
@@ -53,7 +53,7 @@ describe('a user moor did not create', () => {
     // The pending entry written before useradd was taken back.
     expect(timeline.events.filter((e) => e.endsWith(' web') && e.startsWith('state ownedUsers'))).toEqual([
       'state ownedUsers.recordPending web',
-      'state ownedUsers.forget web',
+      'state ownedUsers.withdraw web',
     ]);
 
     // Every later pass says the same and touches nothing; dropping the spec removes nothing.
@@ -111,7 +111,7 @@ describe('names that cannot reach privilege', () => {
     expect(result.items.find((i) => i.workload === 'web')?.result).toBe('ok');
     expect(calls.filter((c) => /^(useradd|groupadd)/.test(c))).toEqual([
       'groupadd --system moor-managed',
-      'useradd --create-home --user-group --comment moor-managed --groups moor-managed --shell /usr/sbin/nologin web',
+      'useradd --create-home --user-group --uid 1000 -K SUB_UID_COUNT=0 -K SUB_GID_COUNT=0 --comment moor-managed --groups moor-managed --shell /usr/sbin/nologin web',
     ]);
     for (const name of ['docker', 'wheel', 'systemd-x']) expect(h.fake.groups.has(name)).toBe(false);
   });
@@ -169,7 +169,7 @@ describe('users that must never be removed, whatever the state says', () => {
     fake.passwd.get('root')!.gecos = 'moor-managed';
     managedLooking(fake, 'root');
     const { result, calls } = await setup(fake, async (store) => {
-      await store.ownedUsers.recordPending('root');
+      await store.ownedUsers.recordPending('root', { uid: 0, subids: { start: 100000, count: 65536 } });
       await store.ownedUsers.confirm('root', 0);
       await store.applied.write(record('sys', 'root', 0));
     });
@@ -190,7 +190,7 @@ describe('users that must never be removed, whatever the state says', () => {
     expect((await h.pass()).result.exitCode).toBe(0);
     const store = await h.openStore();
     for (const [name, uid] of [['legacy', 500], ['admin', 1800]] as const) {
-      await store.ownedUsers.recordPending(name);
+      await store.ownedUsers.recordPending(name, { uid, subids: { start: 100000 + uid * 65536, count: 65536 } });
       await store.ownedUsers.confirm(name, uid);
       await store.applied.write(record(name, name, uid));
     }

@@ -95,30 +95,81 @@ describe('applied records', () => {
   });
 });
 
+const WEB_IDS = { uid: 1001, subids: { start: 100000, count: 65536 } };
+const ids = (uid: number) => ({ uid, subids: { start: 100000 + (uid - 1000) * 65536, count: 65536 } });
+
 describe('owned users', () => {
-  it('goes pending → created → forgotten', async () => {
+  it('goes pending → created → removed, leaving a tombstone', async () => {
     const users = store.ownedUsers;
     expect(await users.isOwned('web')).toBe(false);
-    await users.recordPending('web');
+    await users.recordPending('web', WEB_IDS);
     expect(await users.isOwned('web')).toBe(true);
-    expect(await users.get('web')).toEqual({ state: 'pending', createdAt: '2025-06-01T12:00:00.000Z' });
+    expect(await users.get('web')).toEqual({ ...WEB_IDS, state: 'pending', createdAt: '2025-06-01T12:00:00.000Z' });
     await users.confirm('web', 1001);
     expect(await users.list()).toEqual([
-      { name: 'web', uid: 1001, state: 'created', createdAt: '2025-06-01T12:00:00.000Z' },
+      { name: 'web', ...WEB_IDS, state: 'created', createdAt: '2025-06-01T12:00:00.000Z' },
     ]);
     expect(await mode(join(dir, 'owned-users.json'))).toBe(0o600);
+    clock.advance(60_000);
     expect(await users.forget('web')).toBe(true);
     expect(await users.forget('web')).toBe(false);
     expect(await users.isOwned('web')).toBe(false);
-    expect(JSON.parse(await fs.readFile(join(dir, 'owned-users.json'), 'utf8'))).toEqual({ users: {} });
+    expect(await users.list()).toEqual([]);
+    expect(JSON.parse(await fs.readFile(join(dir, 'owned-users.json'), 'utf8'))).toEqual({
+      users: {},
+      removed: [{ name: 'web', ...WEB_IDS, removedAt: '2025-06-01T12:01:00.000Z' }],
+      highWater: { uid: 1001, subidEnd: 165536 },
+    });
+    expect(await users.highWater()).toEqual({ uid: 1001, subidEnd: 165536 });
   });
 
-  it('survives a restart between useradd and confirm: the pending entry is on disk', async () => {
-    await store.ownedUsers.recordPending('web');
+  it('keeps the high-water marks when a pending entry is withdrawn (useradd found the name taken)', async () => {
+    await store.ownedUsers.recordPending('web', WEB_IDS);
+    expect(await store.ownedUsers.withdraw('web')).toBe(true);
+    expect(await store.ownedUsers.withdraw('web')).toBe(false);
+    expect(await store.ownedUsers.isOwned('web')).toBe(false);
+    expect(await store.ownedUsers.removed()).toEqual([]);
+    expect(await store.ownedUsers.highWater()).toEqual({ uid: 1001, subidEnd: 165536 });
+  });
+
+  it('the marks only ever rise: a second user, then removing both, keeps the highest', async () => {
+    await store.ownedUsers.recordPending('web', ids(1005));
+    await store.ownedUsers.recordPending('api', ids(1002));
+    await store.ownedUsers.confirm('api', 1002);
+    await store.ownedUsers.forget('web');
+    await store.ownedUsers.forget('api');
+    expect(await store.ownedUsers.highWater()).toEqual({ uid: 1005, subidEnd: 100000 + 6 * 65536 });
+    expect((await store.ownedUsers.removed()).map((r) => [r.name, r.uid])).toEqual([['web', 1005], ['api', 1002]]);
+  });
+
+  it('reads a registry written before tombstones and marks: the marks start from the highest uid in it', async () => {
+    const path = join(dir, 'owned-users.json');
+    await fs.writeFile(
+      path,
+      JSON.stringify({
+        users: {
+          web: { uid: 1003, createdAt: '2025-01-01T00:00:00.000Z', state: 'created' },
+          api: { uid: 1001, createdAt: '2025-01-01T00:00:00.000Z', state: 'created' },
+          new: { createdAt: '2025-01-01T00:00:00.000Z', state: 'pending' },
+        },
+      }),
+    );
+    expect((await store.ownedUsers.list()).map((u) => u.name)).toEqual(['api', 'new', 'web']);
+    expect(await store.ownedUsers.highWater()).toEqual({ uid: 1003, subidEnd: 0 });
+    expect(await store.ownedUsers.removed()).toEqual([]);
+    // Removing a user of that era leaves a tombstone without a range.
+    await store.ownedUsers.forget('web');
+    expect(await store.ownedUsers.removed()).toEqual([{ name: 'web', uid: 1003, removedAt: '2025-06-01T12:00:00.000Z' }]);
+    expect(await store.ownedUsers.highWater()).toEqual({ uid: 1003, subidEnd: 0 });
+  });
+
+  it('survives a restart between useradd and confirm: the pending entry and its numbers are on disk', async () => {
+    await store.ownedUsers.recordPending('web', WEB_IDS);
     const reopened = await openStateStore(dir, { clock });
-    expect(await reopened.ownedUsers.get('web')).toMatchObject({ state: 'pending' });
-    await reopened.ownedUsers.confirm('web', 1002);
-    expect(await reopened.ownedUsers.get('web')).toMatchObject({ state: 'created', uid: 1002 });
+    expect(await reopened.ownedUsers.get('web')).toMatchObject({ state: 'pending', ...WEB_IDS });
+    expect(await reopened.ownedUsers.highWater()).toEqual({ uid: 1001, subidEnd: 165536 });
+    await reopened.ownedUsers.confirm('web', 1001);
+    expect(await reopened.ownedUsers.get('web')).toMatchObject({ state: 'created', ...WEB_IDS });
   });
 
   it('refuses to confirm a user never recorded as pending', async () => {
@@ -126,26 +177,27 @@ describe('owned users', () => {
     expect(await store.ownedUsers.list()).toEqual([]);
   });
 
-  it('re-creating a user keeps the first createdAt and drops the old uid', async () => {
-    await store.ownedUsers.recordPending('web');
+  it('re-creating a user keeps the first createdAt and takes the new numbers', async () => {
+    await store.ownedUsers.recordPending('web', WEB_IDS);
     await store.ownedUsers.confirm('web', 1001);
     clock.advance(60_000);
-    await store.ownedUsers.recordPending('web');
-    expect(await store.ownedUsers.get('web')).toEqual({ state: 'pending', createdAt: '2025-06-01T12:00:00.000Z' });
+    await store.ownedUsers.recordPending('web', ids(1002));
+    expect(await store.ownedUsers.get('web')).toEqual({ ...ids(1002), state: 'pending', createdAt: '2025-06-01T12:00:00.000Z' });
   });
 
   it('loses no update when calls overlap', async () => {
     const names = Array.from({ length: 20 }, (_, i) => `user${i}`);
-    await Promise.all(names.map((n) => store.ownedUsers.recordPending(n)));
+    await Promise.all(names.map((n, i) => store.ownedUsers.recordPending(n, ids(2000 + i))));
     await Promise.all(names.map((n, i) => store.ownedUsers.confirm(n, 2000 + i)));
     const listed = await store.ownedUsers.list();
     expect(listed.map((u) => u.name)).toEqual([...names].sort());
     expect(listed.every((u) => u.state === 'created')).toBe(true);
+    expect((await store.ownedUsers.highWater()).uid).toBe(2019);
   });
 
   it('a failed update does not block the next one', async () => {
     await expect(store.ownedUsers.confirm('ghost', 1)).rejects.toThrow();
-    await store.ownedUsers.recordPending('web');
+    await store.ownedUsers.recordPending('web', WEB_IDS);
     expect(await store.ownedUsers.isOwned('web')).toBe(true);
   });
 
@@ -153,7 +205,7 @@ describe('owned users', () => {
     const path = join(dir, 'owned-users.json');
     await fs.writeFile(path, JSON.stringify({ users: { web: { state: 'adopted' } } }));
     await expect(store.ownedUsers.isOwned('web')).rejects.toThrow(path);
-    await expect(store.ownedUsers.recordPending('api')).rejects.toThrow(StateError);
+    await expect(store.ownedUsers.recordPending('api', WEB_IDS)).rejects.toThrow(StateError);
   });
 });
 

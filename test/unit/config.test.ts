@@ -113,6 +113,18 @@ describe('config', () => {
     expect(configErrorOf(() => parseConfigText('c.toml', 'reserved_names = ["*"]\n')).key).toBe('reserved_names.0');
   });
 
+  it('reads [users] bounds; unset ones are left to login.defs, drop-ins merge key by key', async () => {
+    const dir = configDir({
+      'config.toml': '[users]\nuid_min = 20000\nuid_max = 29999\n',
+      'config.d/10.toml': '[users]\nsubid_count = 1000\n',
+    });
+    expect((await loadConfig({ file: join(dir, 'config.toml') })).users).toEqual({ uidMin: 20000, uidMax: 29999, subidCount: 1000 });
+    expect((await loadConfig({ file: join(configDir({}), 'config.toml') })).users).toEqual({ subidCount: 65536 });
+    const err = configErrorOf(() => parseConfigText('c', '[users]\nuid_minimum = 5\n'));
+    expect(err.message).toMatch(/uid_minimum/);
+    expect(err.line).toBe(2);
+  });
+
   it('finds dotted keys and keys inside tables', () => {
     const text = 'a = 1\n[source]\nurl = "x"\n[gc]\nkeep_min = 2\nsource.branch = "y"\n';
     expect(findKeyLine(text, ['source', 'url'])).toBe(3);

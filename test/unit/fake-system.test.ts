@@ -25,7 +25,7 @@ const webContainer = '[Container]\nImage=localhost/web:latest\n\n[Install]\nWant
 /** create user → linger → user manager → write files → reload: the first half of an apply. */
 async function deployWeb(h: ReturnType<typeof host>): Promise<UserRef & { home: string }> {
   await h.users.ensureGroup(MANAGED_GROUP);
-  expect(await h.users.createUser('web')).toEqual({ status: 'created' });
+  expect(await h.users.createUser('web', { uid: 1000 })).toEqual({ status: 'created' });
   const entry = await h.users.lookupUser('web');
   if (!entry) throw new Error('web not created');
   await h.logind.enableLinger('web');
@@ -95,7 +95,7 @@ describe('FakeSystem driven by the host modules', () => {
     expect(h.fake.callLines()).toEqual([
       'getent group moor-managed',
       'groupadd --system moor-managed',
-      'useradd --create-home --user-group --comment moor-managed --groups moor-managed --shell /usr/sbin/nologin web',
+      'useradd --create-home --user-group --uid 1000 -K SUB_UID_COUNT=0 -K SUB_GID_COUNT=0 --comment moor-managed --groups moor-managed --shell /usr/sbin/nologin web',
       'getent passwd web',
       'loginctl enable-linger web',
       'systemctl start user@1000.service',
@@ -113,14 +113,22 @@ describe('FakeSystem driven by the host modules', () => {
     const h = host(new FakeSystem({ users: [{ name: 'alice', uid: 1000, gid: 1000, gecos: 'Alice', home: '/home/alice', shell: '/bin/bash' }] }));
     await h.users.ensureGroup(MANAGED_GROUP);
     expect(await h.users.ensureGroup(MANAGED_GROUP)).toBe('exists');
-    const r = await h.users.createUser('alice');
+    const r = await h.users.createUser('alice', { uid: 1500 });
     expect(r).toEqual({ status: 'exists', message: "useradd: user 'alice' already exists" });
     const alice = await h.users.lookupUser('alice');
     expect(alice && hasManagedMarker(alice)).toBe(false);
     expect(h.fake.groups.get(MANAGED_GROUP)?.members ?? []).not.toContain('alice');
-    // A new user gets the next UID above the highest in range.
-    await h.users.createUser('web');
+    // A new user gets the uid moor asked for; one held by another user is reported as such.
+    expect(await h.users.createUser('web', { uid: 1000 })).toEqual({ status: 'uid-taken', message: 'useradd: UID 1000 is not unique' });
+    expect(await h.users.createUser('web', { uid: 1001 })).toEqual({ status: 'created' });
     expect((await h.users.lookupUser('web'))?.uid).toBe(1001);
+    // With -K SUB_UID_COUNT=0, useradd gives no range; usermod adds moor's.
+    expect(await h.users.subidFiles()).toEqual({ subuid: [], subgid: [] });
+    await h.users.addSubids('web', { start: 100000, count: 65536 });
+    await h.users.addSubids('web', { start: 100000, count: 65536 });
+    expect(h.fake.subuid).toBe('web:100000:65536\n');
+    expect(await h.users.subidFiles()).toEqual({ subuid: [{ owner: 'web', start: 100000, count: 65536 }], subgid: [{ owner: 'web', start: 100000, count: 65536 }] });
+    expect(await h.users.listUids()).toEqual([0, 65534, 1000, 1001]);
     expect(await h.users.lookupUser('ghost')).toBeNull();
   });
 
@@ -139,7 +147,7 @@ describe('FakeSystem driven by the host modules', () => {
     const h = host(new FakeSystem({ loginDefs: 'UID_MIN 5000\n', homeBase: '/var/home' }));
     expect(await h.users.uidMin()).toBe(5000);
     await h.users.ensureGroup(MANAGED_GROUP);
-    await h.users.createUser('web');
+    await h.users.createUser('web', { uid: 5000 });
     expect(await h.users.lookupUser('web')).toMatchObject({ uid: 5000, home: '/var/home/web' });
   });
 
@@ -216,7 +224,7 @@ describe('FakeSystem driven by the host modules', () => {
   it('cannot reach a user manager that is not running', async () => {
     const h = host();
     await h.users.ensureGroup(MANAGED_GROUP);
-    await h.users.createUser('web');
+    await h.users.createUser('web', { uid: 1000 });
     const entry = await h.users.lookupUser('web');
     const who = { user: 'web', uid: entry?.uid ?? -1 };
     await expect(h.user.daemonReload(who)).rejects.toThrow(/Failed to connect to user scope bus/);
@@ -236,7 +244,7 @@ describe('FakeSystem driven by the host modules', () => {
       { sleep: noSleep, readyTimeoutMs: 1_000, pollMs: 100 },
     );
     await h.users.ensureGroup(MANAGED_GROUP);
-    await h.users.createUser('web');
+    await h.users.createUser('web', { uid: 1000 });
     await expect(stuck.startUserManager(1000)).rejects.toThrow(HostError);
     expect(h.fake.callLines().filter((c) => c === 'systemctl is-active user@1000.service')).toHaveLength(10);
   });

@@ -41,6 +41,13 @@ export function resolveConfig(merged: ConfigFile, files: string[]): MoorConfig {
       minAgeMs: merged.gc?.min_age ?? 7 * 86_400_000,
       maxAgeMs: merged.gc?.max_age ?? 30 * 86_400_000,
     },
+    users: {
+      ...(merged.users?.uid_min !== undefined ? { uidMin: merged.users.uid_min } : {}),
+      ...(merged.users?.uid_max !== undefined ? { uidMax: merged.users.uid_max } : {}),
+      ...(merged.users?.subid_min !== undefined ? { subidMin: merged.users.subid_min } : {}),
+      ...(merged.users?.subid_max !== undefined ? { subidMax: merged.users.subid_max } : {}),
+      subidCount: merged.users?.subid_count ?? 65536,
+    },
     control: {
       socket: merged.control?.socket ?? '/run/moor/moor.sock',
       mode: merged.control?.mode ?? 0o600,
@@ -50,7 +57,7 @@ export function resolveConfig(merged: ConfigFile, files: string[]): MoorConfig {
   };
 }
 
-const TABLES = new Set(['source', 'schedule', 'timeouts', 'gc', 'control']);
+const TABLES = new Set(['source', 'schedule', 'timeouts', 'gc', 'users', 'control']);
 
 /** Later files win key by key; the config's tables merge, every other value is replaced. */
 export function mergeConfigFiles(files: ConfigFile[]): ConfigFile {

@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { DURATION_PATTERN, parseDuration } from './duration';
 import { USER_NAME_CHARS, USER_NAME_PATTERN } from '../user-name';
+import type { IdRangeConfig } from '../id-allocation';
 
 const duration = z
   .string()
@@ -74,6 +75,15 @@ export const configFileSchema = z.strictObject({
       max_age: duration.optional(),
     })
     .optional(),
+  users: z
+    .strictObject({
+      uid_min: z.number().int().positive().optional(),
+      uid_max: z.number().int().positive().optional(),
+      subid_min: z.number().int().positive().optional(),
+      subid_max: z.number().int().positive().optional(),
+      subid_count: z.number().int().positive().optional(),
+    })
+    .optional(),
   control: z
     .strictObject({
       socket: z.string().startsWith('/', 'an absolute path').optional(),
@@ -108,6 +118,8 @@ export interface MoorConfig {
   schedule: { cron: string; jitterMs: number };
   timeouts: { commandMs: number; fetchMs: number; userManagerMs: number; healthMs: number; stopMs: number };
   gc: { keepMin: number; keepMax: number; minAgeMs: number; maxAgeMs: number };
+  /** Where workload users' uids and subid ranges come from; an unset bound comes from /etc/login.defs. */
+  users: IdRangeConfig;
   control: { socket: string; mode: number; webhookSecretFile?: string };
   /** The files the config was read from, in merge order. */
   files: string[];
