@@ -165,3 +165,22 @@ describe('a subordinate range that is not the user alone', () => {
     expect(h.fake.linger.has('web')).toBe(true);
   });
 });
+
+describe('restore', () => {
+  it('unpacks the archive as the re-added user inside its namespace (podman unshare), the archive on stdin', async () => {
+    await deployWeb();
+    h.fake.files.get('web')!.set('.local/share/containers/storage/volumes/systemd-web-data/_data/kept', { content: 'data', mode: 0o644 });
+    await removeWeb();
+    const [name] = readdirSync(join(h.stateDir, 'archives'));
+    h.commit(specs(['alpha', 'web']), 'web is back');
+    expect((await h.pass()).result.exitCode).toBe(0);
+    const web = h.fake.passwd.get('web')!;
+    expect(h.fake.userFiles('web').has('.local/share/containers/storage/volumes/systemd-web-data/_data/kept')).toBe(false);
+    const before = h.fake.calls.length;
+    await h.host(h.fake).restoreHome({ user: 'web', uid: web.uid }, join(h.stateDir, 'archives', name!), web.home);
+    expect(h.fake.userFiles('web').get('.local/share/containers/storage/volumes/systemd-web-data/_data/kept')?.content).toBe('data');
+    expect(h.fake.callLines().slice(before)).toEqual([
+      `systemd-run --scope --quiet --collect --slice=user-${web.uid}.slice --uid=web --setenv=XDG_RUNTIME_DIR=/run/user/${web.uid} --setenv=DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/${web.uid}/bus -- podman unshare tar --extract --gzip --numeric-owner --same-owner --same-permissions --file=- --directory=/home/web`,
+    ]);
+  });
+});
