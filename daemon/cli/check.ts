@@ -2,13 +2,16 @@
 import type { Command } from 'commander';
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { UsageError } from '../core/errors';
+import { UsageError, ValidationError } from '../core/errors';
 import { discover } from '../core/discovery';
 import { validateTree } from '../core/desired';
 import { formatProblem, sortProblems, type Problem } from '../core/problem';
 import { ExitCode } from '../core/exit-codes';
 import { safeText } from '../core/safe-text';
+import { ExecaRunner } from '../host/exec';
 import { scanTree } from '../host/repo-scan';
+import { hasManagedMarker, UserAccounts } from '../host/users';
+import { existingGroupProblem } from '../core/user-name';
 import { loadTransformsDir } from '../host/transforms-load';
 import { configFrom, type SetExit } from './common';
 import { emit } from './output';
@@ -19,6 +22,8 @@ interface CheckResult {
   transforms: string;
   workloads: { name: string; user: string; files: string[]; units: string[]; valid: boolean }[];
   problems: Problem[];
+  /** What could not be checked here. */
+  notes: string[];
 }
 
 export function registerCheck(program: Command, setExit: SetExit): void {
@@ -33,10 +38,30 @@ export function registerCheck(program: Command, setExit: SetExit): void {
       const root = resolve(dir);
       if (!statSync(root, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`${dir}: not a directory`);
       const transformsDir = resolve(opts.transforms ?? config.transformsDir);
-      const entries = await scanTree(root, { maxFileBytes: config.maxFileBytes });
-      const discovery = discover(entries, { userPrefix: config.userPrefix, maxFileBytes: config.maxFileBytes });
+      let entries;
+      try {
+        entries = await scanTree(root, { maxFileBytes: config.maxFileBytes, budget: config.repoBudget });
+      } catch (err) {
+        // A tree over budget is not looked at further: its one problem is the answer.
+        if (!(err instanceof ValidationError)) throw err;
+        const result: CheckResult = { ok: false, dir: root, transforms: transformsDir, workloads: [], problems: [...err.problems], notes: [] };
+        emit(opts, result, (r) => human(r, true));
+        return setExit(ExitCode.Invalid);
+      }
+      const discovery = discover(entries, { userPrefix: config.userPrefix, maxFileBytes: config.maxFileBytes, reservedNames: config.reservedNames });
       const transforms = await loadTransformsDir(transformsDir);
       const checked = validateTree(discovery, transforms.set, transforms.problems, config.protectedUsers);
+      const notes: string[] = [];
+      for (const w of checked.workloads) {
+        if (w.problems.length > 0) continue;
+        const spec = discovery.workloads.find((d) => d.name === w.name)!.spec.path;
+        const taken = await groupTaken(w.user, config.timeouts.commandMs);
+        if (taken === 'unknown') {
+          notes.push('note: getent is not available here: workload names were not checked against the groups of this host');
+          break;
+        }
+        if (taken) w.problems.push(existingGroupProblem(spec, w.name, w.user));
+      }
       const problems = sortProblems([...checked.tree, ...checked.workloads.flatMap((w) => w.problems)]);
       const result: CheckResult = {
         ok: problems.length === 0,
@@ -50,10 +75,27 @@ export function registerCheck(program: Command, setExit: SetExit): void {
           valid: w.problems.length === 0,
         })),
         problems,
+        notes,
       };
       emit(opts, result, (r) => human(r, transforms.found));
       setExit(r(result));
     });
+}
+
+/**
+ * Whether this host has a group of the user's name that is not the group of a moor user
+ * of that name (on a host moor deploys to, its own users' groups exist). Best effort:
+ * 'unknown' when getent cannot be run here.
+ */
+async function groupTaken(user: string, timeoutMs: number): Promise<boolean | 'unknown'> {
+  const accounts = new UserAccounts(new ExecaRunner(), { timeoutMs });
+  try {
+    if (!(await accounts.groupExists(user))) return false;
+    const entry = await accounts.lookupUser(user);
+    return !(entry !== null && hasManagedMarker(entry));
+  } catch {
+    return 'unknown';
+  }
 }
 
 const r = (result: CheckResult) => (result.ok ? ExitCode.Ok : ExitCode.Invalid);
@@ -61,6 +103,7 @@ const r = (result: CheckResult) => (result.ok ? ExitCode.Ok : ExitCode.Invalid);
 function human(r: CheckResult, transformsFound: boolean): string {
   const lines: string[] = [];
   if (!transformsFound) lines.push(`note: transforms directory ${r.transforms} does not exist (use --transforms DIR)`);
+  lines.push(...r.notes.map((note) => safeText(note)));
   // A problem quotes the repo's own lines: one line each, whatever they hold.
   for (const p of r.problems) lines.push(safeText(formatProblem(p)));
   const valid = r.workloads.filter((w) => w.valid).length;

@@ -9,7 +9,7 @@ import { emit, table } from './output';
 export function registerDoctor(program: Command, setExit: SetExit): void {
   program
     .command('doctor')
-    .description('host preflight: systemd, logind, Podman and its Quadlet generator, cgroup v2, subuid, newuidmap')
+    .description('host preflight: systemd, logind, Podman and its Quadlet generator, cgroup v2, the user bus, controllers delegated to user managers, subuid, newuidmap')
     .option('--json', 'print the result as JSON')
     .action(async (opts: { json?: boolean }) => {
       const checks = await runPreflight(new ExecaRunner());

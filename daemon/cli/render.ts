@@ -46,9 +46,10 @@ export function registerRender(program: Command, setExit: SetExit): void {
       const rel = relative(root, abs);
       if (rel.startsWith('..')) throw new UsageError(`${file} is not inside the repo ${root}`);
 
-      const discovery = discover(await scanTree(root, { maxFileBytes: config.maxFileBytes }), {
+      const discovery = discover(await scanTree(root, { maxFileBytes: config.maxFileBytes, budget: config.repoBudget }), {
         userPrefix: config.userPrefix,
         maxFileBytes: config.maxFileBytes,
+        reservedNames: config.reservedNames,
       });
       const workload = discovery.workloads.find((w) => filesOf(w).some((f) => f.path === rel));
       const fileProblems = discovery.problems.filter((p) => p.path === rel);

@@ -8,6 +8,11 @@ export interface TreeEntry {
   size: number;
   /** UTF-8 text of regular files within the size limit. */
   content?: string;
+  /**
+   * Set when the path is not valid UTF-8: the path with every such byte spelled `\xNN`
+   * (`path` then holds U+FFFD in their place, for ignore patterns to match).
+   */
+  rawPath?: string;
 }
 
 /** Target path (relative to the user's ~/.config) → sha256 of its content: what the plan compares. */
@@ -57,4 +62,6 @@ export interface DiscoveryOptions {
   userPrefix: string;
   /** Files larger than this are errors. */
   maxFileBytes: number;
+  /** User names refused beyond the built-in reserved list (`prefix*` entries match a prefix). */
+  reservedNames?: readonly string[];
 }

@@ -1,3 +1,5 @@
+import type { Problem } from './problem';
+
 // The name rule for Linux users moor creates (and for group directories, which name
 // transforms). It is the portable subset every distribution's useradd accepts: no dots,
 // no upper case, no trailing '$', so one repository deploys the same on every host.
@@ -48,3 +50,43 @@ export function userNameViolation(name: string): string | undefined {
 
 export const NAME_RULE_HINT =
   'use only lowercase letters, digits, "_" and "-", starting with a letter or "_"';
+
+/**
+ * Names that carry privilege on some distribution, now or once a package is installed:
+ * a group of that name, made by moor as the workload's user group, would be handed the
+ * powers a later package install grants it (`docker`, `libvirt`, `sudo`...). No workload
+ * user may have one. An entry ending in `*` is a prefix. `root` is a protected user
+ * already. The config's `reserved_names` adds to this list.
+ */
+export const RESERVED_NAMES: readonly string[] = [
+  'adm', 'admin', 'audio', 'backup', 'bin', 'bluetooth', 'cdrom', 'crontab', 'daemon', 'dbus', 'dialout',
+  'dip', 'disk', 'docker', 'floppy', 'games', 'incus', 'incus-admin', 'input', 'kmem', 'kvm', 'libvirt',
+  'libvirt-qemu', 'libvirtd', 'lp', 'lpadmin', 'lxd', 'mail', 'man', 'mem', 'messagebus', 'moor',
+  'moor-managed', 'netdev', 'news', 'nobody', 'nogroup', 'operator', 'plugdev', 'podman', 'polkitd',
+  'proxy', 'qemu', 'render', 'sambashare', 'sgx', 'shadow', 'ssh', 'sshd', 'ssl-cert', 'staff', 'sudo',
+  'sys', 'systemd-*', 'tape', 'tss', 'tty', 'users', 'utmp', 'uucp', 'video', 'voice', 'wheel',
+  'wireshark', 'www-data', '_*',
+];
+
+/** The entry of the reserved list (built-in, then `extra`) that `name` matches, if any. */
+export function reservedNameEntry(name: string, extra: readonly string[] = []): string | undefined {
+  for (const entry of [...RESERVED_NAMES, ...extra]) {
+    if (entry.endsWith('*') ? name.startsWith(entry.slice(0, -1)) : name === entry) return entry;
+  }
+  return undefined;
+}
+
+/**
+ * A group of the workload's user name already exists on the host, and no user of moor's
+ * owns it: useradd would either fail or, given the chance, make moor's user a member of
+ * whatever that group grants.
+ */
+export function existingGroupProblem(path: string, workload: string, user: string): Problem {
+  return {
+    path,
+    code: 'existing-group',
+    message: `a group named ${JSON.stringify(user)} already exists on this host; moor creates each workload user with a group of its own name, and adopts no existing group`,
+    hint: `rename the workload (or set user_prefix) so its user name is not a group of this host`,
+    workload,
+  };
+}

@@ -139,3 +139,81 @@ export async function runWithInheritedFd(argv: readonly string[], fd: number, ti
     timedOut: result.timedOut,
   };
 }
+
+export interface StreamRunOptions {
+  timeoutMs: number;
+  env?: Record<string, string>;
+  cwd?: string;
+  /** Called with each chunk of stdout; returning true stops the command (its group is killed). */
+  onStdout: (chunk: Buffer) => boolean;
+}
+
+export interface StreamRunResult {
+  exitCode: number | null;
+  stderr: string;
+  timedOut: boolean;
+  /** onStdout asked to stop before the command ended. */
+  stopped: boolean;
+}
+
+/**
+ * Runs argv and hands its stdout over chunk by chunk instead of keeping it, for output
+ * whose size the input decides (a repository's file list). Like ExecaRunner: its own
+ * process group, a timeout, the group killed on timeout or when the reader has seen
+ * enough. Stderr is kept up to 64 KiB.
+ */
+export async function runStreaming(argv: readonly string[], options: StreamRunOptions): Promise<StreamRunResult> {
+  const [file, ...args] = argv;
+  if (file === undefined) throw new Error('runStreaming: empty argv');
+  installExitHook();
+  const subprocess = execa(file, args, {
+    reject: false,
+    detached: true,
+    stdin: 'ignore',
+    buffer: { stdout: false, stderr: true },
+    maxBuffer: { stderr: 64 * 1024 },
+    ...(options.env === undefined ? {} : { env: options.env, extendEnv: false }),
+    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+    encoding: 'buffer',
+  });
+  const pgid = subprocess.pid;
+  let timedOut = false;
+  let stopped = false;
+  let killTimer: NodeJS.Timeout | undefined;
+  if (pgid !== undefined) liveGroups.add(pgid);
+  const kill = () => {
+    if (pgid === undefined) return;
+    signalGroup(pgid, 'SIGTERM');
+    killTimer ??= setTimeout(() => signalGroup(pgid, 'SIGKILL'), 1_000);
+  };
+  const termTimer = setTimeout(() => {
+    timedOut = true;
+    kill();
+  }, options.timeoutMs);
+  subprocess.stdout?.on('data', (chunk: Buffer) => {
+    if (stopped) return;
+    if (options.onStdout(chunk)) {
+      stopped = true;
+      subprocess.stdout?.destroy();
+      kill();
+    }
+  });
+  try {
+    const result = await subprocess;
+    const spawnFailed = result.failed && result.exitCode === undefined && result.signal === undefined;
+    const stderr = result.stderr instanceof Uint8Array ? Buffer.from(result.stderr).toString('utf8') : '';
+    return {
+      exitCode: spawnFailed ? spawnFailureCode((result as { code?: string }).code) : (result.exitCode ?? null),
+      stderr: spawnFailed ? (result.originalMessage ?? '') : stderr,
+      timedOut,
+      stopped,
+    };
+  } finally {
+    clearTimeout(termTimer);
+    clearTimeout(killTimer);
+    if (pgid !== undefined) {
+      if (timedOut || stopped) signalGroup(pgid, 'SIGKILL');
+      liveGroups.delete(pgid);
+    }
+  }
+}

@@ -4,7 +4,12 @@
 import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { simpleGit, CheckRepoActions, type SimpleGit } from 'simple-git';
-import { SourceError } from '../core/errors';
+import type { RepoBudget } from '../core/config/schema';
+import { SourceError, ValidationError } from '../core/errors';
+import { BudgetTally, PATH_MAX } from '../core/repo-budget';
+import type { Problem } from '../core/problem';
+import { runStreaming } from './exec';
+import { displayBytes } from './repo-scan';
 
 export interface SyncRepoOptions {
   url: string;
@@ -15,6 +20,8 @@ export interface SyncRepoOptions {
   sshKey?: string;
   /** Hard bound on each git command. */
   timeoutMs: number;
+  /** The fetched tree is measured against this before anything is checked out. */
+  budget?: RepoBudget;
 }
 
 export interface SyncResult {
@@ -109,6 +116,7 @@ async function isRepoRoot(dir: string, options: SyncRepoOptions): Promise<boolea
  * killed half-way leaves a repository the next sync simply fetches into.
  */
 export async function syncRepo(options: SyncRepoOptions): Promise<SyncResult> {
+  refuseControlCharacters(options);
   const { url, branch, dir } = options;
   const remoteRef = `refs/remotes/origin/${branch}`;
   let before: string | null = null;
@@ -138,9 +146,81 @@ export async function syncRepo(options: SyncRepoOptions): Promise<SyncResult> {
   const git = openGit(dir, options, await trustLocalSource(options));
   // '+' accepts a rewritten history (force-push): the remote is the truth.
   await step(`fetch ${branch}`, () => git.fetch(['--force', '--no-tags', 'origin', `+refs/heads/${branch}:${remoteRef}`]));
+  if (options.budget) {
+    const over = await measureTree(dir, remoteRef, options.budget, options);
+    if (over) throw new ValidationError([over]);
+  }
   await step('checkout', () => git.raw(['checkout', '--force', '-B', branch, remoteRef]));
   await step('reset', () => git.raw(['reset', '--hard', remoteRef]));
   await step('clean', () => git.raw(['clean', '-ffdx']));
   const commit = (await step('rev-parse', () => git.revparse(['HEAD']))).trim();
   return { commit, changed: commit !== before };
+}
+
+/**
+ * The source's values reach git's argv, the config file written above and the shell that
+ * runs GIT_SSH_COMMAND: a newline in one could add git configuration of its own (a command
+ * run as root). The config loader refuses them; this refuses them again at the door.
+ */
+function refuseControlCharacters(options: SyncRepoOptions): void {
+  const values: [string, string | undefined][] = [
+    ['source.url', options.url],
+    ['source.branch', options.branch],
+    ['source.ssh_key', options.sshKey],
+  ];
+  for (const [key, value] of values) {
+    // eslint-disable-next-line no-control-regex
+    if (value !== undefined && /[\u0000-\u001f\u007f]/.test(value)) {
+      throw new SourceError(`${key} contains a newline or another control character; refusing to pass it to git`);
+    }
+  }
+}
+
+/**
+ * Lists the fetched tree (`git ls-tree -r -l -z`, streamed) and returns the first budget
+ * it crosses, or undefined. The listing stops there: a tree that names one blob a billion
+ * times costs no more to refuse than one at the limit.
+ */
+export async function measureTree(dir: string, ref: string, budget: RepoBudget, options: Pick<SyncRepoOptions, 'sshKey' | 'timeoutMs'>): Promise<Problem | undefined> {
+  const tally = new BudgetTally(budget);
+  let pending: Buffer = Buffer.alloc(0);
+  const onRecord = (record: Buffer): boolean => {
+    // <mode> SP <type> SP <object> SP+ <size> TAB <path>
+    const tab = record.indexOf(0x09);
+    if (tab < 0) return false;
+    const meta = record.subarray(0, tab).toString('latin1').trim().split(/ +/);
+    const size = Number(meta[3]);
+    const path = record.subarray(tab + 1);
+    let depth = 1;
+    for (const byte of path) if (byte === 0x2f) depth++;
+    if (path.length > PATH_MAX) return tally.tooLong(displayBytes(path.subarray(0, 200)), path.length) !== undefined;
+    return tally.add(displayBytes(path), depth, Number.isFinite(size) ? size : 0) !== undefined;
+  };
+  const result = await runStreaming(['git', 'ls-tree', '-r', '-l', '-z', '--full-tree', ref], {
+    cwd: dir,
+    env: gitEnv(options.sshKey),
+    timeoutMs: options.timeoutMs,
+    onStdout: (chunk) => {
+      pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+      let start = 0;
+      for (let end = pending.indexOf(0, start); end >= 0; end = pending.indexOf(0, start)) {
+        if (onRecord(pending.subarray(start, end))) return true;
+        start = end + 1;
+      }
+      pending = pending.subarray(start);
+      // One record can only be this long if its path is longer than any file system takes.
+      if (pending.length > PATH_MAX + 256) {
+        const tab = pending.indexOf(0x09);
+        tally.tooLong(displayBytes(pending.subarray(tab + 1, tab + 201)), pending.length);
+        return true;
+      }
+      return false;
+    },
+  });
+  if (tally.exceeded) return tally.exceeded;
+  if (result.timedOut) throw new SourceError(`git ls-tree of ${ref} timed out after ${options.timeoutMs} ms`);
+  if (result.exitCode !== 0) {
+    throw new SourceError(`git ls-tree of ${ref} failed (exit ${result.exitCode ?? 'by signal'}): ${result.stderr.trim().split('\n').join('; ')}`);
+  }
+  return undefined;
 }

@@ -3,14 +3,10 @@
 import { access, readFile } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import type { CommandRunner } from '../core/ports';
+import { parseDelegate, rootlessHostChecks, type PreflightCheck } from '../core/rootless-host';
 import { QUADLET_USER_GENERATOR } from './systemd';
 
-export interface PreflightCheck {
-  name: string;
-  ok: boolean;
-  detail: string;
-  hint?: string;
-}
+export type { PreflightCheck };
 
 const exists = (path: string, mode = constants.F_OK) => access(path, mode).then(() => true, () => false);
 
@@ -36,16 +32,28 @@ export async function runPreflight(runner: CommandRunner, timeoutMs = 10_000): P
   checks.push({ name: 'podman', ok: maj > 4 || (maj === 4 && min >= 4), detail: podman.exitCode === 0 ? firstLine(podman.stdout) : 'podman not found', hint: 'install Podman >= 4.4 (Quadlet)' });
   checks.push({ name: 'quadlet', ok: await exists(QUADLET_USER_GENERATOR, constants.X_OK), detail: QUADLET_USER_GENERATOR, hint: "Podman's user generator must be installed with Podman" });
 
-  const cgroup2 = await exists('/sys/fs/cgroup/cgroup.controllers');
-  checks.push({ name: 'cgroup v2', ok: cgroup2, detail: cgroup2 ? 'unified hierarchy' : 'not the unified hierarchy', hint: 'boot with systemd.unified_cgroup_hierarchy=1; rootless Podman needs cgroup v2' });
+  // cgroup v2, the user bus, delegation: read here, decided in core/rootless-host.ts.
+  const fsType = await run(['stat', '-f', '-c', '%T', '/sys/fs/cgroup']);
+  const controllers = await readFile('/sys/fs/cgroup/cgroup.controllers', 'utf8').catch(() => undefined);
+  // Any instance shows the template's settings; loading it starts nothing.
+  const delegate = await run(['systemctl', 'show', '-p', 'Delegate', '-p', 'DelegateControllers', 'user@0.service']);
+  const bus = await run(['systemctl', '--global', 'is-enabled', 'dbus.socket']);
+  checks.push(
+    ...rootlessHostChecks({
+      cgroupFs: fsType.exitCode === 0 ? firstLine(fsType.stdout) : undefined,
+      rootControllers: controllers?.trim().split(/\s+/).filter(Boolean),
+      userManager: delegate.exitCode === 0 ? parseDelegate(delegate.stdout) : undefined,
+      userBusSocket: firstLine(bus.stdout) || (/No such file|not found/i.test(bus.stderr) ? 'not-found' : undefined),
+    }),
+  );
 
   for (const file of ['/etc/subuid', '/etc/subgid']) {
     const text = await readFile(file, 'utf8').catch(() => undefined);
     checks.push({ name: file, ok: text !== undefined, detail: text === undefined ? 'missing' : `${text.split('\n').filter(Boolean).length} ranges`, hint: 'useradd allocates ranges when SUB_UID_COUNT > 0 in /etc/login.defs' });
   }
-  for (const tool of ['newuidmap', 'newgidmap', 'flock', 'runuser', 'git', 'useradd', 'loginctl']) {
+  for (const tool of ['newuidmap', 'newgidmap', 'flock', 'systemd-run', 'git', 'useradd', 'loginctl']) {
     const found = await run(['sh', '-c', `command -v ${tool}`]);
-    checks.push({ name: tool, ok: found.exitCode === 0, detail: found.exitCode === 0 ? found.stdout.trim() : 'not found', hint: tool.startsWith('new') ? 'install uidmap' : `install ${tool}` });
+    checks.push({ name: tool, ok: found.exitCode === 0, detail: found.exitCode === 0 ? found.stdout.trim() : 'not found', hint: tool.startsWith('new') ? 'install uidmap' : tool === 'systemd-run' ? 'systemd-run comes with systemd: moor runs commands as workload users through it' : `install ${tool}` });
   }
   const [nodeMajor = 0] = process.versions.node.split('.').map(Number);
   checks.push({ name: 'node', ok: nodeMajor >= 20, detail: `Node.js ${process.versions.node}`, hint: 'Node.js >= 20' });

@@ -4,45 +4,111 @@
 // nothing here trusts its shape.
 import { constants, promises as fs } from 'node:fs';
 import type { Stats } from 'node:fs';
+import { isUtf8 } from 'node:buffer';
 import path from 'node:path';
+import type { RepoBudget } from '../core/config/schema';
 import type { TreeEntry } from '../core/types';
-import { HostError } from '../core/errors';
+import { HostError, ValidationError } from '../core/errors';
+import { BudgetTally, DEFAULT_REPO_BUDGET } from '../core/repo-budget';
 
-/** Entries deeper than this are listed but never entered or read (discovery refuses them). */
+/** Entries deeper than this are counted against the budget but never listed or read (discovery refuses them). */
 export const SCAN_MAX_DEPTH = 3;
 /** Entries within this depth are the only ones whose content can matter. */
 const READ_MAX_DEPTH = 2;
 
 export interface ScanOptions {
   maxFileBytes: number;
+  /** Budgets on the whole tree (every file below the root but .git); the defaults when unset. */
+  budget?: RepoBudget;
 }
 
+interface Walk {
+  opts: ScanOptions;
+  tally: BudgetTally;
+  out: TreeEntry[];
+  /** Files to read once the whole tree is known to fit the budget. */
+  toRead: { entry: TreeEntry; abs: Buffer }[];
+}
+
+const SLASH = Buffer.from('/');
+const DOT_GIT = Buffer.from('.git');
+
+/**
+ * Lists the tree in two steps: first every entry (lstat only), counted against the budget
+ * as it goes and stopped at the first limit crossed (a ValidationError naming it); then,
+ * for a tree within budget, the contents of the files discovery can use. Names are read as
+ * bytes: one that is not UTF-8 is listed with `rawPath` (its bytes spelled out) for
+ * discovery to refuse or ignore, never entered or read.
+ */
 export async function scanTree(root: string, opts: ScanOptions): Promise<TreeEntry[]> {
-  const out: TreeEntry[] = [];
-  await walk(root, '', 1, opts, out);
-  return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  const w: Walk = { opts, tally: new BudgetTally(opts.budget ?? DEFAULT_REPO_BUDGET), out: [], toRead: [] };
+  await walk(Buffer.from(root), Buffer.alloc(0), 1, true, w);
+  if (w.tally.exceeded) throw new ValidationError([w.tally.exceeded]);
+  for (const { entry, abs } of w.toRead) Object.assign(entry, await readRegularFile(abs, opts.maxFileBytes));
+  return w.out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
-async function walk(root: string, rel: string, depth: number, opts: ScanOptions, out: TreeEntry[]): Promise<void> {
-  const names = await attempt(`read directory ${rel || '.'}`, () => fs.readdir(path.join(root, rel)));
-  for (const name of names) {
-    if (name === '.git') continue;
-    const relPath = rel ? `${rel}/${name}` : name;
-    const abs = path.join(root, relPath);
-    const st = await attempt(`inspect ${relPath}`, () => fs.lstat(abs));
-    if (st.isSymbolicLink()) {
-      out.push({ path: relPath, type: 'symlink', size: st.size });
-    } else if (st.isDirectory()) {
-      out.push({ path: relPath, type: 'dir', size: 0 });
-      if (depth < SCAN_MAX_DEPTH) await walk(root, relPath, depth + 1, opts, out);
-    } else if (!st.isFile()) {
-      out.push({ path: relPath, type: 'other', size: st.size });
-    } else if (depth > READ_MAX_DEPTH || st.size > opts.maxFileBytes) {
-      out.push({ path: relPath, type: 'file', size: st.size });
+async function walk(root: Buffer, rel: Buffer, depth: number, listed: boolean, w: Walk): Promise<void> {
+  const shownDir = rel.length > 0 ? displayBytes(rel) : '.';
+  // With 'buffer', names come as bytes, whatever their encoding (Node's types admit only text encodings here).
+  const dir = await attempt(`read directory ${shownDir}`, () => fs.opendir(join(root, rel), { encoding: 'buffer' as BufferEncoding }));
+  try {
+    for (;;) {
+      const dirent = await attempt(`read directory ${shownDir}`, () => dir.read());
+      if (dirent === null) return;
+      const name = dirent.name as unknown as Buffer;
+      if (name.equals(DOT_GIT)) continue;
+      const relPath = rel.length > 0 ? Buffer.concat([rel, SLASH, name]) : name;
+      const abs = join(root, relPath);
+      const utf8 = isUtf8(relPath);
+      const shown = displayBytes(relPath);
+      const st = await attempt(`inspect ${shown}`, () => fs.lstat(abs));
+      const isDir = st.isDirectory();
+      if (w.tally.add(shown, depth, isDir ? undefined : st.size)) return;
+      const entry: TreeEntry = {
+        path: relPath.toString('utf8'),
+        type: st.isSymbolicLink() ? 'symlink' : isDir ? 'dir' : st.isFile() ? 'file' : 'other',
+        size: isDir ? 0 : st.size,
+        ...(utf8 ? {} : { rawPath: shown }),
+      };
+      // Below a name discovery refuses, or deeper than it looks, entries are only counted.
+      const listHere = listed && depth <= SCAN_MAX_DEPTH;
+      if (listHere) w.out.push(entry);
+      if (isDir) {
+        await walk(root, relPath, depth + 1, listHere && utf8, w);
+        if (w.tally.exceeded) return;
+      } else if (listHere && utf8 && entry.type === 'file' && depth <= READ_MAX_DEPTH && st.size <= w.opts.maxFileBytes) {
+        w.toRead.push({ entry, abs });
+      }
+    }
+  } finally {
+    await dir.close().catch(() => undefined);
+  }
+}
+
+function join(root: Buffer, rel: Buffer): Buffer {
+  return rel.length > 0 ? Buffer.concat([root, SLASH, rel]) : root;
+}
+
+/**
+ * A name as bytes, safe to print: valid UTF-8 is kept, and every byte that is not part of
+ * it, and every control character, is spelled `\xNN`.
+ */
+export function displayBytes(bytes: Buffer): string {
+  let out = '';
+  for (let i = 0; i < bytes.length; ) {
+    const b = bytes[i]!;
+    const len = b < 0x80 ? 1 : b >= 0xc2 && b <= 0xdf ? 2 : b >= 0xe0 && b <= 0xef ? 3 : b >= 0xf0 && b <= 0xf4 ? 4 : 0;
+    const seq = len > 0 ? bytes.subarray(i, i + len) : undefined;
+    if (seq && seq.length === len && isUtf8(seq) && !(len === 1 && (b < 0x20 || b === 0x7f))) {
+      out += seq.toString('utf8');
+      i += len;
     } else {
-      out.push({ path: relPath, ...(await readRegularFile(abs, opts.maxFileBytes)) });
+      out += `\\x${b.toString(16).padStart(2, '0')}`;
+      i += 1;
     }
   }
+  return out;
 }
 
 export type ReadResult =
@@ -53,13 +119,13 @@ export type ReadResult =
  * Reads a regular file of at most `maxBytes` without following a symlink or blocking on
  * a fifo, judging the file by what was opened rather than by an earlier lstat.
  */
-export async function readRegularFile(abs: string, maxBytes: number): Promise<ReadResult> {
+export async function readRegularFile(abs: string | Buffer, maxBytes: number): Promise<ReadResult> {
   let handle: fs.FileHandle;
   try {
     handle = await fs.open(abs, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (err) {
     if (errnoCode(err) === 'ELOOP') return { type: 'symlink', size: 0 };
-    throw new HostError(`cannot open ${abs}: ${messageOf(err)}`, { cause: err });
+    throw new HostError(`cannot open ${typeof abs === 'string' ? abs : displayBytes(abs)}: ${messageOf(err)}`, { cause: err });
   }
   try {
     const st: Stats = await handle.stat();

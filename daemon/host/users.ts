@@ -72,6 +72,15 @@ export class UserAccounts {
     return entry;
   }
 
+  /** Whether NSS knows a group of this name (`getent group`). */
+  async groupExists(name: string): Promise<boolean> {
+    const result = await this.runner.run(['getent', 'group', name], { timeoutMs: this.timeoutMs });
+    if (result.exitCode === GETENT_NOT_FOUND && !result.timedOut) return false;
+    mustSucceed(result);
+    // getent also resolves numeric keys as GIDs; only an exact name match is this group.
+    return result.stdout.split('\n').some((l) => l.split(':')[0] === name);
+  }
+
   /** Creates a system group unless it exists. */
   async ensureGroup(name: string): Promise<'created' | 'exists'> {
     // Asked before every user this object creates: one lookup is enough.

@@ -8,6 +8,7 @@ import { renderWorkload, renderedFromFiles, validateTree, type RenderedWorkload 
 import type { Problem } from '../core/problem';
 import type { Identity } from '../core/transforms';
 import { SourceError, ValidationError } from '../core/errors';
+import { existingGroupProblem } from '../core/user-name';
 import { syncRepo } from '../host/git';
 import { scanTree } from '../host/repo-scan';
 import { loadTransformsDir } from '../host/transforms-load';
@@ -16,6 +17,8 @@ import type { StateStore } from '../state/store';
 export interface DesiredWorkload {
   name: string;
   user: string;
+  /** The repo path of its `.container` or `.pod` (unset for a rolled-back generation). */
+  spec?: string;
   /** Renders the workload's files for its user's real uid and home. */
   render(identity: Identity): RenderedWorkload;
 }
@@ -46,10 +49,12 @@ export async function desiredFromRepo(config: MoorConfig): Promise<DesiredState>
     dir,
     ...(config.source.sshKey ? { sshKey: config.source.sshKey } : {}),
     timeoutMs: config.timeouts.fetchMs,
+    budget: config.repoBudget,
   });
-  const discovery = discover(await scanTree(dir, { maxFileBytes: config.maxFileBytes }), {
+  const discovery = discover(await scanTree(dir, { maxFileBytes: config.maxFileBytes, budget: config.repoBudget }), {
     userPrefix: config.userPrefix,
     maxFileBytes: config.maxFileBytes,
+    reservedNames: config.reservedNames,
   });
   const transforms = await loadTransformsDir(config.transformsDir);
   const checked = validateTree(discovery, transforms.set, transforms.problems, config.protectedUsers);
@@ -63,7 +68,7 @@ export async function desiredFromRepo(config: MoorConfig): Promise<DesiredState>
       invalid.set(w.name, { user: w.user, problems: validated.problems });
       continue;
     }
-    workloads.push({ name: w.name, user: w.user, render: (identity) => renderWorkload(w, transforms.set, identity) });
+    workloads.push({ name: w.name, user: w.user, spec: w.spec.path, render: (identity) => renderWorkload(w, transforms.set, identity) });
   }
   return { kind: 'pass', commit, source: url, workloads, invalid };
 }
@@ -82,4 +87,30 @@ export async function desiredFromGeneration(store: StateStore, generation: numbe
     workloads,
     invalid: new Map(),
   };
+}
+
+export interface GroupLookup {
+  /** Whether moor's ownership registry knows this user (then its group is moor's own). */
+  owns(user: string): Promise<boolean>;
+  groupExists(name: string): Promise<boolean>;
+  userExists(name: string): Promise<boolean>;
+}
+
+/**
+ * A workload whose user moor does not own yet, and whose name is already a group of this
+ * host with no user behind it, becomes invalid: useradd would make a user of a group
+ * someone else made (a package's `docker`, a site's `admins`). A foreign user of that
+ * name is left to ensureUser, which refuses to adopt it with its own message.
+ */
+export async function refuseExistingGroups(desired: DesiredState, lookup: GroupLookup): Promise<DesiredState> {
+  const workloads: DesiredWorkload[] = [];
+  const invalid = new Map(desired.invalid);
+  for (const w of desired.workloads) {
+    if (!(await lookup.owns(w.user)) && (await lookup.groupExists(w.user)) && !(await lookup.userExists(w.user))) {
+      invalid.set(w.name, { user: w.user, problems: [existingGroupProblem(w.spec ?? w.name, w.name, w.user)] });
+    } else {
+      workloads.push(w);
+    }
+  }
+  return { ...desired, workloads, invalid };
 }

@@ -13,7 +13,7 @@ import { planPass, removalGuard, type Observation, type PlanItem } from '../core
 import type { StatusItem } from '../state/generation-records';
 import { applyItem } from './apply-item';
 import type { HostView, Installed, Observed, PassContext, PassOptions } from './context';
-import { desiredFromGeneration, desiredFromRepo, type DesiredState } from './desired-source';
+import { desiredFromGeneration, desiredFromRepo, refuseExistingGroups, type DesiredState } from './desired-source';
 import { observeDrift } from './observe-drift';
 import { diffAgainstApplied } from './plan-diff';
 import { lastPassRecord, logItem, plannedOutcome, summarize, toStatusItem, type ItemOutcome, type PassResult } from './pass-result';
@@ -56,10 +56,18 @@ async function recover(ctx: PassContext): Promise<void> {
   if (recovery.aborted.length > 0) ctx.log.warn({ generations: recovery.aborted }, 'marked generations of interrupted passes as aborted');
 }
 
-/** Step 2: the repo (fetched, scanned, validated), or the generation a rollback pins. */
+/**
+ * Step 2: the repo (fetched, scanned, validated; a workload whose user name is a group of
+ * this host that moor does not own is invalid), or the generation a rollback pins.
+ */
 async function desiredState(ctx: PassContext): Promise<DesiredState> {
   const pin = await ctx.store.pin.read();
-  return pin ? { ...(await desiredFromGeneration(ctx.store, pin.generation)), pinned: pin.generation } : desiredFromRepo(ctx.config);
+  if (pin) return { ...(await desiredFromGeneration(ctx.store, pin.generation)), pinned: pin.generation };
+  return refuseExistingGroups(await desiredFromRepo(ctx.config), {
+    owns: async (user) => (await ctx.store.ownedUsers.get(user)) !== undefined,
+    groupExists: (name) => ctx.host.users.groupExists(name),
+    userExists: async (name) => (await ctx.host.users.lookupUser(name)) !== null,
+  });
 }
 
 /**

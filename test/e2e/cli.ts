@@ -82,7 +82,7 @@ function shown(guest: Guest, label: string, argv: string[], user?: { name: strin
   if (interrupted) return Promise.resolve(130);
   console.log(`\n$ ${label}${user ? `    (as ${user.name})` : ''}`);
   const asUser = user ? ['runuser', '-u', user.name, '--', 'env', `XDG_RUNTIME_DIR=/run/user/${user.uid}`] : [];
-  const env = [...GUEST_SHELL_ENV, 'PODMAN_IGNORE_CGROUPSV1_WARNING=1'];
+  const env = GUEST_SHELL_ENV;
   return new Promise<number>((resolve) => {
     const [file, ...args] = guest.enterArgv(['-C', '/', ...env, ...asUser, ...argv]);
     const child = spawn(file!, args, { stdio: ['ignore', 'inherit', 'inherit'] });
@@ -176,8 +176,8 @@ function haltOnInterrupt(guest: Guest): void {
 /** A shell command that enters the guest as the harness does: from its cgroup, into its namespaces. */
 function enterCommand(guest: Guest): string {
   const nsenter = `nsenter -t ${guest.pid1} -a /bin/bash -l`;
-  if (guest.cgroupDirs.length === 0) return nsenter;
-  return `sh -c 'for d in ${guest.cgroupDirs.join(' ')}; do echo $$ > $d/cgroup.procs; done; exec ${nsenter}'`;
+  if (guest.enterCgroupDirs.length === 0) return nsenter;
+  return `sh -c 'for d in ${guest.enterCgroupDirs.join(' ')}; do mkdir -p $d && echo $$ > $d/cgroup.procs; done; exec ${nsenter}'`;
 }
 
 async function main(argv: string[]): Promise<number> {

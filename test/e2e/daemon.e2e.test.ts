@@ -134,6 +134,10 @@ describe('moor daemon under systemd', () => {
     expect(status.stderr).toContain('via the running daemon');
     expect((JSON.parse(status.stdout) as { lastPass: { summary: string } }).lastPass.summary).toBe(summary);
     expect((await userService(guest, 'hello')).active).toBe('active');
+    // That pass made hello's user, started its manager and its first container: nothing it
+    // ran as the user stays in moor.service's cgroup, which holds the daemon alone.
+    const procs = await guest.run(['sh', '-c', 'for p in $(cat /sys/fs/cgroup/system.slice/moor.service/cgroup.procs); do echo "$p $(tr "\\0" " " < /proc/$p/cmdline)"; done']);
+    expect(procs.stdout.trim().split('\n').map((l) => l.split(' ')[0]), procs.stdout).toEqual([state.MainPID]);
   });
 
   it('without READY=1 (no NOTIFY_SOCKET) the start does not complete: systemd waits for moor, not for its process', async () => {

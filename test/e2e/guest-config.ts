@@ -1,6 +1,7 @@
 // What goes into the end-to-end guest: the Debian packages and the guest-only settings
-// that make rootless Podman work inside systemd-nspawn on a cgroup v1 host. None of this
-// is a moor default: real hosts (cgroup v2, a registry in reach) need none of it.
+// that make rootless Podman work inside systemd-nspawn on this kind of machine (a guest
+// on the unified cgroup v2 hierarchy of a host whose controllers stay on cgroup v1, no
+// container network). None of this is a moor default: real hosts need none of it.
 
 /** Debian suite of the guest: systemd 257 and Podman 5.4 with the Quadlet generators. */
 export const GUEST_SUITE = 'trixie';
@@ -13,6 +14,9 @@ export const GUEST_PACKAGES = [
   'podman',
   'uidmap',
   'passt',
+  // The user bus (dbus.socket in every user manager): Podman only recommends it, and
+  // without it rootless Podman falls back to the cgroupfs manager. Real hosts have it.
+  'dbus-user-session',
   'git',
   'ca-certificates',
   // pgrep, ps: diagnostics inside the guest.
@@ -23,7 +27,7 @@ export const GUEST_PACKAGES = [
  * Bump when anything the tree build writes changes: it is part of the cache key, so a
  * bump makes every machine rebuild its tree.
  */
-export const GUEST_SETUP_VERSION = 4;
+export const GUEST_SETUP_VERSION = 5;
 
 /** The local image every workload user can run, without a registry and without an import. */
 export const BUSYBOX_IMAGE = 'localhost/busybox:latest';
@@ -41,9 +45,13 @@ export const GUEST_MOOR = '/opt/moor/moor.mjs';
 /** File path in the guest tree → content. Written once, into the cached tree. */
 export const GUEST_FILES: Record<string, string> = {
   // nspawn's seccomp filter denies keyctl; /proc/sys is read-only in the container.
+  // pids_limit: the guest's cgroup v2 hierarchy has no pids controller (the host keeps it
+  // on cgroup v1), and crun refuses a pids limit without it ("controller 'pids' is not
+  // available"); 0 sets none. Real hosts delegate pids to user managers.
   '/etc/containers/containers.conf': `[containers]
 keyring = false
 default_sysctls = []
+pids_limit = 0
 `,
   // The guest's root is an overlayfs (one volatile instance per test file), on which
   // Podman's overlay driver refuses to work. vfs is fine for a 2 MB image.
@@ -102,20 +110,25 @@ export const GUEST_LINKS: Record<string, string> = {
 export const PODMAN_USERNS_WARMUP = '+ExecStartPre=/usr/bin/podman unshare /bin/true';
 
 /**
- * The test transform: every workload container of the e2e repos gets it. Rootless
- * `--cgroups=split` (Quadlet's default) fails on the cgroup v1 host, and the guest has no
- * network to give a container. Default and prepend rules, so a spec can still say more.
+ * The test transform: every workload container of the e2e repos gets it. Quadlet's own
+ * cgroup defaults stay (`--cgroups=split`, the systemd cgroup manager over the user's bus),
+ * as on a real host; only what this machine lacks is added. Default and prepend rules, so a
+ * spec can still say more.
+ *
+ * Network=none: the guest shares the host's network namespace and has no network to give
+ * a container (no bridge, no route out).
  *
  * ExecStartPre: the first rootless podman of a user creates its user namespace (and pause
  * process) in a re-executed child; when that child sends Quadlet's MAINPID/READY=1 and
  * exits before the user manager reads it, systemd 257 drops the message ("Notify sender
  * died before message is processed") and the start fails with Result=protocol — about 1
  * first start in 35 here. Creating the namespace beforehand makes the sender the main
- * process, which systemd always attributes.
+ * process, which systemd always attributes. The race is in the notify path, not in the
+ * cgroup layout: without this line, first starts fail with Result=protocol on the cgroup
+ * v2 guest too (about 1 in 4 of them).
  */
-export const TEST_BASE_TRANSFORM = `# End-to-end guest only: cgroup v1 host, no container network.
+export const TEST_BASE_TRANSFORM = `# End-to-end guest only: no container network; the first-start notify race.
 [Container]
-+PodmanArgs=--cgroups=disabled
 Network=none
 
 [Service]

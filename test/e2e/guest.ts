@@ -60,8 +60,6 @@ const GUEST_ENV = {
   PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
   HOME: '/root',
   LANG: 'C.UTF-8',
-  // Noise on every podman command on this cgroup v1 host; stderr stays readable without it.
-  PODMAN_IGNORE_CGROUPSV1_WARNING: '1',
 };
 
 const DEFAULT_EXEC_TIMEOUT_MS = 120_000;
@@ -95,6 +93,8 @@ export function describeExec(r: ExecResult): string {
 export class Guest {
   /** The guest's own cgroup directories on the host (see guestCgroupDirs); empty when none. */
   cgroupDirs: string[] = [];
+  /** The host cgroup directories every command entering the guest joins (see enterCgroupDirs). */
+  enterCgroupDirs: string[] = [];
   private shutdownPromise: Promise<void> | undefined;
   private readonly uids = new Map<string, number>();
   private exited = false;
@@ -157,13 +157,13 @@ export class Guest {
 
   /**
    * The host argv that runs `/usr/bin/env -i ENV_ARGS...` inside the guest: nsenter into all
-   * of its namespaces, from the guest's own cgroup (best effort), where the guest's logind
-   * treats the caller as it treats one from the host's root cgroup. For commands started
-   * some other way than exec (an interactive shell).
+   * of its namespaces, from a cgroup inside the guest's own tree (see enterCgroupDirs), where
+   * the guest's logind can place the caller. For commands started some other way than exec
+   * (an interactive shell).
    */
   enterArgv(envArgs: readonly string[]): string[] {
     const nsenter = ['nsenter', '-t', String(this.pid1), '-a', '--', '/usr/bin/env', '-i', ...envArgs];
-    return this.cgroupDirs.length === 0 ? nsenter : ['sh', '-c', JOIN_CGROUPS_SCRIPT, 'moor-e2e-join', ...this.cgroupDirs, '--', ...nsenter];
+    return this.enterCgroupDirs.length === 0 ? nsenter : ['sh', '-c', JOIN_CGROUPS_SCRIPT, 'moor-e2e-join', ...this.enterCgroupDirs, '--', ...nsenter];
   }
 
   /** exec, throwing a GuestCommandError (argv, exit code, output) unless it exited 0. */
@@ -455,6 +455,21 @@ function guestCgroupDirs(name: string): string[] {
   return hierarchies.map((h) => join(h, 'moor-e2e', name));
 }
 
+/**
+ * The cgroups a command entering the guest joins first. The guest runs on the unified
+ * hierarchy in a cgroup namespace rooted at nspawn's `payload` directory; a process that
+ * nsenter brings in from anywhere else sees its cgroup as `0::/../..`, and the guest's
+ * logind refuses it (SetUserLinger: "Protocol driver not attached"). So commands run from
+ * a directory of their own below the payload (seen inside as `/moor-e2e-exec`, beside the
+ * guest's slices; nothing there is a unit of the guest's systemd). In the named systemd
+ * hierarchy of a cgroup v1 host, which the guest does not use, the guest's base directory.
+ */
+function enterCgroupDirs(cgroupDirs: readonly string[]): string[] {
+  return cgroupDirs.map((dir) => (dir.startsWith('/sys/fs/cgroup/systemd/') ? dir : join(dir, 'payload', ENTER_CGROUP)));
+}
+
+const ENTER_CGROUP = 'moor-e2e-exec';
+
 /** Removes a halted guest's cgroup directories, deepest first; a busy one stays (best effort). */
 function removeGuestCgroups(name: string): void {
   const rmTree = (dir: string) => {
@@ -488,15 +503,16 @@ exec "$@"
 `;
 
 /**
- * Runs before each command the harness starts in a guest: joins the guest's base cgroup
- * (the parent of nspawn's payload and supervisor), then execs the rest. Seen from inside
- * the guest that is one level above its root, as the host's root cgroup was before guests
- * had their own: logind refuses SetUserLinger (EUNATCH) to callers in other cgroups it
- * cannot place, such as a sibling of the payload. Where joining is refused (a cgroup v2
- * parent with controllers enabled), the command runs from where it is.
+ * Runs before each command the harness starts in a guest: joins the cgroups of
+ * enterCgroupDirs (created on first use), then execs the rest. A cgroup it cannot join
+ * fails the command: from anywhere else the guest's logind would refuse it later, with a
+ * less helpful message.
  */
 const JOIN_CGROUPS_SCRIPT = `
-while [ "$1" != -- ]; do echo $$ 2>/dev/null > "$1/cgroup.procs"; shift; done
+while [ "$1" != -- ]; do
+  { mkdir -p "$1" && echo $$ > "$1/cgroup.procs"; } || { echo "moor e2e: cannot join cgroup $1" >&2; exit 97; }
+  shift
+done
 shift
 exec "$@"
 `;
@@ -541,6 +557,9 @@ export async function bootGuest(options: BootOptions = {}): Promise<Guest> {
   const nspawn = spawn('sh', ['-c', ENTER_CGROUPS_SCRIPT, 'moor-e2e-cgroups', ...cgroups, '--', 'setpriv', '--pdeathsig', 'TERM', '--', 'systemd-nspawn', ...argv], {
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
+    // The guest's systemd runs on the unified cgroup v2 hierarchy, as on a current
+    // distribution, even where the host keeps its controllers on cgroup v1.
+    env: { ...process.env, SYSTEMD_NSPAWN_UNIFIED_HIERARCHY: '1' },
   });
   bootedMachineNames.push(name);
   let output = '';
@@ -563,6 +582,7 @@ export async function bootGuest(options: BootOptions = {}): Promise<Guest> {
   const timings: GuestTimings = { treeMs, treeBuilt: tree.built, bootMs: 0 };
   const guest = new Guest(name, tree, nspawn, watcher, () => output, timings);
   guest.cgroupDirs = cgroups;
+  guest.enterCgroupDirs = enterCgroupDirs(cgroups);
   liveGuests.add(guest);
   bootedGuests.push(guest);
   try {

@@ -4,7 +4,7 @@
 // refused and then allowed to go. A changed spec is in scenarios.e2e.test.ts (only its own
 // service restarts).
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { BUSYBOX_IMAGE, BUSYBOX_SERVE_FOREVER, GUEST_MOOR, GUEST_MOOR_CONFIG, bootGuest, describeExec, leftoverGuests, type ExecResult, type Guest } from './guest';
+import { BUSYBOX_IMAGE, BUSYBOX_SERVE_FOREVER, GUEST_MOOR, GUEST_MOOR_CONFIG, GUEST_NODE, bootGuest, describeExec, leftoverGuests, type ExecResult, type Guest } from './guest';
 
 const WORKLOAD = 'hello';
 
@@ -108,11 +108,42 @@ describe('moor reconcile --once in a real systemd guest', () => {
     const unitPath = `/home/${WORKLOAD}/.config/containers/systemd/${WORKLOAD}.container`;
     const unit = await guest.readFile(unitPath);
     expect(unit).toContain('Environment=GREETING=one');
-    expect(unit).toContain('PodmanArgs=--cgroups=disabled');
     expect(unit).toContain('Network=none');
+    // Quadlet's own cgroup defaults, as on a real host: nothing in the transform changes them.
+    expect(unit).not.toMatch(/--cgroups|--cgroup-manager/);
     expect((await guest.run(['stat', '-c', '%U:%G', unitPath])).stdout.trim()).toBe(`${WORKLOAD}:${WORKLOAD}`);
     // README.md is ignored, never deployed.
     expect((await guest.exec(['find', `/home/${WORKLOAD}/.config`, '-name', 'README.md'])).stdout.trim()).toBe('');
+  });
+
+  it("runs the container with Quadlet's --cgroups=split and the systemd cgroup manager, under the user's app.slice", async () => {
+    const uid = await guest.uid(WORKLOAD);
+    const inspect = await guest.asUser(WORKLOAD, ['podman', 'inspect', `systemd-${WORKLOAD}`, '--format', '{{.HostConfig.CgroupManager}}|{{.State.Pid}}|{{.State.CgroupPath}}|{{json .Config.CreateCommand}}'], { cwd: '/' });
+    expect(inspect.code, describeExec(inspect)).toBe(0);
+    const [manager, pid, cgroupPath, createJson] = inspect.stdout.trim().split('|');
+    expect(manager).toBe('systemd');
+    expect(JSON.parse(createJson!) as string[]).toContain('--cgroups=split');
+    const unitCgroup = `/user.slice/user-${uid}.slice/user@${uid}.service/app.slice/${WORKLOAD}.service`;
+    expect(cgroupPath).toMatch(new RegExp(`^${unitCgroup.replace(/[.@]/g, '\\$&')}/libpod-payload-[0-9a-f]{64}$`));
+    // The kernel's word, not Podman's: the container's PID 1 as the guest's root sees it.
+    const procCgroup = (await guest.run(['cat', `/proc/${pid}/cgroup`])).stdout;
+    expect(procCgroup.split('\n')).toContain(`0::${cgroupPath}`);
+    // The user manager owns its subtree (delegation): Podman made the payload cgroup as the user.
+    expect((await guest.run(['stat', '-c', '%U', `/sys/fs/cgroup${unitCgroup}`])).stdout.trim()).toBe(WORKLOAD);
+  });
+
+  it('moor doctor reports the cgroup v2 hierarchy, the user bus and delegation as the guest has them', async () => {
+    const r = await guest.moor(['doctor', '--json']);
+    const checks = Object.fromEntries((JSON.parse(r.stdout) as Array<{ name: string; ok: boolean; detail: string }>).map((c) => [c.name, c]));
+    expect(checks['cgroup v2'], describeExec(r)).toMatchObject({ ok: true, detail: 'unified hierarchy (cgroup2fs at /sys/fs/cgroup)' });
+    expect(checks['user bus']).toMatchObject({ ok: true, detail: 'dbus.socket of user managers is static' });
+    // Delegation is as good as the controllers this guest's hierarchy offers (on a host that
+    // keeps them on cgroup v1, none of cpu, memory, pids): doctor must say so, not guess.
+    const offered = (await guest.readFile('/sys/fs/cgroup/cgroup.controllers')).trim().split(/\s+/);
+    const all = ['cpu', 'memory', 'pids'].every((c) => offered.includes(c));
+    expect(checks['delegation']!.ok, checks['delegation']!.detail).toBe(all);
+    if (!all) expect(checks['delegation']!.detail).toMatch(/^the cgroup v2 hierarchy has no /);
+    expect(r.code).toBe(all ? 0 : 2);
   });
 
   it('a second pass over the same commit changes nothing and restarts nothing', async () => {
@@ -162,5 +193,80 @@ describe('moor reconcile --once in a real systemd guest', () => {
     expect(removed.pass!.items).toContainEqual(expect.objectContaining({ workload: 'broken', action: 'remove', result: 'ok' }));
     await expectUserGone(WORKLOAD, uid);
     await expectUserGone('broken', brokenUid);
+  });
+
+  it('a pass run as a system service leaves no process in its own cgroup', async () => {
+    // The workload is back after its removal: the pass creates its user, enables linger,
+    // starts the user manager, writes files as the user and starts a first container, every
+    // kind of command moor runs as a workload user. RemainAfterExit keeps the unit (and its
+    // cgroup) after the pass exits, so whatever the pass left there stays to be seen rather
+    // than being killed when the unit stops.
+    await guest.pushRepo({ [`${WORKLOAD}.container`]: container('again') }, { message: 'hello again' });
+    const unit = 'moor-e2e-pass.service';
+    const cursor = await guest.journalCursor();
+    const run = await guest.exec(['systemd-run', `--unit=${unit}`, '--quiet', '--service-type=oneshot', '-p', 'RemainAfterExit=yes', GUEST_NODE, GUEST_MOOR, 'reconcile', '--once']);
+    const explain = async () => `${describeExec(run)}\n${await guest.journal({ lines: 120, ...(cursor ? { afterCursor: cursor } : {}) })}`;
+    expect(run.code, await explain()).toBe(0);
+    const state = await guest.run(['systemctl', 'show', unit, '-p', 'ActiveState', '-p', 'ExecMainStatus']);
+    expect(state.stdout, await explain()).toContain('ExecMainStatus=0');
+    expect(state.stdout).toContain('ActiveState=active');
+    expect((await guest.systemctlUser(WORKLOAD, ['is-active', `${WORKLOAD}.service`])).stdout.trim()).toBe('active');
+    // Each process still in the service's cgroup, with its uid and command line. systemd
+    // removes the cgroup of an active unit once it is empty, so no directory means none.
+    const left = await guest.run([
+      'sh',
+      '-c',
+      '[ -d "$1" ] || exit 0; for p in $(cat "$1/cgroup.procs"); do printf "%s uid=%s %s\\n" "$p" "$(awk \'/^Uid:/ { print $2 }\' /proc/$p/status)" "$(tr "\\0" " " < /proc/$p/cmdline)"; done',
+      'sh',
+      `/sys/fs/cgroup/system.slice/${unit}`,
+    ]);
+    expect(left.stdout.trim(), `processes left in ${unit} after the pass`).toBe('');
+    await guest.run(['systemctl', 'stop', unit]);
+  });
+
+  it("runs commands as a workload user in that user's slice, with none of moor's environment", async () => {
+    // moor runs the Quadlet generator as the user to explain a spec it rejects. A wrapper
+    // in its place records what such a command gets: its environment and its cgroup.
+    const generator = '/usr/lib/systemd/user-generators/podman-user-generator';
+    await guest.run(['mv', generator, `${generator}.real`]);
+    await guest.writeFile(
+      generator,
+      `#!/bin/sh\nif [ "$1" = -dryrun ]; then f=/var/tmp/moor-e2e-dryrun.$$; env > "$f.env"; cat /proc/self/cgroup > "$f.cgroup"; fi\nexec ${generator}.real "$@"\n`,
+      { mode: 0o755 },
+    );
+    try {
+      const broken = container('broken').replace('[Container]\n', '[Container]\nNoSuchKey=1\n');
+      await guest.pushRepo({ [`${WORKLOAD}.container`]: container('again'), 'leaky.container': broken }, { message: 'a spec the generator rejects' });
+      const secret = 's3cr3t-only-moor-may-see';
+      const unit = 'moor-e2e-secret-pass.service';
+      const run = await guest.exec(['systemd-run', `--unit=${unit}`, '--quiet', '--wait', '--service-type=oneshot', `--setenv=MOOR_E2E_SECRET=${secret}`, `--setenv=https_proxy=http://user:${secret}@proxy.invalid:3128`, GUEST_NODE, GUEST_MOOR, 'reconcile', '--once']);
+      expect(run.code, describeExec(run)).toBe(1);
+      const uid = Number((await guest.run(['id', '-u', 'leaky'])).stdout.trim());
+      const dumps = (await guest.run(['sh', '-c', 'ls /var/tmp/moor-e2e-dryrun.*.env'])).stdout.trim().split('\n').filter(Boolean);
+      expect(dumps.length, 'moor ran the generator as the user').toBeGreaterThan(0);
+      for (const dump of dumps) {
+        const env = await guest.readFile(dump);
+        expect(env).not.toContain(secret);
+        expect(env).not.toMatch(/^(https?_proxy|MOOR_E2E_SECRET)=/m);
+        expect(env).toMatch(/^USER=leaky$/m);
+        expect(env).toMatch(/^HOME=\/home\/leaky$/m);
+        expect(env).toMatch(new RegExp(`^XDG_RUNTIME_DIR=/run/user/${uid}$`, 'm'));
+        const cgroup = await guest.readFile(dump.replace(/\.env$/, '.cgroup'));
+        // The unified hierarchy's line (the host's v1 hierarchies show beside it).
+        expect(cgroup.split('\n').find((l) => l.startsWith('0::'))).toMatch(new RegExp(`^0::/user\\.slice/user-${uid}\\.slice/run-[^/]+\\.scope$`));
+      }
+      // Nothing any workload user runs now carries it either.
+      const leaks = await guest.run([
+        'sh',
+        '-c',
+        'for d in /proc/[0-9]*; do u=$(awk \'/^Uid:/ { print $2 }\' $d/status 2>/dev/null); [ -n "$u" ] && [ "$u" -ge 1000 ] && tr "\\0" "\\n" < $d/environ 2>/dev/null | grep -q "$1" && echo "$d uid=$u"; done; true',
+        'sh',
+        secret,
+      ]);
+      expect(leaks.stdout.trim(), 'workload processes whose environment holds the secret').toBe('');
+    } finally {
+      await guest.run(['mv', `${generator}.real`, generator]);
+      await guest.run(['sh', '-c', 'rm -f /var/tmp/moor-e2e-dryrun.*']);
+    }
   });
 });

@@ -1,5 +1,6 @@
-// The guest itself, with no moor involved: systemd boots, a rootless user gets a lingering
-// user manager, a Quadlet container runs as that user, a plain timer fires.
+// The guest itself, with no moor involved: systemd boots on the unified cgroup v2
+// hierarchy, a rootless user gets a lingering user manager with a delegated cgroup subtree,
+// a Quadlet container runs as that user with Quadlet's cgroup defaults, a plain timer fires.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { BUSYBOX_IMAGE, BUSYBOX_SERVE_FOREVER, BUSYBOX_TAR, PODMAN_USERNS_WARMUP, bootGuest, describeExec, eventually, leftoverGuests, type Guest } from './guest';
 
@@ -30,6 +31,13 @@ describe('the systemd guest', () => {
     expect((await guest.run(['cat', '/proc/1/comm'])).stdout.trim()).toBe('systemd');
   });
 
+  it('runs systemd on the unified cgroup v2 hierarchy, with the user bus installed', async () => {
+    expect((await guest.run(['stat', '-fc', '%T', '/sys/fs/cgroup'])).stdout.trim()).toBe('cgroup2fs');
+    expect((await guest.run(['cat', '/proc/1/cgroup'])).stdout).toMatch(/^0::\/init\.scope$/m);
+    // dbus-user-session: every user manager gets a bus, which rootless Podman's systemd cgroup manager needs.
+    expect((await guest.run(['systemctl', '--global', 'is-enabled', 'dbus.socket'])).stdout.trim()).toBe('static');
+  });
+
   it('runs the host node binary', async () => {
     const r = await guest.run(['node', '--version']);
     expect(r.stdout.trim()).toBe(process.version);
@@ -48,6 +56,10 @@ describe('the systemd guest', () => {
     // The user's own scope answers through the manager's private socket.
     const running = await guest.systemctlUser(USER, ['is-system-running']);
     expect(['running', 'degraded'], describeExec(running)).toContain(running.stdout.trim());
+    // The manager's cgroup subtree is delegated: owned by the user, with its app.slice.
+    const managerCgroup = `/sys/fs/cgroup/user.slice/user-${uid}.slice/user@${uid}.service`;
+    expect((await guest.run(['stat', '-c', '%U', managerCgroup, `${managerCgroup}/cgroup.procs`, `${managerCgroup}/app.slice`])).stdout.trim().split('\n')).toEqual([USER, USER, USER]);
+    expect((await guest.run(['test', '-S', `/run/user/${uid}/bus`])).code, `no user bus at /run/user/${uid}/bus`).toBe(0);
   });
 
   it('runs a rootless Quadlet container from the shared busybox image', async () => {
@@ -57,7 +69,6 @@ describe('the systemd guest', () => {
 Image=${BUSYBOX_IMAGE}
 Exec=${BUSYBOX_SERVE_FOREVER}
 Network=none
-PodmanArgs=--cgroups=disabled
 
 [Service]
 ${PODMAN_USERNS_WARMUP.slice(1)}
@@ -85,11 +96,26 @@ WantedBy=default.target
     expect((await guest.systemctlUser(USER, ['is-enabled', 'hello.service'])).stdout.trim()).toBe('generated');
   });
 
+  it("puts the container in the service's cgroup under app.slice (--cgroups=split, systemd cgroup manager)", async () => {
+    const uid = await guest.uid(USER);
+    const unit = await guest.systemctlUser(USER, ['cat', 'hello.service']);
+    expect(unit.stdout).toMatch(/^ExecStart=.* --cgroups=split /m);
+    const inspect = await guest.asUser(USER, ['podman', 'inspect', 'systemd-hello', '--format', '{{.HostConfig.CgroupManager}} {{.State.Pid}} {{.State.CgroupPath}}'], { cwd: '/' });
+    const [manager, pid, cgroupPath] = inspect.stdout.trim().split(' ');
+    expect(manager, describeExec(inspect)).toBe('systemd');
+    expect(cgroupPath).toMatch(new RegExp(`^/user\\.slice/user-${uid}\\.slice/user@${uid}\\.service/app\\.slice/hello\\.service/libpod-payload-[0-9a-f]{64}$`));
+    expect((await guest.run(['cat', `/proc/${pid}/cgroup`])).stdout.split('\n')).toContain(`0::${cgroupPath}`);
+    // Rootless Podman's pause process (which holds the user namespace) lives in a scope of
+    // the user's own manager, not in the cgroup of whoever ran the user's first podman.
+    const pause = (await guest.run(['cat', `/run/user/${uid}/libpod/tmp/pause.pid`])).stdout.trim();
+    expect((await guest.run(['cat', `/proc/${pause}/cgroup`])).stdout).toMatch(new RegExp(`^0::/user\\.slice/user-${uid}\\.slice/user@${uid}\\.service/user\\.slice/podman-pause-[0-9a-f]+\\.scope$`, 'm'));
+  });
+
   it('also lets a user import the busybox tar itself', async () => {
     const imported = await guest.asUser(USER, ['podman', 'import', '--quiet', BUSYBOX_TAR, 'localhost/imported:latest'], { cwd: '/' });
     expect(imported.code, describeExec(imported)).toBe(0);
     const started = Date.now();
-    const r = await guest.asUser(USER, ['podman', 'run', '--rm', '--cgroups=disabled', '--network=none', 'localhost/imported:latest', 'echo', 'imported ok'], { cwd: '/' });
+    const r = await guest.asUser(USER, ['podman', 'run', '--rm', '--network=none', 'localhost/imported:latest', 'echo', 'imported ok'], { cwd: '/' });
     timings['podman run --rm of an imported image'] = secs(Date.now() - started);
     expect(r.stdout.trim(), describeExec(r)).toBe('imported ok');
   });

@@ -1,8 +1,9 @@
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runMoor } from '../helpers/cli';
+import { isValidUserName, reservedNameEntry } from '../../daemon/core/user-name';
 
 const root = mkdtempSync(join(tmpdir(), 'moor-cli-check-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -99,5 +100,29 @@ describe('moor render', () => {
     const r = runMoor([...noConfig, 'render', join(repo, 'web.container'), '--transforms', transforms]);
     expect(r.code).toBe(2);
     expect(r.stdout).toMatch(/_base\.container/);
+  });
+});
+
+describe('moor check and names that cannot reach privilege', () => {
+  it('refuses a reserved workload name with its file, and exits 2', () => {
+    const repo = write(join(root, 'reserved'), { 'docker.container': container, 'web.container': container });
+    const r = runMoor([...noConfig, 'check', repo, '--transforms', join(root, 'none'), '--json']);
+    expect(r.code).toBe(2);
+    const out = JSON.parse(r.stdout) as { problems: { path: string; code: string }[]; workloads: { name: string; valid: boolean }[] };
+    expect(out.problems.map((p) => `${p.code} ${p.path}`)).toEqual(['reserved-user-name docker.container']);
+    expect(out.workloads.map((w) => `${w.name} ${w.valid}`)).toEqual(['docker false', 'web true']);
+  });
+
+  // A group this machine has whose name the reserved list does not cover.
+  const hostGroup = readFileSync('/etc/group', 'utf8')
+    .split('\n')
+    .map((l) => l.split(':')[0] ?? '')
+    .find((n) => isValidUserName(n) && reservedNameEntry(n) === undefined && n !== 'root');
+
+  it.skipIf(hostGroup === undefined)('refuses a name that is a group of the host it runs on', () => {
+    const repo = write(join(root, 'host-group'), { [`${hostGroup}.container`]: container });
+    const r = runMoor([...noConfig, 'check', repo, '--transforms', join(root, 'none')]);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toContain(`${hostGroup}.container: a group named "${hostGroup}" already exists on this host`);
   });
 });

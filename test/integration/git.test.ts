@@ -5,7 +5,7 @@ import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { syncRepo } from '../../daemon/host/git';
-import { SourceError } from '../../daemon/core/errors';
+import { SourceError, ValidationError } from '../../daemon/core/errors';
 
 let root: string;
 let bare: string;
@@ -195,5 +195,60 @@ describe('syncRepo', () => {
     const args = readFileSync(log, 'utf8');
     expect(args).toContain(`-i ${join(root, "key with 'quote")} -o IdentitiesOnly=yes -o BatchMode=yes`);
     expect(args).toContain('git@example.invalid');
+  });
+});
+
+describe('syncRepo refuses what could inject git config', () => {
+  it('never runs a command smuggled into the URL of a local source by a newline', async () => {
+    commitFile('web.container', 'x\n');
+    git(work, 'push', '-q', 'origin', 'main');
+    const marker = join(root, 'pwned');
+    // Written verbatim into the [safe] section of moor's git config, this would add a
+    // [remote "origin"] section whose uploadpack git runs through a shell.
+    const url = `${bare}\n[remote "origin"]\n\tuploadpack = touch ${marker}; git-upload-pack\n[x]\n\ty = `;
+    const err = await sync({ url }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SourceError);
+    expect((err as Error).message).toContain('source.url contains a newline or another control character');
+    expect(existsSync(marker)).toBe(false);
+    expect(existsSync(checkout)).toBe(false);
+  });
+
+  it('refuses a control character in the branch and the ssh key path', async () => {
+    await expect(sync({ branch: 'main\n' })).rejects.toThrow(/source\.branch contains/);
+    await expect(sync({ sshKey: '/k\u0007' })).rejects.toThrow(/source\.ssh_key contains/);
+  });
+});
+
+describe('syncRepo measures the fetched tree before checking it out', () => {
+  it('refuses a tree over the budget with a ValidationError naming the limit, checking out nothing', async () => {
+    for (let i = 0; i < 30; i++) writeFileSync(join(work, `f${i}.md`), 'same content\n');
+    commitFile('web.container', 'x\n');
+    git(work, 'push', '-q', 'origin', 'main');
+    const err = await sync({ budget: { maxBytes: 1_000_000, maxFiles: 10, maxDepth: 10 } }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ValidationError);
+    expect((err as ValidationError).problems[0]).toMatchObject({ code: 'repo-too-many-files' });
+    expect((err as ValidationError).problems[0]!.message).toContain('max_repo_files (10)');
+    expect(existsSync(join(checkout, 'web.container'))).toBe(false);
+  });
+
+  it('stops listing a tree nested in itself at the first limit (a billion paths from a few objects)', async () => {
+    commitFile('web.container', 'x\n');
+    git(work, 'push', '-q', 'origin', 'main');
+    const blob = git(bare, 'rev-parse', 'main:web.container');
+    const mktree = (lines: string[]) =>
+      execFileSync('git', ['mktree'], { cwd: bare, env: gitEnv, input: `${lines.join('\n')}\n`, encoding: 'utf8' }).trim();
+    let tree = mktree(Array.from({ length: 32 }, (_, i) => `100644 blob ${blob}\tf${i}`));
+    for (let level = 0; level < 6; level++) tree = mktree(Array.from({ length: 32 }, (_, i) => `040000 tree ${tree}\td${i}`));
+    const commit = execFileSync('git', ['commit-tree', tree, '-m', 'bomb'], { cwd: bare, env: gitEnv, encoding: 'utf8' }).trim();
+    git(bare, 'update-ref', 'refs/heads/main', commit);
+
+    const started = Date.now();
+    const err = await sync({ budget: { maxBytes: 64 * 1024 * 1024, maxFiles: 10_000, maxDepth: 10 } }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ValidationError);
+    expect((err as ValidationError).problems[0]!.code).toBe('repo-too-many-files');
+    expect(Date.now() - started).toBeLessThan(15_000);
+
+    const deep = await sync({ budget: { maxBytes: 64 * 1024 * 1024, maxFiles: 10_000, maxDepth: 3 } }).catch((e: unknown) => e);
+    expect((deep as ValidationError).problems[0]).toMatchObject({ code: 'repo-too-deep', path: 'd0/d0/d0/d0/d0/d0/f0' });
   });
 });

@@ -28,8 +28,10 @@ describe('a new workload', () => {
     expect(result.exitCode).toBe(0);
     expect(result.items.map((i) => [i.workload, i.action, i.result])).toEqual([['web', 'create', 'ok']]);
     const lines = calls.map(norm);
-    const gate = lines.slice(12);
-    expect(lines.slice(0, 12)).toEqual([
+    const gate = lines.slice(13);
+    expect(lines.slice(0, 13)).toEqual([
+      // Step 2: no group of that name may exist already (a user moor does not own yet).
+      'getent group web',
       'getent passwd web',
       'getent group moor-managed',
       'groupadd --system moor-managed',

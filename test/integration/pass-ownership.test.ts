@@ -36,6 +36,9 @@ describe('a user moor did not create', () => {
     expect(result.items.find((i) => i.workload === 'api')?.result).toBe('ok');
     // useradd is how moor asks (no check-then-act); it answered "exists", and nothing followed.
     expect(touches(calls, 'web')).toEqual([
+      // Its group exists, but so does the user: ensureUser's refusal says more.
+      'getent group web',
+      'getent passwd web',
       'getent passwd web',
       'useradd --create-home --user-group --comment moor-managed --groups moor-managed --shell /usr/sbin/nologin web',
       'getent passwd web',
@@ -76,16 +79,51 @@ describe('a user moor did not create', () => {
     expect(await (await h.openStore()).ownedUsers.isOwned('web')).toBe(false);
   });
 
-  it('a group of the workload name held by someone else also stops it, without claiming anything', async () => {
+  it('a group of the workload name held by someone else makes it invalid before useradd, claiming nothing', async () => {
     const fake = new FakeSystem();
     fake.groups.set('web', { name: 'web', gid: 1700, members: [] });
     h = new PassHarness({ fake });
     h.commit(specs(['web']));
-    const { result } = await h.pass();
+    const { result, calls } = await h.pass();
     expect(result.exitCode).toBe(1);
-    expect(result.items[0]!.error).toContain('was not created by moor');
+    expect(result.items[0]).toMatchObject({ workload: 'web', action: 'skip', result: 'failed' });
+    expect(result.items[0]!.error).toBe(
+      'web.container: a group named "web" already exists on this host; moor creates each workload user with a group of its own name, and adopts no existing group',
+    );
+    expect(calls.some((c) => c.startsWith('useradd'))).toBe(false);
     expect(h.fake.passwd.has('web')).toBe(false);
     expect(await (await h.openStore()).ownedUsers.isOwned('web')).toBe(false);
+  });
+});
+
+describe('names that cannot reach privilege', () => {
+  it('never creates a user or group named for a privileged group, even while the group is free', async () => {
+    h = new PassHarness();
+    h.commit(specs(['docker', 'wheel', 'systemd-x', 'web']));
+    const { result, calls } = await h.pass();
+    expect(result.exitCode).toBe(1);
+    const refused = result.items.filter((i) => i.action === 'skip').map((i) => [i.workload, i.error]);
+    expect(refused).toEqual([
+      ['docker', 'docker.container: workload name "docker" is reserved (a name that can carry privilege on a host); moor would create a user and a group of that name'],
+      ['systemd-x', 'systemd-x.container: workload name "systemd-x" is reserved ("systemd-*": a name that can carry privilege on a host); moor would create a user and a group of that name'],
+      ['wheel', 'wheel.container: workload name "wheel" is reserved (a name that can carry privilege on a host); moor would create a user and a group of that name'],
+    ]);
+    expect(result.items.find((i) => i.workload === 'web')?.result).toBe('ok');
+    expect(calls.filter((c) => /^(useradd|groupadd)/.test(c))).toEqual([
+      'groupadd --system moor-managed',
+      'useradd --create-home --user-group --comment moor-managed --groups moor-managed --shell /usr/sbin/nologin web',
+    ]);
+    for (const name of ['docker', 'wheel', 'systemd-x']) expect(h.fake.groups.has(name)).toBe(false);
+  });
+
+  it('refuses a name from reserved_names in the config, and allows one a user_prefix moves away', async () => {
+    h = new PassHarness({ config: { reserved_names: ['ops'] } });
+    h.commit(specs(['ops']));
+    expect((await h.pass()).result.items[0]).toMatchObject({ workload: 'ops', action: 'skip' });
+    const prefixed = h.makeConfig({ user_prefix: 'app-' });
+    h.commit(specs(['docker']));
+    const { result } = await h.pass({}, undefined, prefixed);
+    expect(result.items.map((i) => [i.workload, i.user, i.result])).toEqual([['docker', 'app-docker', 'ok']]);
   });
 });
 

@@ -158,3 +158,29 @@ describe('scanTree + discover on a hostile checkout', () => {
     expect(fine?.companions.map((c) => c.path)).toEqual(['fine.env']);
   });
 });
+
+describe('names that are not UTF-8', () => {
+  const latin1 = (name: string) => Buffer.from(path.join(root, name), 'latin1');
+
+  it('are a problem of the tree naming the escaped path, not a host error', async () => {
+    await put('web.container', '[Container]\nImage=busybox\n');
+    await fs.writeFile(latin1('caf\xe9.container'), '[Container]\nImage=x\n');
+    await fs.mkdir(latin1('d\xff'));
+    await fs.writeFile(latin1('d\xff/inner.container'), 'x');
+    const entries = await scanTree(root, { maxFileBytes: MiB });
+    expect(entries.filter((e) => e.rawPath).map((e) => `${e.type} ${e.rawPath}`)).toEqual(['file caf\\xe9.container', 'dir d\\xff']);
+    const r = discover(entries, { userPrefix: '', maxFileBytes: MiB });
+    expect(r.problems.map((p) => `${p.code} ${p.path}`)).toEqual(['not-utf8 caf\\xe9.container', 'not-utf8 d\\xff']);
+    expect(r.problems[0]!.message).toContain('is not valid UTF-8');
+    expect(r.workloads.map((w) => w.name)).toEqual(['web']);
+  });
+
+  it('can be exempted by .moorignore', async () => {
+    await put('web.container', '[Container]\nImage=busybox\n');
+    await put('.moorignore', 'caf*\nd*/\n');
+    await fs.writeFile(latin1('caf\xe9.container'), 'x');
+    await fs.mkdir(latin1('d\xff'));
+    const r = discover(await scanTree(root, { maxFileBytes: MiB }), { userPrefix: '', maxFileBytes: MiB });
+    expect(r.problems).toEqual([]);
+  });
+});

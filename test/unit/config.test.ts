@@ -87,6 +87,32 @@ describe('config', () => {
     expect(parseConfigText('c', 'max_removals = 3').max_removals).toEqual({ count: 3 });
   });
 
+  it('refuses a newline or control character in a source key, naming the key and line (git config injection)', () => {
+    // The value a TOML escape makes of this would add a [remote] section, and a command, to
+    // the git config moor writes for a local source.
+    const injected = '[source]\nbranch = "main"\nbare_repo = "/srv/git/deploy.git\\n[remote \\"origin\\"]\\n\\tuploadpack = touch /tmp/pwned; git-upload-pack"\n';
+    const err = configErrorOf(() => parseConfigText('/etc/moor/config.toml', injected));
+    expect(err.key).toBe('source.bare_repo');
+    expect(err.line).toBe(3);
+    expect(err.message).toContain('must not contain a newline or any other control character');
+    for (const key of ['url', 'branch', 'ssh_key']) {
+      const e = configErrorOf(() => parseConfigText('c.toml', `[source]\n${key} = "/x\\ty"\n`));
+      expect(e.key).toBe(`source.${key}`);
+      expect(e.line).toBe(2);
+    }
+  });
+
+  it('reads the repository budgets and reserved names, with defaults', async () => {
+    const c = await loadConfig({ file: join(configDir({}), 'config.toml') });
+    expect(c.repoBudget).toEqual({ maxBytes: 64 * 1024 * 1024, maxFiles: 10_000, maxDepth: 10 });
+    expect(c.reservedNames).toEqual([]);
+    const dir = configDir({ 'config.toml': 'max_repo_bytes = 1000\nmax_repo_files = 5\nmax_repo_depth = 2\nreserved_names = ["ops", "corp-*"]\n' });
+    const d = await loadConfig({ file: join(dir, 'config.toml') });
+    expect(d.repoBudget).toEqual({ maxBytes: 1000, maxFiles: 5, maxDepth: 2 });
+    expect(d.reservedNames).toEqual(['ops', 'corp-*']);
+    expect(configErrorOf(() => parseConfigText('c.toml', 'reserved_names = ["*"]\n')).key).toBe('reserved_names.0');
+  });
+
   it('finds dotted keys and keys inside tables', () => {
     const text = 'a = 1\n[source]\nurl = "x"\n[gc]\nkeep_min = 2\nsource.branch = "y"\n';
     expect(findKeyLine(text, ['source', 'url'])).toBe(3);

@@ -408,3 +408,29 @@ describe('a hostile repo', () => {
     expect(run([...entries.slice(5), ...entries.slice(0, 5)])).toEqual(expected);
   });
 });
+
+describe('names that cannot reach privilege', () => {
+  const spec = '[Container]\nImage=x\n';
+  it('refuses a workload whose user would be a privileged group name, as a problem of that workload', () => {
+    const names = ['docker', 'wheel', 'sudo', 'adm', 'lxd', 'libvirt', 'kvm', 'disk', 'shadow', 'systemd-journal', 'systemd-x', '_ssh'];
+    const r = run([...names.map((n) => file(`${n}.container`, spec)), file('web.container', spec)]);
+    const refused = r.problems.filter((p) => p.code === 'reserved-user-name');
+    expect(refused.map((p) => [p.path, p.workload])).toEqual(names.map((n) => [`${n}.container`, n]).sort());
+    expect(refused.find((p) => p.path === 'docker.container')?.message).toBe(
+      'workload name "docker" is reserved (a name that can carry privilege on a host); moor would create a user and a group of that name',
+    );
+    expect(refused.find((p) => p.path === 'systemd-x.container')?.message).toContain('"systemd-*": a name');
+    expect(r.problems.filter((p) => p.path === 'web.container')).toEqual([]);
+  });
+
+  it('judges the user name, prefix included, and takes more names from the config', () => {
+    const entries = [file('docker.container', spec), file('ops.container', spec), file('corp-x.container', spec)];
+    expect(run(entries, { userPrefix: 'app-' }).problems).toEqual([]);
+    const prefixed = run([file('journal.container', spec)], { userPrefix: 'systemd-' }).problems;
+    expect(prefixed.map((p) => p.message)).toEqual([
+      'user "systemd-journal" (user_prefix + "journal") is reserved ("systemd-*": a name that can carry privilege on a host); moor would create a user and a group of that name',
+    ]);
+    const extra = run(entries, { reservedNames: ['ops', 'corp-*'] }).problems.map((p) => `${p.code} ${p.path}`);
+    expect(extra).toEqual(['reserved-user-name corp-x.container', 'reserved-user-name docker.container', 'reserved-user-name ops.container']);
+  });
+});

@@ -1,5 +1,6 @@
 // Turns the merged file content into the full config with every default filled in.
 import type { ConfigFile, MoorConfig } from './schema';
+import { DEFAULT_REPO_BUDGET } from '../repo-budget';
 
 export const DEFAULT_CONFIG_FILE = '/etc/moor/config.toml';
 
@@ -11,6 +12,12 @@ export function resolveConfig(merged: ConfigFile, files: string[]): MoorConfig {
     protectedUsers: ['root', ...(merged.protected_users ?? []).filter((u) => u !== 'root')],
     maxRemovals: merged.max_removals ?? { percent: 50 },
     maxFileBytes: merged.max_file_bytes ?? 1024 * 1024,
+    repoBudget: {
+      maxBytes: merged.max_repo_bytes ?? DEFAULT_REPO_BUDGET.maxBytes,
+      maxFiles: merged.max_repo_files ?? DEFAULT_REPO_BUDGET.maxFiles,
+      maxDepth: merged.max_repo_depth ?? DEFAULT_REPO_BUDGET.maxDepth,
+    },
+    reservedNames: merged.reserved_names ?? [],
     stateDir,
     transformsDir: merged.transforms_dir ?? '/etc/moor/transforms',
     lockPath: merged.lock_path ?? '/run/moor/lock',

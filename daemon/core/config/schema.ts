@@ -17,6 +17,14 @@ const fileMode = z
   .regex(/^0?[0-7]{3}$/, 'an octal file mode like "0600"')
   .transform((s) => parseInt(s, 8));
 
+// A source value reaches git's argv, its config files and the ssh command line: a newline
+// there could add git config of the attacker's choosing (run as root).
+const NO_CONTROL = /^[^\u0000-\u001f\u007f]*$/;
+const plain = (schema: z.ZodString) => schema.regex(NO_CONTROL, 'must not contain a newline or any other control character');
+
+// A reserved name: a user name, or a prefix of one followed by "*".
+const reservedName = z.string().regex(new RegExp(`^${USER_NAME_CHARS}\\*?$`), `a user name (${USER_NAME_CHARS}), or a prefix of one followed by "*"`);
+
 const maxRemovals = z.union([
   z.string().regex(/^\d{1,3}%$/, 'a percentage like "50%" or a count').transform((s) => ({ percent: Number(s.slice(0, -1)) })),
   z.number().int().nonnegative().transform((n) => ({ count: n })),
@@ -28,15 +36,19 @@ export const configFileSchema = z.strictObject({
   protected_users: z.array(userName).optional(),
   max_removals: maxRemovals.optional(),
   max_file_bytes: z.number().int().positive().optional(),
+  max_repo_bytes: z.number().int().positive().optional(),
+  max_repo_files: z.number().int().positive().optional(),
+  max_repo_depth: z.number().int().positive().optional(),
+  reserved_names: z.array(reservedName).optional(),
   state_dir: z.string().startsWith('/', 'an absolute path').optional(),
   transforms_dir: z.string().startsWith('/', 'an absolute path').optional(),
   lock_path: z.string().startsWith('/', 'an absolute path').optional(),
   source: z
     .strictObject({
-      url: z.string().min(1).optional(),
-      bare_repo: z.string().startsWith('/', 'an absolute path').optional(),
-      branch: z.string().min(1).optional(),
-      ssh_key: z.string().startsWith('/', 'an absolute path').optional(),
+      url: plain(z.string().min(1)).optional(),
+      bare_repo: plain(z.string().startsWith('/', 'an absolute path')).optional(),
+      branch: plain(z.string().min(1)).optional(),
+      ssh_key: plain(z.string().startsWith('/', 'an absolute path')).optional(),
     })
     .optional(),
   schedule: z
@@ -79,6 +91,12 @@ export const configFileSchema = z.strictObject({
     .optional(),
 });
 
+export interface RepoBudget {
+  maxBytes: number;
+  maxFiles: number;
+  maxDepth: number;
+}
+
 export type ConfigFile = z.infer<typeof configFileSchema>;
 
 export interface MoorConfig {
@@ -87,6 +105,10 @@ export interface MoorConfig {
   protectedUsers: string[];
   maxRemovals: { percent: number } | { count: number };
   maxFileBytes: number;
+  /** Budgets on the whole tree, checked before checkout and while scanning. */
+  repoBudget: RepoBudget;
+  /** Names (or `prefix*` patterns) no workload user may have, beyond the built-in list. */
+  reservedNames: string[];
   stateDir: string;
   transformsDir: string;
   lockPath: string;

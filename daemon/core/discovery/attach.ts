@@ -4,7 +4,7 @@
 // or '.'. Names are resolved across the whole tree, not per group.
 import type { FileKind, RepoFile, Workload } from '../types';
 import type { Problem } from '../problem';
-import { NAME_RULE_HINT, USER_NAME_MAX, nameCharsViolation } from '../user-name';
+import { NAME_RULE_HINT, USER_NAME_MAX, nameCharsViolation, reservedNameEntry } from '../user-name';
 import { MOORIGNORE } from './ignores';
 import type { Candidate } from './walk';
 
@@ -22,6 +22,7 @@ interface Anchor {
 export function buildWorkloads(
   candidates: readonly Candidate[],
   userPrefix: string,
+  reservedNames: readonly string[] = [],
 ): { workloads: Workload[]; problems: Problem[] } {
   const problems: Problem[] = [];
   const podStems = new Set(candidates.filter((c) => extOf(c.name) === 'pod').map((c) => stemOf(c.name)));
@@ -52,7 +53,7 @@ export function buildWorkloads(
   for (const a of unique.values()) {
     if (a.owner !== a.stem || !a.file.ok) continue;
     const user = userPrefix + a.stem;
-    const bad = userNameProblem(a, user);
+    const bad = userNameProblem(a, user) ?? reservedNameProblem(a, user, reservedNames);
     if (bad) problems.push(bad);
     workloads.set(a.stem, {
       name: a.stem,
@@ -153,6 +154,23 @@ function userNameProblem(a: Anchor, user: string): Problem | undefined {
     };
   }
   return undefined;
+}
+
+/**
+ * The user name (user_prefix + stem) is also the name of the group useradd makes for it:
+ * one that carries privilege, or will once a package creates it, is refused.
+ */
+function reservedNameProblem(a: Anchor, user: string, extra: readonly string[]): Problem | undefined {
+  const entry = reservedNameEntry(user, extra);
+  if (entry === undefined) return undefined;
+  const named = user === a.stem ? `workload name ${JSON.stringify(a.stem)}` : `user ${JSON.stringify(user)} (user_prefix + ${JSON.stringify(a.stem)})`;
+  return {
+    path: a.file.path,
+    code: 'reserved-user-name',
+    message: `${named} is reserved (${entry === user ? 'a' : `${JSON.stringify(entry)}: a`} name that can carry privilege on a host); moor would create a user and a group of that name`,
+    hint: `rename ${a.file.name} (or set user_prefix) so the user is not a reserved name`,
+    workload: a.stem,
+  };
 }
 
 function duplicateStems(stem: string, list: readonly Anchor[]): Problem[] {

@@ -15,7 +15,7 @@ export interface Discovery {
 
 export function discover(entries: readonly TreeEntry[], opts: DiscoveryOptions): Discovery {
   const walked = walkEntries(entries, opts);
-  const built = buildWorkloads(walked.candidates, opts.userPrefix);
+  const built = buildWorkloads(walked.candidates, opts.userPrefix, opts.reservedNames);
   return {
     workloads: built.workloads,
     groups: walked.groups,

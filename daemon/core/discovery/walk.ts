@@ -44,6 +44,13 @@ export function walkEntries(entries: readonly TreeEntry[], opts: DiscoveryOption
     const isDir = entry.type === 'dir';
     // A directory's own checks are carried by the files below it; only one too deep to
     // have been listed stands for its unknown contents.
+    if (entry.rawPath !== undefined) {
+      // Not UTF-8: nothing below it was listed, so the entry speaks for itself (a
+      // directory too), and .moorignore may exempt it like any other name.
+      if (isGitPath(entry.path) || hostileSegment(segs, report) || rules.ignores(entry.path, isDir)) continue;
+      report(entry.rawPath, notUtf8(entry.rawPath));
+      continue;
+    }
     if (isDir && segs.length < 3) continue;
     if (isGitPath(entry.path)) continue;
     if (hostileSegment(segs, report)) continue;
@@ -126,6 +133,14 @@ function checkGroupName(group: string, report: Report): void {
     message: `group directory name ${JSON.stringify(group)} ${why}`,
     hint: `rename the directory: ${NAME_RULE_HINT}, at most ${USER_NAME_MAX} characters`,
   });
+}
+
+function notUtf8(shown: string): NameIssue {
+  return {
+    code: 'not-utf8',
+    message: `${shown}: the name is not valid UTF-8 (the bytes that are not are shown as \\xNN)`,
+    hint: `rename it in UTF-8, or list it in ${MOORIGNORE}`,
+  };
 }
 
 function tooDeep(dir: string, group: string): NameIssue {
