@@ -1,6 +1,7 @@
 // Every command, one file each.
 import type { Command } from 'commander';
 import type { SetExit } from './common';
+import { registerArchives } from './archives';
 import { registerCheck } from './check';
 import { registerDaemon } from './daemon';
 import { registerDoctor } from './doctor';
@@ -10,6 +11,7 @@ import { registerPlan } from './plan';
 import { registerReconcile } from './reconcile';
 import { registerRedeploy } from './redeploy';
 import { registerRender } from './render';
+import { registerRestore } from './restore';
 import { registerStatus } from './status';
 
 export function registerCommands(program: Command, setExit: SetExit): void {
@@ -20,6 +22,8 @@ export function registerCommands(program: Command, setExit: SetExit): void {
   registerRender(program, setExit);
   registerGenerations(program, setExit);
   registerRedeploy(program, setExit);
+  registerArchives(program, setExit);
+  registerRestore(program, setExit);
   registerDaemon(program, setExit);
   registerInstallUnits(program, setExit);
   registerDoctor(program, setExit);

@@ -79,9 +79,18 @@ export function registerGenerations(program: Command, setExit: SetExit): void {
     .option('--json', 'print the result as JSON')
     .action(async (opts: { wait?: boolean; json?: boolean }, cmd: Command) => {
       const config = await configFrom(cmd);
-      const report = await withPassLock(config, { wait: Boolean(opts.wait) }, (ctx) => ctx.store.gc(config.gc));
+      const report = await withPassLock(config, { wait: Boolean(opts.wait) }, async (ctx) => ({
+        ...(await ctx.store.gc(config.gc)),
+        archives: await ctx.store.archives.gc({ maxAgeMs: config.removal.archiveMaxAgeMs, maxBytes: config.removal.archiveMaxBytes }),
+      }));
       emit(opts, report, (r) =>
-        [r.decisions.length ? table([['GEN', 'DECISION', 'WHY'], ...r.decisions.map((d) => [String(d.id), d.delete ? 'delete' : 'keep', d.reason])]) : 'no generations', '', `deleted ${r.deleted.length} generation(s)`].join('\n'),
+        [
+          r.decisions.length ? table([['GEN', 'DECISION', 'WHY'], ...r.decisions.map((d) => [String(d.id), d.delete ? 'delete' : 'keep', d.reason])]) : 'no generations',
+          '',
+          `deleted ${r.deleted.length} generation(s)`,
+          ...(r.archives.decisions.length ? ['', table([['ARCHIVE', 'DECISION', 'WHY'], ...r.archives.decisions.map((d) => [d.name, d.delete ? 'delete' : 'keep', d.reason])])] : []),
+          `deleted ${r.archives.deleted.length} home archive(s)`,
+        ].join('\n'),
       );
       setExit(ExitCode.Ok);
     });

@@ -6,6 +6,8 @@ export interface RunOptions {
   timeoutMs: number;
   /** Written to the child's stdin, then closed. */
   input?: string;
+  /** A file opened by this process and given as the child's stdin (for binary or large input). */
+  inputFile?: string;
   /** The child's whole environment; without it the child inherits this process's. */
   env?: Record<string, string>;
   cwd?: string;

@@ -53,8 +53,9 @@ export class ExecaRunner implements CommandRunner {
     const subprocess = execa(file, args, {
       reject: false,
       detached: true,
-      stdin: options.input === undefined ? 'ignore' : 'pipe',
-      ...(options.input === undefined ? {} : { input: options.input }),
+      ...(options.inputFile !== undefined
+        ? { stdin: { file: options.inputFile } }
+        : { stdin: options.input === undefined ? 'ignore' : 'pipe', ...(options.input === undefined ? {} : { input: options.input }) }),
       // An env given is the child's whole environment: nothing of ours is added to it.
       ...(options.env === undefined ? {} : { env: options.env, extendEnv: false }),
       ...(options.cwd === undefined ? {} : { cwd: options.cwd }),

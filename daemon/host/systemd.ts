@@ -9,7 +9,7 @@ import { HostError } from '../core/errors';
 import type { CommandRunner } from '../core/ports';
 import { parseUnitStatuses, UNIT_STATUS_PROPERTIES, type UnitStatus } from '../core/parse/systemctl-show';
 import { parseGeneratorMessages, parseJournalLines } from '../core/parse/journal';
-import { runAsUser, type UserRef } from './as-user';
+import { runAsUser, userSlice, type UserRef } from './as-user';
 import { commandError, mustSucceed } from './exec';
 
 export type { UserRef } from './as-user';
@@ -67,6 +67,16 @@ export class SystemManager {
 
   async stopUserManager(uid: number): Promise<void> {
     mustSucceed(await this.runner.run(['systemctl', 'stop', userManagerUnit(uid)], { timeoutMs: this.timeoutMs }));
+  }
+
+  /**
+   * Stops the user's slice: every unit and scope of the user (a `systemd-run --scope` of
+   * moor's, a session) ends. A slice that is not loaded is already stopped.
+   */
+  async stopUserSlice(uid: number): Promise<void> {
+    const result = await this.runner.run(['systemctl', 'stop', userSlice(uid)], { timeoutMs: this.timeoutMs });
+    if (result.exitCode === 5 && !result.timedOut) return; // "Unit user-UID.slice not loaded."
+    mustSucceed(result);
   }
 
   /** The unit's active state word; "inactive" and "failed" are answers, not errors. */

@@ -26,7 +26,7 @@ export async function applyItem(ctx: PassContext, scope: ItemScope, item: PlanIt
       outcome.error = (item.problems ?? []).map((p) => `${p.path}${p.line ? `:${p.line}` : ''}: ${p.message}`).join('; ');
     } else if (item.action === 'remove') {
       outcome.uid = installed!.uid;
-      await removeWorkload({ host: ctx.host, store: ctx.store, protectedUsers: ctx.config.protectedUsers }, installed!);
+      await removeWorkload({ host: ctx.host, store: ctx.store, config: ctx.config, log: ctx.log }, installed!);
     } else if (item.action === 'unchanged') {
       outcome.uid = scope.view.uids.get(item.workload);
     } else {

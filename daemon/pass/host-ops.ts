@@ -2,10 +2,13 @@
 // can swap the runner for a fake system and see every argv.
 import type { MoorConfig } from '../core/config/schema';
 import type { Clock, CommandRunner } from '../core/ports';
+import { archiveHome, restoreHome, type ArchiveHomeRequest } from '../host/home-archive';
+import { Leftovers, type PathKindOf } from '../host/leftovers';
 import { Logind } from '../host/logind';
 import { SystemManager, UserManager } from '../host/systemd';
 import { defaultSelfCommand, writeUserFiles, type UserFilesRequest } from '../host/user-files';
 import { UserAccounts } from '../host/users';
+import type { UserRef } from '../host/as-user';
 import type { WriteFilesResult } from '../host/write-files-payload';
 
 export interface HostOps {
@@ -14,6 +17,10 @@ export interface HostOps {
   system: SystemManager;
   userManager: UserManager;
   writeFiles(request: UserFilesRequest): Promise<WriteFilesResult>;
+  /** Processes and files of a removed user outside its manager and home. */
+  leftovers: Leftovers;
+  archiveHome(request: ArchiveHomeRequest): Promise<'archived' | 'no-home'>;
+  restoreHome(who: UserRef, archive: string, home: string): Promise<void>;
   clock: Clock;
 }
 
@@ -23,6 +30,8 @@ export interface HostOpsOptions {
   selfCommand?: string[];
   /** Reads /etc/login.defs, /etc/subuid and /etc/subgid; a seam for tests. */
   readFile?: (path: string) => Promise<string>;
+  /** What a path is, not following a symlink; a seam for tests. */
+  pathKind?: PathKindOf;
 }
 
 export function createHostOps(runner: CommandRunner, config: MoorConfig, opts: HostOpsOptions): HostOps {
@@ -35,6 +44,13 @@ export function createHostOps(runner: CommandRunner, config: MoorConfig, opts: H
     system: new SystemManager(runner, { timeoutMs: t.commandMs, readyTimeoutMs: t.userManagerMs, sleep }),
     userManager: new UserManager(runner, { timeoutMs: t.commandMs, startTimeoutMs: t.healthMs }),
     writeFiles: (request) => writeUserFiles(runner, request, selfCommand, { timeoutMs: t.commandMs }),
+    leftovers: new Leftovers(runner, opts.clock, {
+      timeoutMs: t.commandMs,
+      ...(opts.readFile ? { readFile: opts.readFile } : {}),
+      ...(opts.pathKind ? { pathKind: opts.pathKind } : {}),
+    }),
+    archiveHome: (request) => archiveHome(runner, request, opts.pathKind),
+    restoreHome: (who, archive, home) => restoreHome(runner, who, archive, home, t.archiveMs),
     clock: opts.clock,
   };
 }

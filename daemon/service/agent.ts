@@ -307,10 +307,13 @@ export class Agent {
   }
 }
 
-/** The longest a pass may go without finishing a workload: a fetch, a health gate, a stop, and ten commands. */
+/**
+ * The longest a pass may go without finishing a workload: a fetch, a health gate, a stop,
+ * a home archive, and thirty commands (a removal's searches of every leftover root).
+ */
 export function stallLimitMs(config: MoorConfig): number {
   const t = config.timeouts;
-  return t.fetchMs + t.healthMs + t.stopMs + 10 * t.commandMs;
+  return t.fetchMs + t.healthMs + t.stopMs + t.archiveMs + 30 * t.commandMs;
 }
 
 async function loadDaemonConfig(opts: AgentOptions): Promise<MoorConfig> {

@@ -16,6 +16,8 @@ export interface StateLayout {
   pin: string;
   redeploy: string;
   lastPass: string;
+  /** Homes of removed workloads. */
+  archives: string;
 }
 
 export function stateLayout(root: string): StateLayout {
@@ -30,6 +32,7 @@ export function stateLayout(root: string): StateLayout {
     pin: join(root, 'pin.json'),
     redeploy: join(root, 'redeploy'),
     lastPass: join(root, 'last-pass.json'),
+    archives: join(root, 'archives'),
   };
 }
 

@@ -9,6 +9,7 @@ import type { Clock } from '../core/ports';
 import { StateError } from '../core/errors';
 import { USER_NAME_CHARS } from '../core/user-name';
 import { AppliedStore } from './applied';
+import { ArchiveStore } from './archives';
 import { DIR_MODE, ensureDir, isNotFound, listDir } from './atomic';
 import { GenerationStore } from './generations';
 import { LastPassStore } from './last-pass';
@@ -34,6 +35,8 @@ export interface StateStore {
   readonly redeploy: RedeployRequests;
   /** The outcome of the latest pass, also one that made no generation. */
   readonly lastPass: LastPassStore;
+  /** Homes of removed workloads. */
+  readonly archives: ArchiveStore;
   /** Deletes the generations the policy selects, never `current` or the pinned one. Under the pass lock. */
   gc(policy: GcPolicy, now?: Date): Promise<GcReport>;
 }
@@ -56,7 +59,7 @@ export async function openStateStore(dir: string, options: OpenStateStoreOptions
   const clock = options.clock ?? systemClock;
   const layout = stateLayout(resolve(dir));
   if (!options.readOnly) {
-    for (const path of [layout.root, layout.generations, layout.applied, layout.redeploy]) {
+    for (const path of [layout.root, layout.generations, layout.applied, layout.redeploy, layout.archives]) {
       await ensureDir(path);
       await tighten(path);
     }
@@ -72,6 +75,7 @@ export async function openStateStore(dir: string, options: OpenStateStoreOptions
     pin,
     redeploy: new RedeployRequests(layout, clock),
     lastPass: new LastPassStore(layout),
+    archives: new ArchiveStore(layout, clock),
     async gc(policy, now = clock.now()) {
       const current = await generations.current();
       const pinned = (await pin.read())?.generation;

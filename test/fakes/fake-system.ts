@@ -2,6 +2,7 @@
 // with the exit codes, output shapes and messages of the real tools (getent, shadow-utils,
 // loginctl, systemctl, journalctl, Quadlet). The end-to-end suite checks the same flows
 // against a real systemd, so a behaviour here that real tools lack is a bug here.
+import { readFileSync, writeFileSync } from 'node:fs';
 import type { CommandResult, CommandRunner, RunOptions } from '../../daemon/core/ports';
 import type { GroupEntry, PasswdEntry } from '../../daemon/core/parse/passwd';
 import { baseComponents, parseWriteFilesPayload, type WriteFilesResult } from '../../daemon/host/write-files-payload';
@@ -19,6 +20,21 @@ export interface FakeUnit {
 export interface FakeFile {
   content: string;
   mode: number;
+}
+
+/** A process of the host outside any user manager (or inside the user's slice). */
+export interface FakeProcess {
+  ruid: number;
+  euid: number;
+  suid: number;
+  /** In user-UID.slice: stopping the slice ends it. */
+  inSlice: boolean;
+}
+
+/** A file or directory outside the homes, by absolute path (/tmp/x, /var/log/journal/M/user-1000.journal). */
+export interface FakeHostFile {
+  uid: number;
+  dir?: boolean;
 }
 
 export interface FakeSystemOptions {
@@ -114,6 +130,15 @@ export class FakeSystem implements CommandRunner {
   /** user/unit → the file it was loaded from and its content then (for NeedDaemonReload). */
   private readonly loadedFrom = new Map<string, { path: string; content: string }>();
   private invocations = 0;
+  /** pid → process, besides user managers (pid 4000 + uid). */
+  readonly processes = new Map<number, FakeProcess>();
+  /** Files outside the homes (the roots a removal searches). */
+  readonly hostFiles = new Map<string, FakeHostFile>();
+  /** Directories that exist (for the removal's search roots). */
+  readonly hostDirs = new Set(['/tmp', '/var/tmp', '/dev/shm', '/var/spool/cron', '/var/log/journal']);
+  /** tar --create fails with this message (a full disk). */
+  archiveFailure?: string;
+  private nextPid = 20000;
 
   constructor(options: FakeSystemOptions = {}) {
     this.loginDefs = options.loginDefs ?? 'UID_MIN\t\t\t 1000\nUID_MAX\t\t\t60000\n';
@@ -155,6 +180,18 @@ export class FakeSystem implements CommandRunner {
   userFiles(user: string): Map<string, FakeFile> {
     return this.files.get(user) ?? new Map();
   }
+  /** A process of this uid outside its user manager (runuser, a pause process); returns its pid. */
+  spawn(uid: number, opts: { inSlice?: boolean; euid?: number } = {}): number {
+    const pid = this.nextPid++;
+    this.processes.set(pid, { ruid: uid, euid: opts.euid ?? uid, suid: opts.euid ?? uid, inSlice: opts.inSlice ?? false });
+    return pid;
+  }
+  pidsOf(uid: number): number[] {
+    return [...this.processes.entries()].filter(([, p]) => p.ruid === uid || p.euid === uid || p.suid === uid).map(([pid]) => pid);
+  }
+  /** lstat as the host layer sees it: the search roots and the homes of existing users are directories. */
+  readonly pathKind = async (path: string): Promise<'directory' | 'missing' | 'other'> =>
+    this.hostDirs.has(path) || [...this.passwd.values()].some((u) => u.home === path && this.files.has(u.name)) ? 'directory' : 'missing';
   callLines(): string[] {
     return this.calls.map((c) => c.join(' '));
   }
@@ -165,6 +202,14 @@ export class FakeSystem implements CommandRunner {
     if (path === '/etc/subgid' && this.subgid !== null) return this.subgid;
     throw Object.assign(new Error(`ENOENT: no such file or directory, open '${path}'`), { code: 'ENOENT' });
   };
+
+  /** The user's subordinate uid range, as /etc/subuid holds it. */
+  subuidRange(user: string): { start: number; count: number } | undefined {
+    const line = (this.subuid ?? '').split('\n').find((l) => l.startsWith(`${user}:`));
+    if (!line) return undefined;
+    const [, start, count] = line.split(':');
+    return { start: Number(start), count: Number(count) };
+  }
 
   // --- the runner ---------------------------------------------------------------------
 
@@ -183,6 +228,10 @@ export class FakeSystem implements CommandRunner {
     if (cmd === 'loginctl') return this.loginctl(args);
     if (cmd === 'systemctl') return this.systemScope(args);
     if (cmd === 'systemd-run') return this.systemdRun(args, options);
+    if (cmd === 'ps') return this.ps(args);
+    if (cmd === 'kill') return this.kill(args);
+    if (cmd === 'find') return this.find(args);
+    if (cmd === 'tar') return this.tarCreate(args);
     return fail(127, `fake: ${cmd ?? ''}: command not found`);
   }
 
@@ -287,9 +336,10 @@ export class FakeSystem implements CommandRunner {
     if (!u) return fail(6, `userdel: user '${name}' does not exist`);
     const busy = this.busy.get(name) ?? 0;
     // Real userdel refuses while any process of the user runs; the user manager is one.
-    if (this.managers.has(u.uid) || busy > 0) {
+    const stray = this.pidsOf(u.uid)[0];
+    if (this.managers.has(u.uid) || busy > 0 || stray !== undefined) {
       if (busy > 0) this.busy.set(name, busy - 1);
-      return fail(8, `userdel: user ${name} is currently used by process ${4000 + u.uid}`);
+      return fail(8, `userdel: user ${name} is currently used by process ${stray ?? 4000 + u.uid}`);
     }
     this.passwd.delete(name);
     for (const [gname, g] of this.groups) {
@@ -344,6 +394,8 @@ export class FakeSystem implements CommandRunner {
   }
 
   private systemScope([verb, unit = '']: string[]): Out {
+    const sliceUid = Number(/^user-(\d+)\.slice$/.exec(unit)?.[1] ?? NaN);
+    if (!Number.isNaN(sliceUid)) return this.sliceScope(verb ?? '', sliceUid, unit);
     const uid = Number(/^user@(\d+)\.service$/.exec(unit)?.[1] ?? NaN);
     if (Number.isNaN(uid)) return fail(1, `fake systemctl: only user@UID.service is simulated, not ${unit}`);
     const u = [...this.passwd.values()].find((e) => e.uid === uid);
@@ -361,6 +413,97 @@ export class FakeSystem implements CommandRunner {
       default:
         return fail(1, `fake systemctl: unsupported verb ${verb ?? ''}`);
     }
+  }
+
+  private sliceScope(verb: string, uid: number, unit: string): Out {
+    if (verb !== 'stop') return fail(1, `fake systemctl: unsupported verb ${verb} for ${unit}`);
+    const inSlice = [...this.processes.entries()].filter(([, p]) => p.inSlice && p.ruid === uid);
+    if (!this.managers.has(uid) && inSlice.length === 0) return fail(5, `Failed to stop ${unit}: Unit ${unit} not loaded.`);
+    const u = [...this.passwd.values()].find((e) => e.uid === uid);
+    if (u) this.stopManager(u);
+    else this.managers.delete(uid);
+    for (const [pid] of inSlice) this.processes.delete(pid);
+    return ok();
+  }
+
+  // --- processes ---------------------------------------------------------------------
+
+  // Only `ps -e -o pid= -o ruid= -o euid= -o suid=`; a user manager is a process of its uid.
+  private ps(args: string[]): Out {
+    if (args.join(' ') !== '-e -o pid= -o ruid= -o euid= -o suid=') return fail(1, `fake ps: unsupported ${args.join(' ')}`);
+    const rows: string[] = ['    1     0     0     0'];
+    for (const uid of this.managers) rows.push(`${4000 + uid} ${uid} ${uid} ${uid}`);
+    for (const [pid, p] of this.processes) rows.push(`${String(pid).padStart(5)} ${p.ruid} ${p.euid} ${p.suid}`);
+    return ok(lines(rows));
+  }
+
+  private kill(args: string[]): Out {
+    if (args[0] !== '-s' || args[1] !== 'KILL' || args[2] !== '--') return fail(1, `fake kill: unsupported ${args.join(' ')}`);
+    const errors: string[] = [];
+    for (const pid of args.slice(3).map(Number)) {
+      const manager = [...this.managers].find((uid) => 4000 + uid === pid);
+      if (pid === 1) return fail(1, 'fake kill: refusing to kill pid 1');
+      if (manager !== undefined) {
+        const u = [...this.passwd.values()].find((e) => e.uid === manager);
+        if (u) this.stopManager(u);
+        else this.managers.delete(manager);
+      } else if (!this.processes.delete(pid)) errors.push(`kill: (${pid}) - No such process`);
+    }
+    return errors.length ? fail(1, errors.join('\n')) : ok();
+  }
+
+  // --- find and tar -------------------------------------------------------------------
+
+  // find -P ROOT [global options] EXPR (-delete | -print), over hostFiles, with the tests
+  // moor uses: -uid N/+N/-N, -path, -name (* only), -type f, -mindepth, -maxdepth, ( ) -o.
+  private find(args: string[]): Out {
+    if (args[0] !== '-P') return fail(1, 'fake find: moor always passes -P');
+    const root = args[1] ?? '';
+    if (!this.hostDirs.has(root)) return fail(1, `find: '${root}': No such file or directory`);
+    const action = args[args.length - 1];
+    if (action !== '-delete' && action !== '-print') return fail(1, `fake find: unsupported action ${action ?? ''}`);
+    let rest = args.slice(2, -1);
+    let minDepth = 0;
+    let maxDepth = Infinity;
+    for (;;) {
+      if (rest[0] === '-xdev' || rest[0] === '-ignore_readdir_race') rest = rest.slice(1);
+      else if (rest[0] === '-mindepth') (minDepth = Number(rest[1])), (rest = rest.slice(2));
+      else if (rest[0] === '-maxdepth') (maxDepth = Number(rest[1])), (rest = rest.slice(2));
+      else break;
+    }
+    const matches = (path: string, f: FakeHostFile) => evalFind(rest, { path, file: f });
+    const found = [...this.hostFiles.entries()]
+      .filter(([p]) => p.startsWith(`${root}/`))
+      .filter(([p]) => {
+        const depth = p.slice(root.length + 1).split('/').length;
+        return depth >= minDepth && depth <= maxDepth;
+      })
+      .filter(([p, f]) => matches(p, f))
+      .map(([p]) => p)
+      .sort((a, b) => b.length - a.length); // -depth: contents before their directory
+    if (action === '-print') return ok(lines(found));
+    const errors: string[] = [];
+    for (const p of found) {
+      if (this.hostFiles.get(p)?.dir && [...this.hostFiles.keys()].some((q) => q.startsWith(`${p}/`))) errors.push(`find: cannot delete '${p}': Directory not empty`);
+      else this.hostFiles.delete(p);
+    }
+    return errors.length ? fail(1, errors.join('\n')) : ok();
+  }
+
+  // Only `tar --create ... --file=F --directory=HOME .`: the archive holds the home's files
+  // (as JSON) and the first line of each map.
+  private tarCreate(args: string[]): Out {
+    if (args[0] !== '--create' || args[args.length - 1] !== '.') return fail(2, `fake tar: unsupported ${args.join(' ')}`);
+    const value = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? '';
+    if (!args.includes('--numeric-owner')) return fail(2, 'fake tar: moor archives with --numeric-owner');
+    const home = value('directory');
+    const user = [...this.passwd.values()].find((u) => u.home === home);
+    if (!user) return fail(2, `tar: ${home}: Cannot open: No such file or directory`);
+    if (this.archiveFailure !== undefined) return fail(2, `tar: ${value('file')}: Cannot write: ${this.archiveFailure}`);
+    const ownerMap = readFileSync(value('owner-map'), 'utf8');
+    const files = Object.fromEntries(this.userFiles(user.name));
+    writeFileSync(value('file'), JSON.stringify({ home, ownerMap: ownerMap.split('\n').slice(0, 2), files }));
+    return ok();
   }
 
   // --- as the workload user -----------------------------------------------------------
@@ -385,12 +528,25 @@ export class FakeSystem implements CommandRunner {
     if (runtimeDir === undefined) return fail(127, `fake: unexpected command as ${name}: ${cmd.join(' ')}`);
     const [tool, ...rest] = cmd;
     if (tool?.endsWith('/podman-user-generator') && rest[0] === '-dryrun') return this.generatorDryRun(u);
+    if (tool === 'podman' && rest[0] === 'unshare' && rest[1] === 'tar') return this.tarExtract(u, rest.slice(2), options);
     if (tool !== 'systemctl' && tool !== 'journalctl') return fail(127, `env: '${tool ?? ''}': No such file or directory`);
     if (rest[0] !== '--user') return fail(1, `fake: ${tool} as ${name} without --user`);
     if (tool === 'journalctl') return this.journalctl(u, rest.slice(1));
     if (runtimeDir !== `/run/user/${u.uid}`) return fail(1, 'Failed to connect to user scope bus via local transport: Permission denied');
     if (!this.managers.has(u.uid)) return fail(1, 'Failed to connect to user scope bus via local transport: No such file or directory');
     return this.userScope(u, rest.slice(1));
+  }
+
+  // `podman unshare tar --extract ... --file=- --directory=HOME`, the archive on stdin.
+  private tarExtract(u: PasswdEntry, args: string[], options: RunOptions): Out {
+    if (args[0] !== '--extract' || !args.includes('--file=-') || !args.includes('--numeric-owner')) return fail(2, `fake tar: unsupported ${args.join(' ')}`);
+    if (options.inputFile === undefined) return fail(2, 'tar: Refusing to read archive contents from terminal (missing -f option?)');
+    if (!args.includes(`--directory=${u.home}`)) return fail(2, `fake tar: extracting as ${u.name} outside its home`);
+    const archive = JSON.parse(readFileSync(options.inputFile, 'utf8')) as { files: Record<string, FakeFile> };
+    const files = this.files.get(u.name) ?? new Map<string, FakeFile>();
+    for (const [path, f] of Object.entries(archive.files)) files.set(path, f);
+    this.files.set(u.name, files);
+    return ok();
   }
 
   private writeFiles(u: PasswdEntry, input: string): Out {
@@ -610,4 +766,67 @@ export class FakeSystem implements CommandRunner {
     }
     return { exitCode: errors.length ? 1 : 0, stdout, stderr: lines(errors) };
   }
+}
+
+// --- find's expression, for the forms moor emits ---------------------------------------
+
+interface FindSubject {
+  path: string;
+  file: FakeHostFile;
+}
+
+function globMatch(pattern: string, text: string): boolean {
+  const re = new RegExp(`^${pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`);
+  return re.test(text);
+}
+
+/** Evaluates find's expression: OR of ANDs of primaries and parenthesised groups. */
+function evalFind(tokens: string[], s: FindSubject): boolean {
+  let i = 0;
+  const or = (): boolean => {
+    let value = and();
+    while (tokens[i] === '-o') {
+      i++;
+      const right = and();
+      value = value || right;
+    }
+    return value;
+  };
+  const and = (): boolean => {
+    let value = primary();
+    while (i < tokens.length && tokens[i] !== '-o' && tokens[i] !== ')') {
+      const right = primary();
+      value = value && right;
+    }
+    return value;
+  };
+  const primary = (): boolean => {
+    const t = tokens[i++];
+    if (t === '(') {
+      const v = or();
+      if (tokens[i++] !== ')') throw new Error('fake find: unbalanced parentheses');
+      return v;
+    }
+    const arg = tokens[i++] ?? '';
+    switch (t) {
+      case '-uid': {
+        const n = Number(arg.replace(/^[+-]/, ''));
+        if (arg.startsWith('+')) return s.file.uid > n;
+        if (arg.startsWith('-')) return s.file.uid < n;
+        return s.file.uid === n;
+      }
+      case '-path':
+        return globMatch(arg, s.path);
+      case '-name':
+        return globMatch(arg, s.path.slice(s.path.lastIndexOf('/') + 1));
+      case '-type':
+        if (arg !== 'f') throw new Error(`fake find: -type ${arg}`);
+        return !s.file.dir;
+      default:
+        throw new Error(`fake find: unsupported primary ${t ?? ''}`);
+    }
+  };
+  const value = or();
+  if (i !== tokens.length) throw new Error(`fake find: trailing tokens ${tokens.slice(i).join(' ')}`);
+  return value;
 }

@@ -257,7 +257,7 @@ export class PassHarness {
   }
 
   host(runner: CommandRunner, config = this.config): HostOps {
-    return createHostOps(runner, config, { clock: this.clock, selfCommand: ['moor'], readFile: this.fake.readFile });
+    return createHostOps(runner, config, { clock: this.clock, selfCommand: ['moor'], readFile: this.fake.readFile, pathKind: this.fake.pathKind });
   }
 
   /** One pass over a freshly opened store, every step on `timeline`. */
@@ -345,6 +345,10 @@ export async function convergenceProblems(h: PassHarness, desired: DesiredHost, 
   for (const user of fake.passwd.values()) {
     if (hasManagedMarker(user) && !wanted.includes(user.name)) problems.push(`moor user ${user.name} left behind`);
   }
+  // What removed users ran or left outside their homes is gone too.
+  const kept = new Set([0, ...wanted.map((w) => fake.passwd.get(w)?.uid)]);
+  for (const [pid, p] of fake.processes) if (!kept.has(p.ruid)) problems.push(`process ${pid} of uid ${p.ruid} left behind`);
+  for (const [path, f] of fake.hostFiles) if (!kept.has(f.uid)) problems.push(`${path} of uid ${f.uid} left behind`);
   const store = await h.openStore();
   const applied = await store.applied.list();
   const names = applied.map((a) => a.workload).sort();

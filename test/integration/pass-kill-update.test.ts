@@ -35,6 +35,10 @@ const updating: KillCase = {
   async setup(harness) {
     const first = await harness.pass({}, new Timeline(), base);
     if (first.result.exitCode !== 0) throw new Error(`setup pass failed: ${first.result.summary}`);
+    // api, which goes, left a process outside its manager and a file in /tmp.
+    const api = harness.fake.passwd.get('api')!.uid;
+    harness.fake.spawn(api);
+    harness.fake.hostFiles.set('/tmp/api-cache', { uid: api });
   },
   desired: { workloads: { db: ['db.service'], web: ['web-data-volume.service', 'web.service'] } },
   hashes: {},

@@ -1,11 +1,23 @@
 // Workloads leaving the repository: the removal sequence, its order, and the guard that
 // refuses a plan removing everything (or too much).
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { GuardError } from '../../daemon/core/errors';
 import { PassHarness, asUserLine, containerSpec } from '../helpers/pass-harness';
 
 let h: PassHarness;
 afterEach(() => h.cleanup());
+
+/** A removal's long argv in short: `find ROOT ACTION`, `tar --create HOME -> FILE` (time as *). */
+function summarize(call: string): string {
+  const words = call.split(' ');
+  if (words[0] === 'find') return `find ${words[2]} ${words[words.length - 1]}`;
+  if (words[0] === 'tar') {
+    const value = (name: string) => words.find((w) => w.startsWith(`--${name}=`))?.slice(name.length + 3);
+    return `tar --create ${value('directory')} -> ${value('file')?.replace(/\d{8}T\d{6}Z/, '*')}`;
+  }
+  return call;
+}
 
 const NAMES = ['alpha', 'bravo', 'charlie', 'delta', 'echo'];
 const specs = (names: readonly string[]) => Object.fromEntries(names.map((n) => [`${n}.container`, containerSpec(`localhost/${n}:1`)]));
@@ -23,7 +35,7 @@ describe('removed workloads', () => {
     h = new PassHarness();
   });
 
-  it('stop units → disable-linger → terminate-user → stop user manager → userdel, in reverse sorted order', async () => {
+  it('stop units → disable-linger → terminate-user → stop user manager and slice → kill → archive → clean → userdel, in reverse sorted order', async () => {
     const uids = await deploy(NAMES);
     h.commit(specs(['alpha', 'charlie', 'echo']), 'drop bravo and delta');
     const { result, calls } = await h.pass();
@@ -37,15 +49,21 @@ describe('removed workloads', () => {
       ['bravo', 'remove', 'ok'],
     ]);
     expect(result.counts).toEqual({ applied: 0, unchanged: 3, failed: 0, removed: 2 });
+    const searches = (action: string) => ['/tmp', '/var/tmp', '/dev/shm', '/var/spool/cron', '/var/log/journal'].map((root) => `find ${root} ${action}`);
     const removal = (user: string, uid: number) => [
       `getent passwd ${user}`,
       asUserLine(user, uid, `systemctl --user stop ${user}.service`),
       `loginctl disable-linger ${user}`,
       `loginctl terminate-user ${user}`,
       `systemctl stop user@${uid}.service`,
+      `systemctl stop user-${uid}.slice`,
+      'ps -e -o pid= -o ruid= -o euid= -o suid=',
+      `tar --create /home/${user} -> ${join(h.stateDir, 'archives')}/${user}-${uid}-*.tar.gz.partial`,
+      ...searches('-delete'),
+      ...searches('-print'),
       `userdel --remove ${user}`,
     ];
-    const tail = calls.slice(calls.indexOf('getent passwd delta'));
+    const tail = calls.slice(calls.indexOf('getent passwd delta')).map(summarize);
     expect(tail).toEqual([...removal('delta', uids.delta!), ...removal('bravo', uids.bravo!)]);
     // Nothing else changed anything.
     expect(calls.slice(0, calls.indexOf('getent passwd delta')).filter((c) => MUTATING.test(c))).toEqual([]);

@@ -24,8 +24,8 @@ describe('openStateStore', () => {
     } finally {
       process.umask(old);
     }
-    expect((await fs.readdir(dir)).sort()).toEqual(['applied', 'generations', 'redeploy']);
-    for (const path of ['', 'applied', 'generations', 'redeploy']) expect(await mode(join(dir, path))).toBe(0o700);
+    expect((await fs.readdir(dir)).sort()).toEqual(['applied', 'archives', 'generations', 'redeploy']);
+    for (const path of ['', 'applied', 'archives', 'generations', 'redeploy']) expect(await mode(join(dir, path))).toBe(0o700);
   });
 
   it('tightens an existing state dir that others could read or write', async () => {

@@ -106,7 +106,7 @@ describe('errors over the control socket', () => {
 });
 
 describe('stallLimitMs', () => {
-  it('is a fetch, a health gate, a stop and ten commands', () => {
-    expect(stallLimitMs(resolveConfig({}, []))).toBe(120_000 + 300_000 + 90_000 + 600_000);
+  it('is a fetch, a health gate, a stop, an archive and thirty commands', () => {
+    expect(stallLimitMs(resolveConfig({}, []))).toBe(120_000 + 300_000 + 90_000 + 3_600_000 + 1_800_000);
   });
 });

@@ -34,6 +34,12 @@ export function resolveConfig(merged: ConfigFile, files: string[]): MoorConfig {
       userManagerMs: merged.timeouts?.user_manager ?? 30_000,
       healthMs: merged.timeouts?.health ?? 300_000,
       stopMs: merged.timeouts?.stop ?? 90_000,
+      archiveMs: merged.timeouts?.archive ?? 3_600_000,
+    },
+    removal: {
+      home: merged.removal?.home ?? 'archive',
+      archiveMaxAgeMs: merged.removal?.archive_max_age ?? 90 * 86_400_000,
+      archiveMaxBytes: merged.removal?.archive_max_bytes ?? 10 * 1024 ** 3,
     },
     gc: {
       keepMin: merged.gc?.keep_min ?? 3,
@@ -57,7 +63,7 @@ export function resolveConfig(merged: ConfigFile, files: string[]): MoorConfig {
   };
 }
 
-const TABLES = new Set(['source', 'schedule', 'timeouts', 'gc', 'users', 'control']);
+const TABLES = new Set(['source', 'schedule', 'timeouts', 'removal', 'gc', 'users', 'control']);
 
 /** Later files win key by key; the config's tables merge, every other value is replaced. */
 export function mergeConfigFiles(files: ConfigFile[]): ConfigFile {

@@ -65,6 +65,14 @@ export const configFileSchema = z.strictObject({
       user_manager: duration.optional(),
       health: duration.optional(),
       stop: duration.optional(),
+      archive: duration.optional(),
+    })
+    .optional(),
+  removal: z
+    .strictObject({
+      home: z.enum(['archive', 'purge']).optional(),
+      archive_max_age: duration.optional(),
+      archive_max_bytes: z.number().int().nonnegative().optional(),
     })
     .optional(),
   gc: z
@@ -116,7 +124,9 @@ export interface MoorConfig {
   lockPath: string;
   source: { url?: string; bareRepo?: string; branch: string; sshKey?: string };
   schedule: { cron: string; jitterMs: number };
-  timeouts: { commandMs: number; fetchMs: number; userManagerMs: number; healthMs: number; stopMs: number };
+  timeouts: { commandMs: number; fetchMs: number; userManagerMs: number; healthMs: number; stopMs: number; archiveMs: number };
+  /** What a removal does with the home: archive it under state_dir/archives first, or delete it. */
+  removal: { home: 'archive' | 'purge'; archiveMaxAgeMs: number; archiveMaxBytes: number };
   gc: { keepMin: number; keepMax: number; minAgeMs: number; maxAgeMs: number };
   /** Where workload users' uids and subid ranges come from; an unset bound comes from /etc/login.defs. */
   users: IdRangeConfig;
