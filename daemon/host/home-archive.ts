@@ -82,4 +82,13 @@ export async function restoreHome(runner: CommandRunner, who: UserRef, archive: 
   if (result.exitCode !== 0 || result.timedOut) {
     throw new HostError(`restoring ${archive} into ${home} as ${who.user} failed: ${commandError(result).message}`);
   }
+  // Podman's database records the old user's runtime dir (/run/user/OLDUID) and refuses to
+  // start with another ("database configuration mismatch"): the restored user has a new
+  // uid. Without it, Podman starts afresh; volumes keep their data in their directories and
+  // Quadlet re-creates the containers, so nothing of the workload's data is lost.
+  const storage = `${home}/.local/share/containers/storage`;
+  const reset = await runAsUser(runner, who, ['rm', '-f', '--', `${storage}/db.sql`, `${storage}/libpod/bolt_state.db`], { timeoutMs });
+  if (reset.exitCode !== 0 || reset.timedOut) {
+    throw new HostError(`resetting Podman's database in ${home} as ${who.user} failed: ${commandError(reset).message}`);
+  }
 }

@@ -14,7 +14,12 @@ Exec=${BUSYBOX_SERVE_FOREVER}
 WantedBy=default.target
 `;
 const repo = (names: readonly string[]) => Object.fromEntries(names.map((n) => [`${n}.container`, container]));
-const LEFTOVER = '/var/tmp/leftover-shell';
+// Removal deletes what the uid owns in the places a workload can write to on every host
+// (/tmp, /var/tmp, /dev/shm, the spools). A host may have others (a shared scratch
+// directory of its own): there, only a uid that is never handed out again keeps the file
+// from becoming the next workload's.
+const SCRATCH = '/srv/scratch';
+const LEFTOVER = `${SCRATCH}/leftover-shell`;
 
 let guest: Guest;
 
@@ -71,6 +76,7 @@ describe('a workload added after another was removed', () => {
     const map = await guest.asUser('victim', ['podman', 'unshare', 'cat', '/proc/self/uid_map'], { cwd: '/' });
     expect(map.stdout, describeExec(map)).toContain(String(span(victim.subuid).start));
     // What a workload can leave behind: a setuid copy of a shell, owned by its uid.
+    await guest.run(['install', '-d', '-m', '1777', SCRATCH]);
     await guest.run(['cp', '/bin/sh', LEFTOVER], { user: 'victim', cwd: '/' });
     await guest.run(['chmod', '4755', LEFTOVER], { user: 'victim', cwd: '/' });
   });
@@ -82,7 +88,7 @@ describe('a workload added after another was removed', () => {
     expect(await uidOf('victim')).toBeUndefined();
     expect(await rangeOf('/etc/subuid', 'victim')).toBeUndefined();
     expect(await rangeOf('/etc/subgid', 'victim')).toBeUndefined();
-    // userdel leaves files outside the home: the shell is still there, setuid, owned by the old uid.
+    // Outside the places removal cleans, the shell is still there, setuid, owned by the old uid.
     expect((await guest.run(['stat', '-c', '%u %A', LEFTOVER])).stdout.trim()).toBe(`${victim.uid} -rwsr-xr-x`);
     const registry = JSON.parse(await guest.readFile('/var/lib/moor/owned-users.json')) as {
       removed: Array<{ name: string; uid: number; subids: { start: number; count: number } }>;

@@ -529,12 +529,23 @@ export class FakeSystem implements CommandRunner {
     const [tool, ...rest] = cmd;
     if (tool?.endsWith('/podman-user-generator') && rest[0] === '-dryrun') return this.generatorDryRun(u);
     if (tool === 'podman' && rest[0] === 'unshare' && rest[1] === 'tar') return this.tarExtract(u, rest.slice(2), options);
+    if (tool === 'rm' && rest[0] === '-f' && rest[1] === '--') return this.removeAsUser(u, rest.slice(2));
     if (tool !== 'systemctl' && tool !== 'journalctl') return fail(127, `env: '${tool ?? ''}': No such file or directory`);
     if (rest[0] !== '--user') return fail(1, `fake: ${tool} as ${name} without --user`);
     if (tool === 'journalctl') return this.journalctl(u, rest.slice(1));
     if (runtimeDir !== `/run/user/${u.uid}`) return fail(1, 'Failed to connect to user scope bus via local transport: Permission denied');
     if (!this.managers.has(u.uid)) return fail(1, 'Failed to connect to user scope bus via local transport: No such file or directory');
     return this.userScope(u, rest.slice(1));
+  }
+
+  // `rm -f -- PATH...` as the user: only paths in its own home.
+  private removeAsUser(u: PasswdEntry, paths: string[]): Out {
+    const files = this.files.get(u.name) ?? new Map<string, FakeFile>();
+    for (const path of paths) {
+      if (!path.startsWith(`${u.home}/`)) return fail(1, `rm: cannot remove '${path}': Permission denied`);
+      files.delete(path.slice(u.home.length + 1));
+    }
+    return ok();
   }
 
   // `podman unshare tar --extract ... --file=- --directory=HOME`, the archive on stdin.

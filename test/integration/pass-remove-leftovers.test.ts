@@ -170,6 +170,8 @@ describe('restore', () => {
   it('unpacks the archive as the re-added user inside its namespace (podman unshare), the archive on stdin', async () => {
     await deployWeb();
     h.fake.files.get('web')!.set('.local/share/containers/storage/volumes/systemd-web-data/_data/kept', { content: 'data', mode: 0o644 });
+    // Podman's database, which records the old uid's runtime dir.
+    h.fake.files.get('web')!.set('.local/share/containers/storage/db.sql', { content: 'runroot=/run/user/old', mode: 0o644 });
     await removeWeb();
     const [name] = readdirSync(join(h.stateDir, 'archives'));
     h.commit(specs(['alpha', 'web']), 'web is back');
@@ -181,6 +183,9 @@ describe('restore', () => {
     expect(h.fake.userFiles('web').get('.local/share/containers/storage/volumes/systemd-web-data/_data/kept')?.content).toBe('data');
     expect(h.fake.callLines().slice(before)).toEqual([
       `systemd-run --scope --quiet --collect --slice=user-${web.uid}.slice --uid=web --setenv=XDG_RUNTIME_DIR=/run/user/${web.uid} --setenv=DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/${web.uid}/bus -- podman unshare tar --extract --gzip --numeric-owner --same-owner --same-permissions --file=- --directory=/home/web`,
+      `systemd-run --scope --quiet --collect --slice=user-${web.uid}.slice --uid=web --setenv=XDG_RUNTIME_DIR=/run/user/${web.uid} --setenv=DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/${web.uid}/bus -- rm -f -- /home/web/.local/share/containers/storage/db.sql /home/web/.local/share/containers/storage/libpod/bolt_state.db`,
     ]);
+    // The data is back; Podman's database of the old uid is not (it would refuse to start).
+    expect(h.fake.userFiles('web').has('.local/share/containers/storage/db.sql')).toBe(false);
   });
 });
