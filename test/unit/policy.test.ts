@@ -59,6 +59,8 @@ describe('podmanFacts', () => {
     expect(kinds(podmanFacts(['exec', '--privileged', 'c', 'sh']))).toEqual(['privileged --privileged']);
     expect(podmanFacts(['rm', '-v', '-f', '-i', '--cidfile=%t/%N.cid'])).toEqual([]);
     expect(podmanFacts(['pod', 'stop', '--ignore', '--pod-id-file=%t/%N.pod-id'])).toEqual([]);
+    expect(kinds(podmanFacts(['unshare', '/bin/true']))).toEqual(['program /bin/true']);
+    expect(kinds(podmanFacts(['unshare']))[0]).toMatch(/^unjudgeable/);
   });
   it('cannot judge unknown options, unknown subcommands, a remote or a module', () => {
     expect(kinds(podmanFacts(['run', '--frobnicate', 'x', 'img']))).toEqual([expect.stringMatching(/^unjudgeable .*--frobnicate/)]);

@@ -162,6 +162,7 @@ export function podmanFacts(args: readonly string[]): Fact[] {
   if (sub === 'network' && rest[0] === 'create') return [...facts, ...checked(parseFlags(rest.slice(1), TABLES.network, true), 'network create')];
   if (sub === 'pull' || (sub === 'image' && rest[0] === 'pull')) return [...facts, ...pullFacts(sub === 'pull' ? rest : rest.slice(1))];
   if (sub === 'exec') return [...facts, ...execFacts(rest)];
+  if (sub === 'unshare') return [...facts, ...unshareFacts(rest)];
   if (sub !== undefined && (HARMLESS.has(sub) || (group !== undefined && rest[0] !== undefined && group.has(rest[0])))) return facts;
   const what = [sub, group ? rest[0] : undefined].filter(Boolean).join(' ') || '(no subcommand)';
   return [...facts, unjudgeable(`podman ${what}: what it runs is not on its command line`, `podman ${args.join(' ')}`)];
@@ -275,6 +276,15 @@ function execFacts(args: readonly string[]): Fact[] {
   const parsed = parseFlags(args, TABLES.exec, false);
   if (parsed.error) return checked(parsed, 'exec');
   return parsed.flags.filter((f) => f.name === 'privileged' && f.value !== 'false').map((f) => ({ kind: 'privileged', value: '--privileged', as: `exec ${f.as}` }));
+}
+
+/** `podman unshare CMD`: CMD runs as the user in its user namespace, a program like any other. */
+function unshareFacts(args: readonly string[]): Fact[] {
+  const parsed = parseFlags(args, { value: new Set(), bool: words('rootless-netns rootless-cni help'), short: {} }, false);
+  if (parsed.error) return checked(parsed, 'unshare');
+  const program = parsed.positionals[0];
+  if (program === undefined) return [unjudgeable('podman unshare without a command runs a shell', 'podman unshare')];
+  return [{ kind: 'program', value: program, as: `podman unshare ${parsed.positionals.join(' ')}` }];
 }
 
 /** The host side of `--publish`: a port, a range, or "random" when podman picks one. */
