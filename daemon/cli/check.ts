@@ -50,7 +50,7 @@ export function registerCheck(program: Command, setExit: SetExit): void {
       }
       const discovery = discover(entries, { userPrefix: config.userPrefix, maxFileBytes: config.maxFileBytes, reservedNames: config.reservedNames });
       const transforms = await loadTransformsDir(transformsDir);
-      const checked = validateTree(discovery, transforms.set, transforms.problems, config.protectedUsers);
+      const checked = validateTree(discovery, transforms.set, transforms.problems, config.protectedUsers, config.policy);
       const notes: string[] = [];
       for (const w of checked.workloads) {
         if (w.problems.length > 0) continue;

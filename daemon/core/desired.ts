@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import type { Discovery } from './discovery';
 import { expectedUnits, fileAtTarget, targetPath, type ExpectedUnit } from './deploy-layout';
+import { policyProblems, type JudgedFile, type Policy } from './policy';
 import type { Problem } from './problem';
 import { renderFile } from './render';
 import { groupsWithTransforms, type Identity, type TransformSet } from './transforms';
@@ -63,14 +64,23 @@ export function filesOf(w: Workload): RepoFile[] {
   return [w.spec, ...w.members, ...w.companions];
 }
 
-export function renderWorkload(w: Workload, transforms: TransformSet, identity: Identity, ownProblems: readonly Problem[] = []): RenderedWorkload {
+export function renderWorkload(
+  w: Workload,
+  transforms: TransformSet,
+  identity: Identity,
+  ownProblems: readonly Problem[] = [],
+  /** With a host policy, every merged unit is judged too (docs/policy.md). */
+  policy?: Policy,
+): RenderedWorkload {
   const problems: Problem[] = [...ownProblems];
   const files: DesiredFile[] = [];
   const serviceNames = new Map<string, string>();
+  const judged: Omit<JudgedFile, 'unitName'>[] = [];
   for (const file of filesOf(w)) {
     const r = renderFile(file, w, transforms, identity);
     problems.push(...r.problems);
     if (r.content === undefined) continue;
+    if (r.unit && file.kind !== 'data') judged.push({ path: file.path, name: file.name, ext: file.ext, kind: file.kind, unit: r.unit });
     const section = QUADLET_SECTION[file.ext];
     const serviceName = section && r.unit ? effectiveValue(r.unit, section, 'ServiceName') : undefined;
     if (serviceName) serviceNames.set(file.path, serviceName);
@@ -86,6 +96,9 @@ export function renderWorkload(w: Workload, transforms: TransformSet, identity: 
   }
   files.sort((a, b) => a.target.localeCompare(b.target));
   const units = expectedUnits(files.map((f) => ({ ...f, path: f.source, serviceName: serviceNames.get(f.source) })));
+  if (policy) {
+    problems.push(...policyProblems(policy, w.name, judged.map((j) => ({ ...j, unitName: units.find((u) => u.source === j.path)?.unit ?? j.name }))));
+  }
   return { name: w.name, user: w.user, files, units, hash: hashFiles(files), problems };
 }
 
@@ -124,6 +137,7 @@ export function validateTree(
   transforms: TransformSet,
   transformProblems: readonly Problem[],
   protectedUsers: readonly string[] = ['root'],
+  policy?: Policy,
 ): ValidatedTree {
   const own = (w: Workload): Problem[] => [
     ...discovery.problems.filter((p) => p.workload === w.name),
@@ -133,7 +147,7 @@ export function validateTree(
   ];
   return {
     tree: treeProblems(discovery, transforms, transformProblems),
-    workloads: discovery.workloads.map((w) => renderWorkload(w, transforms, specifierIdentity(w), own(w))),
+    workloads: discovery.workloads.map((w) => renderWorkload(w, transforms, specifierIdentity(w), own(w), policy)),
   };
 }
 

@@ -160,6 +160,14 @@ export class UserManager {
   }
 
   /**
+   * The unit as the manager has it loaded: its fragment and drop-ins, each after a
+   * `# /path` line (for a Quadlet unit, the generator's output). What the policy judges.
+   */
+  async cat(who: UserRef, unit: string): Promise<string> {
+    return mustSucceed(await this.systemctl(who, ['cat', '--', unit])).stdout;
+  }
+
+  /**
    * The unit's last journal lines, for error messages. Never throws: a journal that cannot
    * be read must not hide the failure being reported.
    */

@@ -51,7 +51,7 @@ async function applyAndRecord(ctx: PassContext, scope: ItemScope, item: PlanItem
   const { store } = ctx;
   const w = scope.view.desired.workloads.find((d) => d.name === item.workload)!;
   const done = await applyWorkload(
-    { host: ctx.host, store, healthMs: ctx.config.timeouts.healthMs, settleMs: scope.settleMs },
+    { host: ctx.host, store, healthMs: ctx.config.timeouts.healthMs, settleMs: scope.settleMs, ...(ctx.config.policy ? { policy: ctx.config.policy } : {}) },
     item,
     w.render,
     prev?.hashes ?? {},

@@ -5,6 +5,8 @@ import { HostError } from '../core/errors';
 import { unitsOfTargets, type ExpectedUnit } from '../core/deploy-layout';
 import type { RenderedWorkload } from '../core/desired';
 import type { PlanItem } from '../core/plan';
+import { loadedViolations, type Policy } from '../core/policy';
+import { parseUnit } from '../core/unit-file';
 import type { Identity } from '../core/transforms';
 import type { UserRef } from '../host/systemd';
 import type { StateStore } from '../state/store';
@@ -18,6 +20,8 @@ export interface ApplyContext {
   healthMs: number;
   /** Lets a unit that started stay up this long before the gate passes. */
   settleMs: number;
+  /** The host policy: what systemd has loaded is judged before anything starts. */
+  policy?: Policy;
 }
 
 export interface Applied {
@@ -63,8 +67,9 @@ export async function applyWorkload(
   const units = rendered.units;
   try {
     await verifyLoaded(ctx, who, units);
+    if (ctx.policy) await verifyPolicy(ctx, ctx.policy, who, entry.home, units);
   } catch (err) {
-    // A workload whose files do not load is left as it ran: the old files go back before
+    // A workload whose files do not load, or whose loaded units break the policy, is left as it ran: the old files go back before
     // anything restarts, so a later reload or reboot does not drop the running service.
     const restored = await restoreFiles(ctx, who, entry.home, changed.map((f) => f.target), removed, loadPrevious);
     throw new HostError(`${(err as Error).message}; ${restored}`);
@@ -90,6 +95,21 @@ async function verifyLoaded(ctx: ApplyContext, who: UserRef, units: readonly Exp
   const messages = await ctx.host.userManager.generatorMessages(who);
   const names = missing.map((u) => `${u.unit} (from ${u.source}, LoadState=${statuses.get(u.unit)?.loadState ?? 'unknown'})`);
   throw new HostError(`not loaded after daemon-reload: ${names.join(', ')}${messages.length ? ` — generator says: ${messages.join(' | ')}` : ''}`);
+}
+
+/**
+ * Step 7.6, under a policy: what will actually run is each unit as systemd loaded it (for
+ * a Quadlet file, the generator's output), read back with `systemctl --user cat` and
+ * judged as the static check judged the spec. Services and sockets have Exec lines.
+ */
+async function verifyPolicy(ctx: ApplyContext, policy: Policy, who: UserRef, home: string, units: readonly ExpectedUnit[]): Promise<void> {
+  const loaded = [];
+  for (const u of units.filter((x) => /\.(service|socket)$/.test(x.unit))) {
+    loaded.push({ unit: u.unit, loaded: parseUnit(await ctx.host.userManager.cat(who, u.unit)).unit });
+  }
+  const violations = loadedViolations(policy, loaded, { home, uid: who.uid, user: who.user });
+  if (violations.length === 0) return;
+  throw new HostError(`refused by the host policy, nothing was started: ${violations.map((v) => `${v.message} (fix: ${v.hint})`).join('; ')}`);
 }
 
 /**

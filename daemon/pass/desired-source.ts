@@ -57,7 +57,7 @@ export async function desiredFromRepo(config: MoorConfig): Promise<DesiredState>
     reservedNames: config.reservedNames,
   });
   const transforms = await loadTransformsDir(config.transformsDir);
-  const checked = validateTree(discovery, transforms.set, transforms.problems, config.protectedUsers);
+  const checked = validateTree(discovery, transforms.set, transforms.problems, config.protectedUsers, config.policy);
   if (checked.tree.length > 0) throw new ValidationError(checked.tree);
 
   const invalid = new Map<string, { user: string; problems: Problem[] }>();

@@ -10,8 +10,8 @@
 //                          (X-Hub-Signature-256) or GitLab token (X-Gitlab-Token)
 //                          trigger, answered at once; a replayed delivery triggers nothing
 //
-// Whoever can reach the socket must not be able to starve it: a connection that sends
-// nothing is dropped after firstByteMs, an idle one after idleMs, one in error is
+// Whoever can reach the socket must not be able to starve it: a connection that sends no
+// request is dropped after firstRequestMs, an idle one after idleMs, one in error is
 // destroyed, and past maxConnections the oldest connection with no request in flight
 // makes room for the new one. A reconcile stream holds its connection for its pass; at
 // most maxStreams of them run at once.
@@ -40,8 +40,8 @@ export interface ControlApi {
 export interface ControlLimits {
   bodyBytes: number;
   webhookBodyBytes: number;
-  /** A new connection must send its first byte within this. */
-  firstByteMs: number;
+  /** A new connection must send a whole request head within this. */
+  firstRequestMs: number;
   headersTimeoutMs: number;
   requestTimeoutMs: number;
   /** A connection with no request in flight is closed after this. */
@@ -55,7 +55,7 @@ export const DEFAULT_LIMITS: ControlLimits = {
   bodyBytes: 64 * 1024,
   // GitHub caps a delivery at 25 MB, but a push payload is a few KB to a few hundred KB.
   webhookBodyBytes: 5 * 1024 * 1024,
-  firstByteMs: 2_000,
+  firstRequestMs: 5_000,
   headersTimeoutMs: 5_000,
   requestTimeoutMs: 15_000,
   idleMs: 10_000,
@@ -177,18 +177,24 @@ class Connections {
     this.open.set(socket, { busy: 0, since: Date.now() });
     socket.once('close', () => this.open.delete(socket));
     socket.on('error', () => socket.destroy());
-    socket.setTimeout(this.limits.firstByteMs, () => socket.destroy());
-    socket.once('data', () => socket.setTimeout(this.limits.idleMs));
+    // The HTTP parser reads the socket's handle directly (no 'data' events), so the bound
+    // is on a whole request arriving, not on a first byte.
+    socket.setTimeout(this.limits.firstRequestMs, () => socket.destroy());
   }
 
-  /** A request on this socket: busy (never evicted) until its response is done. */
+  /**
+   * A request on this socket: busy (never evicted, and bounded by the server's request
+   * timeout instead of ours) until its response is done; then idle again.
+   */
   begin(socket: Socket, res: ServerResponse): void {
     const c = this.open.get(socket);
     if (!c) return;
     c.busy++;
+    socket.setTimeout(0);
     res.once('close', () => {
       c.busy--;
       c.since = Date.now();
+      if (c.busy === 0 && !socket.destroyed) socket.setTimeout(this.limits.idleMs);
     });
   }
 
@@ -196,11 +202,7 @@ class Connections {
   stream(socket: Socket, res: ServerResponse): boolean {
     if (this.streams >= this.limits.maxStreams) return false;
     this.streams++;
-    socket.setTimeout(0);
-    res.once('close', () => {
-      this.streams--;
-      if (!socket.destroyed) socket.setTimeout(this.limits.idleMs);
-    });
+    res.once('close', () => this.streams--);
     return true;
   }
 }

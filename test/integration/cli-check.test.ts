@@ -126,3 +126,34 @@ describe('moor check and names that cannot reach privilege', () => {
     expect(r.stdout).toContain(`${hostGroup}.container: a group named "${hostGroup}" already exists on this host`);
   });
 });
+
+describe('moor check under a host policy', () => {
+  const policyConfig = join(root, 'policy.toml');
+  writeFileSync(policyConfig, '[policy]\nports = []\npull = ["never"]\nprivileged = false\n');
+
+  it('reports a PodmanArgs= bypass and a plain service running podman, with file, line and rule; exits 2', () => {
+    const repo = write(join(root, 'policy-repo'), {
+      'shopfront.container': '[Container]\nImage=localhost/shop:1\nPull=never\nPodmanArgs=--publish 8080:80 --pull=always\n',
+      'nightly.container': '[Container]\nImage=localhost/nightly:1\nPull=never\n',
+      'nightly-run.service': '[Service]\nExecStart=/usr/bin/podman run --pull=never -p 8081:80 localhost/nightly:1\n',
+      'nightly-sh.service': "[Service]\nExecStart=/bin/sh -c 'podman run --privileged localhost/x'\n",
+      'fine.container': '[Container]\nImage=localhost/fine:1\nPull=never\n',
+    });
+    const r = runMoor(['--config', policyConfig, 'check', repo, '--transforms', join(root, 'none')]);
+    expect(r.code).toBe(2);
+    const lines = r.stdout.split('\n');
+    expect(lines).toContain(
+      'shopfront.container:4: policy rule "ports": shopfront.service (shopfront.container) publishes host port 8080 (PodmanArgs=--publish 8080:80); this host allows none (fix: remove it from the spec, or allow it in the host\'s [policy] ports)',
+    );
+    expect(lines.some((l) => l.startsWith('shopfront.container:4: policy rule "pull": shopfront.service (shopfront.container) pulls images with policy "always" (PodmanArgs=--pull=always)'))).toBe(true);
+    expect(lines.some((l) => l.startsWith('nightly-run.service:2: policy rule "ports": nightly-run.service (nightly-run.service) publishes host port 8081'))).toBe(true);
+    expect(lines.some((l) => l.startsWith('nightly-sh.service:2: policy rule "programs": nightly-sh.service (nightly-sh.service) runs /bin/sh'))).toBe(true);
+    const json = JSON.parse(runMoor(['--config', policyConfig, 'check', repo, '--transforms', join(root, 'none'), '--json']).stdout) as { workloads: { name: string; valid: boolean }[] };
+    expect(json.workloads.map((w) => `${w.name} ${w.valid}`)).toEqual(['fine true', 'nightly false', 'shopfront false']);
+  });
+
+  it('without a [policy] table the same repo is fine', () => {
+    const r = runMoor([...noConfig, 'check', join(root, 'policy-repo'), '--transforms', join(root, 'none')]);
+    expect(r.code).toBe(0);
+  });
+});

@@ -343,8 +343,8 @@ describe('request bounds', () => {
     }
   });
 
-  it('a connection that sends nothing is dropped after firstByteMs', async () => {
-    await start({}, { firstByteMs: 200 });
+  it('a connection that sends no request is dropped after firstRequestMs', async () => {
+    await start({}, { firstRequestMs: 200 });
     const [sock] = await openIdle(1);
     const t0 = Date.now();
     await new Promise<void>((r) => (sock!.destroyed ? r() : sock!.once('close', () => r())));

@@ -133,3 +133,21 @@ describe('config', () => {
     expect(findKeyLine(text, ['gc', 'nope'])).toBeUndefined();
   });
 });
+
+describe('config [policy]', () => {
+  it('is absent by default, and resolved when given, a drop-in adding to it', async () => {
+    expect((await loadConfig({ file: join(configDir({}), 'config.toml') })).policy).toBeUndefined();
+    const dir = configDir({
+      'config.toml': '[policy]\nports = [8080, "9000-9099"]\ncapabilities = ["cap_net_bind_service"]\n',
+      'config.d/10-paths.toml': '[policy]\nhost_paths = ["%h/data"]\nprivileged = false\n',
+    });
+    const c = await loadConfig({ file: join(dir, 'config.toml') });
+    expect(c.policy).toEqual({ ports: [[8080, 8080], [9000, 9099]], capabilities: ['NET_BIND_SERVICE'], hostPaths: ['%h/data'], privileged: false, programs: [] });
+  });
+  it('refuses a misspelt rule, a bad range, a relative path, an unknown namespace', () => {
+    expect(configErrorOf(() => parseConfigText('c.toml', '[policy]\nport = []\n')).message).toMatch(/port/);
+    expect(configErrorOf(() => parseConfigText('c.toml', '[policy]\nports = ["9099-9000"]\n')).message).toMatch(/first <= last/);
+    expect(configErrorOf(() => parseConfigText('c.toml', '[policy]\nhost_paths = ["srv"]\n')).message).toMatch(/absolute/);
+    expect(configErrorOf(() => parseConfigText('c.toml', '[policy]\nhost_namespaces = ["mount"]\n')).message).toMatch(/host_namespaces/);
+  });
+});

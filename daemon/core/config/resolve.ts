@@ -1,5 +1,6 @@
 // Turns the merged file content into the full config with every default filled in.
 import type { ConfigFile, MoorConfig } from './schema';
+import type { Policy } from '../policy';
 import { DEFAULT_REPO_BUDGET } from '../repo-budget';
 
 export const DEFAULT_CONFIG_FILE = '/etc/moor/config.toml';
@@ -59,11 +60,26 @@ export function resolveConfig(merged: ConfigFile, files: string[]): MoorConfig {
       mode: merged.control?.mode ?? 0o600,
       webhookSecretFile: merged.control?.webhook_secret_file,
     },
+    ...(merged.policy ? { policy: resolvePolicy(merged.policy) } : {}),
     files,
   };
 }
 
-const TABLES = new Set(['source', 'schedule', 'timeouts', 'removal', 'gc', 'users', 'control']);
+function resolvePolicy(p: NonNullable<ConfigFile['policy']>): Policy {
+  return {
+    ...(p.images ? { images: p.images } : {}),
+    ...(p.ports ? { ports: p.ports } : {}),
+    ...(p.host_paths ? { hostPaths: p.host_paths } : {}),
+    ...(p.privileged !== undefined ? { privileged: p.privileged } : {}),
+    ...(p.capabilities ? { capabilities: p.capabilities.map((c) => c.toUpperCase().replace(/^CAP_/, '')) } : {}),
+    ...(p.host_namespaces ? { hostNamespaces: p.host_namespaces } : {}),
+    ...(p.devices ? { devices: p.devices } : {}),
+    ...(p.pull ? { pull: p.pull } : {}),
+    programs: p.programs ?? [],
+  };
+}
+
+const TABLES = new Set(['source', 'schedule', 'timeouts', 'removal', 'gc', 'users', 'control', 'policy']);
 
 /** Later files win key by key; the config's tables merge, every other value is replaced. */
 export function mergeConfigFiles(files: ConfigFile[]): ConfigFile {

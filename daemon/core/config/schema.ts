@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { DURATION_PATTERN, parseDuration } from './duration';
 import { USER_NAME_CHARS, USER_NAME_PATTERN } from '../user-name';
 import type { IdRangeConfig } from '../id-allocation';
+import { NAMESPACES, PULL_POLICIES, type Policy } from '../policy';
 
 const duration = z
   .string()
@@ -30,6 +31,32 @@ const maxRemovals = z.union([
   z.string().regex(/^\d{1,3}%$/, 'a percentage like "50%" or a count').transform((s) => ({ percent: Number(s.slice(0, -1)) })),
   z.number().int().nonnegative().transform((n) => ({ count: n })),
 ]);
+
+// A host port, or a range "8000-8099", as [first, last].
+const portRange = z.union([
+  z.number().int().min(1).max(65535).transform((n): [number, number] => [n, n]),
+  z
+    .string()
+    .regex(/^\d{1,5}(-\d{1,5})?$/, 'a port or a range like "8000-8099"')
+    .transform((s): [number, number] => {
+      const [a, b = a] = s.split('-').map(Number) as [number, number?];
+      return [a, b];
+    })
+    .refine(([a, b]) => a >= 1 && a <= b && b <= 65535, 'a range of ports between 1 and 65535, first <= last'),
+]);
+
+// The host policy (docs/policy.md): every rule optional; an unset rule is not enforced.
+const policyTable = z.strictObject({
+  images: z.array(z.string().min(1)).optional(),
+  ports: z.array(portRange).optional(),
+  host_paths: z.array(z.string().regex(/^(\/|%h(\/|$))/, 'an absolute path, or one under %h')).optional(),
+  privileged: z.boolean().optional(),
+  capabilities: z.array(z.string().regex(/^(CAP_)?[A-Za-z_]+$/, 'a capability name like "NET_BIND_SERVICE"')).optional(),
+  host_namespaces: z.array(z.enum(NAMESPACES)).optional(),
+  devices: z.array(z.string().min(1)).optional(),
+  pull: z.array(z.enum(PULL_POLICIES)).optional(),
+  programs: z.array(z.string().startsWith('/', 'an absolute path')).optional(),
+});
 
 export const configFileSchema = z.strictObject({
   log_level: z.enum(['debug', 'info', 'warn', 'error']).optional(),
@@ -99,6 +126,7 @@ export const configFileSchema = z.strictObject({
       webhook_secret_file: z.string().startsWith('/', 'an absolute path').optional(),
     })
     .optional(),
+  policy: policyTable.optional(),
 });
 
 export interface RepoBudget {
@@ -131,6 +159,8 @@ export interface MoorConfig {
   /** Where workload users' uids and subid ranges come from; an unset bound comes from /etc/login.defs. */
   users: IdRangeConfig;
   control: { socket: string; mode: number; webhookSecretFile?: string };
+  /** The host policy; unset when the config has no [policy] table (nothing is judged). */
+  policy?: Policy;
   /** The files the config was read from, in merge order. */
   files: string[];
 }
