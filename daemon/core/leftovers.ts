@@ -10,8 +10,12 @@ export interface Owners {
   ranges: readonly IdRange[];
 }
 
-/** World-writable or per-user spool directories where a user can leave files; searched with -xdev. */
-export const LEFTOVER_ROOTS: readonly string[] = ['/tmp', '/var/tmp', '/dev/shm', '/var/spool/cron', '/var/spool/at'];
+/**
+ * World-writable or per-user spool directories where a user can leave files; searched
+ * with -xdev. /run/lock (1777 on Debian) and /dev/mqueue (POSIX message queues) are
+ * world-writable too.
+ */
+export const LEFTOVER_ROOTS: readonly string[] = ['/tmp', '/var/tmp', '/dev/shm', '/run/lock', '/dev/mqueue', '/var/spool/cron', '/var/spool/at'];
 /** journald's persistent and volatile stores; user-UID*.journal files are root's, matched by name. */
 export const JOURNAL_ROOTS: readonly string[] = ['/var/log/journal', '/run/log/journal'];
 
