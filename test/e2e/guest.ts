@@ -10,7 +10,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, lstatSync, readFileSync, readdirSync, readlinkSync, realpathSync, rmdirSync, rmSync, type Dirent } from 'node:fs';
 import { join, relative } from 'node:path';
-import { GUEST_MOOR, GUEST_NODE, TEST_BASE_TRANSFORM, withGuestOnlyLines } from './guest-config';
+import { inject } from 'vitest';
+import { GUEST_MOOR, GUEST_MOOR_CONFIG, GUEST_NODE, TEST_BASE_TRANSFORM, withGuestOnlyLines } from './guest-config';
 import { ensureGuestTree, assertHostCanRunGuests, GuestUnavailableError, REPO_ROOT, type GuestTree } from './guest-tree';
 import { killGroup, runProc } from './host-proc';
 
@@ -518,6 +519,20 @@ exec "$@"
 `;
 
 /** Boots a fresh volatile guest from the cached tree and waits until systemd says it is up. */
+/**
+ * A guest ready for moor: the bundle built by the global setup, moor's config, the test
+ * transforms and the bare repo. (Test files only: it reads what the global setup provided.)
+ */
+export async function bootMoorGuest(config: string | undefined = GUEST_MOOR_CONFIG): Promise<Guest> {
+  const setup = inject('e2e');
+  if (setup.bundleError) throw new Error(`no moor bundle to test: ${setup.bundleError}`);
+  const guest = await bootGuest();
+  if (config !== undefined) await guest.writeFile('/etc/moor/config.toml', config);
+  await guest.installTestTransforms();
+  await guest.initBareRepo();
+  return guest;
+}
+
 export async function bootGuest(options: BootOptions = {}): Promise<Guest> {
   const log = options.log ?? ((m: string) => console.log(m));
   assertHostCanRunGuests();

@@ -3,8 +3,8 @@
 // One workload through its life: created, left alone, repaired, beside a broken one,
 // refused and then allowed to go. A changed spec is in scenarios.e2e.test.ts (only its own
 // service restarts).
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { BUSYBOX_IMAGE, BUSYBOX_SERVE_FOREVER, GUEST_MOOR, GUEST_MOOR_CONFIG, GUEST_NODE, bootGuest, describeExec, leftoverGuests, type ExecResult, type Guest } from './guest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BUSYBOX_IMAGE, BUSYBOX_SERVE_FOREVER, GUEST_MOOR, GUEST_NODE, describeExec, leftoverGuests, type ExecResult, type Guest, bootMoorGuest } from './guest';
 
 const WORKLOAD = 'hello';
 
@@ -33,12 +33,7 @@ interface PassJson {
 let guest: Guest;
 
 beforeAll(async () => {
-  const setup = inject('e2e');
-  if (setup.bundleError) throw new Error(`no moor bundle to test: ${setup.bundleError}`);
-  guest = await bootGuest();
-  await guest.writeFile('/etc/moor/config.toml', GUEST_MOOR_CONFIG);
-  await guest.installTestTransforms();
-  await guest.initBareRepo();
+  guest = await bootMoorGuest();
 });
 
 afterAll(async () => {

@@ -4,8 +4,8 @@
 // name and no container of it runs. Then the check of what systemd loaded, on its own: a
 // rollback to a generation applied before the policy is refused and the running files
 // are put back.
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { BUSYBOX_IMAGE, BUSYBOX_SERVE_FOREVER, GUEST_MOOR_CONFIG, bootGuest, describeExec, leftoverGuests, type Guest } from './guest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BUSYBOX_IMAGE, BUSYBOX_SERVE_FOREVER, GUEST_MOOR_CONFIG, describeExec, leftoverGuests, type Guest, bootMoorGuest } from './guest';
 
 const POLICY = `
 [policy]
@@ -25,11 +25,7 @@ interface PassJson {
 let guest: Guest;
 
 beforeAll(async () => {
-  const setup = inject('e2e');
-  if (setup.bundleError) throw new Error(`no moor bundle to test: ${setup.bundleError}`);
-  guest = await bootGuest();
-  await guest.installTestTransforms();
-  await guest.initBareRepo();
+  guest = await bootMoorGuest(undefined);
 });
 
 afterAll(async () => {

@@ -4,8 +4,8 @@
 // copy of a shell among them), files of its subordinate range and its journal files all
 // go; the volume's data comes back from the archive into the re-added workload, its old
 // uid and range mapped to the new ones; purge mode keeps nothing.
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { BUSYBOX_IMAGE, GUEST_BARE_REPO, GUEST_MOOR_CONFIG, bootGuest, describeExec, eventually, leftoverGuests, type Guest } from './guest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BUSYBOX_IMAGE, GUEST_MOOR_CONFIG, describeExec, eventually, leftoverGuests, type Guest, bootMoorGuest } from './guest';
 
 const VOLUME_DATA = '/home/store/.local/share/containers/storage/volumes/systemd-store-data/_data';
 
@@ -33,12 +33,7 @@ const withoutStore = { 'keep.container': keep };
 let guest: Guest;
 
 beforeAll(async () => {
-  const setup = inject('e2e');
-  if (setup.bundleError) throw new Error(`no moor bundle to test: ${setup.bundleError}`);
-  guest = await bootGuest();
-  await guest.writeFile('/etc/moor/config.toml', GUEST_MOOR_CONFIG);
-  await guest.installTestTransforms();
-  await guest.initBareRepo(GUEST_BARE_REPO);
+  guest = await bootMoorGuest();
 });
 
 afterAll(async () => {

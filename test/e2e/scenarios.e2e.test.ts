@@ -5,24 +5,9 @@
 // on each other, in order. Then, on a guest of its own, the shipped example repo with the
 // shipped transforms, as scripts/demo shows it. Every assertion reads the guest's own
 // state: getent, loginctl, systemctl (system and --user), podman, journalctl.
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import {
-  BUSYBOX_IMAGE,
-  BUSYBOX_SERVE_FOREVER,
-  GUEST_BARE_REPO,
-  GUEST_MOOR,
-  GUEST_MOOR_CONFIG,
-  GUEST_NODE,
-  REPO_ROOT,
-  bootGuest,
-  describeExec,
-  eventually,
-  leftoverGuests,
-  readHostTree,
-  type ExecResult,
-  type Guest,
-} from './guest';
+import { BUSYBOX_IMAGE, BUSYBOX_SERVE_FOREVER, GUEST_BARE_REPO, GUEST_MOOR, GUEST_MOOR_CONFIG, GUEST_NODE, REPO_ROOT, bootGuest, describeExec, eventually, leftoverGuests, readHostTree, type ExecResult, type Guest, bootMoorGuest } from './guest';
 
 const STATE_DIR = '/var/lib/moor';
 const LOCK = '/run/moor/lock';
@@ -129,12 +114,7 @@ let guest: Guest;
 let passNo = 0;
 
 beforeAll(async () => {
-  const setup = inject('e2e');
-  if (setup.bundleError) throw new Error(`no moor bundle to test: ${setup.bundleError}`);
-  guest = await bootGuest();
-  await guest.writeFile('/etc/moor/config.toml', GUEST_MOOR_CONFIG);
-  await guest.installTestTransforms();
-  await guest.initBareRepo(GUEST_BARE_REPO);
+  guest = await bootMoorGuest();
   // moor installed as on a real host: the shipped units, sysusers.d (the moor-managed
   // group) and tmpfiles.d entries; nothing enabled.
   await guest.run([GUEST_NODE, GUEST_MOOR, 'install-units', '--bundle']);

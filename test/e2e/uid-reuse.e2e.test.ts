@@ -3,8 +3,8 @@
 // frees its uid and its /etc/subuid and /etc/subgid lines), and a workload added next must
 // get neither its uid (which would own that shell) nor its range. The removed workload
 // holds the highest uid, the one useradd alone would hand out next.
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { BUSYBOX_IMAGE, BUSYBOX_SERVE_FOREVER, GUEST_MOOR_CONFIG, bootGuest, describeExec, leftoverGuests, type Guest } from './guest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BUSYBOX_IMAGE, BUSYBOX_SERVE_FOREVER, describeExec, leftoverGuests, type Guest, bootMoorGuest } from './guest';
 
 const container = `[Container]
 Image=${BUSYBOX_IMAGE}
@@ -24,12 +24,7 @@ const LEFTOVER = `${SCRATCH}/leftover-shell`;
 let guest: Guest;
 
 beforeAll(async () => {
-  const setup = inject('e2e');
-  if (setup.bundleError) throw new Error(`no moor bundle to test: ${setup.bundleError}`);
-  guest = await bootGuest();
-  await guest.writeFile('/etc/moor/config.toml', GUEST_MOOR_CONFIG);
-  await guest.installTestTransforms();
-  await guest.initBareRepo();
+  guest = await bootMoorGuest();
 });
 
 afterAll(async () => {
