@@ -62,6 +62,9 @@ export class Agent {
   private resolveDone!: (code: ExitCode) => void;
   private readonly signalHandlers: Array<[NodeJS.Signals, () => void]> = [];
   private readonly readStore: () => Promise<StateStore>;
+  /** Set once serve() has started everything; a signal before that waits for it. */
+  private ready = false;
+  private pendingSignal: NodeJS.Signals | undefined;
   /** Resolves with the exit code once the daemon has stopped. */
   readonly done: Promise<ExitCode>;
 
@@ -98,6 +101,13 @@ export class Agent {
   private async serve(): Promise<void> {
     const env = this.opts.env ?? process.env;
     const config = this.config;
+    // From the first moment: a SIGTERM while the daemon starts (the control socket may
+    // already answer) must stop it cleanly, not end it by Node's default handler.
+    if (this.opts.handleSignals ?? true) {
+      this.onSignal('SIGHUP', () => (this.ready ? void this.reload('SIGHUP') : (this.pendingSignal ??= 'SIGHUP')));
+      this.onSignal('SIGTERM', () => this.onStopSignal('SIGTERM'));
+      this.onSignal('SIGINT', () => this.onStopSignal('SIGINT'));
+    }
     this.notifier = this.opts.notifier ?? (await createNotifier({ log: this.log, env, runner: new ExecaRunner() }));
 
     const activation = listenFdsFromEnv(env, process.pid);
@@ -133,17 +143,17 @@ export class Agent {
     this.schedule.start();
     this.watches = await this.watch(config);
 
-    if (this.opts.handleSignals ?? true) {
-      this.onSignal('SIGHUP', () => void this.reload('SIGHUP'));
-      this.onSignal('SIGTERM', () => this.onStopSignal('SIGTERM'));
-      this.onSignal('SIGINT', () => this.onStopSignal('SIGINT'));
-    }
+    this.ready = true;
     this.notifier.ready(this.lastStatus);
     this.stopWatchdog = startWatchdog(this.notifier, () => this.healthy(), this.log);
     this.log.info(
       { pid: process.pid, control: this.control.where, cron: config.schedule.cron, watching: this.watches.roots.join(',') || undefined, notify: this.notifier.backend },
       'moor daemon ready',
     );
+    // A signal that came while starting is acted on now that everything it needs is up.
+    const pending = this.pendingSignal;
+    if (pending === 'SIGHUP') void this.reload('SIGHUP');
+    else if (pending) return void this.stop(pending);
     if (this.opts.startupPass ?? true) this.trigger('startup');
   }
 
@@ -267,6 +277,10 @@ export class Agent {
   }
 
   private onStopSignal(signal: NodeJS.Signals): void {
+    if (!this.ready) {
+      this.pendingSignal = signal;
+      return;
+    }
     if (this.stopping) {
       this.log.warn({ signal }, 'second stop signal: exiting now, the next start converges');
       process.exit(ExitCode.Failed);
