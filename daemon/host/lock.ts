@@ -90,6 +90,7 @@ function flockArgv(options: PassLockOptions): { argv: string[]; timeoutMs: numbe
  */
 export async function acquirePassLock(path: string, options: PassLockOptions): Promise<PassLock> {
   await mkdirAsync(dirname(path), { recursive: true, mode: 0o755 });
+  await checkLockDir(dirname(path));
   const { argv, timeoutMs } = flockArgv(options);
   // The file could be replaced while we wait (someone deletes it); a lock on an unlinked
   // inode excludes nobody, so we retry on the file now at the path.
@@ -97,6 +98,9 @@ export async function acquirePassLock(path: string, options: PassLockOptions): P
     const fd = await openAsync(path, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
     let keep = false;
     try {
+      // Before anything is written to it: a hard link planted at the path would have root
+      // truncate its target.
+      checkLockFile(path, await fstatAsync(fd));
       const result = await runWithInheritedFd(argv, fd, timeoutMs);
       if (result.exitCode === CONFLICT) throw new LockHeldError(path, await readHolder(path));
       if (result.exitCode !== 0 || result.timedOut) {
@@ -114,6 +118,24 @@ export async function acquirePassLock(path: string, options: PassLockOptions): P
     }
   }
   throw new HostError(`${path} kept being replaced while locking it`);
+}
+
+const me = () => process.getuid?.() ?? 0;
+
+/** The lock's directory must be ours alone: whoever can write to it can swap the lock file. */
+async function checkLockDir(dir: string): Promise<void> {
+  const st = await statAsync(dir);
+  if (st.uid !== me() || (st.mode & 0o022) !== 0) {
+    throw new HostError(
+      `refusing the lock directory ${dir}: it is ${st.uid !== me() ? `owned by uid ${st.uid}` : `writable by others (mode ${(st.mode & 0o7777).toString(8).padStart(4, '0')})`}; set lock_path to a directory only root can write to (default /run/moor/lock)`,
+    );
+  }
+}
+
+/** The lock file is a regular file of ours with one name, or it is not a lock of moor's. */
+function checkLockFile(path: string, st: import('node:fs').Stats): void {
+  const wrong = !st.isFile() ? 'not a regular file' : st.nlink !== 1 ? `a file with ${st.nlink} names (a hard link)` : st.uid !== me() ? `owned by uid ${st.uid}` : undefined;
+  if (wrong) throw new HostError(`refusing the lock file ${path}: it is ${wrong}; remove it (moor creates its own)`);
 }
 
 function makeHandle(path: string, fd: number): PassLock {

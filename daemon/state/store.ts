@@ -52,13 +52,16 @@ export interface OpenStateStoreOptions {
 
 /**
  * Opens the state store in `dir`. Unless read-only, the directories are created if
- * needed; they must belong to this process's user and are made 0700: a state dir others
- * can write to would let them plant links that root then writes through.
+ * needed; they must belong to this process's user, and one others can write to is
+ * refused (it would let them plant links that root then writes through); ours are made
+ * 0700. An existing state dir that holds anything but moor's state is refused too: a
+ * state_dir pointed at the wrong directory must not be chmod-ed and filled.
  */
 export async function openStateStore(dir: string, options: OpenStateStoreOptions = {}): Promise<StateStore> {
   const clock = options.clock ?? systemClock;
   const layout = stateLayout(resolve(dir));
   if (!options.readOnly) {
+    await refuseForeignDir(layout);
     for (const path of [layout.root, layout.generations, layout.applied, layout.redeploy, layout.archives]) {
       await ensureDir(path);
       await tighten(path);
@@ -97,7 +100,24 @@ async function tighten(path: string): Promise<void> {
   if (uid !== undefined && stat.uid !== uid) {
     throw new StateError(`${path}: owned by uid ${stat.uid}, not ${uid}; refusing to use it as moor's state`);
   }
+  if ((stat.mode & 0o022) !== 0) {
+    throw new StateError(`${path}: writable by others (mode ${(stat.mode & 0o7777).toString(8).padStart(4, '0')}); refusing to use it as moor's state (chmod 700 ${path}, or point state_dir elsewhere)`);
+  }
   if ((stat.mode & 0o7777) !== DIR_MODE) await fs.chmod(path, DIR_MODE);
+}
+
+/** What moor keeps in a state dir (and a fresh file system's lost+found). */
+const OURS = /^(generations|applied|redeploy|archives|checkout|current|owned-users\.json|pin\.json|last-pass\.json|lost\+found)(\.|$)|^\.current/;
+
+async function refuseForeignDir(layout: StateLayout): Promise<void> {
+  const entries = await listDir(layout.root).catch((err: NodeJS.ErrnoException) => {
+    throw new StateError(`${layout.root}: ${err.code === 'ENOTDIR' ? 'not a directory' : err.message}; refusing to use it as moor's state`);
+  });
+  const foreign = entries.filter((name) => !OURS.test(name));
+  if (foreign.length > 0 && foreign.length === entries.length) {
+    const shown = foreign.slice(0, 3).join(', ') + (foreign.length > 3 ? ', ...' : '');
+    throw new StateError(`${layout.root}: holds ${shown}, which are not moor's state; refusing to use it as state_dir (point state_dir at an empty or moor-owned directory)`);
+  }
 }
 
 // Temporary names of write-file-atomic (`<file>.<number>`) left by a write that was killed.

@@ -1,11 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { acquirePassLock } from '../../daemon/host/lock';
-import { LockHeldError } from '../../daemon/core/errors';
+import { HostError, LockHeldError } from '../../daemon/core/errors';
 
 const projectRoot = fileURLToPath(new URL('../..', import.meta.url));
 const lockModule = new URL('../../daemon/host/lock.ts', import.meta.url).href;
@@ -182,5 +182,26 @@ describe('pass lock', () => {
     const lock = await acquirePassLock(lockPath, { wait: false });
     expect(statSync(lockPath).mode & 0o777).toBe(0o600);
     await lock.release();
+  });
+
+  it('refuses a hard link planted at the lock path, and never truncates its target', async () => {
+    mkdirSync(join(dir, 'run'), { mode: 0o755 });
+    const victim = join(dir, 'precious');
+    writeFileSync(victim, 'do not truncate me\n', { mode: 0o600 });
+    linkSync(victim, lockPath);
+    const err = await acquirePassLock(lockPath, { wait: false }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(HostError);
+    expect((err as Error).message).toMatch(/refusing the lock file .*2 names \(a hard link\)/);
+    expect(readFileSync(victim, 'utf8')).toBe('do not truncate me\n');
+  });
+
+  it.skipIf(process.getuid?.() !== 0)('refuses a lock file another user owns, and a lock directory others can write to', async () => {
+    mkdirSync(join(dir, 'run'), { mode: 0o755 });
+    writeFileSync(lockPath, '', { mode: 0o600 });
+    chownSync(lockPath, 65534, 65534);
+    await expect(acquirePassLock(lockPath, { wait: false })).rejects.toThrow(/refusing the lock file .*owned by uid 65534/);
+    rmSync(lockPath);
+    chmodSync(join(dir, 'run'), 0o777);
+    await expect(acquirePassLock(lockPath, { wait: false })).rejects.toThrow(/refusing the lock directory .*writable by others \(mode 0777\)/);
   });
 });

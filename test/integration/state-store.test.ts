@@ -28,14 +28,41 @@ describe('openStateStore', () => {
     for (const path of ['', 'applied', 'archives', 'generations', 'redeploy']) expect(await mode(join(dir, path))).toBe(0o700);
   });
 
-  it('tightens an existing state dir that others could read or write', async () => {
+  it('tightens an existing state dir that others could read', async () => {
     const dir = join(base, 'state');
-    await fs.mkdir(join(dir, 'applied'), { recursive: true, mode: 0o777 });
+    await fs.mkdir(join(dir, 'applied'), { recursive: true, mode: 0o755 });
     await fs.chmod(dir, 0o755);
-    await fs.chmod(join(dir, 'applied'), 0o777);
     await openStateStore(dir);
     expect(await mode(dir)).toBe(0o700);
     expect(await mode(join(dir, 'applied'))).toBe(0o700);
+  });
+
+  it('refuses a state dir others could write to (they could plant links root writes through), and leaves it as it is', async () => {
+    const dir = join(base, 'state');
+    await fs.mkdir(join(dir, 'applied'), { recursive: true });
+    await fs.chmod(dir, 0o777);
+    await expect(openStateStore(dir)).rejects.toThrow(/writable by others \(mode 0777\)/);
+    expect(await mode(dir)).toBe(0o777);
+  });
+
+  it('refuses an existing directory that holds something other than moor state, and neither changes nor fills it', async () => {
+    const dir = join(base, 'etc');
+    await fs.mkdir(dir, { mode: 0o755 });
+    await fs.writeFile(join(dir, 'passwd'), 'root:x:0:0::/root:/bin/sh\n');
+    await fs.writeFile(join(dir, 'hosts'), '127.0.0.1 localhost\n');
+    await expect(openStateStore(dir)).rejects.toThrow(/holds hosts, passwd, which are not moor's state/);
+    expect(await mode(dir)).toBe(0o755);
+    expect((await fs.readdir(dir)).sort()).toEqual(['hosts', 'passwd']);
+    // Read-only opening (moor status) creates nothing there either.
+    await openStateStore(dir, { readOnly: true });
+    expect((await fs.readdir(dir)).sort()).toEqual(['hosts', 'passwd']);
+  });
+
+  it('takes an empty directory, or a file system with only lost+found', async () => {
+    const dir = join(base, 'fresh');
+    await fs.mkdir(join(dir, 'lost+found'), { recursive: true });
+    await openStateStore(dir);
+    expect((await fs.readdir(dir)).sort()).toEqual(['applied', 'archives', 'generations', 'lost+found', 'redeploy']);
   });
 
   it('is idempotent and keeps existing state', async () => {
