@@ -11,6 +11,9 @@ import { statusViaDaemon } from './via-daemon';
 export function formatStatus(r: StatusReport): string {
   const lines: string[] = [];
   lines.push(r.live ? `live: generation ${r.live.generation} @${r.live.commit.slice(0, 12)} (${r.live.kind}) from ${r.live.source}` : 'live: no complete generation yet');
+  if (r.liveCorrupt) {
+    lines.push(`LIVE GENERATION ${r.liveCorrupt.generation} IS CORRUPT: ${r.liveCorrupt.problem}; the next pass moves it to quarantine/ and records the host as it runs`);
+  }
   if (r.latest && r.latest.generation !== r.live?.generation) {
     lines.push(`latest: generation ${r.latest.generation} @${r.latest.commit.slice(0, 12)} is ${r.latest.state.toUpperCase()}`);
   }

@@ -53,6 +53,9 @@ export async function runPass(ctx: PassContext, opts: PassOptions = {}): Promise
 /** Step 1: generations left by a killed pass are marked aborted; `current` is repaired. */
 async function recover(ctx: PassContext): Promise<void> {
   const recovery = await ctx.store.generations.recoverAborted();
+  for (const q of recovery.quarantined ?? []) {
+    ctx.log.error({ generation: q.id, problem: q.problem }, `generation ${q.id} is corrupt: moved to quarantine/, the rest of the history goes on`);
+  }
   if (recovery.aborted.length > 0) ctx.log.warn({ generations: recovery.aborted }, 'marked generations of interrupted passes as aborted');
 }
 

@@ -63,7 +63,8 @@ export type Marker = z.infer<typeof Marker>;
 
 export const Sequence = z.object({ last: z.number().int().nonnegative() });
 
-export type GenerationState = 'complete' | 'failed' | 'aborted' | 'in-progress';
+/** `corrupt`: a record of it cannot be read; the next holder of the lock quarantines it. */
+export type GenerationState = 'complete' | 'failed' | 'aborted' | 'in-progress' | 'corrupt';
 
 /** One generation as listed: its number, state and records. */
 export interface GenerationInfo {
@@ -73,6 +74,8 @@ export interface GenerationInfo {
   manifest?: Manifest;
   status?: Status;
   createdAt: Date;
+  /** For a corrupt generation: what could not be read. */
+  problem?: string;
 }
 
 /**

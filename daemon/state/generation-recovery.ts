@@ -23,6 +23,8 @@ export interface RecoveryReport {
   current?: number;
   /** Leftovers of interrupted swaps and deletions that were removed. */
   swept: string[];
+  /** Corrupt generations moved into quarantine/ (set by GenerationStore.recoverAborted). */
+  quarantined?: { id: number; at: string; problem: string }[];
 }
 
 /**

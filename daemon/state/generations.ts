@@ -5,6 +5,7 @@
 // `current` swap last.
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
+import { z } from 'zod';
 import { dirname, join } from 'node:path';
 import type { Clock } from '../core/ports';
 import type { FileContents } from '../core/types';
@@ -23,7 +24,7 @@ import {
   type GenerationWorkload,
   type StatusItem,
 } from './generation-records';
-import { readCurrentLink, sweepCurrentLeftovers, swapCurrentLink } from './current-link';
+import { readCurrentLink, removeCurrentLink, sweepCurrentLeftovers, swapCurrentLink } from './current-link';
 import { recoverGenerations, type RecoveryReport } from './generation-recovery';
 import {
   assertRelativePath,
@@ -39,6 +40,9 @@ export interface GenerationContent extends GenerationInfo {
 }
 
 const DELETING_PREFIX = '.deleting-';
+
+export const QuarantinedGeneration = z.object({ id: z.number().int().positive(), at: z.string(), problem: z.string() });
+export type QuarantinedGeneration = z.infer<typeof QuarantinedGeneration>;
 
 export type { GenerationInfo, GenerationInput, RecoveryReport, GenerationWorkload };
 
@@ -211,12 +215,20 @@ export class GenerationStore {
       if (isNotFound(err)) return undefined;
       throw err;
     }
-    const [complete, aborted, manifest, status] = await Promise.all([
-      pathExists(join(dir, 'complete')),
-      pathExists(join(dir, 'aborted')),
-      readJsonIfExists(join(dir, 'manifest.json'), Manifest),
-      readJsonIfExists(join(dir, 'status.json'), Status),
-    ]);
+    let records;
+    try {
+      records = await Promise.all([
+        pathExists(join(dir, 'complete')),
+        pathExists(join(dir, 'aborted')),
+        readJsonIfExists(join(dir, 'manifest.json'), Manifest),
+        readJsonIfExists(join(dir, 'status.json'), Status),
+      ]);
+    } catch (err) {
+      // One unreadable generation must not stop every pass, gc, status and history.
+      if (!(err instanceof StateError)) throw err;
+      return { id, state: 'corrupt', createdAt: stat.mtime, problem: err.message };
+    }
+    const [complete, aborted, manifest, status] = records;
     // A concurrent GC renames a generation away before removing it: don't report the remains.
     if (!(await pathExists(dir))) return undefined;
     const state: GenerationState = complete
@@ -243,6 +255,7 @@ export class GenerationStore {
   /** A generation with its rendered files, as `moor rollback` re-applies them. */
   async read(id: number): Promise<GenerationContent> {
     const info = await this.requireInfo(id);
+    if (info.state === 'corrupt') throw new StateError(`generation ${id} is corrupt: ${info.problem ?? 'unreadable'}`);
     const manifest = info.manifest;
     if (!manifest) throw new StateError(`generation ${id} has no manifest: its pass crashed before writing it`);
     const workloads: Record<string, GenerationWorkload> = {};
@@ -267,8 +280,49 @@ export class GenerationStore {
    * Startup recovery (see generation-recovery.ts): marks crashed passes aborted and
    * repairs `current`. Only under the pass lock.
    */
-  recoverAborted(isInProgress: (id: number) => boolean = () => false): Promise<RecoveryReport> {
-    return recoverGenerations(this, this.layout, this.clock, isInProgress);
+  async recoverAborted(isInProgress: (id: number) => boolean = () => false): Promise<RecoveryReport> {
+    const live = await readCurrentLink(this.layout).catch(() => undefined);
+    const quarantined = await this.quarantineCorrupt();
+    const report = await recoverGenerations(this, this.layout, this.clock, isInProgress);
+    // The live generation itself was unreadable: an older one does not say what runs now.
+    // With no live generation, the next pass records the host as it runs (docs/design.md §6 step 6).
+    if (live !== undefined && quarantined.some((q) => q.id === live)) {
+      await removeCurrentLink(this.layout);
+      const { current: _dropped, ...rest } = report;
+      return { ...rest, quarantined };
+    }
+    return quarantined.length > 0 ? { ...report, quarantined } : report;
+  }
+
+  /**
+   * Moves every corrupt generation aside into quarantine/, with a note of why, so the rest
+   * of the history keeps working; `current` is repaired by recovery after it. Under the
+   * pass lock.
+   */
+  async quarantineCorrupt(): Promise<QuarantinedGeneration[]> {
+    const moved: QuarantinedGeneration[] = [];
+    for (const info of await this.list()) {
+      if (info.state !== 'corrupt') continue;
+      await ensureDir(this.layout.quarantine);
+      const at = this.clock.now().toISOString();
+      const to = join(this.layout.quarantine, `${generationDirName(info.id)}-${at.replace(/[:.]/g, '')}`);
+      await fs.rename(this.dir(info.id), to);
+      await fsyncDir(this.layout.generations);
+      const entry = { id: info.id, at, problem: info.problem ?? 'unreadable' };
+      await writeJsonAtomic(join(to, 'quarantined.json'), entry);
+      moved.push(entry);
+    }
+    return moved;
+  }
+
+  /** The generations quarantined so far, oldest first. */
+  async listQuarantined(): Promise<QuarantinedGeneration[]> {
+    const out: QuarantinedGeneration[] = [];
+    for (const name of await listDir(this.layout.quarantine)) {
+      const note = await readJsonIfExists(join(this.layout.quarantine, name, 'quarantined.json'), QuarantinedGeneration).catch(() => undefined);
+      if (note) out.push(note);
+    }
+    return out.sort((a, b) => a.id - b.id || a.at.localeCompare(b.at));
   }
 
   /**

@@ -18,6 +18,8 @@ export interface StateLayout {
   lastPass: string;
   /** Homes of removed workloads. */
   archives: string;
+  /** Corrupt generations moved aside, each with why. */
+  quarantine: string;
 }
 
 export function stateLayout(root: string): StateLayout {
@@ -33,6 +35,7 @@ export function stateLayout(root: string): StateLayout {
     redeploy: join(root, 'redeploy'),
     lastPass: join(root, 'last-pass.json'),
     archives: join(root, 'archives'),
+    quarantine: join(root, 'quarantine'),
   };
 }
 

@@ -6,6 +6,7 @@ import type { StateStore } from './store';
 
 export interface GenerationRow {
   generation: number;
+  /** complete, failed, aborted, in-progress, corrupt (not yet moved aside), or quarantined. */
   state: string;
   kind?: string;
   rollbackOf?: number;
@@ -14,13 +15,15 @@ export interface GenerationRow {
   failed: string[];
   current: boolean;
   pinned: boolean;
+  /** Why a corrupt or quarantined generation could not be read. */
+  problem?: string;
 }
 
 /** The rows of `moor generations --json`. */
 export async function generationRows(store: StateStore): Promise<GenerationRow[]> {
   const current = await store.generations.current();
   const pinned = (await store.pin.read())?.generation;
-  return (await store.generations.list()).map((g) => ({
+  const rows: GenerationRow[] = (await store.generations.list()).map((g) => ({
     generation: g.id,
     state: g.state,
     kind: g.manifest?.kind,
@@ -30,7 +33,12 @@ export async function generationRows(store: StateStore): Promise<GenerationRow[]
     failed: (g.status?.items ?? []).filter((i) => i.result !== 'ok').map((i) => i.workload),
     current: g.id === current,
     pinned: g.id === pinned,
+    ...(g.problem ? { problem: g.problem } : {}),
   }));
+  for (const q of await store.generations.listQuarantined()) {
+    rows.push({ generation: q.id, state: 'quarantined', createdAt: q.at, failed: [], current: false, pinned: false, problem: q.problem });
+  }
+  return rows.sort((a, b) => a.generation - b.generation);
 }
 
 export interface WorkloadStatus {
@@ -61,6 +69,8 @@ export interface DaemonInfo {
 
 export interface StatusReport {
   live?: { generation: number; commit: string; source: string; kind: string };
+  /** The live generation cannot be read: the next pass quarantines it and records the host anew. */
+  liveCorrupt?: { generation: number; problem: string };
   latest?: { generation: number; state: string; commit: string };
   lastPass?: LastPass;
   pinned?: { generation: number; pinnedAt: string };
@@ -74,7 +84,7 @@ export async function statusReport(store: StateStore): Promise<StatusReport> {
   const gens = await store.generations.list();
   const currentId = await store.generations.current();
   const current = gens.find((g) => g.id === currentId);
-  const latest = gens.filter((g) => g.state !== 'aborted').at(-1);
+  const latest = gens.filter((g) => g.state !== 'aborted' && g.state !== 'corrupt').at(-1);
   const pin = await store.pin.read();
   const rows = new Map<string, WorkloadStatus>();
   for (const a of await store.applied.list()) {
@@ -95,6 +105,7 @@ export async function statusReport(store: StateStore): Promise<StatusReport> {
   const lastPass = await store.lastPass.read();
   return {
     ...(current?.manifest ? { live: { generation: current.id, commit: current.manifest.commit, source: current.manifest.source, kind: current.manifest.kind } } : {}),
+    ...(current?.state === 'corrupt' ? { liveCorrupt: { generation: current.id, problem: current.problem ?? 'unreadable' } } : {}),
     ...(latest?.manifest ? { latest: { generation: latest.id, state: latest.state, commit: latest.manifest.commit } } : {}),
     ...(lastPass ? { lastPass } : {}),
     ...(pin ? { pinned: { generation: pin.generation, pinnedAt: pin.pinnedAt } } : {}),

@@ -80,10 +80,14 @@ export async function openStateStore(dir: string, options: OpenStateStoreOptions
     lastPass: new LastPassStore(layout),
     archives: new ArchiveStore(layout, clock),
     async gc(policy, now = clock.now()) {
+      // Corrupt generations are moved aside first: gc judges only what it can read.
+      const quarantined = await generations.quarantineCorrupt();
+      if (quarantined.length > 0) await generations.recoverAborted();
       const current = await generations.current();
       const pinned = (await pin.read())?.generation;
       const protect = [current, pinned].filter((id): id is number => id !== undefined);
-      const decisions = decideGc(await generations.list(), policy, now, protect);
+      const readable = (await generations.list()).flatMap((g) => (g.state === 'corrupt' ? [] : [{ ...g, state: g.state }]));
+      const decisions = decideGc(readable, policy, now, protect);
       const deleted: number[] = [];
       for (const decision of decisions) {
         if (decision.delete && (await generations.delete(decision.id))) deleted.push(decision.id);
@@ -107,7 +111,7 @@ async function tighten(path: string): Promise<void> {
 }
 
 /** What moor keeps in a state dir (and a fresh file system's lost+found). */
-const OURS = /^(generations|applied|redeploy|archives|checkout|current|owned-users\.json|pin\.json|last-pass\.json|lost\+found)(\.|$)|^\.current/;
+const OURS = /^(generations|applied|redeploy|archives|quarantine|checkout|current|owned-users\.json|pin\.json|last-pass\.json|lost\+found)(\.|$)|^\.current/;
 
 async function refuseForeignDir(layout: StateLayout): Promise<void> {
   const entries = await listDir(layout.root).catch((err: NodeJS.ErrnoException) => {

@@ -269,19 +269,22 @@ describe('read and delete', () => {
     expect(await store.generations.delete(42)).toBe(false);
   });
 
-  it('a corrupt manifest is a StateError naming the file', async () => {
+  it('a corrupt manifest makes its generation corrupt, naming the file; reading it is a StateError', async () => {
     await store.generations.begin(input());
     const path = join(dir, 'generations', '000001', 'manifest.json');
     await fs.writeFile(path, '{"generation": 1, "kind"');
-    await expect(store.generations.list()).rejects.toThrow(path);
-    await expect(store.generations.list()).rejects.toBeInstanceOf(StateError);
+    const [info] = await store.generations.list();
+    expect(info).toMatchObject({ id: 1, state: 'corrupt', problem: expect.stringContaining(path) });
+    await expect(store.generations.read(1)).rejects.toBeInstanceOf(StateError);
+    await expect(store.generations.read(1)).rejects.toThrow(path);
   });
 
-  it('a corrupt status.json is a StateError naming the file', async () => {
+  it('a corrupt status.json makes its generation corrupt, naming the file', async () => {
     const id = await store.generations.begin(input());
     const path = join(dir, 'generations', '000001', 'status.json');
     await fs.writeFile(path, JSON.stringify({ generation: id, items: 'many' }));
-    await expect(store.generations.info(id)).rejects.toThrow(path);
+    expect(await store.generations.info(id)).toMatchObject({ state: 'corrupt', problem: expect.stringContaining(path) });
+    await expect(store.generations.read(id)).rejects.toThrow(path);
   });
 
   it('current pointing at a generation that is not complete is a StateError', async () => {

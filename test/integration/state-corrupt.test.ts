@@ -1,0 +1,85 @@
+// A corrupt generation stops nothing (docs/design.md §7): an unreadable record is reported,
+// moved aside into quarantine/ by the next holder of the lock, and every pass, gc, status
+// and history go on. Passes over the fake host, real files in the state dir.
+import { truncateSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { generationRows, statusReport } from '../../daemon/state/reports';
+import { PassHarness, containerSpec } from '../helpers/pass-harness';
+
+let h: PassHarness;
+beforeEach(() => {
+  h = new PassHarness();
+});
+afterEach(() => h.cleanup());
+
+const manifest = (id: number) => join(h.stateDir, 'generations', String(id).padStart(6, '0'), 'manifest.json');
+
+async function threeGenerations(): Promise<void> {
+  for (const tag of ['1', '2', '3']) {
+    h.commit({ 'web.container': containerSpec(`localhost/web:${tag}`) }, `v${tag}`);
+    expect((await h.pass()).result).toMatchObject({ exitCode: 0, generationState: 'complete' });
+  }
+}
+
+describe('a truncated manifest in an old generation', () => {
+  it('leaves status and the history readable, the generation shown as corrupt', async () => {
+    await threeGenerations();
+    truncateSync(manifest(1), 20);
+    const store = await h.openStore();
+    const report = await statusReport(store);
+    expect(report.live).toMatchObject({ generation: 3 });
+    const rows = await generationRows(store);
+    expect(rows.map((r) => [r.generation, r.state])).toEqual([
+      [1, 'corrupt'],
+      [2, 'complete'],
+      [3, 'complete'],
+    ]);
+    expect(rows[0]!.problem).toMatch(/manifest\.json: corrupt JSON/);
+  });
+
+  it('the next pass quarantines it, logs it at error priority, and converges', async () => {
+    await threeGenerations();
+    truncateSync(manifest(1), 20);
+    h.commit({ 'web.container': containerSpec('localhost/web:4') }, 'v4');
+    const { result } = await h.pass();
+    expect(result).toMatchObject({ exitCode: 0, generation: 4, generationState: 'complete' });
+    expect(h.logs.some((l) => l.startsWith('<3>generation 1 is corrupt: moved to quarantine/'))).toBe(true);
+    const rows = await generationRows(await h.openStore());
+    expect(rows.map((r) => [r.generation, r.state])).toEqual([
+      [1, 'quarantined'],
+      [2, 'complete'],
+      [3, 'complete'],
+      [4, 'complete'],
+    ]);
+    expect(rows[0]!.problem).toMatch(/corrupt JSON/);
+  });
+
+  it('gc quarantines it and then judges the rest', async () => {
+    await threeGenerations();
+    writeFileSync(manifest(2), '{"generation": "two"}');
+    const store = await h.openStore();
+    const report = await store.gc({ keepMin: 1, keepMax: 1, minAgeMs: 0, maxAgeMs: 1 });
+    expect(report.deleted).toEqual([1]);
+    expect((await store.generations.listQuarantined()).map((q) => q.id)).toEqual([2]);
+    expect((await store.generations.list()).map((g) => g.id)).toEqual([3]);
+  });
+});
+
+describe('a corrupt live generation', () => {
+  it('is reported clearly by status, and the next pass re-derives a live one', async () => {
+    await threeGenerations();
+    truncateSync(manifest(3), 5);
+    const before = await statusReport(await h.openStore());
+    expect(before.live).toBeUndefined();
+    expect(before.liveCorrupt).toMatchObject({ generation: 3, problem: expect.stringMatching(/corrupt JSON/) });
+
+    // Nothing changed in the repo: the host is in step, and the pass records it anew.
+    const { result } = await h.pass();
+    expect(result).toMatchObject({ exitCode: 0, generation: 4, generationState: 'complete' });
+    const after = await statusReport(await h.openStore());
+    expect(after.live).toMatchObject({ generation: 4 });
+    expect(after.liveCorrupt).toBeUndefined();
+    expect(after.live?.commit).toBe(result.commit);
+  });
+});
