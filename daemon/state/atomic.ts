@@ -36,8 +36,15 @@ export async function writeFileAtomic(path: string, data: string | Buffer, mode:
     throw err;
   });
   if (existing?.isSymbolicLink()) throw new StateError(`${path}: is a symlink; refusing to write state through it`);
-  await writeFileAtomicLib(path, data, { mode, fsync: true });
-  await fsyncDir(dirname(path));
+  try {
+    await writeFileAtomicLib(path, data, { mode, fsync: true });
+    await fsyncDir(dirname(path));
+  } catch (err) {
+    // A full disk or a read-only file system is a state error with its reason: the file
+    // at `path` is the old one or none, never half of the new one.
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new StateError(`${path}: cannot write${code === 'ENOSPC' ? ' (no space left on the state dir\'s file system)' : ''}: ${(err as Error).message}`);
+  }
 }
 
 export async function writeJsonAtomic(path: string, value: unknown, mode: number = FILE_MODE): Promise<void> {
