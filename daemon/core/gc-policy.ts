@@ -19,6 +19,12 @@ export interface GcPolicy {
   minAgeMs: number;
   /** A complete generation older than this is deleted unless keep_min needs it. */
   maxAgeMs: number;
+  /**
+   * What generations may take on disk (file contents stored once): past it, the oldest
+   * generations go, min_age and keep_min notwithstanding; never the live or pinned one,
+   * nor the one in progress.
+   */
+  maxBytes?: number;
 }
 
 export interface GcDecision {

@@ -40,11 +40,16 @@ export async function writeFileAtomic(path: string, data: string | Buffer, mode:
     await writeFileAtomicLib(path, data, { mode, fsync: true });
     await fsyncDir(dirname(path));
   } catch (err) {
-    // A full disk or a read-only file system is a state error with its reason: the file
-    // at `path` is the old one or none, never half of the new one.
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new StateError(`${path}: cannot write${code === 'ENOSPC' ? ' (no space left on the state dir\'s file system)' : ''}: ${(err as Error).message}`);
+    // The file at `path` is the old one or none, never half of the new one.
+    throw stateWriteError(path, err);
   }
+}
+
+/** A failed write of state (a full disk, a read-only file system) as a StateError with its reason. */
+export function stateWriteError(path: string, err: unknown): StateError {
+  if (err instanceof StateError) return err;
+  const code = (err as NodeJS.ErrnoException).code;
+  return new StateError(`${path}: cannot write${code === 'ENOSPC' ? " (no space left on the state dir's file system)" : ''}: ${(err as Error).message}`);
 }
 
 export async function writeJsonAtomic(path: string, value: unknown, mode: number = FILE_MODE): Promise<void> {

@@ -3,14 +3,14 @@
 // writes is what makes a crash at any point recoverable: units before manifest, status as
 // items finish, `finishedAt` at the end of the pass, `complete` only after that, and the
 // `current` swap last.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { z } from 'zod';
 import { dirname, join } from 'node:path';
 import type { Clock } from '../core/ports';
 import type { FileContents } from '../core/types';
 import { StateError } from '../core/errors';
-import { ensureDir, fsyncDir, isNotFound, listDir, pathExists, readJsonIfExists, writeFileAtomic, writeJsonAtomic } from './atomic';
+import { ensureDir, fsyncDir, isNotFound, listDir, pathExists, readJsonIfExists, stateWriteError, writeFileAtomic, writeJsonAtomic } from './atomic';
 import {
   allSucceeded,
   checkInput,
@@ -110,7 +110,13 @@ export class GenerationStore {
     }
   }
 
-  /** Writes files under units/<user>/ of a generation, each atomically. */
+  /**
+   * Writes files under units/<user>/ of a generation. Each content is stored once, in
+   * blobs/<sha256>, and hard-linked into place: frequent passes over the same files cost a
+   * directory entry each, not a copy. A link appears whole (link to a temporary name, then
+   * rename), and a blob is never written to once it exists, so no generation changes
+   * under another. Where the file system has no hard links, the file is written as is.
+   */
   async writeUnits(id: number, user: string, files: FileContents): Promise<void> {
     assertSafeName('user', user);
     const base = join(this.dir(id), 'units', user);
@@ -118,8 +124,71 @@ export class GenerationStore {
       assertRelativePath(relPath);
       const path = join(base, relPath);
       await ensureDir(dirname(path));
-      await writeFileAtomic(path, content);
+      const blob = await this.storeBlob(content);
+      const temporary = `${path}.link-${randomBytes(4).toString('hex')}`;
+      try {
+        await fs.link(blob, temporary);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code !== 'EXDEV' && code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EMLINK') throw stateWriteError(temporary, err);
+        await writeFileAtomic(path, content);
+        continue;
+      }
+      try {
+        await fs.rename(temporary, path);
+        await fsyncDir(dirname(path));
+      } catch (err) {
+        await fs.rm(temporary, { force: true });
+        throw stateWriteError(path, err);
+      }
     }
+  }
+
+  private async storeBlob(content: string): Promise<string> {
+    const blob = join(this.layout.blobs, createHash('sha256').update(content, 'utf8').digest('hex'));
+    if (!(await pathExists(blob))) {
+      await ensureDir(this.layout.blobs);
+      await writeFileAtomic(blob, content);
+    }
+    return blob;
+  }
+
+  /** Deletes the blobs no generation links to any more (their only name is in blobs/). Under the pass lock. */
+  async sweepBlobs(): Promise<number> {
+    let removed = 0;
+    for (const name of await listDir(this.layout.blobs)) {
+      if (!/^[0-9a-f]{64}$/.test(name)) continue;
+      const path = join(this.layout.blobs, name);
+      const stat = await fs.lstat(path).catch(() => undefined);
+      if (stat?.isFile() && stat.nlink === 1) {
+        await fs.rm(path, { force: true });
+        removed++;
+      }
+    }
+    return removed;
+  }
+
+  /** Bytes the generations and their blobs take, each file counted once however many names it has. */
+  async bytesOnDisk(): Promise<number> {
+    const seen = new Set<string>();
+    let total = 0;
+    const walk = async (dir: string): Promise<void> => {
+      for (const entry of await fs.readdir(dir, { withFileTypes: true }).catch(() => [])) {
+        const path = join(dir, entry.name);
+        if (entry.isDirectory()) await walk(path);
+        else if (entry.isFile()) {
+          const stat = await fs.lstat(path).catch(() => undefined);
+          if (!stat) continue;
+          const key = `${stat.dev}:${stat.ino}`;
+          if (seen.has(key)) continue;
+          seen.add(key);
+          total += stat.size;
+        }
+      }
+    };
+    await walk(this.layout.generations);
+    await walk(this.layout.blobs);
+    return total;
   }
 
   /**
@@ -357,3 +426,4 @@ export class GenerationStore {
     return removed;
   }
 }
+

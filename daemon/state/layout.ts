@@ -20,6 +20,8 @@ export interface StateLayout {
   archives: string;
   /** Corrupt generations moved aside, each with why. */
   quarantine: string;
+  /** Rendered files by content hash, hard-linked into each generation that holds them. */
+  blobs: string;
 }
 
 export function stateLayout(root: string): StateLayout {
@@ -36,6 +38,7 @@ export function stateLayout(root: string): StateLayout {
     lastPass: join(root, 'last-pass.json'),
     archives: join(root, 'archives'),
     quarantine: join(root, 'quarantine'),
+    blobs: join(root, 'blobs'),
   };
 }
 

@@ -92,6 +92,21 @@ export async function openStateStore(dir: string, options: OpenStateStoreOptions
       for (const decision of decisions) {
         if (decision.delete && (await generations.delete(decision.id))) deleted.push(decision.id);
       }
+      await generations.sweepBlobs();
+      // The byte budget wins over min_age and keep_min: oldest first, never a protected one.
+      if (policy.maxBytes !== undefined) {
+        for (;;) {
+          if ((await generations.bytesOnDisk()) <= policy.maxBytes) break;
+          const oldest = (await generations.list()).find((g) => !protect.includes(g.id) && g.state !== 'in-progress');
+          if (!oldest || !(await generations.delete(oldest.id))) break;
+          deleted.push(oldest.id);
+          const decision = decisions.find((d) => d.id === oldest.id);
+          const reason = `generations take more than gc.max_bytes (${policy.maxBytes} bytes)`;
+          if (decision) Object.assign(decision, { delete: true, reason });
+          else decisions.push({ id: oldest.id, delete: true, reason });
+          await generations.sweepBlobs();
+        }
+      }
       const swept = [...(await generations.sweepLeftovers()), ...(await sweepTemporaryFiles(layout, now))];
       return { deleted, decisions, swept };
     },
@@ -111,7 +126,7 @@ async function tighten(path: string): Promise<void> {
 }
 
 /** What moor keeps in a state dir (and a fresh file system's lost+found). */
-const OURS = /^(generations|applied|redeploy|archives|quarantine|checkout|current|owned-users\.json|pin\.json|last-pass\.json|lost\+found)(\.|$)|^\.current/;
+const OURS = /^(generations|applied|redeploy|archives|quarantine|blobs|checkout|current|owned-users\.json|pin\.json|last-pass\.json|lost\+found)(\.|$)|^\.current/;
 
 async function refuseForeignDir(layout: StateLayout): Promise<void> {
   const entries = await listDir(layout.root).catch((err: NodeJS.ErrnoException) => {
@@ -130,6 +145,7 @@ const TEMPORARY: readonly [keyof StateLayout, RegExp][] = [
   ['generations', /^sequence\.json\.\d+$/],
   ['applied', new RegExp(`^${USER_NAME_CHARS}\\.json\\.\\d+$`)],
   ['redeploy', new RegExp(`^${USER_NAME_CHARS}\\.\\d+$`)],
+  ['blobs', /^[0-9a-f]{64}\.\d+$/],
 ];
 /** Old enough that no write still in flight (say, `moor redeploy` run outside the lock) owns it. */
 const TEMPORARY_MIN_AGE_MS = 60 * 60 * 1000;

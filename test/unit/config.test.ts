@@ -34,7 +34,7 @@ describe('config', () => {
     const c = await loadConfig({ file: join(dir, 'config.toml') });
     expect(c).toMatchObject({ userPrefix: '', stateDir: '/var/lib/moor', protectedUsers: ['root'], maxRemovals: { percent: 50 }, maxFileBytes: 1048576 });
     expect(c.timeouts.healthMs).toBe(300_000);
-    expect(c.gc).toEqual({ keepMin: 3, keepMax: 10, minAgeMs: 7 * 86_400_000, maxAgeMs: 30 * 86_400_000 });
+    expect(c.gc).toEqual({ keepMin: 3, keepMax: 10, minAgeMs: 7 * 86_400_000, maxAgeMs: 30 * 86_400_000, maxBytes: 1024 ** 3 });
     expect(c.files).toEqual([]);
   });
 

@@ -47,6 +47,7 @@ export function resolveConfig(merged: ConfigFile, files: string[]): MoorConfig {
       keepMax: merged.gc?.keep_max ?? 10,
       minAgeMs: merged.gc?.min_age ?? 7 * 86_400_000,
       maxAgeMs: merged.gc?.max_age ?? 30 * 86_400_000,
+      maxBytes: merged.gc?.max_bytes ?? 1024 ** 3,
     },
     users: {
       ...(merged.users?.uid_min !== undefined ? { uidMin: merged.users.uid_min } : {}),

@@ -108,6 +108,7 @@ export const configFileSchema = z.strictObject({
       keep_max: z.number().int().positive().optional(),
       min_age: duration.optional(),
       max_age: duration.optional(),
+      max_bytes: z.number().int().positive().optional(),
     })
     .optional(),
   users: z
@@ -155,7 +156,7 @@ export interface MoorConfig {
   timeouts: { commandMs: number; fetchMs: number; userManagerMs: number; healthMs: number; stopMs: number; archiveMs: number };
   /** What a removal does with the home: archive it under state_dir/archives first, or delete it. */
   removal: { home: 'archive' | 'purge'; archiveMaxAgeMs: number; archiveMaxBytes: number };
-  gc: { keepMin: number; keepMax: number; minAgeMs: number; maxAgeMs: number };
+  gc: { keepMin: number; keepMax: number; minAgeMs: number; maxAgeMs: number; maxBytes: number };
   /** Where workload users' uids and subid ranges come from; an unset bound comes from /etc/login.defs. */
   users: IdRangeConfig;
   control: { socket: string; mode: number; webhookSecretFile?: string };

@@ -1,0 +1,93 @@
+// Generations keep each rendered file once (docs/design.md §7): contents live in blobs/
+// by hash and are hard-linked into every generation that holds them; gc deletes the blobs
+// no generation links to, and a byte budget (gc.max_bytes) bounds the whole, winning over
+// min_age and keep_min but never taking the live or pinned generation.
+import { promises as fs } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openStateStore, type StateStore } from '../../daemon/state/store';
+import type { GenerationInput } from '../../daemon/state/generations';
+import { PassHarness, containerSpec } from '../helpers/pass-harness';
+
+let dir: string;
+let store: StateStore;
+beforeEach(async () => {
+  dir = await fs.mkdtemp(join(tmpdir(), 'moor-blobs-'));
+  store = await openStateStore(dir);
+});
+afterEach(async () => {
+  await fs.rm(dir, { recursive: true, force: true });
+});
+
+const KEEP_ALL = { keepMin: 100, keepMax: 100, minAgeMs: 365 * 86_400_000, maxAgeMs: 3650 * 86_400_000 };
+
+function input(data: string): GenerationInput {
+  return {
+    kind: 'pass',
+    commit: 'c'.repeat(40),
+    source: '/srv/git/x.git',
+    workloads: { web: { user: 'web', hash: 'h', files: { 'containers/systemd/web.container': '[Container]\nImage=web\n', 'moor/files/web.env': data } } },
+  };
+}
+
+async function complete(data: string): Promise<number> {
+  const id = await store.generations.begin(input(data));
+  await store.generations.finish(id, [{ workload: 'web', user: 'web', action: 'create', result: 'ok', durationMs: 1, at: new Date().toISOString() }]);
+  return id;
+}
+
+describe('content stored once', () => {
+  it('two generations with the same files share one copy of each', async () => {
+    const big = 'x'.repeat(512 * 1024);
+    const a = await complete(big);
+    const b = await complete(big);
+    const path = (id: number) => join(dir, 'generations', String(id).padStart(6, '0'), 'units', 'web', 'moor/files/web.env');
+    const [sa, sb] = await Promise.all([fs.stat(path(a)), fs.stat(path(b))]);
+    expect(sa.ino).toBe(sb.ino);
+    expect(sa.nlink).toBe(3);
+    expect((await store.generations.read(b)).workloads.web!.files['moor/files/web.env']).toBe(big);
+    expect(await store.generations.bytesOnDisk()).toBeLessThan(1.5 * big.length);
+  });
+
+  it('gc deletes what no generation links to any more', async () => {
+    const first = await complete('one\n');
+    await complete('two\n');
+    await complete('three\n');
+    expect((await fs.readdir(join(dir, 'blobs'))).length).toBe(4);
+    await store.generations.delete(first);
+    await store.generations.sweepBlobs();
+    expect((await fs.readdir(join(dir, 'blobs'))).length).toBe(3);
+  });
+});
+
+describe('gc.max_bytes', () => {
+  it('wins over min_age and keep_min, oldest first, and never takes the live generation', async () => {
+    const mb = (n: number) => `${String(n)}`.padEnd(900 * 1024, 'x');
+    for (let i = 1; i <= 6; i++) await complete(mb(i));
+    const live = await store.generations.current();
+    expect(live).toBe(6);
+    const report = await store.gc({ ...KEEP_ALL, maxBytes: 2 * 1024 * 1024 });
+    expect(report.deleted).toEqual([1, 2, 3, 4]);
+    expect(report.decisions.find((d) => d.id === 1)?.reason).toMatch(/gc\.max_bytes/);
+    expect(await store.generations.bytesOnDisk()).toBeLessThanOrEqual(2 * 1024 * 1024);
+    expect(await store.generations.current()).toBe(6);
+    // A budget below the live generation keeps the live one anyway.
+    await store.gc({ ...KEEP_ALL, maxBytes: 1 });
+    expect((await store.generations.list()).map((g) => g.id)).toEqual([6]);
+  });
+
+  it('keeps the state dir within the budget over many pushes of a changing 900 KB file', async () => {
+    const h = new PassHarness({ config: { gc: { max_bytes: 4 * 1024 * 1024, min_age: 30 * 86_400_000, keep_min: 10 } } });
+    try {
+      for (let i = 0; i < 20; i++) {
+        h.commit({ 'web.container': containerSpec(), 'web.env': `N=${i}\n${'y'.repeat(900 * 1024)}\n` }, `push ${i}`);
+        expect((await h.pass()).result.exitCode).toBe(0);
+        expect(await (await h.openStore()).generations.bytesOnDisk()).toBeLessThanOrEqual(4 * 1024 * 1024);
+      }
+      expect((await (await h.openStore()).generations.current())).toBeDefined();
+    } finally {
+      h.cleanup();
+    }
+  }, 120_000);
+});
