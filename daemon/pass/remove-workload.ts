@@ -10,7 +10,7 @@ import { HostError } from '../core/errors';
 import { unitsOfTargets } from '../core/deploy-layout';
 import type { Owners } from '../core/leftovers';
 import type { FileHashes } from '../core/types';
-import { hasManagedMarker } from '../host/users';
+import { ownershipRefusals } from './ownership';
 import type { StateStore } from '../state/store';
 import type { HostOps } from './host-ops';
 
@@ -43,12 +43,7 @@ export async function removeWorkload(ctx: RemoveContext, record: RemovalTarget):
     await store.applied.delete(record.workload);
     return { status: 'already-gone' };
   }
-  const refusals: string[] = [];
-  if (config.protectedUsers.includes(user)) refusals.push('it is a protected user');
-  if (!(await store.ownedUsers.isOwned(user))) refusals.push("it is not in moor's ownership registry");
-  if (!hasManagedMarker(entry)) refusals.push('it lacks the moor-managed marker');
-  const uidMin = await host.users.uidMin();
-  if (entry.uid < uidMin) refusals.push(`its uid ${entry.uid} is below UID_MIN ${uidMin}`);
+  const refusals = await ownershipRefusals(host, store, config.protectedUsers, entry);
   if (refusals.length > 0) {
     throw new HostError(`refusing to remove user ${user}: ${refusals.join(', ')}; nothing was changed`);
   }
