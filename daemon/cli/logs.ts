@@ -40,7 +40,7 @@ export function registerLogs(program: Command, setExit: SetExit): void {
     .description("a workload's own output from the journal: every unit's lines, container output included, without the user manager's and Podman's")
     .option('-f, --follow', 'keep printing new lines until interrupted (SIGINT, SIGTERM) or stdout closes')
     .option('-n, --lines <n>', 'how many of the newest lines to print first', parseCount, 50)
-    .option('--json', 'one JSON object a line: at, unit, identifier, priority, message')
+    .option('--json', 'one JSON object a line: at, unit, identifier, priority, message, invocationId')
     .addHelpText('after', HELP)
     .action(async (workload: string, opts: { follow?: boolean; lines: number; json?: boolean }, cmd: Command) => {
       const config = await configFrom(cmd);

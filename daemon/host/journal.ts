@@ -13,7 +13,6 @@ export type JournalRead = { entries: JournalEntry[] } | { problem: string };
 /** The newest `entries` entries of the units; a journal that cannot be read is a problem, not an exception. */
 export async function readUnitJournal(runner: CommandRunner, q: UnitJournalQuery, entries: number, timeoutMs: number): Promise<JournalRead> {
   const result = await runner.run(unitJournalArgv(q, { entries }), { timeoutMs });
-  // journalctl exits 1 with "No journal files were found" on a host that has none yet: nothing to show.
   if (result.timedOut) return { problem: `journalctl timed out after ${timeoutMs} ms` };
   if (result.exitCode !== 0) {
     const why = result.stderr.trim().split('\n').slice(-2).join(' | ');
