@@ -33,8 +33,7 @@ export async function healthGate(um: UserManager, who: UserRef, units: readonly 
       if (health.state === 'failed') {
         const end = mainProcessEnd(statuses.get(unit)?.properties ?? {});
         failed.push(`${unit} ${health.detail}${end ? `: ${end}` : ''}`);
-      }
-      else if (health.state === 'pending') pending.push(`${unit} ${health.detail}`);
+      } else if (health.state === 'pending') pending.push(`${unit} ${health.detail}`);
     }
     if (failed.length > 0) {
       // The cause is in the first failed unit's own output (its last run), not in the
