@@ -7,6 +7,7 @@ import { registerDaemon } from './daemon';
 import { registerDoctor } from './doctor';
 import { registerGenerations } from './generations';
 import { registerInstallUnits } from './install-units';
+import { registerLogs } from './logs';
 import { registerPlan } from './plan';
 import { registerReconcile } from './reconcile';
 import { registerRedeploy } from './redeploy';
@@ -18,6 +19,7 @@ export function registerCommands(program: Command, setExit: SetExit): void {
   registerReconcile(program, setExit);
   registerPlan(program, setExit);
   registerStatus(program, setExit);
+  registerLogs(program, setExit);
   registerCheck(program, setExit);
   registerRender(program, setExit);
   registerGenerations(program, setExit);

@@ -141,7 +141,10 @@ export async function runWithInheritedFd(argv: readonly string[], fd: number, ti
 }
 
 export interface StreamRunOptions {
+  /** 0: no bound, for a command that runs until the caller stops it (`signal`). */
   timeoutMs: number;
+  /** Aborting it stops the command (its group is killed), as onStdout returning true does. */
+  signal?: AbortSignal;
   env?: Record<string, string>;
   cwd?: string;
   /** Called with each chunk of stdout; returning true stops the command (its group is killed). */
@@ -186,17 +189,24 @@ export async function runStreaming(argv: readonly string[], options: StreamRunOp
     signalGroup(pgid, 'SIGTERM');
     killTimer ??= setTimeout(() => signalGroup(pgid, 'SIGKILL'), 1_000);
   };
-  const termTimer = setTimeout(() => {
-    timedOut = true;
+  const termTimer =
+    options.timeoutMs > 0
+      ? setTimeout(() => {
+          timedOut = true;
+          kill();
+        }, options.timeoutMs)
+      : undefined;
+  const stop = () => {
+    if (stopped) return;
+    stopped = true;
+    subprocess.stdout?.destroy();
     kill();
-  }, options.timeoutMs);
+  };
+  if (options.signal?.aborted) stop();
+  options.signal?.addEventListener('abort', stop, { once: true });
   subprocess.stdout?.on('data', (chunk: Buffer) => {
     if (stopped) return;
-    if (options.onStdout(chunk)) {
-      stopped = true;
-      subprocess.stdout?.destroy();
-      kill();
-    }
+    if (options.onStdout(chunk)) stop();
   });
   try {
     const result = await subprocess;
@@ -211,6 +221,7 @@ export async function runStreaming(argv: readonly string[], options: StreamRunOp
   } finally {
     clearTimeout(termTimer);
     clearTimeout(killTimer);
+    options.signal?.removeEventListener('abort', stop);
     if (pgid !== undefined) {
       if (timedOut || stopped) signalGroup(pgid, 'SIGKILL');
       liveGroups.delete(pgid);

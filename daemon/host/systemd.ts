@@ -8,9 +8,11 @@
 import { HostError } from '../core/errors';
 import type { CommandRunner } from '../core/ports';
 import { parseUnitStatuses, UNIT_STATUS_PROPERTIES, type UnitStatus } from '../core/parse/systemctl-show';
-import { parseGeneratorMessages, parseJournalLines } from '../core/parse/journal';
+import { parseGeneratorMessages } from '../core/parse/journal';
+import { unitLogLines, type UnitLogLine } from '../core/unit-log';
 import { runAsUser, userSlice, type UserRef } from './as-user';
 import { commandError, mustSucceed } from './exec';
+import { readUnitJournal } from './journal';
 
 export type { UserRef } from './as-user';
 
@@ -89,7 +91,7 @@ export class SystemManager {
 }
 
 export interface UserManagerOptions {
-  /** Bound for quick verbs (daemon-reload, is-active, show, stop, journal). */
+  /** Bound for quick verbs (daemon-reload, is-active, show, stop) and journal reads. */
   timeoutMs?: number;
   /** Bound for a blocking start/restart; first starts may pull images. */
   startTimeoutMs?: number;
@@ -168,14 +170,14 @@ export class UserManager {
   }
 
   /**
-   * The unit's last journal lines, for error messages. Never throws: a journal that cannot
-   * be read must not hide the failure being reported.
+   * The units' own output (core/unit-log.ts): the newest `entries` journal entries of the
+   * user's units, read by root with journald's trusted fields, the noise left out. For
+   * error messages: never throws, a journal that cannot be read must not hide the failure
+   * being reported.
    */
-  async journalTail(who: UserRef, unit: string, lines: number): Promise<string[]> {
-    const argv = ['journalctl', '--user', '-u', unit, '-n', String(lines), '--no-pager'];
-    const result = await runAsUser(this.runner, who, argv, { timeoutMs: this.timeoutMs });
-    if (result.exitCode !== 0 || result.timedOut) return [describeFailure('journalctl', result)];
-    return parseJournalLines(result.stdout);
+  async unitOutput(who: UserRef, units: readonly string[], entries = 200): Promise<{ lines: UnitLogLine[] } | { problem: string }> {
+    const read = await readUnitJournal(this.runner, { uid: who.uid, units }, entries, this.timeoutMs);
+    return 'problem' in read ? read : { lines: unitLogLines(read.entries, units) };
   }
 
   /**

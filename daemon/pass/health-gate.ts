@@ -4,10 +4,12 @@
 import { HostError } from '../core/errors';
 import type { Clock } from '../core/ports';
 import { unitHealth } from '../core/unit-health';
+import { failureOutput, mainProcessEnd } from '../core/unit-log';
 import { UNIT_STATUS_PROPERTIES } from '../core/parse/systemctl-show';
 import type { UserManager, UserRef } from '../host/systemd';
 
-export const HEALTH_PROPERTIES = [...UNIT_STATUS_PROPERTIES, 'Type'] as const;
+/** Type tells a finished oneshot; ExecMainCode and ExecMainStatus how a main process ended. */
+export const HEALTH_PROPERTIES = [...UNIT_STATUS_PROPERTIES, 'Type', 'ExecMainCode', 'ExecMainStatus'] as const;
 
 export interface GateOptions {
   deadline: number;
@@ -28,13 +30,21 @@ export async function healthGate(um: UserManager, who: UserRef, units: readonly 
     const pending: string[] = [];
     for (const unit of units) {
       const health = unitHealth(statuses.get(unit));
-      if (health.state === 'failed') failed.push(`${unit} ${health.detail}`);
-      else if (health.state === 'pending') pending.push(`${unit} ${health.detail}`);
+      if (health.state === 'failed') {
+        const end = mainProcessEnd(statuses.get(unit)?.properties ?? {});
+        failed.push(`${unit} ${health.detail}${end ? `: ${end}` : ''}`);
+      } else if (health.state === 'pending') pending.push(`${unit} ${health.detail}`);
     }
     if (failed.length > 0) {
+      // The cause is in the first failed unit's own output (its last run), not in the
+      // manager's "Failed with result" or Podman's events: core/unit-log.ts.
       const first = failed[0]!.split(' ')[0]!;
-      const journal = await um.journalTail(who, first, 5);
-      throw new HostError(`${failed.join('; ')}${journal.length ? ` — last log lines of ${first}: ${journal.join(' | ')}` : ''}`);
+      const read = await um.unitOutput(who, [first]);
+      const output =
+        'problem' in read
+          ? `its journal could not be read (${read.problem})`
+          : failureOutput(first, { uid: who.uid, units: [first] }, read.lines, statuses.get(first)?.invocationId ?? '');
+      throw new HostError(`${failed.join('; ')} — ${output}`);
     }
     if (pending.length === 0) {
       settledSince ??= now;

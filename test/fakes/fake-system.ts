@@ -16,7 +16,13 @@ export interface FakeUnit {
   invocationId: string;
   unitFileState: string;
   generated: boolean;
+  /** systemctl show's ExecMainCode (1 exited, 2 killed) and ExecMainStatus of the last run; "0" before any. */
+  execMainCode?: string;
+  execMainStatus?: string;
 }
+
+/** One journal entry, its fields as journalctl -o json prints them. */
+export type FakeJournalEntry = Record<string, string>;
 
 export interface FakeFile {
   content: string;
@@ -66,7 +72,7 @@ const QUADLET_SUFFIX: Record<string, string> = {
 };
 const PLAIN_UNIT = /\.(service|timer|socket|path|target)$/;
 /** The order systemctl prints these in: the type's own interface (Result) before Unit's. */
-const SHOW_ORDER = ['Result', 'Id', 'LoadState', 'ActiveState', 'SubState', 'UnitFileState', 'NeedDaemonReload', 'InvocationID'];
+const SHOW_ORDER = ['Result', 'ExecMainCode', 'ExecMainStatus', 'Id', 'LoadState', 'ActiveState', 'SubState', 'UnitFileState', 'NeedDaemonReload', 'InvocationID'];
 
 const passwdLine = (u: PasswdEntry) => `${u.name}:x:${u.uid}:${u.gid}:${u.gecos}:${u.home}:${u.shell}\n`;
 const groupLine = (g: GroupEntry) => `${g.name}:x:${g.gid}:${g.members.join(',')}\n`;
@@ -127,7 +133,12 @@ export class FakeSystem implements CommandRunner {
   private readonly rejected = new Map<string, string>();
   private readonly failing = new Set<string>();
   private readonly busy = new Map<string, number>();
-  private readonly journal = new Map<string, string[]>();
+  /** user/unit → what the unit writes each time it starts. */
+  private readonly unitOutput = new Map<string, string[]>();
+  /** user/unit → how its main process ends when it fails. */
+  private readonly failExit = new Map<string, { code: 'exited' | 'killed'; status: number }>();
+  /** The host's journal, oldest first (root's journalctl reads it). */
+  readonly journal: FakeJournalEntry[] = [];
   /** user/unit → the file it was loaded from and its content then (for NeedDaemonReload). */
   private readonly loadedFrom = new Map<string, { path: string; content: string }>();
   private invocations = 0;
@@ -164,16 +175,25 @@ export class FakeSystem implements CommandRunner {
   rejectFile(user: string, file: string, message = 'no Image or Rootfs key specified'): void {
     this.rejected.set(`${user}/${file}`, message);
   }
-  /** Starting this unit fails (ActiveState=failed, Result=exit-code). */
-  failUnit(user: string, unit: string): void {
+  /**
+   * Starting this unit fails (ActiveState=failed): its main process exits with `status`
+   * (Result=exit-code, default 1) or is killed by signal `signal` (Result=signal).
+   */
+  failUnit(user: string, unit: string, end: { status?: number; signal?: number } = {}): void {
     this.failing.add(`${user}/${unit}`);
+    this.failExit.set(`${user}/${unit}`, end.signal !== undefined ? { code: 'killed', status: end.signal } : { code: 'exited', status: end.status ?? 1 });
   }
   /** userdel answers "busy" (exit 8) this many more times. */
   makeUserBusy(user: string, times = 1): void {
     this.busy.set(user, times);
   }
-  setJournal(user: string, unit: string, journalLines: string[]): void {
-    this.journal.set(`${user}/${unit}`, journalLines);
+  /**
+   * What the unit writes each time it starts: for a Quadlet unit, its container's output
+   * (conmon's entries), among the entries a real run leaves around it (the manager's
+   * messages, Podman's events, conmon's cgroup warnings, the pause process killed).
+   */
+  setUnitOutput(user: string, unit: string, outputLines: string[]): void {
+    this.unitOutput.set(`${user}/${unit}`, outputLines);
   }
   unit(user: string, unit: string): FakeUnit | undefined {
     return this.units.get(user)?.get(unit);
@@ -233,6 +253,7 @@ export class FakeSystem implements CommandRunner {
     if (cmd === 'kill') return this.kill(args);
     if (cmd === 'find') return this.find(args);
     if (cmd === 'tar') return this.tarCreate(args);
+    if (cmd === 'journalctl') return this.journalctl(args);
     return fail(127, `fake: ${cmd ?? ''}: command not found`);
   }
 
@@ -531,9 +552,8 @@ export class FakeSystem implements CommandRunner {
     if (tool?.endsWith('/podman-user-generator') && rest[0] === '-dryrun') return this.generatorDryRun(u);
     if (tool === 'podman' && rest[0] === 'unshare' && rest[1] === 'tar') return this.tarExtract(u, rest.slice(2), options);
     if (tool === 'rm' && rest[0] === '-f' && rest[1] === '--') return this.removeAsUser(u, rest.slice(2));
-    if (tool !== 'systemctl' && tool !== 'journalctl') return fail(127, `env: '${tool ?? ''}': No such file or directory`);
+    if (tool !== 'systemctl') return fail(127, `env: '${tool ?? ''}': No such file or directory`);
     if (rest[0] !== '--user') return fail(1, `fake: ${tool} as ${name} without --user`);
-    if (tool === 'journalctl') return this.journalctl(u, rest.slice(1));
     if (runtimeDir !== `/run/user/${u.uid}`) return fail(1, 'Failed to connect to user scope bus via local transport: Permission denied');
     if (!this.managers.has(u.uid)) return fail(1, 'Failed to connect to user scope bus via local transport: No such file or directory');
     return this.userScope(u, rest.slice(1));
@@ -734,9 +754,11 @@ export class FakeSystem implements CommandRunner {
       UnitFileState: unit?.unitFileState ?? '',
       NeedDaemonReload: unit && this.needsReload(u, name) ? 'yes' : 'no',
       InvocationID: unit?.invocationId ?? '',
+      ExecMainCode: unit?.execMainCode ?? '0',
+      ExecMainStatus: unit?.execMainStatus ?? '0',
     };
     // Targets have no Result property at all.
-    const shown = SHOW_ORDER.filter((p) => props.includes(p) && !(p === 'Result' && name.endsWith('.target')));
+    const shown = SHOW_ORDER.filter((p) => props.includes(p) && !(['Result', 'ExecMainCode', 'ExecMainStatus'].includes(p) && !name.endsWith('.service')));
     return lines(shown.map((p) => `${p}=${values[p] ?? ''}`));
   }
 
@@ -747,8 +769,17 @@ export class FakeSystem implements CommandRunner {
   /** Starts a loaded unit with a new invocation; false when it is configured to fail. */
   private activate(u: PasswdEntry, name: string, unit: FakeUnit): boolean {
     unit.invocationId = (++this.invocations).toString(16).padStart(32, '0');
-    if (this.failing.has(`${u.name}/${name}`)) {
-      Object.assign(unit, { activeState: 'failed', subState: 'failed', result: 'exit-code' });
+    const failing = this.failing.has(`${u.name}/${name}`);
+    const end = failing ? (this.failExit.get(`${u.name}/${name}`) ?? { code: 'exited' as const, status: 1 }) : undefined;
+    this.logRun(u, name, unit, end);
+    if (end) {
+      Object.assign(unit, {
+        activeState: 'failed',
+        subState: 'failed',
+        result: end.code === 'killed' ? 'signal' : 'exit-code',
+        execMainCode: end.code === 'killed' ? '2' : '1',
+        execMainStatus: String(end.status),
+      });
       return false;
     }
     // Quadlet's volume/network/image/build units are oneshots that remain after exit.
@@ -760,11 +791,70 @@ export class FakeSystem implements CommandRunner {
     return true;
   }
 
-  private journalctl(u: PasswdEntry, args: string[]): Out {
-    const unit = args[args.indexOf('-u') + 1] ?? '';
-    const n = Number(args[args.indexOf('-n') + 1] ?? 10);
-    const logged = this.journal.get(`${u.name}/${unit}`) ?? [];
-    return ok(logged.length ? lines(logged.slice(-n)) : '-- No entries --\n');
+  /**
+   * The entries one run of a unit leaves, as systemd 257 and Podman 5.4 write them (the
+   * fields moor reads): the manager's own lines come from its init.scope with USER_UNIT=;
+   * Podman's events, conmon's warnings and the container's output from the unit's cgroup.
+   */
+  private logRun(u: PasswdEntry, name: string, unit: FakeUnit, end: { code: 'exited' | 'killed'; status: number } | undefined): void {
+    const uid = String(u.uid);
+    const inv = unit.invocationId;
+    const manager = (message: string, priority = '6') =>
+      this.logEntry({ _UID: uid, _SYSTEMD_USER_UNIT: 'init.scope', USER_UNIT: name, USER_INVOCATION_ID: inv, SYSLOG_IDENTIFIER: 'systemd', _COMM: 'systemd', _TRANSPORT: 'journal', PRIORITY: priority, MESSAGE: message });
+    const own = (fields: FakeJournalEntry) => this.logEntry({ _UID: uid, _SYSTEMD_USER_UNIT: name, _SYSTEMD_INVOCATION_ID: inv, ...fields });
+    const output = this.unitOutput.get(`${u.name}/${name}`) ?? [];
+    const container = `systemd-${name.replace(/\.service$/, '')}`;
+    manager(`Starting ${name}...`);
+    if (unit.generated) {
+      own({ SYSLOG_IDENTIFIER: 'podman', _COMM: 'podman', _TRANSPORT: 'journal', PODMAN_EVENT: 'create', PRIORITY: '6', MESSAGE: `container create 0123 (name=${container})` });
+      own({ SYSLOG_IDENTIFIER: 'conmon', _COMM: 'conmon', _TRANSPORT: 'syslog', PRIORITY: '6', MESSAGE: 'conmon 0123456789abcdef0123 <nwarn>: Failed to open cgroups file: /sys/fs/cgroup/memory.events' });
+      own({ SYSLOG_IDENTIFIER: name.replace(/\.service$/, ''), _COMM: 'podman', _TRANSPORT: 'stdout', PRIORITY: '6', MESSAGE: '0123456789abcdef'.repeat(4) });
+      for (const line of output) own({ SYSLOG_IDENTIFIER: container, CONTAINER_NAME: container, _COMM: 'conmon', _TRANSPORT: 'journal', PRIORITY: '3', MESSAGE: `${line}\n` });
+    } else {
+      for (const line of output) own({ SYSLOG_IDENTIFIER: 'sh', _COMM: 'sh', _TRANSPORT: 'stdout', PRIORITY: '6', MESSAGE: line });
+    }
+    manager(`Started ${name}.`);
+    if (!end) return;
+    if (unit.generated) own({ SYSLOG_IDENTIFIER: 'podman', _COMM: 'podman', _TRANSPORT: 'journal', PODMAN_EVENT: 'died', PRIORITY: '6', MESSAGE: `container died 0123 (name=${container})` });
+    manager(end.code === 'killed' ? `${name}: Main process exited, code=killed, status=${end.status}` : `${name}: Main process exited, code=exited, status=${end.status}`, '5');
+    manager(`${name}: Killing process 4242 (podman pause) with signal SIGKILL.`, '5');
+    manager(`${name}: Failed with result '${end.code === 'killed' ? 'signal' : 'exit-code'}'.`, '4');
+  }
+
+  private logEntry(fields: FakeJournalEntry): void {
+    const seq = this.journal.length + 1;
+    this.journal.push({ __CURSOR: `s=fake;i=${seq.toString(16)}`, __REALTIME_TIMESTAMP: String(1_800_000_000_000_000 + seq * 1000), ...fields });
+  }
+
+  /**
+   * Root's `journalctl`, in the forms moor uses: -o json (--output=json) with
+   * --output-fields=, -n/--lines=, --after-cursor=, --no-pager, --quiet, and FIELD=VALUE
+   * matches (one field's matches ORed, different fields ANDed). No --follow: a fake
+   * command returns at once.
+   */
+  private journalctl(args: string[]): Out {
+    let lines: number | undefined;
+    let after: string | undefined;
+    let fields: string[] | undefined;
+    const matches = new Map<string, string[]>();
+    for (const a of args) {
+      if (a === '--no-pager' || a === '--quiet' || a === '--output=json') continue;
+      if (a.startsWith('--lines=')) lines = Number(a.slice('--lines='.length));
+      else if (a.startsWith('--after-cursor=')) after = a.slice('--after-cursor='.length);
+      else if (a.startsWith('--output-fields=')) fields = a.slice('--output-fields='.length).split(',');
+      else if (/^[A-Z_][A-Z0-9_]*=/.test(a)) {
+        const eq = a.indexOf('=');
+        matches.set(a.slice(0, eq), [...(matches.get(a.slice(0, eq)) ?? []), a.slice(eq + 1)]);
+      } else return fail(1, `fake journalctl: unsupported argument ${a}`);
+    }
+    if (!args.includes('--output=json')) return fail(1, 'fake journalctl: only --output=json is simulated');
+    let found = this.journal.filter((e) => [...matches].every(([k, vs]) => e[k] !== undefined && vs.includes(e[k]!)));
+    if (after !== undefined) {
+      const at = found.findIndex((e) => e.__CURSOR === after);
+      found = at < 0 ? [] : found.slice(at + 1);
+    } else if (lines !== undefined) found = lines === 0 ? [] : found.slice(-lines);
+    const shown = found.map((e) => (fields ? Object.fromEntries(Object.entries(e).filter(([k]) => k.startsWith('__') || fields!.includes(k))) : e));
+    return ok(shown.map((e) => `${JSON.stringify(e)}\n`).join(''));
   }
 
   /**

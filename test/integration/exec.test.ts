@@ -1,5 +1,6 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ExecaRunner, mustSucceed } from '../../daemon/host/exec';
+import { ExecaRunner, mustSucceed, runStreaming } from '../../daemon/host/exec';
 import { CommandError } from '../../daemon/core/errors';
 
 const runner = new ExecaRunner({ killGraceMs: 500 });
@@ -106,5 +107,42 @@ describe('ExecaRunner', () => {
     const r = await runner.run(['moor-no-such-program-xyz'], { timeoutMs: 5_000 });
     expect(r.exitCode).toBe(127);
     expect(r.stderr).toMatch(/ENOENT/);
+  });
+});
+
+describe('runStreaming', () => {
+  it('runs unbounded with timeoutMs 0 until its abort signal, then ends the whole group', async () => {
+    const stop = new AbortController();
+    const chunks: string[] = [];
+    const started = Date.now();
+    // The shell's sleep is a child of its own: the group, not the shell alone, must go.
+    const streaming = runStreaming(['sh', '-c', 'echo $$; sleep 30; echo never'], {
+      timeoutMs: 0,
+      signal: stop.signal,
+      onStdout: (chunk) => {
+        chunks.push(chunk.toString());
+        stop.abort();
+        return false;
+      },
+    });
+    const result = await streaming;
+    expect(result).toMatchObject({ stopped: true, timedOut: false });
+    expect(Date.now() - started).toBeLessThan(10_000);
+    const pgid = Number(chunks.join('').trim());
+    // Processes of the group that still run (a killed one may linger as a zombie until reaped).
+    const live = () =>
+      readdirSync('/proc')
+        .filter((d) => /^\d+$/.test(d))
+        .flatMap((d) => {
+          try {
+            return [readFileSync(`/proc/${d}/stat`, 'utf8')];
+          } catch {
+            return [];
+          }
+        })
+        .map((stat) => stat.slice(stat.lastIndexOf(')') + 2).split(' '))
+        .filter(([state, , pgrp]) => Number(pgrp) === pgid && state !== 'Z');
+    for (let i = 0; i < 50 && live().length > 0; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(live()).toEqual([]);
   });
 });

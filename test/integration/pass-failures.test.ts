@@ -33,7 +33,7 @@ describe('a unit failing its health gate', () => {
   it('fails that item (exit 1) with the unit and its journal, applies the others, leaves the generation incomplete; the next pass retries only it', async () => {
     h.commit(THREE);
     h.fake.failUnit('db', 'db.service');
-    h.fake.setJournal('db', 'db.service', ['db[42]: starting', 'db[42]: FATAL: data directory has wrong ownership']);
+    h.fake.setUnitOutput('db', 'db.service', ['db[42]: starting', 'db[42]: FATAL: data directory has wrong ownership']);
     const { result } = await h.pass();
 
     expect(result.exitCode).toBe(1);
@@ -83,6 +83,35 @@ describe('a unit failing its health gate', () => {
     expect(h.fake.unit('db', 'db.service')?.activeState).toBe('active');
     expect(next.result.generationState).toBe('complete');
     expect(await (await h.openStore()).generations.current()).toBe(next.result.generation);
+  });
+
+  it("the failure names the cause: the container's own output of its last run and its exit status, not the manager's or Podman's lines", async () => {
+    h.commit(THREE);
+    h.fake.failUnit('db', 'db.service', { status: 3 });
+    h.fake.setUnitOutput('db', 'db.service', ['opening /data/db', 'FATAL: cannot open /data/db']);
+    const first = (await h.pass()).result.items.find((i) => i.workload === 'db')!;
+    expect(first.error).toBe(
+      'db.service failed (Result=exit-code): main process exited with status 3 — output of db.service: opening /data/db | FATAL: cannot open /data/db',
+    );
+    // The journal holds the run's noise too; none of it reaches the message.
+    const messages = h.fake.journal.map((e) => e.MESSAGE ?? '').join('\n');
+    expect(messages).toMatch(/Killing process 4242 \(podman pause\)/);
+    expect(messages).toMatch(/<nwarn>: Failed to open cgroups file/);
+    for (const noise of ['podman pause', 'Killing process', 'cgroups file', 'container died', 'Failed with result', '0123456789abcdef']) {
+      expect(first.error).not.toContain(noise);
+    }
+    // moor status shows the same text (the generation's status item).
+    const { statusReport } = await import('../../daemon/state/reports');
+    expect((await statusReport(await h.openStore())).workloads.find((w) => w.workload === 'db')?.error).toBe(first.error);
+
+    // The next run fails differently: only its own lines are quoted, not the first run's.
+    h.fake.failUnit('db', 'db.service', { signal: 9 });
+    h.fake.setUnitOutput('db', 'db.service', []);
+    h.commit({ ...THREE, 'db.container': containerSpec('localhost/db:2') });
+    const second = (await h.pass()).result.items.find((i) => i.workload === 'db')!;
+    expect(second.error).toBe(
+      'db.service failed (Result=signal): main process killed by SIGKILL — db.service wrote nothing to the journal in its last run (journalctl _UID=1001 _SYSTEMD_USER_UNIT=db.service)',
+    );
   });
 
   it('a unit that never settles times out at the configured bound, without real waiting', async () => {

@@ -89,7 +89,7 @@ describe('FakeSystem driven by the host modules', () => {
     const who = await deployWeb(h);
     await h.user.start(who, ['web.service']);
     await h.user.show(who, ['web.service'], ['ActiveState']);
-    await h.user.journalTail(who, 'web.service', 20);
+    await h.user.unitOutput(who, ['web.service'], 20);
     await h.user.generatorMessages(who, 'web.container');
     const as = (command: string) => asUserLine('web', who.uid, command);
     expect(h.fake.callLines()).toEqual([
@@ -104,7 +104,7 @@ describe('FakeSystem driven by the host modules', () => {
       as('systemctl --user daemon-reload'),
       as('systemctl --user start web.service'),
       as('systemctl --user show -p Id,ActiveState web.service'),
-      as('journalctl --user -u web.service -n 20 --no-pager'),
+      'journalctl --no-pager --quiet --output=json --output-fields=MESSAGE,PRIORITY,SYSLOG_IDENTIFIER,CONTAINER_NAME,PODMAN_EVENT,_COMM,_TRANSPORT,_SYSTEMD_USER_UNIT,_SYSTEMD_INVOCATION_ID --lines=20 _UID=1000 _SYSTEMD_USER_UNIT=web.service',
       as('/usr/lib/systemd/user-generators/podman-user-generator -dryrun'),
     ]);
   });
@@ -190,16 +190,25 @@ describe('FakeSystem driven by the host modules', () => {
     expect((err as Error).message).toContain('Unit web.service not found.');
   });
 
-  it('reports a unit that fails to start, with its journal', async () => {
+  it('reports a unit that fails to start, with its own output in the journal (root reads it by uid and unit)', async () => {
     const h = host();
-    h.fake.failUnit('web', 'web.service');
-    h.fake.setJournal('web', 'web.service', ['line 1', "web.service: Failed with result 'exit-code'."]);
+    h.fake.failUnit('web', 'web.service', { status: 3 });
+    h.fake.setUnitOutput('web', 'web.service', ['line 1', 'FATAL: no config']);
     const who = await deployWeb(h);
     const err = await h.user.start(who, ['web.service']).catch((e: unknown) => e);
     expect((err as CommandError).exitCode).toBe(1);
-    expect((await h.user.show(who, ['web.service'])).get('web.service')).toMatchObject({ activeState: 'failed', result: 'exit-code' });
-    expect(await h.user.journalTail(who, 'web.service', 1)).toEqual(["web.service: Failed with result 'exit-code'."]);
-    expect(await h.user.journalTail(who, 'other.service', 5)).toEqual([]);
+    const status = (await h.user.show(who, ['web.service'], ['Result', 'ExecMainCode', 'ExecMainStatus'])).get('web.service');
+    expect(status).toMatchObject({ result: 'exit-code', properties: { ExecMainCode: '1', ExecMainStatus: '3' } });
+    const messages = async (units: string[], n: number) => {
+      const read = await h.user.unitOutput(who, units, n);
+      return 'lines' in read ? read.lines.map((l) => l.message) : read.problem;
+    };
+    expect(await messages(['web.service'], 200)).toEqual(['line 1', 'FATAL: no config']);
+    // -n counts entries before the noise is dropped: the last two are the last line and Podman's "died" event.
+    expect(await messages(['web.service'], 2)).toEqual(['FATAL: no config']);
+    expect(await messages(['other.service'], 200)).toEqual([]);
+    // Everything the run left, the manager's lines and Podman's included, is in the journal.
+    expect(h.fake.journal.map((e) => e.MESSAGE)).toEqual(expect.arrayContaining(['web.service: Killing process 4242 (podman pause) with signal SIGKILL.', 'line 1\n']));
   });
 
   it('refuses to enable a generated unit, as systemd does', async () => {

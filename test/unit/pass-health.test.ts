@@ -24,7 +24,7 @@ function status(activeState: string, extra: Partial<UnitStatus> & { type?: strin
 }
 
 /** A user manager whose units' states follow `script(elapsedMs)`. */
-function manager(clock: FakeClock, script: (elapsed: number, unit: string) => UnitStatus, journal: string[] = []) {
+function manager(clock: FakeClock, script: (elapsed: number, unit: string) => UnitStatus, output: string[] = []) {
   const start = clock.ms;
   const looks: number[] = [];
   const um = {
@@ -32,8 +32,8 @@ function manager(clock: FakeClock, script: (elapsed: number, unit: string) => Un
       looks.push(clock.ms - start);
       return new Map(units.map((u) => [u, script(clock.ms - start, u)]));
     },
-    async journalTail() {
-      return journal;
+    async unitOutput(_who: unknown, units: readonly string[]) {
+      return { lines: output.map((message) => ({ unit: units[0]!, message, invocationId: '0'.repeat(31) + '1' })) };
     },
   } as unknown as UserManager;
   return { um, looks };
@@ -47,11 +47,21 @@ describe('healthGate', () => {
     expect(looks).toEqual([0, 500, 1_000]);
   });
 
-  it('fails a unit that dies while settling, with its journal', async () => {
+  it('fails a unit that dies while settling, with how it ended and its own output', async () => {
     const clock = new FakeClock(0);
-    const { um } = manager(clock, (t) => (t < 500 ? status('active') : status('failed', { result: 'exit-code' })), ['web: panic: no config']);
+    const died = status('failed', { result: 'exit-code', properties: { ExecMainCode: '1', ExecMainStatus: '2' } });
+    const { um } = manager(clock, (t) => (t < 500 ? status('active') : died), ['panic: no config']);
     await expect(healthGate(um, who, ['web.service'], { deadline: 300_000, clock, settleMs: 1_000, pollMs: 500 })).rejects.toThrow(
-      'web.service failed (Result=exit-code) — last log lines of web.service: web: panic: no config',
+      'web.service failed (Result=exit-code): main process exited with status 2 — output of web.service: panic: no config',
+    );
+  });
+
+  it('says so when the journal cannot be read, and still names the failure', async () => {
+    const clock = new FakeClock(0);
+    const { um } = manager(clock, () => status('failed', { result: 'exit-code' }));
+    (um as unknown as { unitOutput: () => Promise<unknown> }).unitOutput = async () => ({ problem: 'journalctl timed out after 60000 ms' });
+    await expect(healthGate(um, who, ['web.service'], { deadline: 300_000, clock })).rejects.toThrow(
+      'web.service failed (Result=exit-code) — its journal could not be read (journalctl timed out after 60000 ms)',
     );
   });
 
