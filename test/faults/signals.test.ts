@@ -95,8 +95,9 @@ describe('a storm of SIGHUP', () => {
     await new Promise((r) => setTimeout(r, 1_000));
     const reloads = d.lines(/config reloaded/).length;
     expect(reloads).toBeGreaterThanOrEqual(1);
-    // Nothing piles up: once the storm is over, the reload running and the one queued, no more.
-    expect(reloads - afterStorm).toBeLessThanOrEqual(2);
+    // Nothing piles up: once the storm is over, the reload running and the one queued, no
+    // more (one line of slack for output still in the pipe; without the queue it is dozens).
+    expect(reloads - afterStorm).toBeLessThanOrEqual(3);
     expect(d.child.exitCode).toBeNull();
 
     d.child.kill('SIGTERM');
