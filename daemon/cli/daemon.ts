@@ -16,8 +16,10 @@ export function registerDaemon(program: Command, setExit: SetExit): void {
       });
       const code = await daemon.done;
       setExit(code);
-      // Whatever still holds the event loop (a command of an abandoned pass) must not keep
-      // a stopped daemon alive until systemd's SIGKILL.
-      setTimeout(() => process.exit(code), 2_000).unref();
+      // Exit now, with the stop's own code. Waiting for the event loop to empty would let
+      // whatever still holds it (a command of an abandoned pass) keep a stopped daemon
+      // alive, and Node's teardown gives signals back their default action: one more
+      // SIGTERM or SIGHUP of a storm would end the process by that signal instead.
+      process.exit(code);
     });
 }

@@ -50,13 +50,16 @@ export function parseArchiveFileName(name: string): ArchiveName | undefined {
 /**
  * Newest first (by creation time in the name, then name): an archive older than maxAge is
  * deleted; otherwise it is kept while the kept ones add up to at most maxBytes, and
- * deleted beyond that. The newest archive is never deleted for its size: the removal that
- * just made it must not lose its data to its own garbage collection.
+ * deleted beyond that. The newest archive is never deleted for its size, nor at all the
+ * one a removal just made (`justMade`): the removal must not lose its data to its own
+ * garbage collection. That one is named apart because a name holds the clock's time:
+ * after the clock stepped back, the archive just made reads older than ones made before it.
  */
-export function decideArchiveGc(archives: readonly ArchiveInfo[], policy: ArchivePolicy, now: Date): ArchiveGcDecision[] {
+export function decideArchiveGc(archives: readonly ArchiveInfo[], policy: ArchivePolicy, now: Date, justMade?: string): ArchiveGcDecision[] {
   const newestFirst = [...archives].sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || (a.name < b.name ? 1 : -1));
-  let kept = 0;
+  let kept = newestFirst.find((a) => a.name === justMade)?.bytes ?? 0;
   return newestFirst.map((a, i) => {
+    if (a.name === justMade) return { name: a.name, delete: false, reason: 'just made' };
     const age = now.getTime() - a.createdAt.getTime();
     if (age > policy.maxAgeMs) return { name: a.name, delete: true, reason: 'older than archive_max_age' };
     if (i > 0 && kept + a.bytes > policy.maxBytes) return { name: a.name, delete: true, reason: 'beyond archive_max_bytes' };

@@ -8,7 +8,7 @@ import type { RepoBudget } from '../core/config/schema';
 import { SourceError, ValidationError } from '../core/errors';
 import { BudgetTally, PATH_MAX } from '../core/repo-budget';
 import type { Problem } from '../core/problem';
-import { runStreaming } from './exec';
+import { ExecaRunner, runStreaming } from './exec';
 import { displayBytes } from './repo-scan';
 
 export interface SyncRepoOptions {
@@ -77,6 +77,23 @@ async function trustLocalSource(options: SyncRepoOptions): Promise<string | unde
   return file;
 }
 
+/** Time a fetch killed at its bound gets to end before SIGKILL. */
+const FETCH_KILL_GRACE_MS = 2_000;
+
+/**
+ * The fetch is the one git command that talks to the network. simple-git's bound sends
+ * SIGINT to git alone, and a remote helper (git-remote-http, ssh) that keeps the output
+ * open keeps the fetch pending: a server that accepts and never answers held a pass far
+ * past timeouts.fetch. Run through ExecaRunner instead, git and every helper it started
+ * are one process group, killed together at the bound.
+ */
+async function fetchBounded(dir: string, args: string[], options: SyncRepoOptions, globalConfig: string | undefined): Promise<void> {
+  const env = { ...gitEnv(options.sshKey), ...(globalConfig ? { GIT_CONFIG_GLOBAL: globalConfig } : {}) };
+  const result = await new ExecaRunner({ killGraceMs: FETCH_KILL_GRACE_MS }).run(['git', ...args], { timeoutMs: options.timeoutMs, cwd: dir, env });
+  if (result.timedOut) throw new Error(`no answer within timeouts.fetch (${options.timeoutMs} ms): stopped`);
+  if (result.exitCode !== 0) throw new Error(result.stderr.trim() || `exit ${result.exitCode ?? 'by signal'}`);
+}
+
 async function step<T>(what: string, action: () => Promise<T>): Promise<T> {
   try {
     return await action();
@@ -143,9 +160,10 @@ export async function syncRepo(options: SyncRepoOptions): Promise<SyncResult> {
     await step('remote add', () => git.addRemote('origin', url));
   }
 
-  const git = openGit(dir, options, await trustLocalSource(options));
+  const globalConfig = await trustLocalSource(options);
+  const git = openGit(dir, options, globalConfig);
   // '+' accepts a rewritten history (force-push): the remote is the truth.
-  await step(`fetch ${branch}`, () => git.fetch(['--force', '--no-tags', 'origin', `+refs/heads/${branch}:${remoteRef}`]));
+  await step(`fetch ${branch}`, () => fetchBounded(dir, ['fetch', '--force', '--no-tags', 'origin', `+refs/heads/${branch}:${remoteRef}`], options, globalConfig));
   if (options.budget) {
     const over = await measureTree(dir, remoteRef, options.budget, options);
     if (over) throw new ValidationError([over]);

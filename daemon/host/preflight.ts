@@ -4,6 +4,7 @@ import { access, readFile } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import type { CommandRunner } from '../core/ports';
 import { parseDelegate, rootlessHostChecks, type PreflightCheck } from '../core/rootless-host';
+import { podmanRecentEnough, podmanVersion, probeResult } from '../core/tool-probe';
 import { QUADLET_USER_GENERATOR } from './systemd';
 
 export type { PreflightCheck };
@@ -27,9 +28,14 @@ export async function runPreflight(runner: CommandRunner, timeoutMs = 10_000): P
   const logind = await run(['systemctl', 'is-active', 'systemd-logind.service']);
   checks.push({ name: 'logind', ok: logind.stdout.trim() === 'active', detail: `systemd-logind is ${logind.stdout.trim() || 'unknown'}`, hint: 'install and enable systemd-logind (libpam-systemd on Debian)' });
 
-  const podman = await run(['podman', '--version']);
-  const [maj = 0, min = 0] = (/(\d+)\.(\d+)/.exec(podman.stdout) ?? []).slice(1).map(Number);
-  checks.push({ name: 'podman', ok: maj > 4 || (maj === 4 && min >= 4), detail: podman.exitCode === 0 ? firstLine(podman.stdout) : 'podman not found', hint: 'install Podman >= 4.4 (Quadlet)' });
+  // Not found and installed-but-failing are told apart: the fixes differ.
+  const podman = probeResult(await run(['podman', '--version']));
+  checks.push({
+    name: 'podman',
+    ok: podman.state === 'ok' && podmanRecentEnough(podmanVersion(podman.detail)),
+    detail: podman.detail,
+    hint: podman.state === 'failing' ? 'podman is installed but does not run: fix what its error says (as root: podman --version)' : 'install Podman >= 4.4 (Quadlet)',
+  });
   checks.push({ name: 'quadlet', ok: await exists(QUADLET_USER_GENERATOR, constants.X_OK), detail: QUADLET_USER_GENERATOR, hint: "Podman's user generator must be installed with Podman" });
 
   // cgroup v2, the user bus, delegation: read here, decided in core/rootless-host.ts.
@@ -58,4 +64,20 @@ export async function runPreflight(runner: CommandRunner, timeoutMs = 10_000): P
   const [nodeMajor = 0] = process.versions.node.split('.').map(Number);
   checks.push({ name: 'node', ok: nodeMajor >= 20, detail: `Node.js ${process.versions.node}`, hint: 'Node.js >= 20' });
   return checks;
+}
+
+/**
+ * What applying a workload needs of the host, checked by a pass before it changes anything:
+ * Podman that runs, and its Quadlet generator (without it, a daemon-reload drops every
+ * Quadlet unit). Each missing piece in words; empty when both are there. Through the
+ * runner, like every command of a pass.
+ */
+export async function applyPrerequisites(runner: CommandRunner, timeoutMs: number, generator = QUADLET_USER_GENERATOR): Promise<string[]> {
+  const problems: string[] = [];
+  const podman = probeResult(await runner.run(['podman', '--version'], { timeoutMs }));
+  if (podman.state === 'not-found') problems.push('Podman is not installed (podman not found)');
+  else if (podman.state === 'failing') problems.push(`Podman does not run: ${podman.detail}`);
+  const found = await runner.run(['test', '-x', generator], { timeoutMs });
+  if (found.exitCode !== 0) problems.push(`the Quadlet generator ${generator} is missing (it comes with Podman)`);
+  return problems;
 }

@@ -38,7 +38,9 @@ export async function applyItem(ctx: PassContext, scope: ItemScope, item: PlanIt
     // The user may exist by now even though the apply failed: say which uid it has.
     outcome.uid ??= scope.view.uids.get(item.workload) ?? (await ctx.host.users.lookupUser(item.user).catch(() => null))?.uid;
   }
-  outcome.durationMs = ctx.host.clock.now().getTime() - started;
+  // Measured on the wall clock: a clock stepped back during the item would make it
+  // negative, which no record accepts (it failed the whole pass).
+  outcome.durationMs = Math.max(0, ctx.host.clock.now().getTime() - started);
   return outcome;
 }
 

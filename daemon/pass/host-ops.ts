@@ -5,6 +5,7 @@ import type { Clock, CommandRunner } from '../core/ports';
 import { archiveHome, restoreHome, type ArchiveHomeRequest } from '../host/home-archive';
 import { Leftovers, type PathKindOf } from '../host/leftovers';
 import { Logind } from '../host/logind';
+import { applyPrerequisites } from '../host/preflight';
 import { SystemManager, UserManager } from '../host/systemd';
 import { defaultSelfCommand, writeUserFiles, type UserFilesRequest } from '../host/user-files';
 import { UserAccounts } from '../host/users';
@@ -21,6 +22,8 @@ export interface HostOps {
   leftovers: Leftovers;
   archiveHome(request: ArchiveHomeRequest): Promise<'archived' | 'no-home'>;
   restoreHome(who: UserRef, archive: string, home: string): Promise<void>;
+  /** What applying needs of the host and is missing (Podman, its Quadlet generator), in words. */
+  applyPrerequisites(): Promise<string[]>;
   clock: Clock;
 }
 
@@ -51,6 +54,7 @@ export function createHostOps(runner: CommandRunner, config: MoorConfig, opts: H
     }),
     archiveHome: (request) => archiveHome(runner, request, opts.pathKind),
     restoreHome: (who, archive, home) => restoreHome(runner, who, archive, home, t.archiveMs),
+    applyPrerequisites: () => applyPrerequisites(runner, t.commandMs),
     clock: opts.clock,
   };
 }

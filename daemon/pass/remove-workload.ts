@@ -91,7 +91,7 @@ export async function removeWorkload(ctx: RemoveContext, record: RemovalTarget):
   await store.applied.delete(record.workload);
   if (archive !== undefined) {
     ctx.log?.info({ workload: record.workload, user, uid: entry.uid, archive }, `${record.workload}: home of ${user} archived to ${archive}`);
-    const gc = await store.archives.gc({ maxAgeMs: config.removal.archiveMaxAgeMs, maxBytes: config.removal.archiveMaxBytes });
+    const gc = await store.archives.gc({ maxAgeMs: config.removal.archiveMaxAgeMs, maxBytes: config.removal.archiveMaxBytes }, undefined, archive);
     if (gc.deleted.length > 0) ctx.log?.info({ deleted: gc.deleted }, 'deleted old home archives');
   }
   return { status: 'removed', ...(archive !== undefined ? { archive } : {}) };

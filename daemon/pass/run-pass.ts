@@ -3,12 +3,12 @@
 //
 // The pass is a fixed sequence of steps, one function each, in the order they run:
 //   1 recover            2 desired state       3 render for this host   4 observe
-//   5 plan and guard     6 record a no-change pass                      7 apply each item
+//   5 plan and guard     6 record a no-change pass   6b the host's tools   7 apply each item
 //   8 finish
 // A step that throws ends the pass; runPass records that failure for `moor status`.
 import { contentsOf, hashesOf, specifierIdentity, type RenderedWorkload } from '../core/desired';
 import { exitCodeOfError } from '../core/exit-codes';
-import { GuardError } from '../core/errors';
+import { GuardError, HostError } from '../core/errors';
 import { planPass, removalGuard, type Observation, type PlanItem } from '../core/plan';
 import type { StatusItem } from '../state/generation-records';
 import { applyItem } from './apply-item';
@@ -42,6 +42,7 @@ export async function runPass(ctx: PassContext, opts: PassOptions = {}): Promise
     if (opts.dryRun) return await dryRun(ctx, view, observed, plan, opts);
     const unchanged = await recordNoChange(ctx, view, plan);
     if (unchanged) return unchanged;
+    await requireTools(ctx, plan);
     const applied = await applyEach(ctx, view, observed, plan, opts);
     return await finish(ctx, plan, applied);
   } catch (err) {
@@ -163,6 +164,19 @@ async function recordNoChange(ctx: PassContext, view: HostView, plan: Planned): 
   const result = summarize({ ...plan.base, dryRun: false, items });
   await ctx.store.lastPass.write(lastPassRecord(result, ctx.host.clock.now()));
   return result;
+}
+
+/**
+ * Step 6b: a plan that writes a workload's files needs Podman and its Quadlet generator.
+ * Without them a daemon-reload would drop the Quadlet units of every workload it touched,
+ * so the pass ends here, before anything changes (exit 6), naming what is missing; what
+ * runs keeps running, nothing is removed, and the next pass checks again.
+ */
+async function requireTools(ctx: PassContext, plan: Planned): Promise<void> {
+  if (plan.items.every((i) => i.action === 'unchanged' || i.action === 'skip' || i.action === 'remove')) return;
+  const missing = await ctx.host.applyPrerequisites();
+  if (missing.length === 0) return;
+  throw new HostError(`${missing.join('; ')}: nothing was changed (install or repair Podman; moor doctor checks the host)`);
 }
 
 interface ApplyRun {

@@ -58,6 +58,10 @@ export class Agent {
   private lastOutcome: DaemonInfo['lastOutcome'];
   private lastStatus = 'ready: first pass pending';
   private reloadChain: Promise<boolean> = Promise.resolve(true);
+  /** A reload asked for and not started yet: every SIGHUP until it starts joins it. */
+  private reloadQueued: Promise<boolean> | undefined;
+  /** When the stop signal that started the stop came (ms since the epoch). */
+  private stopSignalAt: number | undefined;
   private stopping: Promise<ExitCode> | undefined;
   private resolveDone!: (code: ExitCode) => void;
   private readonly signalHandlers: Array<[NodeJS.Signals, () => void]> = [];
@@ -153,7 +157,10 @@ export class Agent {
     // A signal that came while starting is acted on now that everything it needs is up.
     const pending = this.pendingSignal;
     if (pending === 'SIGHUP') void this.reload('SIGHUP');
-    else if (pending) return void this.stop(pending);
+    else if (pending) {
+      this.stopSignalAt = Date.now();
+      return void this.stop(pending);
+    }
     if (this.opts.startupPass ?? true) this.trigger('startup');
   }
 
@@ -207,8 +214,16 @@ export class Agent {
    * either way systemd hears RELOADING=1 then READY=1. A good one is followed by a pass.
    */
   reload(cause: string): Promise<boolean> {
-    this.reloadChain = this.reloadChain.then(() => this.reloadNow(cause));
-    return this.reloadChain;
+    // A storm of SIGHUPs is one reload running and at most one queued: the queued one
+    // reads the config as it is when it starts, which is all any of them could do.
+    if (this.reloadQueued) return this.reloadQueued;
+    const queued = this.reloadChain.then(() => {
+      this.reloadQueued = undefined;
+      return this.reloadNow(cause);
+    });
+    this.reloadQueued = queued;
+    this.reloadChain = queued;
+    return queued;
   }
 
   private async reloadNow(cause: string): Promise<boolean> {
@@ -271,6 +286,20 @@ export class Agent {
     this.notifier.status(summary);
   }
 
+  /**
+   * A stopped daemon is about to exit; a late signal of the same storm must not end it by
+   * the signal's default action (killed by SIGHUP or SIGTERM, not the stop's own code).
+   * The handlers give way to one that ignores them, added first: with no listener at all,
+   * even for an instant, Node gives the signal its default action back.
+   */
+  private releaseSignals(): void {
+    for (const [signal, handler] of this.signalHandlers) {
+      if (!process.listeners(signal).includes(ignoreSignal)) process.on(signal, ignoreSignal);
+      process.off(signal, handler);
+    }
+    this.signalHandlers.length = 0;
+  }
+
   private onSignal(signal: NodeJS.Signals, handler: () => void): void {
     process.on(signal, handler);
     this.signalHandlers.push([signal, handler]);
@@ -282,9 +311,13 @@ export class Agent {
       return;
     }
     if (this.stopping) {
+      // Signals of one burst (a script or supervisor sending several, systemd's and
+      // someone's at once) are one request; a later one insists: exit now.
+      if (this.stopSignalAt !== undefined && Date.now() - this.stopSignalAt < STOP_SIGNAL_BURST_MS) return;
       this.log.warn({ signal }, 'second stop signal: exiting now, the next start converges');
       process.exit(ExitCode.Failed);
     }
+    this.stopSignalAt = Date.now();
     void this.stop(signal);
   }
 
@@ -300,6 +333,9 @@ export class Agent {
     this.log.info({ why }, snapshot.running ? 'stopping: finishing the workload in hand' : 'stopping');
     // The running pass sees shouldStop() at once; the queued one is cancelled.
     const passEnded = this.loop.stop();
+    // A reload under way would start a schedule and watches again after they are stopped
+    // here; queued ones see the stop and do nothing. Loading a config is quick.
+    await this.reloadChain;
     this.schedule.stop();
     await this.watches?.close();
     const stopMs = this.config.timeouts.stopMs;
@@ -312,7 +348,7 @@ export class Agent {
     // The control API stays up until now so that waiting clients get the pass's last line.
     await this.control.close().catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'closing the control API failed'));
     this.stopWatchdog();
-    for (const [signal, handler] of this.signalHandlers) process.off(signal, handler);
+    this.releaseSignals();
     const code = finished ? ExitCode.Ok : ExitCode.Failed;
     if (finished) this.log.info('stopped');
     else this.log.error({ timeout_ms: stopMs }, 'the running pass did not finish its workload within timeouts.stop: exiting anyway; the next start marks that generation aborted and converges');
@@ -320,6 +356,12 @@ export class Agent {
     return code;
   }
 }
+
+/** What a stopped daemon does with a late signal: nothing (see releaseSignals). */
+function ignoreSignal(): void {}
+
+/** Stop signals this close to the first one are the same request, not a second one. */
+export const STOP_SIGNAL_BURST_MS = 1_000;
 
 /**
  * The longest a pass may go without finishing a workload: a fetch, a health gate, a stop,

@@ -42,9 +42,16 @@ export interface ScheduleOptions {
   random?: () => number;
 }
 
+/** How often the schedule looks for the wall clock having stepped back. */
+export const CLOCK_CHECK_MS = 30_000;
+/** A step back smaller than this is left alone (it delays the next tick by as much). */
+const CLOCK_STEP_TOLERANCE_MS = 5_000;
+
 export class Schedule {
   private task: CronTask | undefined;
   private jitterTimer: NodeJS.Timeout | undefined;
+  private clockTimer: NodeJS.Timeout | undefined;
+  private lastWallMs = 0;
   private readonly createTask: CreateCronTask;
   private readonly random: () => number;
 
@@ -54,6 +61,23 @@ export class Schedule {
   }
 
   start(): void {
+    this.task = this.createTask(this.opts.cron, () => this.tick(), this.opts.log);
+    void this.task.start();
+    // node-cron waits for the wall-clock time of the next tick on a timer that runs in
+    // elapsed time: after the clock steps back by a day, its next tick comes a day late.
+    // Seen here, the task is made again from the new time.
+    this.lastWallMs = Date.now();
+    this.clockTimer = setInterval(() => this.checkClock(), CLOCK_CHECK_MS);
+    this.clockTimer.unref();
+  }
+
+  private checkClock(): void {
+    const wall = Date.now();
+    const back = this.lastWallMs + CLOCK_CHECK_MS - wall;
+    this.lastWallMs = wall;
+    if (back <= CLOCK_STEP_TOLERANCE_MS || !this.task) return;
+    this.opts.log.warn({ stepped_back_ms: back }, 'the clock stepped back: the schedule is computed again from the new time');
+    this.stopTask();
     this.task = this.createTask(this.opts.cron, () => this.tick(), this.opts.log);
     void this.task.start();
   }
@@ -74,6 +98,12 @@ export class Schedule {
   stop(): void {
     clearTimeout(this.jitterTimer);
     this.jitterTimer = undefined;
+    clearInterval(this.clockTimer);
+    this.clockTimer = undefined;
+    this.stopTask();
+  }
+
+  private stopTask(): void {
     if (this.task) {
       void this.task.stop();
       void this.task.destroy();

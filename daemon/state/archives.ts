@@ -61,9 +61,12 @@ export class ArchiveStore {
     return out.sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || (a.name < b.name ? 1 : -1));
   }
 
-  /** Deletes the archives the policy selects, and work files of killed removals. Under the pass lock. */
-  async gc(policy: ArchivePolicy, now = this.clock.now()): Promise<ArchiveGcReport> {
-    const decisions = decideArchiveGc(await this.list(), policy, now);
+  /**
+   * Deletes the archives the policy selects, and work files of killed removals; never
+   * `justMade`, the archive the calling removal made. Under the pass lock.
+   */
+  async gc(policy: ArchivePolicy, now = this.clock.now(), justMade?: string): Promise<ArchiveGcReport> {
+    const decisions = decideArchiveGc(await this.list(), policy, now, justMade === undefined ? undefined : basename(justMade));
     const deleted: string[] = [];
     for (const d of decisions) {
       if (!d.delete) continue;

@@ -150,6 +150,10 @@ export class FakeSystem implements CommandRunner {
   readonly hostDirs = new Set(['/tmp', '/var/tmp', '/dev/shm', '/var/spool/cron', '/var/log/journal']);
   /** tar --create fails with this message (a full disk). */
   archiveFailure?: string;
+  /** Podman as root's `podman --version` finds it: installed, not installed, or failing with this stderr. */
+  podman: 'installed' | 'missing' | { failing: string } = 'installed';
+  /** Podman's Quadlet generator is installed: without it, daemon-reload generates no unit. */
+  quadletGenerator = true;
   private nextPid = 20000;
 
   constructor(options: FakeSystemOptions = {}) {
@@ -254,6 +258,8 @@ export class FakeSystem implements CommandRunner {
     if (cmd === 'find') return this.find(args);
     if (cmd === 'tar') return this.tarCreate(args);
     if (cmd === 'journalctl') return this.journalctl(args);
+    if (cmd === 'podman' && args.length === 1 && args[0] === '--version') return this.podmanVersion();
+    if (cmd === 'test' && args[0] === '-x' && args.length === 2) return { exitCode: args[1]!.endsWith('/podman-user-generator') && this.quadletGenerator ? 0 : 1 };
     return fail(127, `fake: ${cmd ?? ''}: command not found`);
   }
 
@@ -549,6 +555,7 @@ export class FakeSystem implements CommandRunner {
     const runtimeDir = env.get('XDG_RUNTIME_DIR');
     if (runtimeDir === undefined) return fail(127, `fake: unexpected command as ${name}: ${cmd.join(' ')}`);
     const [tool, ...rest] = cmd;
+    if (tool?.endsWith('/podman-user-generator') && !this.quadletGenerator) return fail(127, `env: '${tool}': No such file or directory`);
     if (tool?.endsWith('/podman-user-generator') && rest[0] === '-dryrun') return this.generatorDryRun(u);
     if (tool === 'podman' && rest[0] === 'unshare' && rest[1] === 'tar') return this.tarExtract(u, rest.slice(2), options);
     if (tool === 'rm' && rest[0] === '-f' && rest[1] === '--') return this.removeAsUser(u, rest.slice(2));
@@ -557,6 +564,13 @@ export class FakeSystem implements CommandRunner {
     if (runtimeDir !== `/run/user/${u.uid}`) return fail(1, 'Failed to connect to user scope bus via local transport: Permission denied');
     if (!this.managers.has(u.uid)) return fail(1, 'Failed to connect to user scope bus via local transport: No such file or directory');
     return this.userScope(u, rest.slice(1));
+  }
+
+  // As ExecaRunner reports a program that does not exist: exit 127, spawn ENOENT.
+  private podmanVersion(): Out {
+    if (this.podman === 'missing') return { exitCode: 127, stderr: 'spawn podman ENOENT' };
+    if (this.podman !== 'installed') return { exitCode: 125, stderr: this.podman.failing };
+    return ok('podman version 5.4.2\n');
   }
 
   // `rm -f -- PATH...` as the user: only paths in its own home.
@@ -642,7 +656,7 @@ export class FakeSystem implements CommandRunner {
     const paths = new Map<string, string>(); // unit → the file it is loaded from
     for (const path of this.userFiles(u.name).keys()) {
       const file = baseName(path);
-      const generated = path.startsWith(QUADLET_DIR) ? quadletUnit(file) : undefined;
+      const generated = path.startsWith(QUADLET_DIR) && this.quadletGenerator ? quadletUnit(file) : undefined;
       if (generated && !this.rejected.has(`${u.name}/${file}`)) sources.set(generated, true);
       if (generated) paths.set(generated, path);
       if (path.startsWith(UNIT_DIR) && path.lastIndexOf('/') === UNIT_DIR.length - 1 && PLAIN_UNIT.test(file)) {

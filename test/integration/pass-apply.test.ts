@@ -29,11 +29,14 @@ describe('a new workload', () => {
     expect(result.exitCode).toBe(0);
     expect(result.items.map((i) => [i.workload, i.action, i.result])).toEqual([['web', 'create', 'ok']]);
     const lines = calls.map(norm);
-    const gate = lines.slice(15);
-    expect(lines.slice(0, 15)).toEqual([
+    const gate = lines.slice(17);
+    expect(lines.slice(0, 17)).toEqual([
       // Step 2: no group of that name may exist already (a user moor does not own yet).
       'getent group web',
       'getent passwd web',
+      // Step 6b: the host's tools, before anything changes.
+      'podman --version',
+      'test -x /usr/lib/systemd/user-generators/podman-user-generator',
       'getent group moor-managed',
       'groupadd --system moor-managed',
       // Every uid in use, for the allocator to skip; then the user, with the uid and range
