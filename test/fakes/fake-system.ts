@@ -139,6 +139,18 @@ export class FakeSystem implements CommandRunner {
   readonly hostDirs = new Set(['/tmp', '/var/tmp', '/dev/shm', '/var/spool/cron', '/var/log/journal']);
   /** tar --create fails with this message (a full disk). */
   archiveFailure?: string;
+  /** false: no podman on PATH, as systemd-run then answers for `... -- podman ...`. */
+  podmanInstalled = true;
+  /**
+   * UIDs whose rootless Podman user namespace exists: its pause process runs in a scope of
+   * the user's manager, so it ends with that manager.
+   */
+  readonly podmanNamespaces = new Set<number>();
+  /**
+   * "user/unit" of each generated (Quadlet) unit started while its user had no Podman
+   * namespace: a start whose podman must create it, the one that can lose its READY=1.
+   */
+  readonly startsWithoutNamespace: string[] = [];
   private nextPid = 20000;
 
   constructor(options: FakeSystemOptions = {}) {
@@ -391,6 +403,7 @@ export class FakeSystem implements CommandRunner {
 
   private stopManager(u: PasswdEntry): void {
     this.managers.delete(u.uid);
+    this.podmanNamespaces.delete(u.uid);
     for (const unit of this.units.get(u.name)?.values() ?? []) Object.assign(unit, { activeState: 'inactive', subState: 'dead' });
   }
 
@@ -529,6 +542,8 @@ export class FakeSystem implements CommandRunner {
     if (runtimeDir === undefined) return fail(127, `fake: unexpected command as ${name}: ${cmd.join(' ')}`);
     const [tool, ...rest] = cmd;
     if (tool?.endsWith('/podman-user-generator') && rest[0] === '-dryrun') return this.generatorDryRun(u);
+    if (tool === 'podman' && !this.podmanInstalled) return fail(1, 'Failed to find executable podman: No such file or directory');
+    if (tool === 'podman' && rest.join(' ') === 'unshare /bin/true') return this.podmanUnshare(u);
     if (tool === 'podman' && rest[0] === 'unshare' && rest[1] === 'tar') return this.tarExtract(u, rest.slice(2), options);
     if (tool === 'rm' && rest[0] === '-f' && rest[1] === '--') return this.removeAsUser(u, rest.slice(2));
     if (tool !== 'systemctl' && tool !== 'journalctl') return fail(127, `env: '${tool ?? ''}': No such file or directory`);
@@ -537,6 +552,15 @@ export class FakeSystem implements CommandRunner {
     if (runtimeDir !== `/run/user/${u.uid}`) return fail(1, 'Failed to connect to user scope bus via local transport: Permission denied');
     if (!this.managers.has(u.uid)) return fail(1, 'Failed to connect to user scope bus via local transport: No such file or directory');
     return this.userScope(u, rest.slice(1));
+  }
+
+  // `podman unshare /bin/true`: the user's namespace and pause process exist afterwards.
+  // Podman moves the pause process into a scope of the user's manager over the user bus;
+  // without a manager it would stay in the caller's scope, which the fake does not model.
+  private podmanUnshare(u: PasswdEntry): Out {
+    if (!this.managers.has(u.uid)) return fail(1, 'fake: podman unshare before the user manager runs');
+    this.podmanNamespaces.add(u.uid);
+    return ok();
   }
 
   // `rm -f -- PATH...` as the user: only paths in its own home.
@@ -680,6 +704,7 @@ export class FakeSystem implements CommandRunner {
         errors.push(`Failed to ${verb} ${n}: Unit ${n} not found.`);
         exitCode = 5;
       } else if (verb === 'restart' || unit.activeState !== 'active') {
+        if (unit.generated && !this.podmanNamespaces.has(u.uid)) this.startsWithoutNamespace.push(`${u.name}/${n}`);
         if (!this.activate(u, n, unit)) {
           errors.push(msg.jobFailed(n, ' --user'));
           exitCode ||= 1;
