@@ -6,6 +6,7 @@ import { formatProblem } from './core/problem';
 import { safeLines, safeText } from './core/safe-text';
 import { registerCommands } from './cli/commands';
 import { WRITE_FILES_SUBCOMMAND, writeFilesCommand } from './cli/write-files';
+import { stderrLines } from './host/journal-stream';
 
 export function exitCodeFor(err: unknown): ExitCode {
   if (err instanceof CommanderError) {
@@ -56,9 +57,9 @@ export async function main(argv: string[]): Promise<ExitCode> {
   }
 }
 
-/** Under systemd a failure must be found by `journalctl -p err`: give it the error priority prefix. */
+/** Under systemd a failure must be found by `journalctl -p err`: in the journal, give it the error priority prefix. */
 function errorLine(text: string): string {
-  return process.stderr.isTTY ? `${text}\n` : text.split('\n').map((l) => `<3>${l}\n`).join('');
+  return stderrLines(3, text);
 }
 
 const argv = process.argv.slice(2);

@@ -3,16 +3,16 @@
 // answers, or when one answers but fails before taking the request.
 import type { MoorConfig } from '../core/config/schema';
 import { safeText } from '../core/safe-text';
+import { stderrLines } from '../host/journal-stream';
 import type { ItemOutcome, PassResult } from '../pass/pass-result';
 import { DaemonAbsent, getJson, reconcileViaDaemon } from './control-client';
 
 /**
- * One line on stderr, with the journal priority prefix when it is not a terminal (as
+ * One line on stderr, with the journal priority prefix when stderr is the journal (as
  * daemon/main.ts does); an item's error or the daemon's answer in it stays on that line.
  */
 function note(priority: 4 | 6, text: string): void {
-  const line = safeText(text);
-  process.stderr.write(process.stderr.isTTY ? `${line}\n` : `<${priority}>${line}\n`);
+  process.stderr.write(stderrLines(priority, safeText(text)));
 }
 
 export async function statusViaDaemon<T>(config: MoorConfig): Promise<T | undefined> {

@@ -1,6 +1,7 @@
-// Step 7 of a pass for one workload (docs/design.md §6): user, linger, user manager, files,
-// daemon-reload, (re)starts, health gate. The caller records the result; this either
-// returns the applied state or throws, and never touches another workload.
+// Step 7 of a pass for one workload (docs/design.md §6): user, linger, user manager, its
+// Podman user namespace, files, daemon-reload, (re)starts, health gate. The caller records
+// the result; this either returns the applied state or throws, and never touches another
+// workload.
 import { HostError } from '../core/errors';
 import { unitsOfTargets, type ExpectedUnit } from '../core/deploy-layout';
 import type { RenderedWorkload } from '../core/desired';
@@ -42,6 +43,10 @@ export async function applyWorkload(
   const who: UserRef = { user: entry.name, uid: entry.uid };
   await host.logind.enableLinger(who.user);
   await host.system.startUserManager(who.uid);
+  // Before any unit of the user starts: a Quadlet unit whose podman has to create the
+  // user's namespace can lose its READY=1 (host/podman-userns.ts). Every apply does it, so
+  // a namespace gone since (a reboot, a restarted user manager) is made again first.
+  await host.preparePodmanUserNamespace(who);
 
   const rendered = render({ name: item.workload, user: who.user, uid: who.uid, home: entry.home });
   if (rendered.problems.length > 0) {

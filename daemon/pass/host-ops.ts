@@ -5,6 +5,7 @@ import type { Clock, CommandRunner } from '../core/ports';
 import { archiveHome, restoreHome, type ArchiveHomeRequest } from '../host/home-archive';
 import { Leftovers, type PathKindOf } from '../host/leftovers';
 import { Logind } from '../host/logind';
+import { preparePodmanUserNamespace } from '../host/podman-userns';
 import { applyPrerequisites } from '../host/preflight';
 import { SystemManager, UserManager } from '../host/systemd';
 import { defaultSelfCommand, writeUserFiles, type UserFilesRequest } from '../host/user-files';
@@ -18,6 +19,8 @@ export interface HostOps {
   system: SystemManager;
   userManager: UserManager;
   writeFiles(request: UserFilesRequest): Promise<WriteFilesResult>;
+  /** The user's rootless Podman user namespace (and pause process) exists once this returns. */
+  preparePodmanUserNamespace(who: UserRef): Promise<void>;
   /** Processes and files of a removed user outside its manager and home. */
   leftovers: Leftovers;
   archiveHome(request: ArchiveHomeRequest): Promise<'archived' | 'no-home'>;
@@ -47,6 +50,7 @@ export function createHostOps(runner: CommandRunner, config: MoorConfig, opts: H
     system: new SystemManager(runner, { timeoutMs: t.commandMs, readyTimeoutMs: t.userManagerMs, sleep }),
     userManager: new UserManager(runner, { timeoutMs: t.commandMs, startTimeoutMs: t.healthMs }),
     writeFiles: (request) => writeUserFiles(runner, request, selfCommand, { timeoutMs: t.commandMs }),
+    preparePodmanUserNamespace: (who) => preparePodmanUserNamespace(runner, who, { timeoutMs: t.commandMs }),
     leftovers: new Leftovers(runner, opts.clock, {
       timeoutMs: t.commandMs,
       ...(opts.readFile ? { readFile: opts.readFile } : {}),

@@ -106,33 +106,22 @@ export const GUEST_LINKS: Record<string, string> = {
   '/etc/systemd/system/netavark-firewalld-reload.service': '/dev/null',
 };
 
-/** See TEST_BASE_TRANSFORM. */
-export const PODMAN_USERNS_WARMUP = '+ExecStartPre=/usr/bin/podman unshare /bin/true';
-
 /**
  * The test transform: every workload container of the e2e repos gets it. Quadlet's own
  * cgroup defaults stay (`--cgroups=split`, the systemd cgroup manager over the user's bus),
- * as on a real host; only what this machine lacks is added. Default and prepend rules, so a
- * spec can still say more.
+ * as on a real host; only what this machine lacks is added. A default rule, so a spec can
+ * still say more.
  *
  * Network=none: the guest shares the host's network namespace and has no network to give
  * a container (no bridge, no route out).
  *
- * ExecStartPre: the first rootless podman of a user creates its user namespace (and pause
- * process) in a re-executed child; when that child sends Quadlet's MAINPID/READY=1 and
- * exits before the user manager reads it, systemd 257 drops the message ("Notify sender
- * died before message is processed") and the start fails with Result=protocol — about 1
- * first start in 35 here. Creating the namespace beforehand makes the sender the main
- * process, which systemd always attributes. The race is in the notify path, not in the
- * cgroup layout: without this line, first starts fail with Result=protocol on the cgroup
- * v2 guest too (about 1 in 4 of them).
+ * Nothing here works around the first-start notify race of rootless Podman: moor makes
+ * each user's Podman user namespace before it starts any unit (daemon/host/podman-userns.ts),
+ * as on a real host.
  */
-export const TEST_BASE_TRANSFORM = `# End-to-end guest only: no container network; the first-start notify race.
+export const TEST_BASE_TRANSFORM = `# End-to-end guest only: no container network.
 [Container]
 Network=none
-
-[Service]
-${PODMAN_USERNS_WARMUP}
 `;
 
 /** A long-running container command that exits at once on SIGTERM (PID 1 ignores it otherwise). */

@@ -216,7 +216,43 @@ describe('moor reconcile --once in a real systemd guest', () => {
       `/sys/fs/cgroup/system.slice/${unit}`,
     ]);
     expect(left.stdout.trim(), `processes left in ${unit} after the pass`).toBe('');
+    // The user's Podman user namespace, made by the pass before the first start: its pause
+    // process lives in a scope of the user's own manager, not in the pass's cgroup nor in
+    // the scope moor ran podman in (none of which is left: see above, and below).
+    const uid = await guest.uid(WORKLOAD);
+    const pause = (await guest.run(['cat', `/run/user/${uid}/libpod/tmp/pause.pid`])).stdout.trim();
+    expect((await guest.run(['cat', `/proc/${pause}/cgroup`])).stdout).toMatch(
+      new RegExp(`^0::/user\\.slice/user-${uid}\\.slice/user@${uid}\\.service/user\\.slice/podman-pause-[0-9a-f]+\\.scope$`, 'm'),
+    );
+    const scopes = await guest.run(['systemctl', 'list-units', '--all', '--plain', '--no-legend', 'run-*.scope']);
+    expect(scopes.stdout.trim(), 'scopes of commands moor ran as a workload user, still loaded').toBe('');
     await guest.run(['systemctl', 'stop', unit]);
+  });
+
+  it('an update and a pass with nothing to do open no PAM session and run no useradd', async () => {
+    // Both passes run as system services, so `journalctl -u` of each is what an operator
+    // reads for `-u moor`; the whole journal since is searched too.
+    await guest.pushRepo({ [`${WORKLOAD}.container`]: container('updated') }, { message: 'hello, updated' });
+    const cursor = await guest.journalCursor();
+    const passes = [
+      { unit: 'moor-e2e-update.service', item: `${WORKLOAD}: update ok` },
+      { unit: 'moor-e2e-noop.service', item: `${WORKLOAD}: unchanged ok` },
+    ];
+    for (const { unit } of passes) {
+      const run = await guest.exec(['systemd-run', `--unit=${unit}`, '--quiet', '--wait', '--service-type=oneshot', GUEST_NODE, GUEST_MOOR, 'reconcile', '--once']);
+      expect(run.code, `${describeExec(run)}\n${await guest.journal({ unit, lines: 60 })}`).toBe(0);
+    }
+    for (const { unit, item } of passes) {
+      const lines = (await guest.run(['journalctl', '--no-pager', '-o', 'cat', '-u', unit])).stdout;
+      expect(lines).toContain(item);
+      expect(lines, `journalctl -u ${unit}`).not.toMatch(/pam_unix|useradd/);
+      // Its stderr was the journal: every priority prefix was taken as the line's priority.
+      expect(lines).not.toMatch(/^<\d>/m);
+      expect((await guest.run(['journalctl', '--no-pager', '-o', 'cat', '-p', 'err', '-u', unit])).stdout.trim()).toBe('');
+    }
+    const all = (await guest.run(['journalctl', '--no-pager', '-o', 'short', `--after-cursor=${cursor!}`])).stdout;
+    expect(all.split('\n').filter((l) => /pam_unix\(\S+:session\)|useradd/.test(l)), 'the whole journal during the two passes').toEqual([]);
+    expect((await guest.systemctlUser(WORKLOAD, ['is-active', `${WORKLOAD}.service`])).stdout.trim()).toBe('active');
   });
 
   it("runs commands as a workload user in that user's slice, with none of moor's environment", async () => {

@@ -12,7 +12,7 @@ const POLICY = `
 images = ["localhost/*"]
 ports = []
 privileged = false
-programs = ["/bin/true"]
+programs = []
 `;
 
 const container = (extra = '') => `[Container]\nImage=${BUSYBOX_IMAGE}\nExec=${BUSYBOX_SERVE_FOREVER}\n${extra}\n[Install]\nWantedBy=default.target\n`;

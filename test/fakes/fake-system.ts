@@ -150,10 +150,23 @@ export class FakeSystem implements CommandRunner {
   readonly hostDirs = new Set(['/tmp', '/var/tmp', '/dev/shm', '/var/spool/cron', '/var/log/journal']);
   /** tar --create fails with this message (a full disk). */
   archiveFailure?: string;
-  /** Podman as root's `podman --version` finds it: installed, not installed, or failing with this stderr. */
+  /**
+   * Podman as `podman --version` finds it: installed, not installed, or failing with this
+   * stderr. 'missing' also holds for commands as a user (systemd-run's own answer).
+   */
   podman: 'installed' | 'missing' | { failing: string } = 'installed';
   /** Podman's Quadlet generator is installed: without it, daemon-reload generates no unit. */
   quadletGenerator = true;
+  /**
+   * UIDs whose rootless Podman user namespace exists: its pause process runs in a scope of
+   * the user's manager, so it ends with that manager.
+   */
+  readonly podmanNamespaces = new Set<number>();
+  /**
+   * "user/unit" of each generated (Quadlet) unit started while its user had no Podman
+   * namespace: a start whose podman must create it, the one that can lose its READY=1.
+   */
+  readonly startsWithoutNamespace: string[] = [];
   private nextPid = 20000;
 
   constructor(options: FakeSystemOptions = {}) {
@@ -418,6 +431,7 @@ export class FakeSystem implements CommandRunner {
 
   private stopManager(u: PasswdEntry): void {
     this.managers.delete(u.uid);
+    this.podmanNamespaces.delete(u.uid);
     for (const unit of this.units.get(u.name)?.values() ?? []) Object.assign(unit, { activeState: 'inactive', subState: 'dead' });
   }
 
@@ -557,6 +571,8 @@ export class FakeSystem implements CommandRunner {
     const [tool, ...rest] = cmd;
     if (tool?.endsWith('/podman-user-generator') && !this.quadletGenerator) return fail(127, `env: '${tool}': No such file or directory`);
     if (tool?.endsWith('/podman-user-generator') && rest[0] === '-dryrun') return this.generatorDryRun(u);
+    if (tool === 'podman' && this.podman === 'missing') return fail(1, 'Failed to find executable podman: No such file or directory');
+    if (tool === 'podman' && rest.join(' ') === 'unshare /bin/true') return this.podmanUnshare(u);
     if (tool === 'podman' && rest[0] === 'unshare' && rest[1] === 'tar') return this.tarExtract(u, rest.slice(2), options);
     if (tool === 'rm' && rest[0] === '-f' && rest[1] === '--') return this.removeAsUser(u, rest.slice(2));
     if (tool !== 'systemctl') return fail(127, `env: '${tool ?? ''}': No such file or directory`);
@@ -571,6 +587,15 @@ export class FakeSystem implements CommandRunner {
     if (this.podman === 'missing') return { exitCode: 127, stderr: 'spawn podman ENOENT' };
     if (this.podman !== 'installed') return { exitCode: 125, stderr: this.podman.failing };
     return ok('podman version 5.4.2\n');
+  }
+
+  // `podman unshare /bin/true`: the user's namespace and pause process exist afterwards.
+  // Podman moves the pause process into a scope of the user's manager over the user bus;
+  // without a manager it would stay in the caller's scope, which the fake does not model.
+  private podmanUnshare(u: PasswdEntry): Out {
+    if (!this.managers.has(u.uid)) return fail(1, 'fake: podman unshare before the user manager runs');
+    this.podmanNamespaces.add(u.uid);
+    return ok();
   }
 
   // `rm -f -- PATH...` as the user: only paths in its own home.
@@ -714,6 +739,7 @@ export class FakeSystem implements CommandRunner {
         errors.push(`Failed to ${verb} ${n}: Unit ${n} not found.`);
         exitCode = 5;
       } else if (verb === 'restart' || unit.activeState !== 'active') {
+        if (unit.generated && !this.podmanNamespaces.has(u.uid)) this.startsWithoutNamespace.push(`${u.name}/${n}`);
         if (!this.activate(u, n, unit)) {
           errors.push(msg.jobFailed(n, ' --user'));
           exitCode ||= 1;

@@ -146,7 +146,7 @@ describe("the daemon's schedule when the clock steps back", () => {
     vi.setSystemTime(new Date('2026-03-01T12:00:30Z'));
     const lines: string[] = [];
     let fired = 0;
-    const schedule = new Schedule({ cron: '*/2 * * * *', jitterMs: 0, fire: () => void fired++, log: createLogger('debug', { write: (l) => void lines.push(l), isTTY: false }) });
+    const schedule = new Schedule({ cron: '*/2 * * * *', jitterMs: 0, fire: () => void fired++, log: createLogger('debug', { write: (l) => void lines.push(l), journal: true }) });
     schedule.start();
     try {
       await vi.advanceTimersByTimeAsync(2 * 60_000);

@@ -9,7 +9,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../helpers/cli';
+import { REPO_ROOT, withJournalStream } from '../helpers/cli';
 import { git } from '../helpers/pass-harness';
 
 const MAIN = resolve(REPO_ROOT, 'daemon/main.ts');
@@ -56,7 +56,9 @@ afterEach(() => {
 });
 
 function startDaemon() {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, '--config', configFile, 'daemon'], { cwd: REPO_ROOT });
+  // Its stderr is the journal, as under systemd: lines carry priorities (same pid after exec).
+  const [cmd, ...args] = withJournalStream([process.execPath, '--import', 'tsx', MAIN, '--config', configFile, 'daemon']);
+  const child = spawn(cmd!, args, { cwd: REPO_ROOT });
   children.push(child);
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));

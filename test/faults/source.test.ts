@@ -156,7 +156,7 @@ describe('the daemon while the source fails', () => {
       openStore: () => h.openStore(),
       handleSignals: false,
       startupPass: true,
-      logSink: { write: (l) => void h.logs.push(l) },
+      logSink: { write: (l) => void h.logs.push(l), journal: true },
       notifier,
       createCronTask: (_expr, onTick) => ((tick = onTick), task),
       executorDeps: { host: (c) => h.host(h.fake, c), passOptions: { settleMs: 0 } },

@@ -11,8 +11,19 @@ export interface CliResult {
   stderr: string;
 }
 
-export function runMoor(args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}): CliResult {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', resolve(REPO_ROOT, 'daemon/main.ts'), ...args], {
+/**
+ * argv run with JOURNAL_STREAM naming its own stderr (a pipe to us), as systemd sets it for a
+ * service whose stderr is the journal: a shell reads fd 2's device and inode, then execs argv
+ * (same pid, same fd 2).
+ */
+export function withJournalStream(argv: readonly string[]): string[] {
+  return ['sh', '-c', 'JOURNAL_STREAM="$(stat -L -c %d:%i /proc/self/fd/2)" && export JOURNAL_STREAM && exec "$@"', 'sh', ...argv];
+}
+
+export function runMoor(args: string[], opts: { cwd?: string; env?: Record<string, string>; journalStream?: boolean } = {}): CliResult {
+  const argv = [process.execPath, '--import', 'tsx', resolve(REPO_ROOT, 'daemon/main.ts'), ...args];
+  const [cmd, ...rest] = opts.journalStream ? withJournalStream(argv) : argv;
+  const r = spawnSync(cmd!, rest, {
     cwd: opts.cwd ?? REPO_ROOT,
     env: { ...process.env, ...opts.env },
     encoding: 'utf8',

@@ -200,7 +200,7 @@ export class PassHarness {
     git(this.work, 'checkout', '-q', '-B', 'main');
     this.config = this.makeConfig(options.config ?? {});
     this.fake = options.fake ?? new FakeSystem();
-    this.log = createLogger('debug', { write: (line) => void this.logs.push(line), isTTY: false });
+    this.log = createLogger('debug', { write: (line) => void this.logs.push(line), journal: true });
   }
 
   makeConfig(extra: ConfigFile): MoorConfig {

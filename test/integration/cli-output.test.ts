@@ -86,7 +86,8 @@ describe('moor render', () => {
   });
 
   it("moor's error lines on stderr show a hostile file name escaped, each line with the error priority", () => {
-    const r = runMoor(['--config', cfg, 'render', join(repo, 'x\x1b[2K\u202Ey.container'), '--repo', repo]);
+    // Its stderr is the journal (JOURNAL_STREAM names it), as under systemd.
+    const r = runMoor(['--config', cfg, 'render', join(repo, 'x\x1b[2K\u202Ey.container'), '--repo', repo], { journalStream: true });
     expect(r.code).toBe(2);
     expect(r.stderr).not.toMatch(RAW);
     expect(r.stderr).toContain('x\\x1b[2K\\u{202E}y.container');

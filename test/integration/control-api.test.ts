@@ -29,7 +29,7 @@ let stopping: boolean;
 let gates: Array<{ request: PassRequest; end: (o: PassOutcome) => void }>;
 let loop: PassLoop;
 
-const log = () => createLogger('debug', { write: (l) => void logs.push(l) });
+const log = () => createLogger('debug', { write: (l) => void logs.push(l), journal: true });
 
 function item(workload: string, result: 'ok' | 'failed' = 'ok'): ItemOutcome {
   return { workload, user: workload, action: 'update', reason: 'changed', changed: [], removed: [], result, durationMs: 5 };

@@ -66,7 +66,7 @@ async function startDaemon(overrides: Partial<AgentOptions> = {}): Promise<Agent
     configRequired: true,
     handleSignals: false,
     startupPass: false,
-    logSink: { write: (l) => void logs.push(l) },
+    logSink: { write: (l) => void logs.push(l), journal: true },
     notifier,
     execute: (request) =>
       new Promise((resolve) => {

@@ -68,7 +68,7 @@ async function startDaemon(startupPass = true): Promise<Agent> {
     openStore: () => h.openStore(),
     handleSignals: false,
     startupPass,
-    logSink: { write: (l) => void h.logs.push(l) },
+    logSink: { write: (l) => void h.logs.push(l), journal: true },
     notifier,
     executorDeps: { host: (c) => h.host(h.fake, c), passOptions: { settleMs: 0 } },
   });
@@ -198,7 +198,7 @@ describe('the pass lock', () => {
 
   it('while the daemon passes, a manual in-process pass fails fast with exit 3 (no --wait)', async () => {
     h.commit({ 'web.container': containerSpec() });
-    const log = createLogger('error', { write: () => undefined });
+    const log = createLogger('error', { write: () => undefined, journal: true });
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     const execute = createPassExecutor({

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { getJson } from '../../daemon/cli/control-client';
-import { REPO_ROOT } from '../helpers/cli';
+import { REPO_ROOT, withJournalStream } from '../helpers/cli';
 import { git } from '../helpers/pass-harness';
 
 const hasPython = spawnSync('python3', ['-c', 'import socket; socket.AF_UNIX; socket.SCM_CREDENTIALS'], { timeout: 10_000 }).status === 0;
@@ -129,8 +129,10 @@ describe.skipIf(!hasPython)('moor daemon under a notify socket', () => {
     const receiver = track(spawn('python3', [receiverScript, notifySocket], { stdio: ['ignore', 'pipe', 'inherit'] }));
     await waitFor(() => receiver.lines().some((l) => l.ready), 'the receiver');
 
+    // Its stderr is the journal, as under systemd (JOURNAL_STREAM names it): lines carry priorities.
+    const [sh, ...shArgs] = withJournalStream([process.execPath, '--import', 'tsx', MAIN, '--config', configFile, 'daemon']);
     const d = track(
-      spawn(process.execPath, ['--import', 'tsx', MAIN, '--config', configFile, 'daemon'], {
+      spawn(sh!, shArgs, {
         cwd: REPO_ROOT,
         env: { ...process.env, NOTIFY_SOCKET: notifySocket, WATCHDOG_USEC: '1000000' },
       }),

@@ -22,15 +22,15 @@ function generationDir(id: number): string {
 }
 
 describe('a new workload', () => {
-  it('runs user → linger → user manager → write → reload → verify → restart → health gate, in that order, then records it', async () => {
+  it('runs user → linger → user manager → Podman namespace → write → reload → verify → restart → health gate, in that order, then records it', async () => {
     h.commit({ 'web.container': containerSpec() });
     const { result, timeline, calls } = await h.pass();
 
     expect(result.exitCode).toBe(0);
     expect(result.items.map((i) => [i.workload, i.action, i.result])).toEqual([['web', 'create', 'ok']]);
     const lines = calls.map(norm);
-    const gate = lines.slice(17);
-    expect(lines.slice(0, 17)).toEqual([
+    const gate = lines.slice(18);
+    expect(lines.slice(0, 18)).toEqual([
       // Step 2: no group of that name may exist already (a user moor does not own yet).
       'getent group web',
       'getent passwd web',
@@ -48,11 +48,17 @@ describe('a new workload', () => {
       'loginctl enable-linger web',
       'systemctl start user@1000.service',
       'systemctl is-active user@1000.service',
+      // The user's Podman namespace, before any of its units starts (a Quadlet unit whose
+      // podman had to create it could lose its READY=1).
+      'as web(1000): podman unshare /bin/true',
       'as web(1000): moor __write-files',
       'as web(1000): systemctl --user daemon-reload',
       'as web(1000): systemctl --user show web.service',
       'as web(1000): systemctl --user restart web.service',
     ]);
+    expect(calls).toContain(asUserLine('web', 1000, 'podman unshare /bin/true'));
+    expect(h.fake.podmanNamespaces.has(1000)).toBe(true);
+    expect(h.fake.startsWithoutNamespace).toEqual([]);
     // The health gate polls until the unit has stayed up for the settle time; only reads.
     expect(gate.length).toBeGreaterThan(0);
     expect(new Set(gate)).toEqual(new Set(['as web(1000): systemctl --user show web.service']));
@@ -191,18 +197,29 @@ describe('an updated workload', () => {
       ['web', 'update'],
     ]);
     expect(result.items[1]!.changed).toEqual(['containers/systemd/web.container']);
-    const jobs = calls.map(norm).filter((l) => MUTATING.test(l));
-    // The user, its linger and its manager are ensured again (idempotent; useradd, with the
-    // numbers the registry holds, answers "exists" and ownership is re-checked; the range is
-    // there), then only the changed file's unit restarts.
+    // The user moor owns is found (registry, then getent with the marker) and not added
+    // again: no useradd, so no "failed adding user" in the journal on every update. Its
+    // linger, manager and Podman namespace are ensured again (idempotent), then only the
+    // changed file's unit restarts.
+    const lines = calls.map(norm);
+    expect(lines.filter((l) => /^(getent|useradd|usermod|loginctl|systemctl (start|is-active) user@)|podman/.test(l) && / web$|user@1001|web\(1001\)/.test(l))).toEqual([
+      'getent passwd web',
+      'getent passwd web',
+      'loginctl enable-linger web',
+      'systemctl start user@1001.service',
+      'systemctl is-active user@1001.service',
+      'as web(1001): podman unshare /bin/true',
+    ]);
+    expect(lines.some((l) => l.startsWith('useradd'))).toBe(false);
+    const jobs = lines.filter((l) => MUTATING.test(l));
     expect(jobs).toEqual([
-      USERADD('web', 1001),
       'loginctl enable-linger web',
       'systemctl start user@1001.service',
       'as web(1001): moor __write-files',
       'as web(1001): systemctl --user daemon-reload',
       'as web(1001): systemctl --user restart web.service',
     ]);
+    expect(h.fake.startsWithoutNamespace).toEqual([]);
     expect(calls.filter((c) => / api( |$)|--uid=api /.test(c) && MUTATING.test(c))).toEqual([]);
     expect(h.fake.userFiles('web').get('.config/containers/systemd/web.container')?.content).toBe(containerSpec('localhost/web:2'));
   });

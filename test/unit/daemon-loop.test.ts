@@ -10,7 +10,7 @@ import { summarize } from '../../daemon/pass/pass-result';
 import { ValidationError } from '../../daemon/core/errors';
 import { createLogger } from '../../daemon/host/log';
 
-const log = createLogger('error', { write: () => undefined });
+const log = createLogger('error', { write: () => undefined, journal: true });
 
 function result(commit = 'abc1234'): PassResult {
   return summarize({ kind: 'pass', dryRun: false, commit, source: 'repo', items: [] });

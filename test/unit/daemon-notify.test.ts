@@ -9,7 +9,7 @@ import { createLogger } from '../../daemon/host/log';
 
 function capture() {
   const lines: string[] = [];
-  return { lines, log: createLogger('debug', { write: (l) => void lines.push(l) }) };
+  return { lines, log: createLogger('debug', { write: (l) => void lines.push(l), journal: true }) };
 }
 
 const warnings = (lines: string[]) => lines.filter((l) => l.startsWith('<4>'));

@@ -7,7 +7,7 @@ import { resolveConfig } from '../../daemon/core/config/resolve';
 import { ConfigError } from '../../daemon/core/errors';
 import { createLogger } from '../../daemon/host/log';
 
-const log = createLogger('error', { write: () => undefined });
+const log = createLogger('error', { write: () => undefined, journal: true });
 
 interface FakeTask {
   expression: string;
