@@ -145,7 +145,11 @@ export async function syncRepo(options: SyncRepoOptions): Promise<SyncResult> {
 
   const git = openGit(dir, options, await trustLocalSource(options));
   // '+' accepts a rewritten history (force-push): the remote is the truth.
-  await step(`fetch ${branch}`, () => git.fetch(['--force', '--no-tags', 'origin', `+refs/heads/${branch}:${remoteRef}`]));
+  await step(`fetch ${branch}`, () => git.fetch(['--force', '--no-tags', 'origin', `+refs/heads/${branch}:${remoteRef}`])).catch(
+    async (err: unknown) => {
+      throw (await missingBranch(git, branch, err)) ?? err;
+    },
+  );
   if (options.budget) {
     const over = await measureTree(dir, remoteRef, options.budget, options);
     if (over) throw new ValidationError([over]);
@@ -155,6 +159,26 @@ export async function syncRepo(options: SyncRepoOptions): Promise<SyncResult> {
   await step('clean', () => git.raw(['clean', '-ffdx']));
   const commit = (await step('rev-parse', () => git.revparse(['HEAD']))).trim();
   return { commit, changed: commit !== before };
+}
+
+/**
+ * git's "couldn't find remote ref" names neither cause nor fix. A repository without a
+ * single ref is a bare repo nobody pushed to yet (the usual first run); otherwise the
+ * branch is missing and the branches that exist are named. Any other failure: undefined.
+ */
+async function missingBranch(git: SimpleGit, branch: string, err: unknown): Promise<SourceError | undefined> {
+  if (!(err instanceof SourceError) || !/couldn't find remote ref/.test(err.message)) return undefined;
+  const refs = await git.listRemote(['origin']).then(
+    (out) => out.split('\n').map((l) => l.split('\t')[1] ?? '').filter(Boolean),
+    () => undefined,
+  );
+  if (refs === undefined) return undefined;
+  if (refs.length === 0) return new SourceError(`branch ${branch} has no commits yet: push one first (the source repository is empty)`);
+  const branches = refs.filter((r) => r.startsWith('refs/heads/')).map((r) => r.slice('refs/heads/'.length));
+  const shown = branches.slice(0, 5).join(', ') + (branches.length > 5 ? ', ...' : '');
+  return new SourceError(
+    `branch ${branch} does not exist in the source repository${branches.length ? ` (it has ${shown})` : ''}: push it, or set source.branch`,
+  );
 }
 
 /**
