@@ -7,6 +7,7 @@ import { registerDaemon } from './daemon';
 import { registerDoctor } from './doctor';
 import { registerGenerations } from './generations';
 import { registerInstallUnits } from './install-units';
+import { registerLoadImage } from './load-image';
 import { registerPlan } from './plan';
 import { registerReconcile } from './reconcile';
 import { registerRedeploy } from './redeploy';
@@ -24,6 +25,7 @@ export function registerCommands(program: Command, setExit: SetExit): void {
   registerRedeploy(program, setExit);
   registerArchives(program, setExit);
   registerRestore(program, setExit);
+  registerLoadImage(program, setExit);
   registerDaemon(program, setExit);
   registerInstallUnits(program, setExit);
   registerDoctor(program, setExit);

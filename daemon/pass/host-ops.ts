@@ -3,6 +3,7 @@
 import type { MoorConfig } from '../core/config/schema';
 import type { Clock, CommandRunner } from '../core/ports';
 import { archiveHome, restoreHome, type ArchiveHomeRequest } from '../host/home-archive';
+import { loadImageArchive } from '../host/image-load';
 import { Leftovers, type PathKindOf } from '../host/leftovers';
 import { Logind } from '../host/logind';
 import { SystemManager, UserManager } from '../host/systemd';
@@ -21,6 +22,8 @@ export interface HostOps {
   leftovers: Leftovers;
   archiveHome(request: ArchiveHomeRequest): Promise<'archived' | 'no-home'>;
   restoreHome(who: UserRef, archive: string, home: string): Promise<void>;
+  /** `podman load` of an archive as the user, its stdin the archive; the names loaded. */
+  loadImage(who: UserRef, archive: string): Promise<string[]>;
   clock: Clock;
 }
 
@@ -51,6 +54,7 @@ export function createHostOps(runner: CommandRunner, config: MoorConfig, opts: H
     }),
     archiveHome: (request) => archiveHome(runner, request, opts.pathKind),
     restoreHome: (who, archive, home) => restoreHome(runner, who, archive, home, t.archiveMs),
+    loadImage: (who, archive) => loadImageArchive(runner, who, archive, t.archiveMs),
     clock: opts.clock,
   };
 }

@@ -1,0 +1,40 @@
+// `moor load-image`, under the pass lock: an image archive loaded into the image store of
+// an applied workload's user, for hosts without a registry. Only a workload a pass applied
+// (its user exists and is moor's by every ownership rule); the archive is read by root and
+// streamed to `podman load` run as the user (host/image-load.ts).
+import { stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { HostError, UsageError } from '../core/errors';
+import { isValidUserName } from '../core/user-name';
+import type { PassContext } from './context';
+import { ownershipRefusals } from './ownership';
+
+export interface LoadImageOutcome {
+  workload: string;
+  user: string;
+  uid: number;
+  archive: string;
+  /** Image names podman reported loading. */
+  images: string[];
+}
+
+export async function loadImage(ctx: PassContext, workload: string, archiveArg: string): Promise<LoadImageOutcome> {
+  const { store, host, config } = ctx;
+  if (!isValidUserName(workload)) throw new UsageError(`"${workload}" is not a workload name`);
+  const applied = await store.applied.read(workload);
+  if (!applied) {
+    throw new UsageError(`workload ${workload} is not applied on this host (moor status lists the applied ones): push its spec and let a pass create its user, then load the image`);
+  }
+  const archive = resolve(archiveArg);
+  const kind = await stat(archive).then(
+    (s) => (s.isFile() ? 'file' : 'not a regular file'),
+    (err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? 'not found' : err.message),
+  );
+  if (kind !== 'file') throw new UsageError(`${archive}: ${kind}; give the path of an image archive (podman save, docker save)`);
+  const entry = await host.users.lookupUser(applied.user);
+  if (!entry) throw new HostError(`workload ${workload} has no user ${applied.user} on this host: run a pass (moor reconcile --once) to create it again, then load the image`);
+  const refusals = await ownershipRefusals(host, store, config.protectedUsers, entry);
+  if (refusals.length > 0) throw new HostError(`refusing to load an image as user ${entry.name}: ${refusals.join(', ')}; nothing was changed`);
+  const images = await host.loadImage({ user: entry.name, uid: entry.uid }, archive);
+  return { workload, user: entry.name, uid: entry.uid, archive, images };
+}
