@@ -1,5 +1,5 @@
-// moor load-image <workload> <archive>: an image archive loaded into an applied workload's
-// own image store, for hosts without a registry (pass/load-image.ts does it, under the
+// moor load-image <workload> <archive>: an image archive loaded into a workload's own
+// image store, for hosts without a registry (pass/load-image.ts does it, under the
 // pass lock).
 import type { Command } from 'commander';
 import { ExitCode } from '../core/exit-codes';
@@ -11,8 +11,8 @@ import { withPassLock } from './pass-context';
 export function registerLoadImage(program: Command, setExit: SetExit): void {
   program
     .command('load-image')
-    .description("load an image archive (podman save, docker save) into an applied workload's image store, as its user")
-    .argument('<workload>', 'an applied workload (see moor status)')
+    .description("load an image archive (podman save, docker save) into a workload's image store, as its user")
+    .argument('<workload>', 'a workload a pass applied, or whose user a pass created (see moor status)')
     .argument('<archive>', 'the archive, read by root and given to podman load as the workload user')
     .option('--wait', 'queue behind a running pass instead of exiting 3')
     .option('--json', 'print the result as JSON')

@@ -1,7 +1,9 @@
 // `moor load-image`, under the pass lock: an image archive loaded into the image store of
-// an applied workload's user, for hosts without a registry. Only a workload a pass applied
-// (its user exists and is moor's by every ownership rule); the archive is read by root and
-// streamed to `podman load` run as the user (host/image-load.ts).
+// a workload's user, for hosts without a registry. Only a workload a pass applied, or one
+// whose user a pass created although its first start failed (an image it lacked, the usual
+// case: the user exists only after that pass); the user must be moor's by every ownership
+// rule. The archive is read by root and streamed to `podman load` run as the user
+// (host/image-load.ts).
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { HostError, UsageError } from '../core/errors';
@@ -22,8 +24,11 @@ export async function loadImage(ctx: PassContext, workload: string, archiveArg: 
   const { store, host, config } = ctx;
   if (!isValidUserName(workload)) throw new UsageError(`"${workload}" is not a workload name`);
   const applied = await store.applied.read(workload);
-  if (!applied) {
-    throw new UsageError(`workload ${workload} is not applied on this host (moor status lists the applied ones): push its spec and let a pass create its user, then load the image`);
+  const user = applied?.user ?? `${config.userPrefix}${workload}`;
+  if (!applied && !(await store.ownedUsers.isOwned(user))) {
+    throw new UsageError(
+      `workload ${workload} is not applied on this host and moor created no user for it (moor status lists the workloads): push its spec and run a pass, which creates its user even when the first start fails for want of the image, then load the image`,
+    );
   }
   const archive = resolve(archiveArg);
   const kind = await stat(archive).then(
@@ -31,8 +36,8 @@ export async function loadImage(ctx: PassContext, workload: string, archiveArg: 
     (err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? 'not found' : err.message),
   );
   if (kind !== 'file') throw new UsageError(`${archive}: ${kind}; give the path of an image archive (podman save, docker save)`);
-  const entry = await host.users.lookupUser(applied.user);
-  if (!entry) throw new HostError(`workload ${workload} has no user ${applied.user} on this host: run a pass (moor reconcile --once) to create it again, then load the image`);
+  const entry = await host.users.lookupUser(user);
+  if (!entry) throw new HostError(`workload ${workload} has no user ${user} on this host: run a pass (moor reconcile --once) to create it again, then load the image`);
   const refusals = await ownershipRefusals(host, store, config.protectedUsers, entry);
   if (refusals.length > 0) throw new HostError(`refusing to load an image as user ${entry.name}: ${refusals.join(', ')}; nothing was changed`);
   const images = await host.loadImage({ user: entry.name, uid: entry.uid }, archive);

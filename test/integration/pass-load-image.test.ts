@@ -47,13 +47,23 @@ describe('moor load-image', () => {
     ]);
   });
 
-  it('refuses a workload that is not applied (exit 2), naming it, before any podman', async () => {
+  it('loads into the user of a workload whose first start failed (the image it lacked)', async () => {
+    h.commit({ 'web.container': containerSpec('localhost/web:1'), 'api.container': containerSpec('localhost/api:1') });
+    h.fake.failUnit('api', 'api.service');
+    expect((await h.pass()).result.items.find((i) => i.workload === 'api')).toMatchObject({ action: 'create', result: 'failed' });
+    expect(await (await h.openStore()).applied.read('api')).toBeUndefined();
+    const out = await loadImage(await context(), 'api', archive);
+    expect(out).toMatchObject({ workload: 'api', user: 'api', images: ['localhost/web:1', 'localhost/web:latest'] });
+    expect(h.fake.images.get('api')?.size).toBe(2);
+  });
+
+  it('refuses a workload that is not applied and has no user of moor (exit 2), naming it, before any podman', async () => {
     const unknown = await refusal('nope', archive);
     expect(unknown.code).toBe(ExitCode.Invalid);
     expect(unknown.message).toContain('workload nope is not applied on this host');
     expect(unknown.calls).toEqual([]);
 
-    // In the repository but not applied yet (no pass since it was pushed).
+    // In the repository but no pass since it was pushed: no user yet.
     h.commit({ 'web.container': containerSpec('localhost/web:1'), 'api.container': containerSpec('localhost/api:1') });
     const pending = await refusal('api', archive);
     expect(pending.code).toBe(ExitCode.Invalid);
