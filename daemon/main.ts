@@ -62,6 +62,21 @@ function errorLine(text: string): string {
   return stderrLines(3, text);
 }
 
+/**
+ * A reader that went away (`moor --help | head -1`, `moor generations | head`) is no
+ * error of moor's: what is left to print is dropped and the command ends as it would
+ * have, with its own exit code. It is not cut short, since a pass under way must not
+ * stop half-way because nobody reads its summary. Any other write error stays fatal.
+ */
+function dropOutputToClosedPipe(stream: NodeJS.WriteStream): void {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE' || err.code === 'ERR_STREAM_DESTROYED') return;
+    throw err;
+  });
+}
+dropOutputToClosedPipe(process.stdout);
+dropOutputToClosedPipe(process.stderr);
+
 const argv = process.argv.slice(2);
 // Runs as a workload user to write its files: before any config or state is touched.
 const entry = argv[0] === WRITE_FILES_SUBCOMMAND ? writeFilesCommand() : main(argv);

@@ -8,6 +8,7 @@ import { registerDoctor } from './doctor';
 import { registerGenerations } from './generations';
 import { registerInstallUnits } from './install-units';
 import { registerLogs } from './logs';
+import { registerLoadImage } from './load-image';
 import { registerPlan } from './plan';
 import { registerReconcile } from './reconcile';
 import { registerRedeploy } from './redeploy';
@@ -26,6 +27,7 @@ export function registerCommands(program: Command, setExit: SetExit): void {
   registerRedeploy(program, setExit);
   registerArchives(program, setExit);
   registerRestore(program, setExit);
+  registerLoadImage(program, setExit);
   registerDaemon(program, setExit);
   registerInstallUnits(program, setExit);
   registerDoctor(program, setExit);

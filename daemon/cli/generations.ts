@@ -8,6 +8,7 @@ import { emit, table } from './output';
 import { formatPassResult } from './pass-output';
 import { openStoreReadOnly, withPassLock } from './pass-context';
 import { generationRows } from '../state/reports';
+import { reconcileOnce } from './reconcile';
 
 export function registerGenerations(program: Command, setExit: SetExit): void {
   program
@@ -59,17 +60,32 @@ export function registerGenerations(program: Command, setExit: SetExit): void {
 
   program
     .command('resume')
-    .description('end a rollback pin: the next pass follows the repo again')
+    .description('end a rollback pin and run a pass that follows the repo again (through the daemon when one answers)')
     .option('--wait', 'queue behind a running pass instead of exiting 3')
-    .action(async (opts: { wait?: boolean }, cmd: Command) => {
+    .option('--no-pass', 'only end the pin: the next scheduled pass follows the repo')
+    .option('--no-daemon', 'run the pass in this process even when a moor daemon answers on the control socket')
+    .action(async (opts: { wait?: boolean; pass?: boolean; daemon?: boolean }, cmd: Command) => {
       const config = await configFrom(cmd);
       const was = await withPassLock(config, { wait: Boolean(opts.wait) }, async (ctx) => {
         const pin = await ctx.store.pin.read();
         await ctx.store.pin.unpin();
         return pin?.generation;
       });
-      process.stdout.write(was === undefined ? 'not pinned: nothing to resume\n' : `unpinned generation ${was}: the next pass follows the repo again (moor reconcile --once to run it now)\n`);
-      setExit(ExitCode.Ok);
+      if (was === undefined) {
+        process.stdout.write('not pinned: nothing to resume, no pass started\n');
+        setExit(ExitCode.Ok);
+        return;
+      }
+      if (opts.pass === false) {
+        process.stdout.write(`unpinned generation ${was}: no pass started; the next pass follows the repo again (moor reconcile --once to run it now)\n`);
+        setExit(ExitCode.Ok);
+        return;
+      }
+      // The pin is gone whatever becomes of this pass: say so before it runs.
+      process.stdout.write(`unpinned generation ${was}: running a pass that follows the repo again\n`);
+      const result = await reconcileOnce(config, { wait: Boolean(opts.wait), daemon: opts.daemon !== false });
+      emit({}, result, formatPassResult);
+      setExit(result.exitCode);
     });
 
   program

@@ -3,7 +3,9 @@
 // this process, under the pass lock. `moor daemon` is the long-lived loop; `moor
 // reconcile` without --once is refused rather than guessed at.
 import type { Command } from 'commander';
+import type { MoorConfig } from '../core/config/schema';
 import { UsageError } from '../core/errors';
+import type { PassResult } from '../pass/pass-result';
 import { runPass } from '../pass/run-pass';
 import { configFrom, type SetExit } from './common';
 import { emit } from './output';
@@ -33,20 +35,23 @@ export function registerReconcile(program: Command, setExit: SetExit): void {
     .action(async (opts: ReconcileOptions, cmd: Command) => {
       if (!opts.once) throw new UsageError('moor reconcile runs one pass with --once; for passes on a schedule and on every push, run "moor daemon" (moor.service)');
       const config = await configFrom(cmd);
-      // A running daemon runs the pass (after the one it may be running); a dry run or a
-      // mass-removal allowance stays with this process and its own lock.
-      if (opts.daemon !== false && !opts.dryRun && !opts.allowMassRemoval) {
-        const viaDaemon = await reconcileViaRunningDaemon(config, { progress: !opts.json && Boolean(process.stderr.isTTY) });
-        if (viaDaemon) {
-          emit(opts, viaDaemon, formatPassResult);
-          setExit(viaDaemon.exitCode);
-          return;
-        }
-      }
-      const result = await withPassLock(config, { wait: Boolean(opts.wait) }, (ctx) =>
-        runPass(ctx, { dryRun: Boolean(opts.dryRun), allowMassRemoval: Boolean(opts.allowMassRemoval) }),
-      );
+      const result = await reconcileOnce(config, opts);
       emit(opts, result, formatPassResult);
       setExit(result.exitCode);
     });
+}
+
+/**
+ * One pass: a running daemon runs it (after the one it may be running); a dry run or a
+ * mass-removal allowance stays with this process and its own lock, as does --no-daemon
+ * or no daemon answering. Also how `moor resume` starts its pass.
+ */
+export async function reconcileOnce(config: MoorConfig, opts: ReconcileOptions): Promise<PassResult> {
+  if (opts.daemon !== false && !opts.dryRun && !opts.allowMassRemoval) {
+    const viaDaemon = await reconcileViaRunningDaemon(config, { progress: !opts.json && Boolean(process.stderr.isTTY) });
+    if (viaDaemon) return viaDaemon;
+  }
+  return withPassLock(config, { wait: Boolean(opts.wait) }, (ctx) =>
+    runPass(ctx, { dryRun: Boolean(opts.dryRun), allowMassRemoval: Boolean(opts.allowMassRemoval) }),
+  );
 }

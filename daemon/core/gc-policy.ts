@@ -15,7 +15,7 @@ export interface GcPolicy {
   keepMin: number;
   /** Complete generations kept at most, except those min_age still protects. */
   keepMax: number;
-  /** A complete generation younger than this is never deleted. */
+  /** A generation younger than this is never deleted, whatever its state (only maxBytes overrides). */
   minAgeMs: number;
   /** A complete generation older than this is deleted unless keep_min needs it. */
   maxAgeMs: number;
@@ -40,21 +40,25 @@ export interface GcDecision {
  * 1. Protected (the one `current` points at, the pinned one): kept. A rollback target
  *    or the live state must never vanish, whatever the counts and ages say.
  * 2. In progress: kept. It belongs to the pass that is running now.
- * 3. Aborted: deleted. A crashed pass; the next pass re-planned from applied/.
- * 4. Failed: the newest failed one is kept for diagnosis (its status.json says what went
- *    wrong); older failed ones are deleted. A workload failing on every pass would
- *    otherwise leave one generation per pass.
- * 5. Complete, ranked newest first:
+ * 3. Younger than minAge, whatever its state: kept (as snapper's NUMBER_MIN_AGE: what
+ *    happened days ago stays readable however busy the repo was). A failed or aborted
+ *    generation is the record an operator reads to learn what went wrong, and it is
+ *    promised by `moor generations`; a workload failing on every pass leaves one failed
+ *    generation per pass for minAge, small since contents are stored once, and
+ *    gc.max_bytes (applied by the store after these rules) bounds them all.
+ * 4. Aborted (past minAge): deleted. A crashed pass; the next pass re-planned from applied/.
+ * 5. Failed (past minAge): the newest failed one is kept for diagnosis (its status.json
+ *    says what went wrong); older failed ones are deleted.
+ * 6. Complete, ranked newest first among complete ones only:
  *    a. the newest keepMin are kept (at least keepMin stay to roll back to);
- *    b. one younger than minAge is kept, even beyond keepMax (as snapper's
- *       NUMBER_MIN_AGE: what ran days ago stays reachable however busy the repo was);
+ *    b. one younger than minAge is kept, even beyond keepMax (rule 3);
  *    c. beyond the newest keepMax it is deleted;
- *    d. older than maxAge it is deleted (5a already kept the newest keepMin);
+ *    d. older than maxAge it is deleted (6a already kept the newest keepMin);
  *    e. otherwise kept.
  *
- * min_age is read as a protection of complete generations, the rollback targets; it
- * does not keep failed or aborted ones, which rules 3 and 4 settle. When keepMin exceeds
- * keepMax, keepMin wins (5a comes first); when minAge exceeds maxAge, minAge wins.
+ * keepMin and keepMax count complete generations, the rollback targets; failed and
+ * aborted ones neither count toward them nor are bounded by them. When keepMin exceeds
+ * keepMax, keepMin wins (6a comes first); when minAge exceeds maxAge, minAge wins.
  */
 export function decideGc(
   generations: readonly GcGeneration[],
@@ -72,17 +76,16 @@ export function decideGc(
     // Ranked before rule 1 so that a protected generation still counts toward the limits.
     const rank = g.state === 'complete' ? completeRank++ : -1;
     if (protectedIds.has(g.id)) return keep('protected (current or pinned)');
+    if (g.state === 'in-progress') return keep('in progress');
+    const ageMs = now.getTime() - g.createdAt.getTime();
+    if (rank >= 0 && rank < policy.keepMin) return keep(`among the newest ${policy.keepMin} complete (keep_min)`);
+    if (ageMs < policy.minAgeMs) return keep('younger than min_age');
     switch (g.state) {
-      case 'in-progress':
-        return keep('in progress');
       case 'aborted':
         return drop('aborted');
       case 'failed':
         return g.id === newestFailed ? keep('newest failed, kept for diagnosis') : drop('an older failed generation');
       case 'complete': {
-        const ageMs = now.getTime() - g.createdAt.getTime();
-        if (rank < policy.keepMin) return keep(`among the newest ${policy.keepMin} complete (keep_min)`);
-        if (ageMs < policy.minAgeMs) return keep('younger than min_age');
         if (rank >= policy.keepMax) return drop(`beyond the newest ${policy.keepMax} complete (keep_max)`);
         if (ageMs > policy.maxAgeMs) return drop('older than max_age');
         return keep('within keep_max and max_age');

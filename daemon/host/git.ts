@@ -81,17 +81,19 @@ async function trustLocalSource(options: SyncRepoOptions): Promise<string | unde
 const FETCH_KILL_GRACE_MS = 2_000;
 
 /**
- * The fetch is the one git command that talks to the network. simple-git's bound sends
+ * The fetch (and ls-remote after a missing ref) are the git commands that talk to the
+ * network. simple-git's bound sends
  * SIGINT to git alone, and a remote helper (git-remote-http, ssh) that keeps the output
  * open keeps the fetch pending: a server that accepts and never answers held a pass far
  * past timeouts.fetch. Run through ExecaRunner instead, git and every helper it started
  * are one process group, killed together at the bound.
  */
-async function fetchBounded(dir: string, args: string[], options: SyncRepoOptions, globalConfig: string | undefined): Promise<void> {
+async function networkGit(dir: string, args: string[], options: SyncRepoOptions, globalConfig: string | undefined): Promise<string> {
   const env = { ...gitEnv(options.sshKey), ...(globalConfig ? { GIT_CONFIG_GLOBAL: globalConfig } : {}) };
   const result = await new ExecaRunner({ killGraceMs: FETCH_KILL_GRACE_MS }).run(['git', ...args], { timeoutMs: options.timeoutMs, cwd: dir, env });
   if (result.timedOut) throw new Error(`no answer within timeouts.fetch (${options.timeoutMs} ms): stopped`);
   if (result.exitCode !== 0) throw new Error(result.stderr.trim() || `exit ${result.exitCode ?? 'by signal'}`);
+  return result.stdout;
 }
 
 async function step<T>(what: string, action: () => Promise<T>): Promise<T> {
@@ -163,7 +165,11 @@ export async function syncRepo(options: SyncRepoOptions): Promise<SyncResult> {
   const globalConfig = await trustLocalSource(options);
   const git = openGit(dir, options, globalConfig);
   // '+' accepts a rewritten history (force-push): the remote is the truth.
-  await step(`fetch ${branch}`, () => fetchBounded(dir, ['fetch', '--force', '--no-tags', 'origin', `+refs/heads/${branch}:${remoteRef}`], options, globalConfig));
+  await step(`fetch ${branch}`, () => networkGit(dir, ['fetch', '--force', '--no-tags', 'origin', `+refs/heads/${branch}:${remoteRef}`], options, globalConfig)).catch(
+    async (err: unknown) => {
+      throw (await missingBranch(() => networkGit(dir, ['ls-remote', 'origin'], options, globalConfig), branch, err)) ?? err;
+    },
+  );
   if (options.budget) {
     const over = await measureTree(dir, remoteRef, options.budget, options);
     if (over) throw new ValidationError([over]);
@@ -173,6 +179,26 @@ export async function syncRepo(options: SyncRepoOptions): Promise<SyncResult> {
   await step('clean', () => git.raw(['clean', '-ffdx']));
   const commit = (await step('rev-parse', () => git.revparse(['HEAD']))).trim();
   return { commit, changed: commit !== before };
+}
+
+/**
+ * git's "couldn't find remote ref" names neither cause nor fix. A repository without a
+ * single ref is a bare repo nobody pushed to yet (the usual first run); otherwise the
+ * branch is missing and the branches that exist are named. Any other failure: undefined.
+ */
+async function missingBranch(lsRemote: () => Promise<string>, branch: string, err: unknown): Promise<SourceError | undefined> {
+  if (!(err instanceof SourceError) || !/couldn't find remote ref/.test(err.message)) return undefined;
+  const refs = await lsRemote().then(
+    (out) => out.split('\n').map((l) => l.split('\t')[1] ?? '').filter(Boolean),
+    () => undefined,
+  );
+  if (refs === undefined) return undefined;
+  if (refs.length === 0) return new SourceError(`branch ${branch} has no commits yet: push one first (the source repository is empty)`);
+  const branches = refs.filter((r) => r.startsWith('refs/heads/')).map((r) => r.slice('refs/heads/'.length));
+  const shown = branches.slice(0, 5).join(', ') + (branches.length > 5 ? ', ...' : '');
+  return new SourceError(
+    `branch ${branch} does not exist in the source repository${branches.length ? ` (it has ${shown})` : ''}: push it, or set source.branch`,
+  );
 }
 
 /**

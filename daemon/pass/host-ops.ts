@@ -3,6 +3,7 @@
 import type { MoorConfig } from '../core/config/schema';
 import type { Clock, CommandRunner } from '../core/ports';
 import { archiveHome, restoreHome, type ArchiveHomeRequest } from '../host/home-archive';
+import { loadImageArchive } from '../host/image-load';
 import { Leftovers, type PathKindOf } from '../host/leftovers';
 import { Logind } from '../host/logind';
 import { preparePodmanUserNamespace } from '../host/podman-userns';
@@ -27,6 +28,8 @@ export interface HostOps {
   restoreHome(who: UserRef, archive: string, home: string): Promise<void>;
   /** What applying needs of the host and is missing (Podman, its Quadlet generator), in words. */
   applyPrerequisites(): Promise<string[]>;
+  /** `podman load` of an archive as the user, its stdin the archive; the names loaded. */
+  loadImage(who: UserRef, archive: string): Promise<string[]>;
   clock: Clock;
 }
 
@@ -59,6 +62,7 @@ export function createHostOps(runner: CommandRunner, config: MoorConfig, opts: H
     archiveHome: (request) => archiveHome(runner, request, opts.pathKind),
     restoreHome: (who, archive, home) => restoreHome(runner, who, archive, home, t.archiveMs),
     applyPrerequisites: () => applyPrerequisites(runner, t.commandMs),
+    loadImage: (who, archive) => loadImageArchive(runner, who, archive, t.archiveMs),
     clock: opts.clock,
   };
 }

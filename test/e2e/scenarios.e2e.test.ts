@@ -636,17 +636,18 @@ describe('moor on a real host: the scenarios', () => {
     expect(await guest.readFile(unitFile)).toContain('Environment=DB_MODE=two');
     expect(await containerId('db')).toBe(dbContainer);
 
+    // resume ends the pin and runs the pass that follows the repository.
     const resume = await guest.moor(['resume']);
     expect(resume.code, describeExec(resume)).toBe(0);
-    expect(resume.stdout).toContain(`unpinned generation ${previous.generation}`);
-    const follows = await reconcile();
-    expect(follows.run.code, await follows.explain()).toBe(0);
-    expect(follows.item('db')).toMatchObject({ action: 'update', result: 'ok' });
+    expect(resume.stdout).toContain(`unpinned generation ${previous.generation}: running a pass that follows the repo again`);
     expect(await guest.readFile(unitFile)).toContain('Environment=DB_MODE=four');
     expect(await containerEnv('db')).toContain('DB_MODE=four');
     const unpinned = await moorJson<StatusJson>(['status']);
     expect(unpinned.pinned).toBeUndefined();
-    expect(unpinned.live).toMatchObject({ kind: 'pass', generation: follows.pass!.generation });
+    expect(unpinned.live).toMatchObject({ kind: 'pass', generation: afterRollback.at(-1)!.generation + 1 });
+    const follows = await reconcile();
+    expect(follows.run.code, await follows.explain()).toBe(0);
+    expect(follows.item('db')).toMatchObject({ action: 'unchanged', result: 'ok' });
   });
 });
 

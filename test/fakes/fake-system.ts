@@ -115,6 +115,8 @@ const baseName = (path: string) => path.slice(path.lastIndexOf('/') + 1);
 
 export class FakeSystem implements CommandRunner {
   readonly calls: string[][] = [];
+  /** Images each user loaded with `podman load`. */
+  readonly images = new Map<string, Set<string>>();
   readonly passwd = new Map<string, PasswdEntry>();
   readonly groups = new Map<string, GroupEntry>();
   readonly linger = new Set<string>();
@@ -574,6 +576,7 @@ export class FakeSystem implements CommandRunner {
     if (tool === 'podman' && this.podman === 'missing') return fail(1, 'Failed to find executable podman: No such file or directory');
     if (tool === 'podman' && rest.join(' ') === 'unshare /bin/true') return this.podmanUnshare(u);
     if (tool === 'podman' && rest[0] === 'unshare' && rest[1] === 'tar') return this.tarExtract(u, rest.slice(2), options);
+    if (tool === 'podman' && rest[0] === 'load' && rest.length === 1) return this.podmanLoad(u, options);
     if (tool === 'rm' && rest[0] === '-f' && rest[1] === '--') return this.removeAsUser(u, rest.slice(2));
     if (tool !== 'systemctl') return fail(127, `env: '${tool ?? ''}': No such file or directory`);
     if (rest[0] !== '--user') return fail(1, `fake: ${tool} as ${name} without --user`);
@@ -606,6 +609,18 @@ export class FakeSystem implements CommandRunner {
       files.delete(path.slice(u.home.length + 1));
     }
     return ok();
+  }
+
+  // `podman load`, the archive on stdin. A fake archive is a file of image names, one a
+  // line; anything else is "not an archive", as podman says of a file it cannot read.
+  private podmanLoad(u: PasswdEntry, options: RunOptions): Out {
+    if (options.inputFile === undefined) return fail(125, 'Error: cannot read from terminal, use command-line redirection or the --input flag');
+    const names = readFileSync(options.inputFile, 'utf8').split('\n').filter(Boolean);
+    if (names.length === 0 || names.some((n) => !/^[a-z0-9./:_-]+$/.test(n))) return fail(125, 'Error: payload does not match any of the supported image formats');
+    const loaded = this.images.get(u.name) ?? new Set<string>();
+    for (const n of names) loaded.add(n);
+    this.images.set(u.name, loaded);
+    return ok(names.map((n) => `Loaded image: ${n}\n`).join(''));
   }
 
   // `podman unshare tar --extract ... --file=- --directory=HOME`, the archive on stdin.

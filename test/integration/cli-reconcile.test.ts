@@ -268,6 +268,19 @@ describe('moor reconcile --once exit codes', () => {
     expect(result.refused).toContain('removes every workload');
   });
 
+  it('exits 4 naming the fix when the bare repository has no commits yet (plan and pass alike)', async () => {
+    const bare = join(dir, 'empty.git');
+    git(dir, 'init', '-q', '--bare', '--initial-branch=main', bare);
+    const cfg = config(bare);
+    for (const args of [['plan'], ['reconcile', '--once']]) {
+      const r = runMoor(['--config', cfg, ...args]);
+      expect(r.code, args.join(' ')).toBe(4);
+      expect(r.stderr).toContain('branch main has no commits yet: push one first');
+      expect(r.stderr).not.toMatch(/fatal:|couldn't find remote ref/);
+    }
+    expect(await (await openStateStore(stateDir)).generations.list()).toEqual([]);
+  });
+
   it('without --once exits 2 pointing at moor daemon, before reading the config or taking the lock', () => {
     const r = runMoor(['--config', join(dir, 'no-such-config.toml'), 'reconcile']);
     expect(r.code).toBe(2);

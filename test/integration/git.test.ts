@@ -136,7 +136,14 @@ describe('syncRepo', () => {
     git(work, 'push', '-q', 'origin', 'main');
     const err = await sync({ branch: 'nope' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SourceError);
-    expect((err as Error).message).toMatch(/couldn't find remote ref|nope/);
+    expect((err as Error).message).toBe('branch nope does not exist in the source repository (it has main): push it, or set source.branch');
+  });
+
+  it('fails with a SourceError naming the fix when the bare repository has no commits yet', async () => {
+    const err = await sync().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SourceError);
+    expect((err as Error).message).toBe('branch main has no commits yet: push one first (the source repository is empty)');
+    expect((err as Error).message).not.toMatch(/fatal|couldn't find/);
   });
 
   it('keeps the last good checkout when a fetch fails', async () => {

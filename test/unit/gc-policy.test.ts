@@ -45,11 +45,34 @@ const cases: Case[] = [
     deleted: [1, 2, 3],
   },
   { name: 'within keep_max and max_age: all kept', gens: completes(1, 10, 20), deleted: [] },
-  { name: 'aborted: deleted, old or young', gens: [gen(1, 'aborted', 100), gen(2, 'aborted', 0)], deleted: [1, 2] },
+  { name: 'aborted: deleted once past min_age', gens: [gen(1, 'aborted', 100), gen(2, 'aborted', 8)], deleted: [1, 2] },
+  { name: 'aborted: kept while younger than min_age', gens: [gen(1, 'aborted', 100), gen(2, 'aborted', 0)], deleted: [1] },
   { name: 'in-progress: never deleted', gens: [gen(1, 'in-progress', 100)], deleted: [] },
   {
-    name: 'failed: the newest is kept, older ones go even when young',
+    name: 'failed: the newest is kept, older ones go once past min_age',
+    gens: [gen(1, 'failed', 9), gen(2, 'failed', 8.5), gen(3, 'failed', 8)],
+    deleted: [1, 2],
+  },
+  {
+    name: 'failed: every one younger than min_age stays',
     gens: [gen(1, 'failed', 0.3), gen(2, 'failed', 0.2), gen(3, 'failed', 0.1)],
+    deleted: [],
+  },
+  {
+    name: 'failed: young ones stay, old ones go, even with a young failed one newer',
+    gens: [gen(1, 'failed', 20), gen(2, 'failed', 10), gen(3, 'failed', 1), gen(4, 'failed', 0.1)],
+    deleted: [1, 2],
+  },
+  {
+    name: 'min_age keeps failed and aborted ones however many passes followed',
+    gens: [gen(1, 'failed', 0.01), ...completes(2, 30, 0.001), gen(32, 'aborted', 0.001), ...completes(33, 30, 0.0001)],
+    policy: { keepMin: 1, keepMax: 2 },
+    deleted: [],
+  },
+  {
+    name: 'min_age 0: failed and aborted follow only their own rules',
+    gens: [gen(1, 'failed', 0.1), gen(2, 'aborted', 0.1), gen(3, 'failed', 0.1)],
+    policy: { minAgeMs: 0 },
     deleted: [1, 2],
   },
   { name: 'failed: a lone failed one stays, however old', gens: [gen(1, 'failed', 400)], deleted: [] },
@@ -93,6 +116,12 @@ const cases: Case[] = [
     name: 'keep_max excess that is old enough goes, young excess stays',
     gens: [...completes(1, 5, 20), ...completes(6, 3, 2), ...completes(9, 10, 8)],
     deleted: range(1, 5),
+  },
+  {
+    name: 'young failed and aborted do not count toward keep_max',
+    gens: [...completes(1, 4, 10), gen(5, 'failed', 1), gen(6, 'aborted', 1), gen(7, 'failed', 1)],
+    policy: { keepMax: 3 },
+    deleted: [1],
   },
   {
     name: 'failed and aborted do not count toward the complete limits',
@@ -155,8 +184,8 @@ const cases: Case[] = [
     ],
     protect: [26, 5],
     // 26,25 young; 21..14 fill keep_max (ranks 2..9); 13,12 beyond keep_max; 1..10 old
-    // except the pinned 5; older failed 11 and 23; aborted 22.
-    deleted: [...range(1, 4), ...range(6, 10), 11, 12, 13, 22, 23],
+    // except the pinned 5; the older failed 11; the aborted 22; 23 and 24 failed but young.
+    deleted: [...range(1, 4), ...range(6, 10), 11, 12, 13, 22],
   },
 ];
 
@@ -182,16 +211,17 @@ describe('decideGc: what it deletes', () => {
 describe('decideGc', () => {
   it('gives one decision per generation, ascending, with a reason', () => {
     const decisions = decideGc(
-      [gen(3, 'aborted', 1), gen(1, 'complete', 1), gen(2, 'failed', 1), gen(4, 'in-progress', 0)],
+      [gen(3, 'aborted', 10), gen(1, 'complete', 1), gen(2, 'failed', 10), gen(4, 'in-progress', 0), gen(5, 'failed', 1)],
       POLICY,
       NOW,
       [],
     );
     expect(decisions).toEqual([
       { id: 1, delete: false, reason: expect.stringContaining('keep_min') },
-      { id: 2, delete: false, reason: expect.stringContaining('diagnosis') },
+      { id: 2, delete: true, reason: 'an older failed generation' },
       { id: 3, delete: true, reason: 'aborted' },
       { id: 4, delete: false, reason: 'in progress' },
+      { id: 5, delete: false, reason: 'younger than min_age' },
     ]);
   });
 
@@ -235,16 +265,19 @@ describe('selectForDeletion invariants', () => {
       for (const id of protect) expect(deleted.has(id), context).toBe(false);
       for (const g of gens) {
         if (g.state === 'in-progress') expect(deleted.has(g.id), context).toBe(false);
-        if (g.state === 'aborted' && !protect.includes(g.id)) expect(deleted.has(g.id), context).toBe(true);
         const young = NOW.getTime() - g.createdAt.getTime() < policy.minAgeMs;
-        if (g.state === 'complete' && young) expect(deleted.has(g.id), context).toBe(false);
+        if (g.state === 'aborted' && !young && !protect.includes(g.id)) expect(deleted.has(g.id), context).toBe(true);
+        // min_age keeps every generation younger than it, whatever its state.
+        if (young) expect(deleted.has(g.id), context).toBe(false);
       }
       const completeCount = gens.filter((g) => g.state === 'complete').length;
       const keptComplete = kept.filter((g) => g.state === 'complete');
       expect(keptComplete.length, context).toBeGreaterThanOrEqual(Math.min(policy.keepMin, completeCount));
       const newestComplete = gens.filter((g) => g.state === 'complete').map((g) => g.id).sort((a, b) => b - a);
       for (const id of newestComplete.slice(0, policy.keepMin)) expect(deleted.has(id), context).toBe(false);
-      const keptFailed = kept.filter((g) => g.state === 'failed' && !protect.includes(g.id));
+      const keptFailed = kept.filter(
+        (g) => g.state === 'failed' && !protect.includes(g.id) && NOW.getTime() - g.createdAt.getTime() >= policy.minAgeMs,
+      );
       expect(keptFailed.length, context).toBeLessThanOrEqual(1);
       const excess = keptComplete.filter(
         (g) => !protect.includes(g.id) && NOW.getTime() - g.createdAt.getTime() >= policy.minAgeMs,
