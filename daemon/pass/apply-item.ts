@@ -3,7 +3,7 @@
 import type { PlanItem } from '../core/plan';
 import { contentsOf, hashesOf } from '../core/desired';
 import { applyWorkload } from './apply-workload';
-import { plannedOutcome, type ItemOutcome } from './pass-result';
+import { keptError, plannedOutcome, type ItemOutcome } from './pass-result';
 import { removeWorkload } from './remove-workload';
 import type { HostView, Installed, Observed, PassContext } from './context';
 
@@ -29,8 +29,18 @@ export async function applyItem(ctx: PassContext, scope: ItemScope, item: PlanIt
       await removeWorkload({ host: ctx.host, store: ctx.store, config: ctx.config, log: ctx.log }, installed!);
     } else if (item.action === 'unchanged') {
       outcome.uid = scope.view.uids.get(item.workload);
+    } else if (item.action === 'keep') {
+      // Still rolled back: the previous version runs, and the failing one waits for a change or a redeploy.
+      outcome.uid = scope.view.uids.get(item.workload);
+      outcome.result = 'rolled-back';
+      outcome.error = keptError(item, installed?.rolledBack);
     } else {
-      outcome.uid = await applyAndRecord(ctx, scope, item, installed);
+      const done = await applyAndRecord(ctx, scope, item, installed);
+      outcome.uid = done.uid;
+      if (done.rolledBack !== undefined) {
+        outcome.result = 'rolled-back';
+        outcome.error = done.rolledBack;
+      }
     }
   } catch (err) {
     outcome.result = 'failed';
@@ -47,7 +57,7 @@ export async function applyItem(ctx: PassContext, scope: ItemScope, item: PlanIt
  * after the health gate passed, so a pass killed at any point leaves either the old record
  * (the next pass re-applies) or the new one (the work was done).
  */
-async function applyAndRecord(ctx: PassContext, scope: ItemScope, item: PlanItem, prev: Installed | undefined): Promise<number> {
+async function applyAndRecord(ctx: PassContext, scope: ItemScope, item: PlanItem, prev: Installed | undefined): Promise<{ uid: number; rolledBack?: string }> {
   const { store } = ctx;
   const w = scope.view.desired.workloads.find((d) => d.name === item.workload)!;
   const done = await applyWorkload(
@@ -57,6 +67,10 @@ async function applyAndRecord(ctx: PassContext, scope: ItemScope, item: PlanItem
     prev?.hashes ?? {},
     async () => (prev?.generation !== undefined ? (await store.generations.read(prev.generation)).workloads[item.workload]?.files : undefined),
   );
+  if ('rolledBack' in done) {
+    await recordRollback(ctx, scope, item, done.rolledBack);
+    return done;
+  }
   await store.generations.writeUnits(scope.generation, item.user, contentsOf(done.rendered));
   await store.applied.write({
     workload: item.workload,
@@ -69,5 +83,23 @@ async function applyAndRecord(ctx: PassContext, scope: ItemScope, item: PlanItem
   });
   const request = scope.observed.redeploy.find((r) => r.workload === item.workload);
   if (request) await store.redeploy.clear(item.workload, request.token);
-  return done.uid;
+  return { uid: done.uid };
+}
+
+/**
+ * The previous version runs again: its applied record stays what it was (the plan and
+ * drift checks compare against the version that runs), marked with the version that
+ * failed, so the next pass keeps it until the repo changes it or a redeploy asks again. A
+ * redeploy request is served by this attempt, failed or not.
+ */
+async function recordRollback(ctx: PassContext, scope: ItemScope, item: PlanItem, error: string): Promise<void> {
+  const { store } = ctx;
+  const record = await store.applied.read(item.workload);
+  const failing = scope.view.rendered.get(item.workload);
+  if (record && failing) {
+    const rolledBack = { hash: failing.hash, commit: scope.view.desired.commit, generation: scope.generation, error, at: ctx.host.clock.now().toISOString() };
+    await store.applied.write({ ...record, appliedAt: rolledBack.at, rolledBack });
+  }
+  const request = scope.observed.redeploy.find((r) => r.workload === item.workload);
+  if (request) await store.redeploy.clear(item.workload, request.token);
 }

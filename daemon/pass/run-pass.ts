@@ -16,7 +16,7 @@ import type { HostView, Installed, Observed, PassContext, PassOptions } from './
 import { desiredFromGeneration, desiredFromRepo, refuseExistingGroups, type DesiredState } from './desired-source';
 import { observeDrift } from './observe-drift';
 import { diffAgainstApplied } from './plan-diff';
-import { lastPassRecord, logItem, plannedOutcome, summarize, toStatusItem, type ItemOutcome, type PassResult } from './pass-result';
+import { keptError, lastPassRecord, logItem, plannedOutcome, summarize, toStatusItem, type ItemOutcome, type PassResult } from './pass-result';
 
 /** The plan of step 5, with the fields every result of this pass repeats. */
 export interface Planned {
@@ -40,7 +40,8 @@ export async function runPass(ctx: PassContext, opts: PassOptions = {}): Promise
     const observed = await observe(ctx, view);
     const plan = planAndGuard(ctx, view, observed, opts);
     if (opts.dryRun) return await dryRun(ctx, view, observed, plan, opts);
-    const unchanged = await recordNoChange(ctx, view, plan);
+    await forgetStaleRollbacks(ctx, view, observed);
+    const unchanged = await recordNoChange(ctx, view, plan, observed);
     if (unchanged) return unchanged;
     const applied = await applyEach(ctx, view, observed, plan, opts);
     return await finish(ctx, plan, applied);
@@ -146,19 +147,43 @@ async function dryRun(ctx: PassContext, view: HostView, observed: Observed, plan
 }
 
 /**
+ * Part of step 5: a workload whose desired content is again the version it was rolled back
+ * to (the failing commit reverted) is in step; the mark of the rollback goes, so status
+ * stops saying it.
+ */
+async function forgetStaleRollbacks(ctx: PassContext, view: HostView, observed: Observed): Promise<void> {
+  for (const a of observed.installed) {
+    if (!a.rolledBack || view.rendered.get(a.workload)?.hash !== a.hash) continue;
+    const record = await ctx.store.applied.read(a.workload);
+    if (!record) continue;
+    const { rolledBack: _forgotten, ...rest } = record;
+    await ctx.store.applied.write(rest);
+    delete a.rolledBack;
+  }
+}
+
+/**
  * Step 6: nothing to apply and the newest generation is the live, complete one: record
  * the pass in last-pass.json and no new generation. After a failed one, though, the host
  * being back in step (a failing workload fixed by hand or gone from the repo) deserves a
  * complete generation, so status stops showing the failure and there is something to
  * roll back to: then the pass goes on to step 7.
  */
-async function recordNoChange(ctx: PassContext, view: HostView, plan: Planned): Promise<PassResult | undefined> {
-  if (!plan.items.every((i) => i.action === 'unchanged')) return undefined;
+async function recordNoChange(ctx: PassContext, view: HostView, plan: Planned, observed: Observed): Promise<PassResult | undefined> {
+  if (!plan.items.every((i) => i.action === 'unchanged' || i.action === 'keep')) return undefined;
+  // A workload kept rolled back cannot be in step, so there is no complete generation to record: only the pass.
+  const kept = plan.items.some((i) => i.action === 'keep');
   const live = await ctx.store.generations.current();
   const newest = (await ctx.store.generations.list()).filter((g) => g.state !== 'aborted').at(-1);
-  if (live === undefined || newest?.id !== live) return undefined;
+  if (!kept && (live === undefined || newest?.id !== live)) return undefined;
   // Each line still says which uid runs it and what is live.
-  const items = plan.items.map((i) => ({ ...plannedOutcome(i), uid: view.uids.get(i.workload), result: 'ok' as const }));
+  const items: ItemOutcome[] = plan.items.map((i) => ({
+    ...plannedOutcome(i),
+    uid: view.uids.get(i.workload),
+    ...(i.action === 'keep'
+      ? { result: 'rolled-back' as const, error: keptError(i, observed.installed.find((a) => a.workload === i.workload)?.rolledBack) }
+      : { result: 'ok' as const }),
+  }));
   for (const item of items) logItem(ctx.log, item, live, view.desired.commit);
   const result = summarize({ ...plan.base, dryRun: false, items });
   await ctx.store.lastPass.write(lastPassRecord(result, ctx.host.clock.now()));
