@@ -66,7 +66,12 @@ async function applyAndRecord(ctx: PassContext, scope: ItemScope, item: PlanItem
     w.render,
     prev?.hashes ?? {},
     async () => (prev?.generation !== undefined ? (await store.generations.read(prev.generation)).workloads[item.workload]?.files : undefined),
-  );
+  ).catch(async (err: unknown) => {
+    // The version it was rolled back to did not come back this time: nothing is to be kept
+    // any more, so the next pass tries again.
+    if (prev?.rolledBack) await forgetRollback(ctx, item.workload);
+    throw err;
+  });
   if ('rolledBack' in done) {
     await recordRollback(ctx, scope, item, done.rolledBack);
     return done;
@@ -84,6 +89,14 @@ async function applyAndRecord(ctx: PassContext, scope: ItemScope, item: PlanItem
   const request = scope.observed.redeploy.find((r) => r.workload === item.workload);
   if (request) await store.redeploy.clear(item.workload, request.token);
   return { uid: done.uid };
+}
+
+/** Drops the mark of a rollback from a workload's applied record. */
+export async function forgetRollback(ctx: PassContext, workload: string): Promise<void> {
+  const record = await ctx.store.applied.read(workload);
+  if (!record?.rolledBack) return;
+  const { rolledBack: _forgotten, ...rest } = record;
+  await ctx.store.applied.write(rest);
 }
 
 /**

@@ -11,7 +11,7 @@ import { exitCodeOfError } from '../core/exit-codes';
 import { GuardError } from '../core/errors';
 import { planPass, removalGuard, type Observation, type PlanItem } from '../core/plan';
 import type { StatusItem } from '../state/generation-records';
-import { applyItem } from './apply-item';
+import { applyItem, forgetRollback } from './apply-item';
 import type { HostView, Installed, Observed, PassContext, PassOptions } from './context';
 import { desiredFromGeneration, desiredFromRepo, refuseExistingGroups, type DesiredState } from './desired-source';
 import { observeDrift } from './observe-drift';
@@ -154,10 +154,7 @@ async function dryRun(ctx: PassContext, view: HostView, observed: Observed, plan
 async function forgetStaleRollbacks(ctx: PassContext, view: HostView, observed: Observed): Promise<void> {
   for (const a of observed.installed) {
     if (!a.rolledBack || view.rendered.get(a.workload)?.hash !== a.hash) continue;
-    const record = await ctx.store.applied.read(a.workload);
-    if (!record) continue;
-    const { rolledBack: _forgotten, ...rest } = record;
-    await ctx.store.applied.write(rest);
+    await forgetRollback(ctx, a.workload);
     delete a.rolledBack;
   }
 }

@@ -140,6 +140,17 @@ describe('an update that fails its health gate', () => {
     expect((await h.pass({ dryRun: true })).result.items.find((i) => i.workload === 'db')!.action).toBe('update');
   });
 
+  it('a redeploy whose rollback fails too leaves the workload failed and unmarked, so the next pass tries again', async () => {
+    await failedUpdate();
+    const store = await h.openStore();
+    await store.redeploy.request('db');
+    h.fake.failUnit('db', 'db.service');
+    const { result } = await h.pass();
+    expect(result.items.find((i) => i.workload === 'db')).toMatchObject({ action: 'update', result: 'failed' });
+    expect((await store.applied.read('db'))!.rolledBack).toBeUndefined();
+    expect((await h.pass({ dryRun: true })).result.items.find((i) => i.workload === 'db')!.action).toBe('update');
+  });
+
   it('a push that reverts to the version that runs is in step: the mark goes, the pass exits 0 and restarts nothing', async () => {
     const { v1 } = await failedUpdate();
     h.commit(V1, 'revert');
