@@ -71,7 +71,13 @@ export function planPass(input: PlanInput): PlanItem[] {
     if (!prev) {
       items.push({ workload: d.name, user: d.user, action: 'create', reason: 'new workload', changed, removed });
     } else if (rolledBack && !input.redeploy.has(d.name)) {
-      items.push({ workload: d.name, user: d.user, action: 'keep', reason: keptReason(rolledBack), changed: [], removed: [] });
+      // Kept, and repaired as the version it runs when the host lost it.
+      const drift = input.observed.get(d.name)?.drift;
+      if (drift) {
+        items.push({ workload: d.name, user: d.user, action: 'drift', reason: `${drift} (the version it was ${keptReason(rolledBack)})`, changed: Object.keys(prev.hashes).sort(), removed: [] });
+      } else {
+        items.push({ workload: d.name, user: d.user, action: 'keep', reason: keptReason(rolledBack), changed: [], removed: [] });
+      }
     } else if (prev.hash !== d.hash) {
       const reason = `${changed.length + removed.length} file(s) changed${rolledBack ? `; redeploy requested: trying again the version rolled back from ${rolledBack.commit.slice(0, 12)}` : ''}`;
       items.push({ workload: d.name, user: d.user, action: 'update', reason, changed, removed });

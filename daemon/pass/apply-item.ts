@@ -60,10 +60,12 @@ export async function applyItem(ctx: PassContext, scope: ItemScope, item: PlanIt
 async function applyAndRecord(ctx: PassContext, scope: ItemScope, item: PlanItem, prev: Installed | undefined): Promise<{ uid: number; rolledBack?: string }> {
   const { store } = ctx;
   const w = scope.view.desired.workloads.find((d) => d.name === item.workload)!;
+  // A drift repair of a workload kept rolled back re-applies the version that runs, not the one that failed.
+  const running = item.action === 'drift' ? scope.observed.kept.get(item.workload) : undefined;
   const done = await applyWorkload(
     { host: ctx.host, store, healthMs: ctx.config.timeouts.healthMs, settleMs: scope.settleMs, ...(ctx.config.policy ? { policy: ctx.config.policy } : {}) },
     item,
-    w.render,
+    running ? () => running : w.render,
     prev?.hashes ?? {},
     async () => (prev?.generation !== undefined ? (await store.generations.read(prev.generation)).workloads[item.workload]?.files : undefined),
   ).catch(async (err: unknown) => {
@@ -75,6 +77,12 @@ async function applyAndRecord(ctx: PassContext, scope: ItemScope, item: PlanItem
   if ('rolledBack' in done) {
     await recordRollback(ctx, scope, item, done.rolledBack);
     return done;
+  }
+  if (running && prev?.rolledBack) {
+    // Repaired as it was: the record (the version, its generation and commit, the mark) stays; only the time moves.
+    const record = await store.applied.read(item.workload);
+    if (record) await store.applied.write({ ...record, uid: done.uid, appliedAt: undefined });
+    return { uid: done.uid, rolledBack: keptError(item, prev.rolledBack) };
   }
   await store.generations.writeUnits(scope.generation, item.user, contentsOf(done.rendered));
   await store.applied.write({

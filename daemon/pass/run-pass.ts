@@ -6,10 +6,11 @@
 //   5 plan and guard     6 record a no-change pass                      7 apply each item
 //   8 finish
 // A step that throws ends the pass; runPass records that failure for `moor status`.
-import { contentsOf, hashesOf, specifierIdentity, type RenderedWorkload } from '../core/desired';
+import { contentsOf, hashesOf, renderedFromFiles, specifierIdentity, type RenderedWorkload } from '../core/desired';
 import { exitCodeOfError } from '../core/exit-codes';
 import { GuardError } from '../core/errors';
 import { planPass, removalGuard, type Observation, type PlanItem } from '../core/plan';
+import type { AppliedRecord } from '../state/applied';
 import type { StatusItem } from '../state/generation-records';
 import { applyItem, forgetRollback } from './apply-item';
 import type { HostView, Installed, Observed, PassContext, PassOptions } from './context';
@@ -106,13 +107,31 @@ async function observe(ctx: PassContext, view: HostView): Promise<Observed> {
   const redeploy = await ctx.store.redeploy.list();
   const requested = new Set(redeploy.map((r) => r.workload));
   const drift = new Map<string, Observation>();
+  const kept = new Map<string, RenderedWorkload>();
   for (const [name, r] of view.rendered) {
     const prev = applied.find((a) => a.workload === name);
     if (prev && prev.hash === r.hash && !requested.has(name)) {
       drift.set(name, { drift: await observeDrift(ctx.host, r, view.uids.get(name)) });
+    } else if (prev?.rolledBack?.hash === r.hash && !requested.has(name)) {
+      // Kept rolled back: the version that runs is the one to check, and to repair.
+      const running = await runningVersion(ctx, prev);
+      if (running) {
+        kept.set(name, running);
+        drift.set(name, { drift: await observeDrift(ctx.host, running, view.uids.get(name)) });
+      }
     }
   }
-  return { installed: [...applied, ...strays], redeploy, drift };
+  return { installed: [...applied, ...strays], redeploy, drift, kept };
+}
+
+/** The applied version of a workload, from the generation that applied it; undefined when that is no longer kept. */
+async function runningVersion(ctx: PassContext, prev: AppliedRecord): Promise<RenderedWorkload | undefined> {
+  try {
+    const files = (await ctx.store.generations.read(prev.generation)).workloads[prev.workload]?.files;
+    return files ? renderedFromFiles(prev.workload, prev.user, files) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Step 5: the plan, and the mass-removal guard (a refusal throws unless allowed or a dry run). */

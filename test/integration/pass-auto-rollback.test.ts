@@ -2,7 +2,7 @@
 // version's files go back and its units run again; the failing version is recorded and
 // not tried again until the repo changes it or `moor redeploy` asks.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { PassHarness, containerSpec } from '../helpers/pass-harness';
+import { PassHarness, asUserLine, containerSpec } from '../helpers/pass-harness';
 
 let h: PassHarness;
 beforeEach(() => {
@@ -88,6 +88,27 @@ describe('an update that fails its health gate', () => {
     expect(dbCalls(calls).filter((c) => /__write-files|daemon-reload| (re)?start /.test(c))).toEqual([]);
     expect(h.fake.unit('db', 'db.service')!.invocationId).toBe(invocation);
     expect((await (await h.openStore()).lastPass.read())).toMatchObject({ exitCode: 1 });
+  });
+
+  it('drift repair of a kept workload re-applies the version it runs, never the one that failed', async () => {
+    const { v1, c2 } = await failedUpdate();
+    await h.fake.run(asUserLine('db', h.fake.passwd.get('db')!.uid, 'systemctl --user stop db.service').split(' '), { timeoutMs: 1000, env: { PATH: '/usr/bin' } });
+    expect(h.fake.unit('db', 'db.service')!.activeState).toBe('inactive');
+
+    const { result, calls } = await h.pass();
+    const db = result.items.find((i) => i.workload === 'db')!;
+    expect(db).toMatchObject({ action: 'drift', result: 'rolled-back' });
+    expect(db.reason).toContain('db.service is inactive');
+    expect(db.reason).toContain(`rolled back from ${c2.slice(0, 12)}`);
+    expect(dbCalls(calls).filter((c) => / restart db\.service/.test(c))).toHaveLength(1);
+    expect(dbFile()).toBe(containerSpec('localhost/db:1'));
+    expect(h.fake.unit('db', 'db.service')).toMatchObject({ activeState: 'active', subState: 'running' });
+    const record = (await (await h.openStore()).applied.read('db'))!;
+    expect(record).toMatchObject({ hash: v1.hash, generation: v1.generation, commit: v1.commit, rolledBack: { commit: c2 } });
+    expect(result.exitCode).toBe(1);
+
+    // Back to being kept.
+    expect((await h.pass({ dryRun: true })).result.items.find((i) => i.workload === 'db')!.action).toBe('keep');
   });
 
   it('another workload changing does not retry it; its generation stays incomplete and names it kept', async () => {
