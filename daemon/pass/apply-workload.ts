@@ -42,7 +42,7 @@ export async function applyWorkload(
   item: PlanItem,
   render: (identity: Identity) => RenderedWorkload,
   previousFiles: Record<string, string>,
-  /** The content last applied (from its generation), to put back when the new files do not load. */
+  /** The content last applied (from its generation), to put back when the new files do not load or an update fails. */
   loadPrevious: () => Promise<Record<string, string> | undefined> = async () => undefined,
 ): Promise<Applied | RolledBack> {
   const { host } = ctx;
