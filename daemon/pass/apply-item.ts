@@ -2,6 +2,7 @@
 // Never throws: a failure is the item's outcome, and the pass goes on with the next.
 import type { PlanItem } from '../core/plan';
 import { contentsOf, hashesOf } from '../core/desired';
+import type { FileContents } from '../core/types';
 import { applyWorkload } from './apply-workload';
 import { keptError, plannedOutcome, type ItemOutcome } from './pass-result';
 import { removeWorkload } from './remove-workload';
@@ -67,7 +68,7 @@ async function applyAndRecord(ctx: PassContext, scope: ItemScope, item: PlanItem
     item,
     running ? () => running : w.render,
     prev?.hashes ?? {},
-    async () => (prev?.generation !== undefined ? (await store.generations.read(prev.generation)).workloads[item.workload]?.files : undefined),
+    async () => (prev ? appliedFiles(ctx, prev) : undefined),
   ).catch(async (err: unknown) => {
     // The version it was rolled back to did not come back this time: nothing is to be kept
     // any more, so the next pass tries again.
@@ -97,6 +98,21 @@ async function applyAndRecord(ctx: PassContext, scope: ItemScope, item: PlanItem
   const request = scope.observed.redeploy.find((r) => r.workload === item.workload);
   if (request) await store.redeploy.clear(item.workload, request.token);
   return { uid: done.uid };
+}
+
+/**
+ * The files of a workload's applied version: from the generation that applied it, or,
+ * once garbage collection deleted that one, from the live generation when it holds the
+ * same content (every generation keeps every workload's files).
+ */
+export async function appliedFiles(ctx: PassContext, applied: Installed): Promise<FileContents | undefined> {
+  const from = async (id: number | undefined) => {
+    if (id === undefined) return undefined;
+    const content = await ctx.store.generations.read(id).catch(() => undefined);
+    const w = content?.workloads[applied.workload];
+    return w && w.hash === applied.hash ? w.files : undefined;
+  };
+  return (await from(applied.generation)) ?? (await from(await ctx.store.generations.current()));
 }
 
 /** Drops the mark of a rollback from a workload's applied record. */

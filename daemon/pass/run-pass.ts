@@ -12,7 +12,7 @@ import { GuardError } from '../core/errors';
 import { planPass, removalGuard, type Observation, type PlanItem } from '../core/plan';
 import type { AppliedRecord } from '../state/applied';
 import type { StatusItem } from '../state/generation-records';
-import { applyItem, forgetRollback } from './apply-item';
+import { appliedFiles, applyItem, forgetRollback } from './apply-item';
 import type { HostView, Installed, Observed, PassContext, PassOptions } from './context';
 import { desiredFromGeneration, desiredFromRepo, refuseExistingGroups, type DesiredState } from './desired-source';
 import { observeDrift } from './observe-drift';
@@ -124,14 +124,10 @@ async function observe(ctx: PassContext, view: HostView): Promise<Observed> {
   return { installed: [...applied, ...strays], redeploy, drift, kept };
 }
 
-/** The applied version of a workload, from the generation that applied it; undefined when that is no longer kept. */
+/** The applied version of a workload; undefined when its files are no longer kept. */
 async function runningVersion(ctx: PassContext, prev: AppliedRecord): Promise<RenderedWorkload | undefined> {
-  try {
-    const files = (await ctx.store.generations.read(prev.generation)).workloads[prev.workload]?.files;
-    return files ? renderedFromFiles(prev.workload, prev.user, files) : undefined;
-  } catch {
-    return undefined;
-  }
+  const files = await appliedFiles(ctx, prev);
+  return files ? renderedFromFiles(prev.workload, prev.user, files) : undefined;
 }
 
 /** Step 5: the plan, and the mass-removal guard (a refusal throws unless allowed or a dry run). */
