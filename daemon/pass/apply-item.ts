@@ -106,13 +106,13 @@ async function applyAndRecord(ctx: PassContext, scope: ItemScope, item: PlanItem
  * same content (every generation keeps every workload's files).
  */
 export async function appliedFiles(ctx: PassContext, applied: Installed): Promise<FileContents | undefined> {
-  const from = async (id: number | undefined) => {
-    if (id === undefined) return undefined;
-    const content = await ctx.store.generations.read(id).catch(() => undefined);
-    const w = content?.workloads[applied.workload];
-    return w && w.hash === applied.hash ? w.files : undefined;
-  };
-  return (await from(applied.generation)) ?? (await from(await ctx.store.generations.current()));
+  const read = async (id: number | undefined) => (id === undefined ? undefined : (await ctx.store.generations.read(id).catch(() => undefined))?.workloads[applied.workload]);
+  // The applied generation holds the files as written (its manifest's hash may be that of a
+  // rendering before the user existed); another generation only counts with the same hash.
+  const own = await read(applied.generation);
+  if (own) return own.files;
+  const live = await read(await ctx.store.generations.current());
+  return live?.hash === applied.hash ? live.files : undefined;
 }
 
 /** Drops the mark of a rollback from a workload's applied record. */

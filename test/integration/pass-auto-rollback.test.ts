@@ -185,6 +185,25 @@ describe('an update that fails its health gate', () => {
   });
 });
 
+describe('the previous version of a failed update', () => {
+  it('comes from the live generation once the generation that applied it was garbage-collected', async () => {
+    h.commit(V1, 'v1');
+    await h.pass();
+    h.commit({ ...V1, 'api.container': containerSpec('localhost/api:2') }, 'api v2');
+    expect((await h.pass()).result).toMatchObject({ generation: 2, generationState: 'complete' });
+    const store = await h.openStore();
+    expect((await store.applied.read('db'))!.generation).toBe(1);
+    expect(await store.generations.delete(1)).toBe(true);
+
+    h.commit({ ...V1, 'api.container': containerSpec('localhost/api:2'), 'db.container': containerSpec('localhost/db:2') }, 'db v2');
+    h.fake.failUnitWhenLoadedWith('db', 'db.service', 'localhost/db:2');
+    const { result } = await h.pass();
+    expect(result.items.find((i) => i.workload === 'db')).toMatchObject({ action: 'update', result: 'rolled-back' });
+    expect(dbFile()).toBe(containerSpec('localhost/db:1'));
+    expect(h.fake.unit('db', 'db.service')!.activeState).toBe('active');
+  });
+});
+
 describe('a first creation that fails', () => {
   it('has nothing to roll back to: it stays failed and the next pass tries it again', async () => {
     h.fake.failUnitWhenLoadedWith('db', 'db.service', 'localhost/db:1');
