@@ -9,7 +9,7 @@ import { openStoreWithoutLock } from './pass-context';
 export function registerRedeploy(program: Command, setExit: SetExit): void {
   program
     .command('redeploy')
-    .description('force a workload to be re-applied (files rewritten, services restarted) on the next pass')
+    .description('force a workload to be re-applied (files rewritten, services restarted) on the next pass; a workload rolled back from a failed update tries that version again')
     .argument('<workload>', 'the workload name')
     .action(async (workload: string, _opts: unknown, cmd: Command) => {
       if (!isValidUserName(workload)) throw new UsageError(`"${workload}" is not a workload name`);

@@ -16,6 +16,17 @@ export interface AppliedEntry {
   user: string;
   hash: string;
   hashes: FileHashes;
+  /** Set when the last update failed and the previous version was brought back up. */
+  rolledBack?: RolledBackFrom;
+}
+
+/** The version an automatic rollback turned away from: tried again only when it changes or on redeploy. */
+export interface RolledBackFrom {
+  /** Content hash of the version that failed. */
+  hash: string;
+  commit: string;
+  /** Why it failed. */
+  error: string;
 }
 
 /** What the host shows for a workload whose spec did not change. */
@@ -25,7 +36,7 @@ export interface Observation {
 }
 
 /** What a pass does with a workload; generations record the same words. */
-export const PLAN_ACTIONS = ['create', 'update', 'redeploy', 'drift', 'unchanged', 'remove', 'skip'] as const;
+export const PLAN_ACTIONS = ['create', 'update', 'redeploy', 'drift', 'unchanged', 'keep', 'remove', 'skip'] as const;
 export type PlanAction = (typeof PLAN_ACTIONS)[number];
 
 export interface PlanItem {
@@ -55,10 +66,21 @@ export function planPass(input: PlanInput): PlanItem[] {
   for (const d of [...input.desired].sort((a, b) => a.name.localeCompare(b.name))) {
     const prev = applied.get(d.name);
     const { changed, removed } = fileChanges(d.hashes, prev?.hashes ?? {});
+    // The version an update rolled back from is not tried again until the repo changes it or a redeploy asks.
+    const rolledBack = prev?.rolledBack?.hash === d.hash ? prev.rolledBack : undefined;
     if (!prev) {
       items.push({ workload: d.name, user: d.user, action: 'create', reason: 'new workload', changed, removed });
+    } else if (rolledBack && !input.redeploy.has(d.name)) {
+      // Kept, and repaired as the version it runs when the host lost it.
+      const drift = input.observed.get(d.name)?.drift;
+      if (drift) {
+        items.push({ workload: d.name, user: d.user, action: 'drift', reason: `${drift} (the version it was ${keptReason(rolledBack)})`, changed: Object.keys(prev.hashes).sort(), removed: [] });
+      } else {
+        items.push({ workload: d.name, user: d.user, action: 'keep', reason: keptReason(rolledBack), changed: [], removed: [] });
+      }
     } else if (prev.hash !== d.hash) {
-      items.push({ workload: d.name, user: d.user, action: 'update', reason: `${changed.length + removed.length} file(s) changed`, changed, removed });
+      const reason = `${changed.length + removed.length} file(s) changed${rolledBack ? `; redeploy requested: trying again the version rolled back from ${rolledBack.commit.slice(0, 12)}` : ''}`;
+      items.push({ workload: d.name, user: d.user, action: 'update', reason, changed, removed });
     } else if (input.redeploy.has(d.name)) {
       items.push({ workload: d.name, user: d.user, action: 'redeploy', reason: 'redeploy requested', changed: Object.keys(d.hashes).sort(), removed });
     } else if (input.observed.get(d.name)?.drift) {
@@ -76,6 +98,12 @@ export function planPass(input: PlanInput): PlanItem[] {
     items.push({ workload: a.workload, user: a.user, action: 'remove', reason: 'no longer in the repository', changed: [], removed: Object.keys(a.hashes).sort() });
   }
   return items;
+}
+
+/** The plan's word for a kept workload: the failing commit and the first line of why. */
+export function keptReason(r: RolledBackFrom): string {
+  const cause = r.error.split('\n')[0]!;
+  return `rolled back from ${r.commit.slice(0, 12)}: ${cause.length > 200 ? `${cause.slice(0, 199)}…` : cause}`;
 }
 
 function fileChanges(want: FileHashes, had: FileHashes): { changed: string[]; removed: string[] } {

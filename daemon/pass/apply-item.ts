@@ -2,8 +2,9 @@
 // Never throws: a failure is the item's outcome, and the pass goes on with the next.
 import type { PlanItem } from '../core/plan';
 import { contentsOf, hashesOf } from '../core/desired';
+import type { FileContents } from '../core/types';
 import { applyWorkload } from './apply-workload';
-import { plannedOutcome, type ItemOutcome } from './pass-result';
+import { keptError, plannedOutcome, type ItemOutcome } from './pass-result';
 import { removeWorkload } from './remove-workload';
 import type { HostView, Installed, Observed, PassContext } from './context';
 
@@ -29,8 +30,18 @@ export async function applyItem(ctx: PassContext, scope: ItemScope, item: PlanIt
       await removeWorkload({ host: ctx.host, store: ctx.store, config: ctx.config, log: ctx.log }, installed!);
     } else if (item.action === 'unchanged') {
       outcome.uid = scope.view.uids.get(item.workload);
+    } else if (item.action === 'keep') {
+      // Still rolled back: the previous version runs, and the failing one waits for a change or a redeploy.
+      outcome.uid = scope.view.uids.get(item.workload);
+      outcome.result = 'rolled-back';
+      outcome.error = keptError(item, installed?.rolledBack);
     } else {
-      outcome.uid = await applyAndRecord(ctx, scope, item, installed);
+      const done = await applyAndRecord(ctx, scope, item, installed);
+      outcome.uid = done.uid;
+      if (done.rolledBack !== undefined) {
+        outcome.result = 'rolled-back';
+        outcome.error = done.rolledBack;
+      }
     }
   } catch (err) {
     outcome.result = 'failed';
@@ -49,16 +60,33 @@ export async function applyItem(ctx: PassContext, scope: ItemScope, item: PlanIt
  * after the health gate passed, so a pass killed at any point leaves either the old record
  * (the next pass re-applies) or the new one (the work was done).
  */
-async function applyAndRecord(ctx: PassContext, scope: ItemScope, item: PlanItem, prev: Installed | undefined): Promise<number> {
+async function applyAndRecord(ctx: PassContext, scope: ItemScope, item: PlanItem, prev: Installed | undefined): Promise<{ uid: number; rolledBack?: string }> {
   const { store } = ctx;
   const w = scope.view.desired.workloads.find((d) => d.name === item.workload)!;
+  // A drift repair of a workload kept rolled back re-applies the version that runs, not the one that failed.
+  const running = item.action === 'drift' ? scope.observed.kept.get(item.workload) : undefined;
   const done = await applyWorkload(
     { host: ctx.host, store, healthMs: ctx.config.timeouts.healthMs, settleMs: scope.settleMs, ...(ctx.config.policy ? { policy: ctx.config.policy } : {}) },
     item,
-    w.render,
+    running ? () => running : w.render,
     prev?.hashes ?? {},
-    async () => (prev?.generation !== undefined ? (await store.generations.read(prev.generation)).workloads[item.workload]?.files : undefined),
-  );
+    async () => (prev ? appliedFiles(ctx, prev) : undefined),
+  ).catch(async (err: unknown) => {
+    // The version it was rolled back to did not come back this time: nothing is to be kept
+    // any more, so the next pass tries again.
+    if (prev?.rolledBack) await forgetRollback(ctx, item.workload);
+    throw err;
+  });
+  if ('rolledBack' in done) {
+    await recordRollback(ctx, scope, item, done.rolledBack);
+    return done;
+  }
+  if (running && prev?.rolledBack) {
+    // Repaired as it was: the record (the version, its generation and commit, the mark) stays; only the time moves.
+    const record = await store.applied.read(item.workload);
+    if (record) await store.applied.write({ ...record, uid: done.uid, appliedAt: undefined });
+    return { uid: done.uid, rolledBack: keptError(item, prev.rolledBack) };
+  }
   await store.generations.writeUnits(scope.generation, item.user, contentsOf(done.rendered));
   await store.applied.write({
     workload: item.workload,
@@ -71,5 +99,46 @@ async function applyAndRecord(ctx: PassContext, scope: ItemScope, item: PlanItem
   });
   const request = scope.observed.redeploy.find((r) => r.workload === item.workload);
   if (request) await store.redeploy.clear(item.workload, request.token);
-  return done.uid;
+  return { uid: done.uid };
+}
+
+/**
+ * The files of a workload's applied version: from the generation that applied it, or,
+ * once garbage collection deleted that one, from the live generation when it holds the
+ * same content (every generation keeps every workload's files).
+ */
+export async function appliedFiles(ctx: PassContext, applied: Installed): Promise<FileContents | undefined> {
+  const read = async (id: number | undefined) => (id === undefined ? undefined : (await ctx.store.generations.read(id).catch(() => undefined))?.workloads[applied.workload]);
+  // The applied generation holds the files as written (its manifest's hash may be that of a
+  // rendering before the user existed); another generation only counts with the same hash.
+  const own = await read(applied.generation);
+  if (own) return own.files;
+  const live = await read(await ctx.store.generations.current());
+  return live?.hash === applied.hash ? live.files : undefined;
+}
+
+/** Drops the mark of a rollback from a workload's applied record. */
+export async function forgetRollback(ctx: PassContext, workload: string): Promise<void> {
+  const record = await ctx.store.applied.read(workload);
+  if (!record?.rolledBack) return;
+  const { rolledBack: _forgotten, ...rest } = record;
+  await ctx.store.applied.write(rest);
+}
+
+/**
+ * The previous version runs again: its applied record stays what it was (the plan and
+ * drift checks compare against the version that runs), marked with the version that
+ * failed, so the next pass keeps it until the repo changes it or a redeploy asks again. A
+ * redeploy request is served by this attempt, failed or not.
+ */
+async function recordRollback(ctx: PassContext, scope: ItemScope, item: PlanItem, error: string): Promise<void> {
+  const { store } = ctx;
+  const record = await store.applied.read(item.workload);
+  const failing = scope.view.rendered.get(item.workload);
+  if (record && failing) {
+    const rolledBack = { hash: failing.hash, commit: scope.view.desired.commit, generation: scope.generation, error, at: ctx.host.clock.now().toISOString() };
+    await store.applied.write({ ...record, appliedAt: rolledBack.at, rolledBack });
+  }
+  const request = scope.observed.redeploy.find((r) => r.workload === item.workload);
+  if (request) await store.redeploy.clear(item.workload, request.token);
 }

@@ -1,10 +1,11 @@
 // Step 7 of a pass for one workload (docs/design.md §6): user, linger, user manager, its
 // Podman user namespace, files, daemon-reload, (re)starts, health gate. The caller records
-// the result; this either returns the applied state or throws, and never touches another
-// workload.
+// the result; this returns the applied state, or for an update that failed the cause once
+// the previous version runs again (the automatic rollback), or throws; it never touches
+// another workload.
 import { HostError } from '../core/errors';
 import { unitsOfTargets, type ExpectedUnit } from '../core/deploy-layout';
-import type { RenderedWorkload } from '../core/desired';
+import { renderedFromFiles, type RenderedWorkload } from '../core/desired';
 import type { PlanItem } from '../core/plan';
 import { loadedViolations, type Policy } from '../core/policy';
 import { parseUnit } from '../core/unit-file';
@@ -30,14 +31,21 @@ export interface Applied {
   rendered: RenderedWorkload;
 }
 
+/** An update that failed, after which the previous version runs again. */
+export interface RolledBack {
+  uid: number;
+  /** Why the update failed. */
+  rolledBack: string;
+}
+
 export async function applyWorkload(
   ctx: ApplyContext,
   item: PlanItem,
   render: (identity: Identity) => RenderedWorkload,
   previousFiles: Record<string, string>,
-  /** The content last applied (from its generation), to put back when the new files do not load. */
+  /** The content last applied (from its generation), to put back when the new files do not load or an update fails. */
   loadPrevious: () => Promise<Record<string, string> | undefined> = async () => undefined,
-): Promise<Applied> {
+): Promise<Applied | RolledBack> {
   const { host } = ctx;
   const entry = await ensureUser(host.users, ctx.store.ownedUsers, item.user);
   const who: UserRef = { user: entry.name, uid: entry.uid };
@@ -70,25 +78,93 @@ export async function applyWorkload(
   await host.userManager.daemonReload(who);
 
   const units = rendered.units;
+  const back: Rollback = { who, home: entry.home, written: changed.map((f) => f.target), removed, gone: gone.map((u) => u.unit) };
   try {
     await verifyLoaded(ctx, who, units);
     if (ctx.policy) await verifyPolicy(ctx, ctx.policy, who, entry.home, units);
   } catch (err) {
     // A workload whose files do not load, or whose loaded units break the policy, is left as it ran: the old files go back before
     // anything restarts, so a later reload or reboot does not drop the running service.
-    const restored = await restoreFiles(ctx, who, entry.home, changed.map((f) => f.target), removed, loadPrevious);
+    if (item.action === 'update') return { uid: who.uid, rolledBack: await rollBack(ctx, back, [], (err as Error).message, loadPrevious) };
+    const restored = await restoreFiles(ctx, who, entry.home, back.written, removed, loadPrevious);
     throw new HostError(`${(err as Error).message}; ${restored}`);
   }
   const touched = unitsToAct(units, changed.map((f) => f.target), rendered, fullApply);
   const deadline = host.clock.now().getTime() + ctx.healthMs;
-  await startUnits(ctx, who, touched);
-  await healthGate(
-    host.userManager,
-    who,
-    units.filter((u) => u.gate).map((u) => u.unit),
-    { deadline, clock: host.clock, settleMs: ctx.settleMs },
-  );
+  try {
+    await startUnits(ctx, who, touched);
+    await healthGate(
+      host.userManager,
+      who,
+      units.filter((u) => u.gate).map((u) => u.unit),
+      { deadline, clock: host.clock, settleMs: ctx.settleMs },
+    );
+  } catch (err) {
+    // An update that fails brings the previous version back up; a first creation, a
+    // redeploy or a drift repair has no other version to go back to.
+    if (item.action !== 'update') throw err;
+    return { uid: who.uid, rolledBack: await rollBack(ctx, back, touched.map((u) => u.unit), (err as Error).message, loadPrevious) };
+  }
   return { uid: who.uid, rendered };
+}
+
+/** What an update changed, for putting the previous version back. */
+interface Rollback {
+  who: UserRef;
+  home: string;
+  /** Targets the update wrote. */
+  written: readonly string[];
+  /** Targets the update removed. */
+  removed: readonly string[];
+  /** Units the update stopped because their files went away. */
+  gone: readonly string[];
+}
+
+/**
+ * The automatic rollback of a failed update: the units the new version started that the
+ * previous one lacks are stopped, the previous files go back (from the generation that
+ * applied them), daemon-reload, the units the update stopped or (re)started are
+ * (re)started as the previous version defines them, and its health gate runs again,
+ * bounded as the first. Returns the failure of the update; throws, naming both failures,
+ * when the previous version does not come back.
+ */
+async function rollBack(
+  ctx: ApplyContext,
+  back: Rollback,
+  started: readonly string[],
+  cause: string,
+  loadPrevious: () => Promise<Record<string, string> | undefined>,
+): Promise<string> {
+  const { host } = ctx;
+  const { who } = back;
+  try {
+    const previous = await loadPrevious();
+    if (!previous) throw new HostError('the files of the previous version are no longer kept (its generation was deleted)');
+    const before = renderedFromFiles('previous', who.user, previous);
+    const kept = new Set(before.units.map((u) => u.unit));
+    const newOnly = started.filter((u) => !kept.has(u));
+    if (newOnly.length > 0) await host.userManager.stop(who, newOnly).catch(() => undefined);
+    const targets = [...back.written, ...back.removed];
+    await host.writeFiles({
+      user: who.user,
+      uid: who.uid,
+      home: back.home,
+      files: targets.filter((t) => t in previous).map((t) => ({ path: t, content: previous[t]!, mode: 0o644 })),
+      remove: back.written.filter((t) => !(t in previous)),
+    });
+    await host.userManager.daemonReload(who);
+    const again = new Set([...started, ...back.gone]);
+    await startUnits(ctx, who, before.units.filter((u) => again.has(u.unit)));
+    await healthGate(
+      host.userManager,
+      who,
+      before.units.filter((u) => u.gate).map((u) => u.unit),
+      { deadline: host.clock.now().getTime() + ctx.healthMs, clock: host.clock, settleMs: ctx.settleMs },
+    );
+    return cause;
+  } catch (err) {
+    throw new HostError(`${cause}; rolling back to the previous version failed too: ${(err as Error).message}`);
+  }
 }
 
 /** Step 7.6: a Quadlet generator error only shows as a missing unit; say why. */

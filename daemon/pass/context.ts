@@ -52,4 +52,6 @@ export interface Observed {
   installed: Installed[];
   redeploy: RedeployRequest[];
   drift: Map<string, Observation>;
+  /** Workloads kept rolled back: the version that runs, from the generation that applied it. */
+  kept: Map<string, RenderedWorkload>;
 }

@@ -2,7 +2,7 @@
 // sd_notify STATUS=, the exit code (docs/design.md §10), and how each of those is
 // recorded: a generation's status item, a journal line, last-pass.json.
 import type { Logger } from 'pino';
-import type { PlanAction, PlanItem } from '../core/plan';
+import type { PlanAction, PlanItem, RolledBackFrom } from '../core/plan';
 import { ExitCode } from '../core/exit-codes';
 import type { StatusItem } from '../state/generation-records';
 import type { LastPass } from '../state/last-pass';
@@ -15,8 +15,8 @@ export interface ItemOutcome {
   reason: string;
   changed: string[];
   removed: string[];
-  /** "planned" in a dry run. */
-  result: 'ok' | 'failed' | 'planned';
+  /** "planned" in a dry run; "rolled-back": the update failed and the previous version runs again (or still does: `keep`). */
+  result: 'ok' | 'failed' | 'rolled-back' | 'planned';
   error?: string;
   durationMs: number;
   /** `moor plan`: unified diff of the workload's files. */
@@ -27,6 +27,8 @@ export interface PassCounts {
   applied: number;
   unchanged: number;
   failed: number;
+  /** Updates that failed and were rolled back, in this pass or kept so from an earlier one. */
+  rolledBack: number;
   removed: number;
 }
 
@@ -50,30 +52,40 @@ export interface PassResult {
 }
 
 export function summarize(r: Omit<PassResult, 'counts' | 'summary' | 'exitCode'>): PassResult {
-  const counts: PassCounts = { applied: 0, unchanged: 0, failed: 0, removed: 0 };
+  const counts: PassCounts = { applied: 0, unchanged: 0, failed: 0, rolledBack: 0, removed: 0 };
   for (const i of r.items) {
     if (i.result === 'failed') counts.failed++;
+    else if (i.result === 'rolled-back') counts.rolledBack++;
     else if (i.action === 'unchanged') counts.unchanged++;
     else if (i.action === 'remove') counts.removed++;
     else counts.applied++;
   }
   const failedNames = r.items.filter((i) => i.result === 'failed').map((i) => i.workload);
+  const rolledBackNames = r.items.filter((i) => i.result === 'rolled-back').map((i) => i.workload);
   const where = `${r.generation !== undefined ? `gen ${r.generation} ` : ''}@${r.commit.slice(0, 7)}`;
   const what = r.dryRun
     ? `plan: ${r.items.filter((i) => i.action !== 'unchanged').length} to change, ${counts.unchanged} unchanged`
-    : `${counts.applied} applied, ${counts.unchanged} unchanged, ${counts.failed} failed${failedNames.length ? ` (${failedNames.join(', ')})` : ''}, ${counts.removed} removed`;
+    : `${counts.applied} applied, ${counts.unchanged} unchanged, ${counts.failed} failed${failedNames.length ? ` (${failedNames.join(', ')})` : ''}${
+        rolledBackNames.length ? `, ${counts.rolledBack} rolled back (${rolledBackNames.join(', ')})` : ''
+      }, ${counts.removed} removed`;
   const rollback = r.kind === 'rollback' ? ` [rollback to gen ${r.rollbackOf}, pinned until moor resume]` : '';
   return {
     ...r,
     counts,
     summary: `${where}: ${what}${rollback}${r.refused ? ` — REFUSED: ${r.refused}` : ''}`,
-    exitCode: r.refused ? ExitCode.Refused : counts.failed > 0 ? ExitCode.Partial : ExitCode.Ok,
+    // A rolled-back workload does not run what the repo asks for: a partial apply, like a failure.
+    exitCode: r.refused ? ExitCode.Refused : counts.failed + counts.rolledBack > 0 ? ExitCode.Partial : ExitCode.Ok,
   };
 }
 
 /** An item as planned, before anything ran. */
 export function plannedOutcome(i: PlanItem): ItemOutcome {
   return { workload: i.workload, user: i.user, action: i.action, reason: i.reason, changed: i.changed, removed: i.removed, result: 'planned', durationMs: 0 };
+}
+
+/** The error of a `keep` item: the version that failed and why, as its rollback recorded them. */
+export function keptError(item: PlanItem, rolledBack: RolledBackFrom | undefined): string {
+  return rolledBack ? `still rolled back from ${rolledBack.commit.slice(0, 12)}: ${rolledBack.error}` : item.reason;
 }
 
 /** An item as the generation's status.json records it. */
@@ -84,7 +96,7 @@ export function toStatusItem(o: ItemOutcome, at: Date): StatusItem {
     ...(o.uid !== undefined ? { uid: o.uid } : {}),
     action: o.action,
     // Only finished items are recorded: a planned one never reaches a status file.
-    result: o.result === 'ok' ? 'ok' : 'failed',
+    result: o.result === 'planned' ? 'failed' : o.result,
     ...(o.error ? { error: o.error } : {}),
     durationMs: o.durationMs,
     at: at.toISOString(),
@@ -105,6 +117,9 @@ export function logItem(log: Logger, o: ItemOutcome, generation: number | undefi
     ...(o.error ? { error: o.error } : {}),
   };
   if (o.result === 'failed') log.error(fields, `${o.workload}: ${o.action} failed`);
+  // The rollback itself is a failure of the update; a workload kept rolled back is a reminder.
+  else if (o.result === 'rolled-back' && o.action !== 'keep') log.error(fields, `${o.workload}: ${o.action} failed, rolled back to the previous version`);
+  else if (o.result === 'rolled-back') log.warn(fields, `${o.workload}: kept at the previous version (${o.reason})`);
   else log.info(fields, `${o.workload}: ${o.action} ${o.result}`);
 }
 

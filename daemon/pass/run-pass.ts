@@ -6,17 +6,18 @@
 //   5 plan and guard     6 record a no-change pass   6b the host's tools   7 apply each item
 //   8 finish
 // A step that throws ends the pass; runPass records that failure for `moor status`.
-import { contentsOf, hashesOf, specifierIdentity, type RenderedWorkload } from '../core/desired';
+import { contentsOf, hashesOf, renderedFromFiles, specifierIdentity, type RenderedWorkload } from '../core/desired';
 import { exitCodeOfError } from '../core/exit-codes';
 import { GuardError, HostError } from '../core/errors';
 import { planPass, removalGuard, type Observation, type PlanItem } from '../core/plan';
+import type { AppliedRecord } from '../state/applied';
 import type { StatusItem } from '../state/generation-records';
-import { applyItem } from './apply-item';
+import { appliedFiles, applyItem, forgetRollback } from './apply-item';
 import type { HostView, Installed, Observed, PassContext, PassOptions } from './context';
 import { desiredFromGeneration, desiredFromRepo, refuseExistingGroups, type DesiredState } from './desired-source';
 import { observeDrift } from './observe-drift';
 import { diffAgainstApplied } from './plan-diff';
-import { lastPassRecord, logItem, plannedOutcome, summarize, toStatusItem, type ItemOutcome, type PassResult } from './pass-result';
+import { keptError, lastPassRecord, logItem, plannedOutcome, summarize, toStatusItem, type ItemOutcome, type PassResult } from './pass-result';
 
 /** The plan of step 5, with the fields every result of this pass repeats. */
 export interface Planned {
@@ -40,7 +41,8 @@ export async function runPass(ctx: PassContext, opts: PassOptions = {}): Promise
     const observed = await observe(ctx, view);
     const plan = planAndGuard(ctx, view, observed, opts);
     if (opts.dryRun) return await dryRun(ctx, view, observed, plan, opts);
-    const unchanged = await recordNoChange(ctx, view, plan);
+    await forgetStaleRollbacks(ctx, view, observed);
+    const unchanged = await recordNoChange(ctx, view, plan, observed);
     if (unchanged) return unchanged;
     await requireTools(ctx, plan);
     const applied = await applyEach(ctx, view, observed, plan, opts);
@@ -106,13 +108,27 @@ async function observe(ctx: PassContext, view: HostView): Promise<Observed> {
   const redeploy = await ctx.store.redeploy.list();
   const requested = new Set(redeploy.map((r) => r.workload));
   const drift = new Map<string, Observation>();
+  const kept = new Map<string, RenderedWorkload>();
   for (const [name, r] of view.rendered) {
     const prev = applied.find((a) => a.workload === name);
     if (prev && prev.hash === r.hash && !requested.has(name)) {
       drift.set(name, { drift: await observeDrift(ctx.host, r, view.uids.get(name)) });
+    } else if (prev?.rolledBack?.hash === r.hash && !requested.has(name)) {
+      // Kept rolled back: the version that runs is the one to check, and to repair.
+      const running = await runningVersion(ctx, prev);
+      if (running) {
+        kept.set(name, running);
+        drift.set(name, { drift: await observeDrift(ctx.host, running, view.uids.get(name)) });
+      }
     }
   }
-  return { installed: [...applied, ...strays], redeploy, drift };
+  return { installed: [...applied, ...strays], redeploy, drift, kept };
+}
+
+/** The applied version of a workload; undefined when its files are no longer kept. */
+async function runningVersion(ctx: PassContext, prev: AppliedRecord): Promise<RenderedWorkload | undefined> {
+  const files = await appliedFiles(ctx, prev);
+  return files ? renderedFromFiles(prev.workload, prev.user, files) : undefined;
 }
 
 /** Step 5: the plan, and the mass-removal guard (a refusal throws unless allowed or a dry run). */
@@ -147,19 +163,40 @@ async function dryRun(ctx: PassContext, view: HostView, observed: Observed, plan
 }
 
 /**
+ * Part of step 5: a workload whose desired content is again the version it was rolled back
+ * to (the failing commit reverted) is in step; the mark of the rollback goes, so status
+ * stops saying it.
+ */
+async function forgetStaleRollbacks(ctx: PassContext, view: HostView, observed: Observed): Promise<void> {
+  for (const a of observed.installed) {
+    if (!a.rolledBack || view.rendered.get(a.workload)?.hash !== a.hash) continue;
+    await forgetRollback(ctx, a.workload);
+    delete a.rolledBack;
+  }
+}
+
+/**
  * Step 6: nothing to apply and the newest generation is the live, complete one: record
  * the pass in last-pass.json and no new generation. After a failed one, though, the host
  * being back in step (a failing workload fixed by hand or gone from the repo) deserves a
  * complete generation, so status stops showing the failure and there is something to
  * roll back to: then the pass goes on to step 7.
  */
-async function recordNoChange(ctx: PassContext, view: HostView, plan: Planned): Promise<PassResult | undefined> {
-  if (!plan.items.every((i) => i.action === 'unchanged')) return undefined;
+async function recordNoChange(ctx: PassContext, view: HostView, plan: Planned, observed: Observed): Promise<PassResult | undefined> {
+  if (!plan.items.every((i) => i.action === 'unchanged' || i.action === 'keep')) return undefined;
+  // A workload kept rolled back cannot be in step, so there is no complete generation to record: only the pass.
+  const kept = plan.items.some((i) => i.action === 'keep');
   const live = await ctx.store.generations.current();
   const newest = (await ctx.store.generations.list()).filter((g) => g.state !== 'aborted').at(-1);
-  if (live === undefined || newest?.id !== live) return undefined;
+  if (!kept && (live === undefined || newest?.id !== live)) return undefined;
   // Each line still says which uid runs it and what is live.
-  const items = plan.items.map((i) => ({ ...plannedOutcome(i), uid: view.uids.get(i.workload), result: 'ok' as const }));
+  const items: ItemOutcome[] = plan.items.map((i) => ({
+    ...plannedOutcome(i),
+    uid: view.uids.get(i.workload),
+    ...(i.action === 'keep'
+      ? { result: 'rolled-back' as const, error: keptError(i, observed.installed.find((a) => a.workload === i.workload)?.rolledBack) }
+      : { result: 'ok' as const }),
+  }));
   for (const item of items) logItem(ctx.log, item, live, view.desired.commit);
   const result = summarize({ ...plan.base, dryRun: false, items });
   await ctx.store.lastPass.write(lastPassRecord(result, ctx.host.clock.now()));

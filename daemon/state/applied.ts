@@ -17,6 +17,19 @@ const recordFields = {
   generation: z.number().int().positive(),
   commit: z.string(),
   appliedAt: z.iso.datetime({ offset: true }),
+  /**
+   * Set when an update of this workload failed and the version this record describes was
+   * brought back up: the failing version, its generation, why it failed, and when.
+   */
+  rolledBack: z
+    .object({
+      hash: z.string(),
+      commit: z.string(),
+      generation: z.number().int().positive(),
+      error: z.string(),
+      at: z.iso.datetime({ offset: true }),
+    })
+    .optional(),
 };
 const fileHashes = z.record(z.string(), z.string());
 

@@ -33,7 +33,8 @@ export const Manifest = z.object({
 });
 export type Manifest = z.infer<typeof Manifest>;
 
-export const ItemResult = z.enum(['ok', 'failed']);
+/** rolled-back: an update that failed, after which the previous version runs again (or, for `keep`, still does). */
+export const ItemResult = z.enum(['ok', 'failed', 'rolled-back']);
 export type ItemResult = z.infer<typeof ItemResult>;
 
 export const StatusItem = z.object({

@@ -84,8 +84,10 @@ describe('a host policy in a real systemd guest', () => {
     const rollback = await guest.moor(['rollback', String(before), '--json']);
     const result = JSON.parse(rollback.stdout) as PassJson;
     expect(result.exitCode, describeExec(rollback)).toBe(1);
+    // Refused before anything started, and so rolled back: what ran runs on (below).
+    expect(item(result, 'calm').result).toBe('rolled-back');
     expect(item(result, 'calm').error).toMatch(
-      /^refused by the host policy, nothing was started: policy rule "pull": calm\.service pulls images with policy "never" \(ExecStart: --pull=never\).*the previously applied files were put back$/,
+      /^refused by the host policy, nothing was started: policy rule "pull": calm\.service pulls images with policy "never" \(ExecStart: --pull=never\)/,
     );
     expect(await guest.readFile('/home/calm/.config/containers/systemd/calm.container')).toBe(running);
     expect((await guest.systemctlUser('calm', ['show', '-p', 'InvocationID', '--value', 'calm.service'])).stdout.trim()).toBe(invocation);

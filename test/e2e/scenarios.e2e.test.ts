@@ -158,9 +158,10 @@ function withExplain(run: ExecResult, cursor: string | undefined) {
   return { run, pass, explain, item };
 }
 
-async function moorJson<T>(args: string[]): Promise<T> {
+/** `moor ARGS --json`, parsed; `code` is the exit code expected (`moor status` exits 1 when a workload failed). */
+async function moorJson<T>(args: string[], code = 0): Promise<T> {
   const r = await guest.moor([...args, '--json']);
-  expect(r.code, describeExec(r)).toBe(0);
+  expect(r.code, describeExec(r)).toBe(code);
   return JSON.parse(r.stdout) as T;
 }
 
@@ -415,7 +416,7 @@ describe('moor on a real host: the scenarios', () => {
     // Nothing else moor wrote in that pass is an error.
     expect(errors.trim().split('\n').filter((l) => !l.startsWith('broken:'))).toEqual([]);
 
-    const status = await moorJson<StatusJson>(['status']);
+    const status = await moorJson<StatusJson>(['status'], 1);
     const row = status.workloads.find((w) => w.workload === 'broken');
     expect(row, JSON.stringify(status, null, 2)).toMatchObject({ user: 'broken', action: 'create', result: 'failed' });
     expect(row!.error).toContain('broken.service failed');
@@ -427,9 +428,9 @@ describe('moor on a real host: the scenarios', () => {
     expect(status.latest?.state).toBe('failed');
     expect(status.lastPass?.exitCode).toBe(1);
     const text = await guest.moor(['status']);
-    expect(text.code, describeExec(text)).toBe(0);
+    expect(text.code, describeExec(text)).toBe(1);
     expect(text.stdout).toMatch(/is FAILED/);
-    expect(text.stdout).toMatch(/^broken +broken +\d+ +create +failed +never +broken\.service failed/m);
+    expect(text.stdout).toMatch(/^broken +broken +\d+ +- +create +failed +never +broken\.service failed/m);
   });
 
   it('a pass with no HOME in its environment (as systemd starts a system service) fetches the local bare repo', async () => {

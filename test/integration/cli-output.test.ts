@@ -154,7 +154,7 @@ describe('moor status', () => {
     const cfg = config('status', [`state_dir = ${JSON.stringify(stateDir)}`, '[control]', `socket = ${JSON.stringify(join(root, 'none.sock'))}`]);
 
     const r = runMoor(['--config', cfg, 'status', '--no-daemon']);
-    expect(r.code).toBe(0);
+    expect(r.code).toBe(1); // a workload failed
     expect(r.stdout).not.toMatch(RAW);
     expect(r.stdout).toContain(`generator says: ${ATTACK_SHOWN}\\x0d\\x1b[2Kall good\\x0a<0>moortestescs ok`);
     expect(r.stdout).toContain(`pass failed: HostError: ${ATTACK_SHOWN}\\x0alive: generation 9`);

@@ -156,7 +156,7 @@ describe('an unchanged workload', () => {
       ['web', 'unchanged', 'ok'],
     ]);
     expect(result.generation).toBeUndefined();
-    expect(result.counts).toEqual({ applied: 0, unchanged: 2, failed: 0, removed: 0 });
+    expect(result.counts).toEqual({ applied: 0, unchanged: 2, failed: 0, rolledBack: 0, removed: 0 });
     expect(calls.filter((c) => MUTATING.test(c))).toEqual([]);
     expect(calls.map(norm)).toEqual([
       'getent passwd api',

@@ -134,7 +134,7 @@ describe('a unit failing its health gate', () => {
     expect(h.clock.ms - t0).toBeLessThan(25_000);
   });
 
-  it('an update that fails keeps the old applied record, so the next pass retries the update', async () => {
+  it('an update that fails and whose previous version fails too keeps the old applied record, so the next pass retries the update', async () => {
     h.commit(THREE);
     await h.pass();
     const old = await (await h.openStore()).applied.read('db');
@@ -230,20 +230,24 @@ describe('a workload whose own spec became invalid', () => {
 });
 
 describe('a spec the generator rejects on an update', () => {
-  it('puts the previously applied files back, so the running service survives a reload', async () => {
+  it('is rolled back: the previously applied files are put back, so the running service survives a reload', async () => {
     h.commit(THREE);
     await h.pass();
     const before = h.fake.userFiles('web').get('.config/containers/systemd/web.container')!.content;
+    const invocation = h.fake.unit('web', 'web.service')!.invocationId;
 
     h.commit({ ...THREE, 'web.container': containerSpec('localhost/web:2', 'Frobnicate=yes') });
-    h.fake.rejectFile('web', 'web.container', 'unsupported key "Frobnicate" in group "Container"');
+    h.fake.rejectFile('web', 'web.container', 'unsupported key "Frobnicate" in group "Container"', 'Frobnicate=yes');
     const { result } = await h.pass();
 
     const web = result.items.find((i) => i.workload === 'web')!;
-    expect(web.result).toBe('failed');
-    expect(web.error).toContain('the previously applied files were put back');
+    expect(web).toMatchObject({ action: 'update', result: 'rolled-back' });
+    expect(web.error).toContain('not loaded after daemon-reload: web.service');
     expect(h.fake.userFiles('web').get('.config/containers/systemd/web.container')!.content).toBe(before);
     expect(h.fake.unit('web', 'web.service')!.activeState).toBe('active');
+    // It never stopped: the old unit was not restarted, only confirmed healthy.
+    expect(h.fake.unit('web', 'web.service')!.invocationId).toBe(invocation);
+    expect((await (await h.openStore()).applied.read('web'))!.rolledBack?.error).toContain('unsupported key "Frobnicate"');
   });
 });
 

@@ -48,7 +48,7 @@ describe('removed workloads', () => {
       ['delta', 'remove', 'ok'],
       ['bravo', 'remove', 'ok'],
     ]);
-    expect(result.counts).toEqual({ applied: 0, unchanged: 3, failed: 0, removed: 2 });
+    expect(result.counts).toEqual({ applied: 0, unchanged: 3, failed: 0, rolledBack: 0, removed: 2 });
     const searches = (action: string) => ['/tmp', '/var/tmp', '/dev/shm', '/var/spool/cron', '/var/log/journal'].map((root) => `find ${root} ${action}`);
     const removal = (user: string, uid: number) => [
       `getent passwd ${user}`,

@@ -27,6 +27,25 @@ describe('planPass', () => {
     expect(items[0]!.action).toBe('redeploy');
   });
 
+  it('keeps a workload rolled back from the desired version; a redeploy or another version updates it', () => {
+    const rolledBack = { hash: 'h2', commit: 'c2c2c2c2c2c2c2c2', error: 'a.service failed (Result=exit-code)\nsecond line' };
+    const back = { ...applied('a', 'h1'), rolledBack };
+    const kept = planPass({ ...none, desired: [desired('a', 'h2')], applied: [back] });
+    expect(kept[0]).toMatchObject({ action: 'keep', reason: 'rolled back from c2c2c2c2c2c2: a.service failed (Result=exit-code)', changed: [], removed: [] });
+    // The version that runs drifted: repaired as that version (its files, not the desired ones).
+    const repaired = planPass({ ...none, desired: [desired('a', 'h2', { 'containers/systemd/a.container': 'h2', 'moor/files/a.env': 'x' })], applied: [back], observed: new Map([['a', { drift: 'a.service is inactive' }]]) });
+    expect(repaired[0]).toMatchObject({
+      action: 'drift',
+      reason: 'a.service is inactive (the version it was rolled back from c2c2c2c2c2c2: a.service failed (Result=exit-code))',
+      changed: ['containers/systemd/a.container'],
+      removed: [],
+    });
+    const retried = planPass({ ...none, desired: [desired('a', 'h2')], applied: [back], redeploy: new Set(['a']) });
+    expect(retried[0]).toMatchObject({ action: 'update', reason: '1 file(s) changed; redeploy requested: trying again the version rolled back from c2c2c2c2c2c2' });
+    expect(planPass({ ...none, desired: [desired('a', 'h3')], applied: [back] })[0]!.action).toBe('update');
+    expect(planPass({ ...none, desired: [desired('a', 'h1')], applied: [back] })[0]!.action).toBe('unchanged');
+  });
+
   it('removes workloads gone from the repo in reverse sorted order, with their files', () => {
     const items = planPass({ ...none, desired: [desired('m', 'h')], applied: [applied('a', 'x'), applied('m', 'h'), applied('z', 'y')] });
     expect(items.filter((i) => i.action === 'remove').map((i) => i.workload)).toEqual(['z', 'a']);
