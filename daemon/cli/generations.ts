@@ -29,7 +29,7 @@ export function registerGenerations(program: Command, setExit: SetExit): void {
                 g.kind === 'rollback' ? `rollback of ${g.rollbackOf}` : (g.kind ?? '-'),
                 g.commit?.slice(0, 12) ?? '-',
                 g.createdAt,
-                [g.current ? 'current' : '', g.pinned ? 'pinned' : '', g.failed.length ? `failed: ${g.failed.join(', ')}` : '', g.problem ?? ''].filter(Boolean).join('; '),
+                [g.current ? 'current' : '', g.pinned ? 'pinned' : '', g.failed.length ? `failed: ${g.failed.join(', ')}` : '', g.rolledBack.length ? `rolled back: ${g.rolledBack.join(', ')}` : '', g.problem ?? ''].filter(Boolean).join('; '),
               ]),
             ]),
       );

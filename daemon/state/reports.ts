@@ -14,7 +14,10 @@ export interface GenerationRow {
   rollbackOf?: number;
   commit?: string;
   createdAt: string;
+  /** Workloads whose apply failed in this generation. */
   failed: string[];
+  /** Workloads whose update failed and was rolled back: the previous version ran on. */
+  rolledBack: string[];
   current: boolean;
   pinned: boolean;
   /** Why a corrupt or quarantined generation could not be read. */
@@ -32,13 +35,14 @@ export async function generationRows(store: StateStore): Promise<GenerationRow[]
     rollbackOf: g.manifest?.rollbackOf,
     commit: g.manifest?.commit,
     createdAt: g.createdAt.toISOString(),
-    failed: (g.status?.items ?? []).filter((i) => i.result !== 'ok').map((i) => i.workload),
+    failed: (g.status?.items ?? []).filter((i) => i.result === 'failed').map((i) => i.workload),
+    rolledBack: (g.status?.items ?? []).filter((i) => i.result === 'rolled-back').map((i) => i.workload),
     current: g.id === current,
     pinned: g.id === pinned,
     ...(g.problem ? { problem: g.problem } : {}),
   }));
   for (const q of await store.generations.listQuarantined()) {
-    rows.push({ generation: q.id, state: 'quarantined', createdAt: q.at, failed: [], current: false, pinned: false, problem: q.problem });
+    rows.push({ generation: q.id, state: 'quarantined', createdAt: q.at, failed: [], rolledBack: [], current: false, pinned: false, problem: q.problem });
   }
   return rows.sort((a, b) => a.generation - b.generation);
 }

@@ -2,6 +2,7 @@
 // version's files go back and its units run again; the failing version is recorded and
 // not tried again until the repo changes it or `moor redeploy` asks.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { generationRows } from '../../daemon/state/reports';
 import { PassHarness, asUserLine, containerSpec } from '../helpers/pass-harness';
 
 let h: PassHarness;
@@ -68,6 +69,8 @@ describe('an update that fails its health gate', () => {
     expect(await store.generations.current()).toBe(1);
     const status = (await store.generations.info(result.generation!))?.status;
     expect(status?.items.find((i) => i.workload === 'db')).toMatchObject({ action: 'update', result: 'rolled-back' });
+    // `moor generations` says rolled back, not failed: the previous version ran on.
+    expect((await generationRows(store)).find((g) => g.generation === result.generation)).toMatchObject({ failed: [], rolledBack: ['db'] });
   });
 
   it('is kept rolled back: a pass with the same desired content touches nothing, mints no generation, exits 1', async () => {
