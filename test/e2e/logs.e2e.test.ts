@@ -69,7 +69,9 @@ describe('a failing container explains itself', () => {
     const status = JSON.parse((await guest.moor(['status', '--json'])).stdout) as StatusJson;
     expect(status.workloads.find((w) => w.workload === 'db')?.error).toBe(item.error);
     const text = await guest.moor(['status']);
-    expect(text.stdout, describeExec(text)).toMatch(/^db +db +\d+ +create +failed +never +db\.service failed \(Result=exit-code\): main process exited with status 3 — output of db\.service: .*FATAL: cannot open \/data\/db$/m);
+    expect(text.code, describeExec(text)).toBe(1);
+    // No COMMIT: a workload that never applied runs no commit.
+    expect(text.stdout, describeExec(text)).toMatch(/^db +db +\d+ +- +create +failed +never +db\.service failed \(Result=exit-code\): main process exited with status 3 — output of db\.service: .*FATAL: cannot open \/data\/db$/m);
   });
 
   it('moor logs prints it, and so does the journalctl line it names', async () => {
@@ -89,10 +91,18 @@ describe('a failing container explains itself', () => {
   });
 
   it('moor logs -f shows a new run as it happens and ends cleanly on SIGTERM, journalctl with it', async () => {
-    // timeout(1) sends SIGTERM; --preserve-status gives moor's own exit code.
-    const following = guest.exec(['timeout', '--preserve-status', '-s', 'TERM', '12', GUEST_NODE, GUEST_MOOR, 'logs', 'db', '-f', '-n', '0'], { timeoutMs: 60_000 });
-    await new Promise((r) => setTimeout(r, 4_000));
+    // timeout(1) is only the bound; --preserve-status gives moor's own exit code.
+    const following = guest.exec(['timeout', '--preserve-status', '-s', 'TERM', '60', GUEST_NODE, GUEST_MOOR, 'logs', 'db', '-f', '-n', '0'], { timeoutMs: 90_000 });
+    // Started once its journalctl follows (a fixed wait raced a slow start under load).
+    const until = Date.now() + 30_000;
+    while ((await guest.exec(['pgrep', '-x', 'journalctl'])).stdout.trim() === '') {
+      if (Date.now() > until) throw new Error('moor logs -f started no journalctl within 30 s');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    await new Promise((r) => setTimeout(r, 1_000));
     await guest.systemctlUser('db', ['start', 'db.service']);
+    await new Promise((r) => setTimeout(r, 2_000));
+    await guest.exec(['pkill', '-TERM', '-f', `^${GUEST_NODE} ${GUEST_MOOR} logs db -f`]);
     const r = await following;
     expect(r.code, describeExec(r)).toBe(0);
     expect(r.stdout.split('\n').filter((l) => l.includes(FATAL))).toHaveLength(1);

@@ -106,6 +106,10 @@ describe('an update whose container exits 3 at start', () => {
     const item = pass.items.find((i) => i.workload === 'app')!;
     expect(item, why).toMatchObject({ action: 'update', result: 'rolled-back' });
     expect(item.error, why).toMatch(/app\.service (failed|inactive|keeps failing)/);
+    // The cause is the application's own line and how it ended, not the manager's or Podman's noise.
+    expect(item.error, why).toContain(FATAL);
+    expect(item.error, why).toContain('main process exited with status 3');
+    expect(item.error, why).not.toMatch(/Killing process|podman pause|container died/);
     expect(pass.summary).toContain('1 rolled back (app)');
     expect(pass.items.find((i) => i.workload === 'other')).toMatchObject({ action: 'unchanged', result: 'ok' });
 
@@ -123,11 +127,13 @@ describe('an update whose container exits 3 at start', () => {
     const status = JSON.parse(json.stdout) as StatusJson;
     const row = status.workloads.find((w) => w.workload === 'app')!;
     expect(row, json.stdout).toMatchObject({ result: 'rolled-back', appliedCommit: c1, rolledBack: { commit: c2 } });
+    expect(row.error, json.stdout).toContain(FATAL);
     const text = await guest.moor(['status']);
     expect(text.code, describeExec(text)).toBe(1);
     const line = text.stdout.split('\n').find((l) => l.startsWith('app '));
     expect(line, text.stdout).toContain(`rolled-back from ${c2.slice(0, 12)}`);
     expect(line, text.stdout).toContain(c1.slice(0, 12));
+    expect(text.stdout).toContain(FATAL);
   });
 
   it('a pass with no change leaves it as it runs: exit 1, kept, no restart', async () => {
