@@ -1,6 +1,6 @@
 // Benchmark: first starts of new workloads in a real systemd guest (docs/design.md §6,
 // step 7.3). Each new workload is a new user whose Quadlet container starts for the first
-// time; without its Podman user namespace made beforehand, about one such start in 35 loses
+// time; without its Podman user namespace made beforehand, one such start in 35, or as many as half of them, loses
 // its READY=1 on systemd 257 and fails with Result=protocol. This creates N workloads over
 // several `moor reconcile --once` passes in one guest, with the guest's test transform
 // (no container network, nothing else), and counts how many came up. A figure, not a test.

@@ -4,7 +4,7 @@
 // a re-executed child. A Quadlet unit started that way can have its MAINPID/READY=1 sent
 // by that child, which may exit before the user manager reads the message; systemd 257
 // then drops it ("Notify sender died before message is processed") and the start fails
-// with Result=protocol, about one first start in 35. Once the namespace exists, every
+// with Result=protocol: from one first start in 35 to half of them, by the load. Once the namespace exists, every
 // later podman of the user joins it, and the race is gone.
 //
 // `podman unshare /bin/true` is the smallest command that makes it. Podman moves the pause
