@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { REPO_ROOT, withJournalStream } from '../helpers/cli';
-import { git } from '../helpers/pass-harness';
+import { emptySourceRepo, git } from '../helpers/pass-harness';
 
 const MAIN = resolve(REPO_ROOT, 'daemon/main.ts');
 
@@ -38,15 +38,7 @@ beforeEach(() => {
   configFile = join(dir, 'etc', 'config.toml');
   mkdirSync(join(dir, 'etc', 'transforms'), { recursive: true });
   mkdirSync(join(dir, 'run'), { recursive: true });
-  const bare = join(dir, 'deploy.git');
-  const work = join(dir, 'work');
-  git(dir, 'init', '-q', '--bare', '--initial-branch=main', bare);
-  git(dir, 'clone', '-q', bare, work);
-  git(work, 'checkout', '-q', '-B', 'main');
-  writeFileSync(join(work, 'README.md'), 'nothing to deploy\n');
-  git(work, 'add', '-A');
-  git(work, 'commit', '-q', '-m', 'empty');
-  git(work, 'push', '-q', 'origin', 'HEAD:refs/heads/main');
+  const { bare } = emptySourceRepo(dir);
   writeFileSync(configFile, configText(bare));
 });
 

@@ -147,6 +147,23 @@ export function git(cwd: string, ...args: string[]): string {
   }).trim();
 }
 
+/**
+ * `DIR/deploy.git`, a bare source repository whose branch main has one commit and no
+ * workloads (a pass fetches, finds nothing to do, and records that); its commit.
+ */
+export function emptySourceRepo(dir: string): { bare: string; commit: string } {
+  const bare = join(dir, 'deploy.git');
+  const work = join(dir, 'work');
+  git(dir, 'init', '-q', '--bare', '--initial-branch=main', bare);
+  git(dir, 'clone', '-q', bare, work);
+  git(work, 'checkout', '-q', '-B', 'main');
+  writeFileSync(join(work, 'README.md'), 'nothing to deploy\n');
+  git(work, 'add', '-A');
+  git(work, 'commit', '-q', '-m', 'empty');
+  git(work, 'push', '-q', 'origin', 'HEAD:refs/heads/main');
+  return { bare, commit: git(work, 'rev-parse', 'HEAD') };
+}
+
 export interface HarnessOptions {
   /** Extra config keys (merged over the harness's own). */
   config?: ConfigFile;

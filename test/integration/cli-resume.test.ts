@@ -10,7 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { getJson } from '../../daemon/cli/control-client';
 import { openStateStore } from '../../daemon/state/store';
 import { REPO_ROOT, runMoor } from '../helpers/cli';
-import { git } from '../helpers/pass-harness';
+import { emptySourceRepo, git } from '../helpers/pass-harness';
 
 let dir: string;
 let cfg: string;
@@ -23,16 +23,8 @@ beforeEach(() => {
   socketPath = join(dir, 'run', 'moor.sock');
   mkdirSync(join(dir, 'transforms'));
   mkdirSync(join(dir, 'run'));
-  const bare = join(dir, 'deploy.git');
-  const work = join(dir, 'work');
-  git(dir, 'init', '-q', '--bare', '--initial-branch=main', bare);
-  git(dir, 'clone', '-q', bare, work);
-  git(work, 'checkout', '-q', '-B', 'main');
-  writeFileSync(join(work, 'README.md'), 'nothing to deploy\n');
-  git(work, 'add', '-A');
-  git(work, 'commit', '-q', '-m', 'empty');
-  git(work, 'push', '-q', 'origin', 'HEAD:refs/heads/main');
-  commit = git(work, 'rev-parse', 'HEAD');
+  const source = emptySourceRepo(dir);
+  commit = source.commit;
   cfg = join(dir, 'config.toml');
   writeFileSync(
     cfg,
@@ -41,7 +33,7 @@ beforeEach(() => {
       `transforms_dir = ${JSON.stringify(join(dir, 'transforms'))}`,
       `lock_path = ${JSON.stringify(join(dir, 'run', 'lock'))}`,
       '[source]',
-      `url = ${JSON.stringify(bare)}`,
+      `url = ${JSON.stringify(source.bare)}`,
       '[schedule]',
       'cron = "0 0 1 1 *"',
       '[control]',

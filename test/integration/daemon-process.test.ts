@@ -15,7 +15,7 @@ import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { getJson } from '../../daemon/cli/control-client';
 import { REPO_ROOT, withJournalStream } from '../helpers/cli';
-import { git } from '../helpers/pass-harness';
+import { emptySourceRepo, git } from '../helpers/pass-harness';
 
 const hasPython = spawnSync('python3', ['-c', 'import socket; socket.AF_UNIX; socket.SCM_CREDENTIALS'], { timeout: 10_000 }).status === 0;
 const hasSocketActivate = spawnSync('systemd-socket-activate', ['--version'], { timeout: 10_000 }).status === 0;
@@ -64,17 +64,8 @@ beforeEach(() => {
   configFile = join(dir, 'etc', 'config.toml');
   mkdirSync(join(dir, 'etc', 'transforms'), { recursive: true });
   mkdirSync(join(dir, 'run'), { recursive: true });
-  const bare = join(dir, 'deploy.git');
-  const work = join(dir, 'work');
-  git(dir, 'init', '-q', '--bare', '--initial-branch=main', bare);
-  git(dir, 'clone', '-q', bare, work);
-  git(work, 'checkout', '-q', '-B', 'main');
   // No workloads: a pass fetches, finds nothing to do, and records that.
-  writeFileSync(join(work, 'README.md'), 'nothing to deploy\n');
-  git(work, 'add', '-A');
-  git(work, 'commit', '-q', '-m', 'empty');
-  git(work, 'push', '-q', 'origin', 'HEAD:refs/heads/main');
-  commit = git(work, 'rev-parse', 'HEAD');
+  commit = emptySourceRepo(dir).commit;
   writeFileSync(configFile, configText());
 });
 
