@@ -13,6 +13,7 @@ import { scanTree } from '../host/repo-scan';
 import { hasManagedMarker, UserAccounts } from '../host/users';
 import { existingGroupProblem } from '../core/user-name';
 import { loadTransformsDir } from '../host/transforms-load';
+import { unusedTransforms } from '../core/transforms';
 import { configFrom, type SetExit } from './common';
 import { emit } from './output';
 
@@ -62,7 +63,10 @@ export function registerCheck(program: Command, setExit: SetExit): void {
         }
         if (taken) w.problems.push(existingGroupProblem(spec, w.name, w.user));
       }
-      const problems = sortProblems([...checked.tree, ...checked.workloads.flatMap((w) => w.problems)]);
+      // A transform for a group this repository lacks applies to nothing: said here, where
+      // the repository and the host's transforms meet, not by a pass.
+      const unused = unusedTransforms(transforms.set, discovery.groups.map((g) => g.name));
+      const problems = sortProblems([...checked.tree, ...unused, ...checked.workloads.flatMap((w) => w.problems)]);
       const result: CheckResult = {
         ok: problems.length === 0,
         dir: root,

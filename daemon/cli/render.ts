@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { basename, dirname, relative, resolve } from 'node:path';
 import { discover } from '../core/discovery';
-import { filesOf, specifierIdentity, treeProblems } from '../core/desired';
+import { filesOf, specifierIdentity, templateFilesOf, treeProblems } from '../core/desired';
 import { targetPath } from '../core/deploy-layout';
 import { formatProblem, type Problem } from '../core/problem';
 import { renderFile } from '../core/render';
@@ -24,6 +24,8 @@ interface RenderOutput {
   user: string;
   /** Where the file lands under the user's home. */
   target: string;
+  /** The companion template the file is made from, when the repository does not hold it. */
+  template?: string;
   identity: Identity;
   content?: string;
   problems: Problem[];
@@ -40,7 +42,7 @@ export function registerRender(program: Command, setExit: SetExit): void {
     .action(async (file: string, opts: { transforms?: string; repo?: string; json?: boolean }, cmd: Command) => {
       const config = await configFrom(cmd);
       const abs = resolve(file);
-      if (!existsSync(abs)) throw new UsageError(`${file}: no such file`);
+      if (!existsSync(dirname(abs))) throw new UsageError(`${file}: no such file`);
       const transforms = await loadTransformsDir(resolve(opts.transforms ?? config.transformsDir));
       const root = opts.repo ? resolve(opts.repo) : guessRoot(abs, groupsWithTransforms(transforms.set));
       const rel = relative(root, abs);
@@ -51,28 +53,39 @@ export function registerRender(program: Command, setExit: SetExit): void {
         maxFileBytes: config.maxFileBytes,
         reservedNames: config.reservedNames,
       });
-      const workload = discovery.workloads.find((w) => filesOf(w).some((f) => f.path === rel));
+      // A file the repository lacks may be one a companion template makes for a workload of
+      // the directory it names.
+      const exists = existsSync(abs);
+      const inDir = (w: { group?: string }, name: string) => (w.group === undefined ? name : `${w.group}/${name}`) === rel;
+      const filesFor = (w: (typeof discovery.workloads)[number]) =>
+        exists ? filesOf(w).filter((f) => f.path === rel) : templateFilesOf(w, transforms.set).filter((f) => inDir(w, f.name));
+      const workload = discovery.workloads.find((w) => filesFor(w).length > 0);
       const fileProblems = discovery.problems.filter((p) => p.path === rel);
       if (!workload) {
+        if (!exists) throw new UsageError(`${file}: no such file, and no companion template makes it`);
         if (fileProblems.length > 0) throw new UsageError(fileProblems.map((p) => safeText(formatProblem(p))).join('\n'));
         throw new UsageError(`${rel} belongs to no workload of ${root}`);
       }
-      const repoFile = filesOf(workload).find((f) => f.path === rel)!;
+      const repoFile = filesFor(workload)[0]!;
       const identity = await identityFor(workload);
       const rendered = renderFile(repoFile, workload, transforms.set, identity);
       // Of the tree's problems, those that make this file's render wrong.
       const relevant = treeProblems(discovery, transforms.set, transforms.problems).filter(
-        (p) => p.path === rel || p.path === `${repoFile.group}/` || transforms.problems.includes(p),
+        (p) => p.path === repoFile.path || p.path === `${repoFile.group}/` || transforms.problems.includes(p),
       );
       const out: RenderOutput = {
         file: rel,
         workload: workload.name,
         user: workload.user,
         target: `~${workload.user}/.config/${targetPath(repoFile.kind, repoFile.name)}`,
+        ...(repoFile.template !== undefined ? { template: repoFile.template } : {}),
         identity,
         content: rendered.content,
         problems: [...relevant, ...rendered.problems],
       };
+      if (!opts.json && repoFile.template !== undefined) {
+        process.stderr.write(`note: ${rel} is not in the repository; the companion template ${repoFile.template} makes it for workload ${workload.name}\n`);
+      }
       if (!opts.json && typeof identity.uid === 'string') {
         process.stderr.write(`note: user ${workload.user} does not exist here; {{uid}} and {{home}} render as the specifiers %U and %h\n`);
       }

@@ -6,9 +6,10 @@ import { expectedUnits, fileAtTarget, targetPath, type ExpectedUnit } from './de
 import { policyProblems, type JudgedFile, type Policy } from './policy';
 import type { Problem } from './problem';
 import { renderFile } from './render';
-import { groupsWithTransforms, type Identity, type TransformSet } from './transforms';
+import { groupsWithTransforms, templateFileName, type Identity, type TransformSet } from './transforms';
 import type { FileContents, FileHashes, FileKind, RepoFile, Workload } from './types';
 import { effectiveValue, parseUnit } from './unit-file';
+import { isUnitType, QUADLET_TYPES } from './validate';
 
 export interface DesiredFile {
   /** Path relative to the user's ~/.config. */
@@ -64,6 +65,35 @@ export function filesOf(w: Workload): RepoFile[] {
   return [w.spec, ...w.members, ...w.companions];
 }
 
+/**
+ * The files the host's companion templates make for a workload: `<workload>-<suffix>.<type>`
+ * from each `_base-<suffix>.<type>`, in the workload's group. A file of that name among the
+ * workload's own wins: the template makes nothing for it (docs/transforms.md).
+ */
+export function templateFilesOf(w: Workload, transforms: TransformSet): RepoFile[] {
+  const own = new Set(filesOf(w).map((f) => f.name));
+  const out: RepoFile[] = [];
+  for (const t of transforms.templates) {
+    const name = templateFileName(t, w.name);
+    if (own.has(name)) continue;
+    out.push({
+      path: t.path,
+      name,
+      ext: t.type,
+      ...(w.group !== undefined ? { group: w.group } : {}),
+      kind: (QUADLET_TYPES as readonly string[]).includes(t.type) ? 'quadlet' : isUnitType(t.type) ? 'unit' : 'data',
+      content: t.content,
+      template: t.path,
+    });
+  }
+  return out;
+}
+
+/** What a workload deploys: its repo files, then the files the templates make for it. */
+export function deployedFilesOf(w: Workload, transforms: TransformSet): RepoFile[] {
+  return [...filesOf(w), ...templateFilesOf(w, transforms)];
+}
+
 export function renderWorkload(
   w: Workload,
   transforms: TransformSet,
@@ -76,7 +106,7 @@ export function renderWorkload(
   const files: DesiredFile[] = [];
   const serviceNames = new Map<string, string>();
   const judged: Omit<JudgedFile, 'unitName'>[] = [];
-  for (const file of filesOf(w)) {
+  for (const file of deployedFilesOf(w, transforms)) {
     const r = renderFile(file, w, transforms, identity);
     problems.push(...r.problems);
     if (r.content === undefined) continue;

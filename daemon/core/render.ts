@@ -2,7 +2,7 @@
 // transforms, checked before and after the merge so a transform that breaks a valid
 // spec is blamed on the transform, not on the spec's author.
 import type { Problem } from './problem';
-import { applyTransforms, transformsFor, type Identity, type TransformSet } from './transforms';
+import { applyTransforms, substituteUnit, transformsFor, type Identity, type TransformSet } from './transforms';
 import type { RepoFile, Workload } from './types';
 import { appendEntry, parseUnit, setsKey, UnwritableUnitError, writeUnit, type UnitFile } from './unit-file';
 import { requirementFor, validateUnit } from './validate';
@@ -23,7 +23,9 @@ export function renderFile(file: RepoFile, workload: Workload, transforms: Trans
   const owned = (problems: Problem[]): Problem[] => problems.map((p) => ({ ...p, path: file.path, workload: workload.name }));
   if (file.kind === 'data') return { content: file.content, problems: [] };
 
-  const parsed = parseUnit(file.content, file.path);
+  const read = parseUnit(file.content, file.path);
+  // A template's placeholders are the workload's before the file is judged, as a spec is.
+  const parsed = file.template === undefined ? read : { ...read, unit: substituteUnit(read.unit, identity) };
   const raw = validateUnit(parsed, file.name, file.path, 'spec');
   if (raw.length > 0) return { problems: owned(raw) };
 

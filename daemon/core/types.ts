@@ -35,6 +35,12 @@ export interface RepoFile {
   group?: string;
   kind: FileKind;
   content: string;
+  /**
+   * Set for a file made from a companion template (`_base-<suffix>.<type>`, docs/transforms.md):
+   * the template's path, which `path` then names too. Its placeholders are substituted for
+   * the workload before anything else.
+   */
+  template?: string;
 }
 
 export interface Workload {

@@ -1,5 +1,6 @@
 export * from './model';
 export { parseTransformFile, type TransformParseResult } from './parse';
 export { PLACEHOLDERS, substitutePlaceholders, unknownPlaceholders } from './placeholders';
-export { buildTransformSet, emptyTransformSet, groupsWithTransforms, loadTransformSet, transformsFor } from './set';
+export { buildTransformSet, emptyTransformSet, groupsWithTransforms, loadTransformSet, transformsFor, unusedTransforms } from './set';
+export { isTemplateName, parseTemplateFile, substituteUnit, templateFileName, TEMPLATE_PREFIX, type TemplateParseResult } from './templates';
 export { applyTransform, applyTransforms, type ApplyOptions } from './apply';

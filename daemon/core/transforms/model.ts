@@ -65,10 +65,28 @@ export interface Identity {
   home: string;
 }
 
+/**
+ * A companion template `_base-<suffix>.<type>`: a whole unit file (not merge rules) from
+ * which every workload gets a file `<workload>-<suffix>.<type>` of its own, with the
+ * placeholders substituted (docs/transforms.md).
+ */
+export interface CompanionTemplate {
+  /** File name, e.g. "_base-data.volume". */
+  name: string;
+  path: string;
+  /** What follows `_base-`, e.g. "data". */
+  suffix: string;
+  type: TransformType;
+  /** The file as written, placeholders not yet substituted. */
+  content: string;
+}
+
 /** The transforms of one host, indexed the way a spec looks them up. */
 export interface TransformSet {
   /** `_base.<type>` by type. */
   base: ReadonlyMap<string, Transform>;
   /** `<group>.<type>` by group, then by type. */
   groups: ReadonlyMap<string, ReadonlyMap<string, Transform>>;
+  /** `_base-<suffix>.<type>`, by file name. */
+  templates: readonly CompanionTemplate[];
 }

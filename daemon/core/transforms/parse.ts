@@ -32,7 +32,7 @@ export function parseTransformFile(name: string, path: string, content: string):
     problem(
       'transform-name',
       `'${name}' is not a transform name`,
-      `name it _base.<type> for every spec of a type, or <group>.<type> for the group directory <group>/`,
+      `name it _base.<type> for every spec of a type, <group>.<type> for the group directory <group>/, or _base-<suffix>.<type> for a companion template`,
     );
     return { ok: false, problems };
   }
