@@ -183,6 +183,19 @@ describe('groups', () => {
   });
 });
 
+describe('sections', () => {
+  it("fails the whole tree on quadsync's [Secrets] or another unknown section, in any file of a workload", () => {
+    const r = run([
+      file('web.container', '[Container]\nImage=x\n[Secrets]\nEnvironment=PASSWORD=hunter2\n'),
+      file('web-nightly.timer', '[Timer]\nOnCalendar=daily\n[Secret]\n'),
+      file('web.env', '[Secrets]\nA=1\n'),
+      file('api.container', '[Container]\nImage=x\n'),
+    ]);
+    expect(r.problems.map((p) => `${p.code} ${p.path}:${p.line}`)).toEqual(['unknown-section web-nightly.timer:3', 'secrets-section web.container:3']);
+    expect(r.problems.every((p) => p.workload === undefined)).toBe(true);
+  });
+});
+
 describe('ignored files', () => {
   it('skips .git/, .gitignore and *.md without a word', () => {
     const r = run([
