@@ -6,6 +6,8 @@ import { applyTransforms, transformsFor, type Identity, type TransformSet } from
 import type { RepoFile, Workload } from './types';
 import { appendEntry, parseUnit, setsKey, UnwritableUnitError, writeUnit, type UnitFile } from './unit-file';
 import { requirementFor, validateUnit } from './validate';
+import { expandSpecPlaceholders } from './spec-placeholders';
+import { referenceProblems } from './unit-references';
 
 export interface RenderResult {
   /** The text to write; set only when `problems` is empty. */
@@ -24,8 +26,11 @@ export function renderFile(file: RepoFile, workload: Workload, transforms: Trans
   if (file.kind === 'data') return { content: file.content, problems: [] };
 
   const parsed = parseUnit(file.content, file.path);
-  const raw = validateUnit(parsed, file.name, file.path, 'spec');
+  const placeholders = expandSpecPlaceholders(parsed.unit, identity, file.path);
+  const raw = [...validateUnit(parsed, file.name, file.path, 'spec'), ...placeholders];
   if (raw.length > 0) return { problems: owned(raw) };
+  const references = referenceProblems(parsed.unit, file, workload);
+  if (references.length > 0) return { problems: owned(references) };
 
   const unit = applyTransforms(parsed.unit, { type: file.ext, group: file.group, transforms, identity });
   if (isPodMember(file, workload) && !setsKey(unit, 'Container', 'Pod')) {
