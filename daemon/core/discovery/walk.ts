@@ -160,7 +160,7 @@ function misspelled(shown: string, name: string, type: string): NameIssue {
   const meant = `${base.slice(0, base.lastIndexOf('.'))}.${type}${name.endsWith('.d') ? '.d' : ''}`;
   return {
     code: 'misspelled-type',
-    message: `${shown}: "${name}" looks like a misspelled .${type} file name (did you mean ${meant}?); as it is, it is no unit moor knows`,
+    message: `${JSON.stringify(shown)} looks like a misspelled .${type} name (did you mean ${meant}?); as it is, moor would not read it as a unit`,
     hint: `rename it to ${meant}, or list it in ${MOORIGNORE} if the name is meant`,
   };
 }
