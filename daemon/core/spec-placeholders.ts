@@ -54,7 +54,10 @@ function placeholderProblem(path: string, line: number, section: string, key: st
       line,
       code: 'unknown-placeholder',
       message: `${where} holds ${whole}, ${quadsync ? "quadsync's spelling" : 'not a placeholder as written'}; moor writes it {{${meant}}}`,
-      hint: `write {{${meant}}} (moor's placeholders: ${known})`,
+      hint:
+        `write {{${meant}}} (moor's placeholders: ${known})` +
+        // Podman's own templates (LogOpt=tag={{.Name}}) use the same spelling.
+        (quadsync ? `; if the braces are meant for Podman, write ${OPEN}${inner}}}` : ''),
     };
   }
   return {

@@ -176,6 +176,20 @@ describe('renderFile', () => {
     expect(renderFile(spec, workload(spec), emptyTransformSet(), early).content).toContain('Environment=OWNER=web ID=%U\nVolume=%h/data:/data\n');
   });
 
+  it("passes Podman's own templates written with literal braces, and refuses them bare", () => {
+    // From Podman's Quadlet tests: the log tag is a Go template Podman fills in.
+    const bare = repoFile('web.container', '[Container]\nImage=x\nLogOpt=tag="{{.ImageName}}"\nLogOpt=path={{.Name}}\n');
+    const r = renderFile(bare, workload(bare), emptyTransformSet(), identity('web'));
+    expect(r.problems.map((p) => [p.line, p.code])).toEqual([
+      [3, 'unknown-placeholder'],
+      [4, 'unknown-placeholder'],
+    ]);
+    expect(r.problems[0]!.hint).toMatch(/write \{\{"\{\{"\}\} for literal braces/);
+    expect(r.problems[1]!.hint).toMatch(/^write \{\{name\}\} .*; if the braces are meant for Podman, write \{\{"\{\{"\}\}\.Name\}\}$/);
+    const escaped = repoFile('web.container', '[Container]\nImage=x\nLogOpt=tag="{{"{{"}}.ImageName}}"\n');
+    expect(renderFile(escaped, workload(escaped), emptyTransformSet(), identity('web')).content).toBe('[Container]\nImage=x\nLogOpt=tag="{{.ImageName}}"\n');
+  });
+
   it("refuses quadsync's {{.Name}} naming {{name}}, and any other {{ with its line", () => {
     const spec = repoFile(
       'web.container',
