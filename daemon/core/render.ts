@@ -2,10 +2,12 @@
 // transforms, checked before and after the merge so a transform that breaks a valid
 // spec is blamed on the transform, not on the spec's author.
 import type { Problem } from './problem';
-import { applyTransforms, substituteUnit, transformsFor, type Identity, type TransformSet } from './transforms';
+import { applyTransforms, substituteUnit, templateFileName, transformsFor, type Identity, type TransformSet } from './transforms';
 import type { RepoFile, Workload } from './types';
 import { appendEntry, parseUnit, setsKey, UnwritableUnitError, writeUnit, type UnitFile } from './unit-file';
 import { requirementFor, validateUnit } from './validate';
+import { expandSpecPlaceholders } from './spec-placeholders';
+import { referenceProblems } from './unit-references';
 
 export interface RenderResult {
   /** The text to write; set only when `problems` is empty. */
@@ -24,10 +26,15 @@ export function renderFile(file: RepoFile, workload: Workload, transforms: Trans
   if (file.kind === 'data') return { content: file.content, problems: [] };
 
   const read = parseUnit(file.content, file.path);
-  // A template's placeholders are the workload's before the file is judged, as a spec is.
+  // A template's placeholders were judged when the template was read and are filled in
+  // as a transform's; a spec's are filled in here, and any other `{{` is its problem.
   const parsed = file.template === undefined ? read : { ...read, unit: substituteUnit(read.unit, identity) };
-  const raw = validateUnit(parsed, file.name, file.path, 'spec');
+  const placeholders = file.template === undefined ? expandSpecPlaceholders(parsed.unit, identity, file.path) : [];
+  const raw = [...validateUnit(parsed, file.name, file.path, 'spec'), ...placeholders];
   if (raw.length > 0) return { problems: owned(raw) };
+  // A companion template makes its file for every workload: a spec may name it.
+  const references = referenceProblems(parsed.unit, file, workload, transforms.templates.map((t) => templateFileName(t, workload.name)));
+  if (references.length > 0) return { problems: owned(references) };
 
   const unit = applyTransforms(parsed.unit, { type: file.ext, group: file.group, transforms, identity });
   if (isPodMember(file, workload) && !setsKey(unit, 'Container', 'Pod')) {

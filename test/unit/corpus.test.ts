@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseUnit, unitShape, writeUnit } from '../../daemon/core/unit-file';
 import { fileType, QUADLET_TYPES, validateUnit } from '../../daemon/core/validate';
+import { sectionProblems } from '../../daemon/core/unit-sections';
 
 const MIN_FILES = 316;
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -105,5 +106,12 @@ describe('Podman Quadlet corpus', () => {
     expect(specs(['pod']).filter((f) => !podmanRejects(f.text)).length).toBeGreaterThan(20);
     const wrong = accepted.map((f) => ({ file: f.rel, codes: codesOf(f) })).filter((r) => r.codes.length > 0);
     expect(wrong).toEqual([]);
+  });
+
+  it('knows every section of every spec in the corpus, Quadlet and plain units alike', () => {
+    const all = specs([...QUADLET_TYPES, 'service', 'timer', 'socket', 'path', 'target']);
+    expect(all.length).toBeGreaterThan(250);
+    const unknown = all.flatMap((f) => sectionProblems(parseUnit(f.text).unit, basename(f.rel), f.rel).map((p) => `${f.rel}:${p.line} ${p.message}`));
+    expect(unknown).toEqual([]);
   });
 });

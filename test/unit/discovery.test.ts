@@ -183,6 +183,19 @@ describe('groups', () => {
   });
 });
 
+describe('sections', () => {
+  it("fails the whole tree on quadsync's [Secrets] or another unknown section, in any file of a workload", () => {
+    const r = run([
+      file('web.container', '[Container]\nImage=x\n[Secrets]\nEnvironment=PASSWORD=hunter2\n'),
+      file('web-nightly.timer', '[Timer]\nOnCalendar=daily\n[Secret]\n'),
+      file('web.env', '[Secrets]\nA=1\n'),
+      file('api.container', '[Container]\nImage=x\n'),
+    ]);
+    expect(r.problems.map((p) => `${p.code} ${p.path}:${p.line}`)).toEqual(['unknown-section web-nightly.timer:3', 'secrets-section web.container:3']);
+    expect(r.problems.every((p) => p.workload === undefined)).toBe(true);
+  });
+});
+
 describe('ignored files', () => {
   it('skips .git/, .gitignore and *.md without a word', () => {
     const r = run([
@@ -203,6 +216,48 @@ describe('ignored files', () => {
     expect(r.groups).toEqual([]);
   });
 
+  it('skips the usual repository files by default, at the root and in a group', () => {
+    const r = run([
+      file('web.container'),
+      file('.editorconfig'),
+      file('.github/workflows/ci.yml'),
+      file('.gitlab-ci.yml'),
+      file('LICENSE'),
+      file('LICENSE-MIT'),
+      file('licence.txt'),
+      file('COPYING'),
+      file('NOTICE'),
+      file('AUTHORS'),
+      file('CODEOWNERS'),
+      file('README'),
+      file('readme.rst'),
+      file('CHANGELOG'),
+      file('CONTRIBUTING.adoc'),
+      file('SECURITY.txt'),
+      file('renovate.json'),
+      file('apps/renovate.json5'),
+      file('apps/LICENSE'),
+      file('apps/api.container'),
+    ]);
+    expect(r.problems).toEqual([]);
+    expect(r.workloads.map((w) => w.name)).toEqual(['api', 'web']);
+    expect(byName(r.workloads, 'web').companions).toEqual([]);
+  });
+
+  it('ignores a repository file only where it would be an orphan: a companion is still deployed', () => {
+    const r = run([file('license.container'), file('license.txt'), file('readme-web.container'), file('readme-web.env'), file('README')]);
+    expect(r.problems).toEqual([]);
+    expect(r.workloads.map((w) => w.name)).toEqual(['license', 'readme-web']);
+    expect(paths(byName(r.workloads, 'license').companions)).toEqual(['license.txt']);
+    expect(paths(byName(r.workloads, 'readme-web').companions)).toEqual(['readme-web.env']);
+  });
+
+  it('ignores only whole repository file names: a companion that starts like one is still deployed', () => {
+    const r = run([file('web.container'), file('web-license.txt'), file('licenses.json'), file('readmeweb.conf')]);
+    expect(codes(r.problems)).toEqual(['orphan licenses.json', 'orphan readmeweb.conf']);
+    expect(paths(byName(r.workloads, 'web').companions)).toEqual(['web-license.txt']);
+  });
+
   it('skips whatever the root .moorignore matches, with gitignore semantics', () => {
     const r = run([
       file('.moorignore', '# CI\n.github/\nci/\n*.sh\n!keep.sh\nLICENSE\n'),
@@ -221,8 +276,8 @@ describe('ignored files', () => {
   });
 
   it('matches .moorignore patterns case-sensitively, like git on Linux', () => {
-    const r = run([file('.moorignore', 'license\n'), file('LICENSE'), file('web.container')]);
-    expect(codes(r.problems)).toEqual(['orphan LICENSE']);
+    const r = run([file('.moorignore', 'junk.txt\n'), file('JUNK.txt'), file('web.container')]);
+    expect(codes(r.problems)).toEqual(['orphan JUNK.txt']);
   });
 
   it('reads only the root .moorignore', () => {
@@ -232,8 +287,8 @@ describe('ignored files', () => {
   });
 
   it('refuses a .moorignore that is a symlink, and applies none of it', () => {
-    const r = run([link('.moorignore'), file('LICENSE')]);
-    expect(codes(r.problems)).toEqual(['symlink .moorignore', 'orphan LICENSE']);
+    const r = run([link('.moorignore'), file('junk.txt')]);
+    expect(codes(r.problems)).toEqual(['symlink .moorignore', 'orphan junk.txt']);
   });
 
   it('refuses a no-transform marker that is a symlink', () => {
@@ -279,9 +334,86 @@ describe('names', () => {
     }
   });
 
-  it('refuses hidden names, in files and directories', () => {
-    const r = run([file('.env'), file('.github/workflows/a.yml'), file('.github/b.yml'), file('apps/.hidden')]);
-    expect(codes(r.problems)).toEqual(['hidden-file .env', 'hidden-file .github', 'hidden-file apps/.hidden']);
+  it('ignores hidden files and folders, but refuses a hidden unit file', () => {
+    const r = run([
+      file('web.container', '[Container]\nImage=x\n'),
+      file('.env'),
+      file('.editorconfig'),
+      file('.github/workflows/a.yml'),
+      file('.github/b.yml'),
+      file('.github/deep/er/than/ten/levels.yml'),
+      file('.vscode/web.container'),
+      file('apps/.hidden'),
+      file('apps/.moor-no-transform', ''),
+      file('.web-old.container'),
+      file('apps/.api.service'),
+    ]);
+    expect(codes(r.problems)).toEqual(['hidden-file .web-old.container', 'hidden-file apps/.api.service']);
+    expect(r.problems[0]?.hint).toMatch(/without the leading dot, or list it in \.moorignore/);
+    expect(r.workloads.map((w) => w.name)).toEqual(['web']);
+    expect(r.groups).toEqual([{ name: 'apps', noTransform: true }]);
+  });
+
+  it('refuses a name that looks like a misspelled unit, with the name it probably meant', () => {
+    const r = run([
+      file('web.container'),
+      file('web.contianer'),
+      file('web-db.Container'),
+      file('web-cache.volumes'),
+      file('apps/api.servce'),
+      file('apps/.moor-no-transform', ''),
+      file('web-nightly.timr'),
+      file('web.conatiner.d/10-mem.conf'),
+      file('web.conatiner.d/20-cpu.conf'),
+      file('shop.pd'),
+    ]);
+    expect(codes(r.problems)).toEqual([
+      'misspelled-type apps/api.servce',
+      'misspelled-type shop.pd',
+      'misspelled-type web-cache.volumes',
+      'misspelled-type web-db.Container',
+      'misspelled-type web-nightly.timr',
+      'misspelled-type web.conatiner.d',
+      'misspelled-type web.contianer',
+    ]);
+    const by = (path: string) => r.problems.find((p) => p.path === path)!;
+    expect(by('web.contianer').message).toMatch(/did you mean web\.container\?/);
+    expect(by('web.contianer').hint).toBe('rename it to web.container, or list it in .moorignore if the name is meant');
+    expect(by('web-db.Container').message).toMatch(/did you mean web-db\.container\?/);
+    expect(by('apps/api.servce').message).toMatch(/did you mean api\.service\?/);
+    expect(by('web.conatiner.d').message).toMatch(/did you mean web\.container\.d\?/);
+    expect(by('shop.pd').message).toMatch(/did you mean shop\.pod\?/);
+    // Refused, not deployed as a data file of web.
+    expect(byName(r.workloads, 'web').companions).toEqual([]);
+    expect(r.problems.every((p) => p.workload === undefined)).toBe(true);
+  });
+
+  it('leaves data files whose extension is merely near a unit type alone', () => {
+    const r = run([
+      file('web.container'),
+      file('web.env'),
+      file('web.conf'),
+      file('web-tls.pem'),
+      file('web-fix.patch'),
+      file('web.json'),
+      file('web.yaml'),
+      file('web.pub'),
+      file('web.sock'),
+      file('web.ini'),
+    ]);
+    expect(r.problems).toEqual([]);
+    expect(byName(r.workloads, 'web').companions).toHaveLength(9);
+  });
+
+  it('.moorignore exempts a name that only looks misspelled', () => {
+    const r = run([file('.moorignore', 'web.servic\n'), file('web.container'), file('web.servic')]);
+    expect(r.problems).toEqual([]);
+  });
+
+  it('refuses a drop-in directory, which moor does not read', () => {
+    const r = run([file('web.container'), file('web.container.d/10-mem.conf')]);
+    expect(codes(r.problems)).toEqual(['drop-in-dir web.container.d']);
+    expect(r.problems[0]?.hint).toMatch(/into web\.container itself or into a transform/);
   });
 
   it('refuses ".." anywhere in a name, even where .moorignore matches it', () => {

@@ -107,9 +107,108 @@ describe('renderFile', () => {
     expect(renderFile(member, w, emptyTransformSet(), identity('shop')).content).toBe(
       '[Container]\nImage=postgres\nPod=shop.pod\n',
     );
-    const own = repoFile('shop-web.container', '[Container]\nImage=nginx\nPod=other.pod\n');
-    expect(renderFile(own, w, emptyTransformSet(), identity('shop')).content).toBe('[Container]\nImage=nginx\nPod=other.pod\n');
+    const own = repoFile('shop-web.container', '[Container]\nImage=nginx\nPod="shop.pod"\n');
+    expect(renderFile(own, w, emptyTransformSet(), identity('shop')).content).toBe('[Container]\nImage=nginx\nPod="shop.pod"\n');
     expect(renderFile(pod, w, emptyTransformSet(), identity('shop')).content).toBe('[Pod]\nPublishPort=8080:80\n');
+  });
+
+  it('refuses Pod=, Network=, Volume=, Mount= and Image= naming a Quadlet file the workload does not hold', () => {
+    const spec = repoFile(
+      'web.container',
+      [
+        '[Container]',
+        'Image=web-app.build',
+        'Pod=ghost.pod',
+        'Network=web-net.network',
+        'Network=edge.network:ip=10.0.0.5',
+        'Network=host',
+        'Volume=web-data.volume:/data',
+        'Volume=cache.volume:/cache:Z',
+        'Volume=/srv/web:/srv',
+        'Mount=type=volume,source=logs.volume,destination=/logs',
+        '',
+      ].join('\n'),
+    );
+    const w = workload(spec, {
+      companions: [repoFile('web-net.network', '[Network]\n'), repoFile('web-data.volume', '[Volume]\n')],
+    });
+    const r = renderFile(spec, w, emptyTransformSet(), identity('web'));
+    expect(r.content).toBeUndefined();
+    expect(r.problems.map((p) => [p.line, p.code, p.workload])).toEqual([
+      [2, 'missing-reference', 'web'],
+      [3, 'missing-reference', 'web'],
+      [5, 'missing-reference', 'web'],
+      [8, 'missing-reference', 'web'],
+      [10, 'missing-reference', 'web'],
+    ]);
+    expect(r.problems[1]!.message).toBe(
+      'Pod= in [Container] names ghost.pod, which is not a file of workload "web"; Quadlet looks for it among the files of user web only, and the unit would not be generated',
+    );
+    expect(r.problems[1]!.hint).toMatch(/add ghost\.pod to the repository as a file of this workload/);
+    expect(r.problems.map((p) => p.message.match(/names (\S+),/)?.[1])).toEqual(['web-app.build', 'ghost.pod', 'edge.network', 'cache.volume', 'logs.volume']);
+  });
+
+  it('refuses Pod= that names no .pod file, and a pod member joining another pod', () => {
+    const pod = repoFile('shop.pod', '[Pod]\n');
+    const w = workload(pod);
+    const bare = renderFile(repoFile('shop-db.container', '[Container]\nImage=x\nPod=shop\n'), w, emptyTransformSet(), identity('shop'));
+    expect(bare.problems.map((p) => [p.line, p.code])).toEqual([[3, 'bad-reference']]);
+    const other = renderFile(repoFile('shop-db.container', '[Container]\nImage=x\nPod=other.pod\n'), w, emptyTransformSet(), identity('shop'));
+    expect(other.problems.map((p) => [p.line, p.code])).toEqual([[3, 'missing-reference']]);
+  });
+
+  it('judges only what the spec writes: a transform may name a unit the host provides', () => {
+    const spec = repoFile('web.container', '[Container]\nImage=x\n');
+    const t = transforms({ '_base.container': '[Container]\n+Network=shared.network\n' });
+    expect(renderFile(spec, workload(spec), t, identity('web')).content).toBe('[Container]\nImage=x\nNetwork=shared.network\n');
+  });
+
+  it('fills in {{name}}, {{user}}, {{uid}} and {{home}} in a spec, as in a transform', () => {
+    const spec = repoFile(
+      'web.container',
+      '[Container]\nImage=x\nContainerName={{name}}-app\nEnvironment=OWNER={{user}} ID={{uid}}\nVolume={{home}}/data:/data\nLabel=fmt={{"{{"}}.State{{"}}"}}\n',
+    );
+    expect(renderFile(spec, workload(spec), emptyTransformSet(), identity('web')).content).toBe(
+      '[Container]\nImage=x\nContainerName=web-app\nEnvironment=OWNER=web ID=1005\nVolume=/var/lib/moor-users/web/data:/data\nLabel=fmt={{.State}}\n',
+    );
+    // Before the user exists (moor check, moor render): systemd's specifiers.
+    const early: Identity = { name: 'web', user: 'web', uid: '%U', home: '%h' };
+    expect(renderFile(spec, workload(spec), emptyTransformSet(), early).content).toContain('Environment=OWNER=web ID=%U\nVolume=%h/data:/data\n');
+  });
+
+  it("passes Podman's own templates written with literal braces, and refuses them bare", () => {
+    // From Podman's Quadlet tests: the log tag is a Go template Podman fills in.
+    const bare = repoFile('web.container', '[Container]\nImage=x\nLogOpt=tag="{{.ImageName}}"\nLogOpt=path={{.Name}}\n');
+    const r = renderFile(bare, workload(bare), emptyTransformSet(), identity('web'));
+    expect(r.problems.map((p) => [p.line, p.code])).toEqual([
+      [3, 'unknown-placeholder'],
+      [4, 'unknown-placeholder'],
+    ]);
+    expect(r.problems[0]!.hint).toMatch(/write \{\{"\{\{"\}\} for literal braces/);
+    expect(r.problems[1]!.hint).toMatch(/^write \{\{name\}\} .*; if the braces are meant for Podman, write \{\{"\{\{"\}\}\.Name\}\}$/);
+    const escaped = repoFile('web.container', '[Container]\nImage=x\nLogOpt=tag="{{"{{"}}.ImageName}}"\n');
+    expect(renderFile(escaped, workload(escaped), emptyTransformSet(), identity('web')).content).toBe('[Container]\nImage=x\nLogOpt=tag="{{.ImageName}}"\n');
+  });
+
+  it("refuses quadsync's {{.Name}} naming {{name}}, and any other {{ with its line", () => {
+    const spec = repoFile(
+      'web.container',
+      '[Container]\nImage=x\nContainerName={{.Name}}\nEnvironment=A={{ home }}\nExec=echo {{nope}}\nLabel=a={{ open\n# {{comment}} is fine\n',
+    );
+    const r = renderFile(spec, workload(spec), emptyTransformSet(), identity('web'));
+    expect(r.content).toBeUndefined();
+    expect(r.problems.map((p) => [p.line, p.code])).toEqual([
+      [3, 'unknown-placeholder'],
+      [4, 'unknown-placeholder'],
+      [5, 'unknown-placeholder'],
+      [6, 'unknown-placeholder'],
+    ]);
+    expect(r.problems[0]!.message).toBe("ContainerName= in [Container] holds {{.Name}}, quadsync's spelling; moor writes it {{name}}");
+    expect(r.problems[0]!.hint).toMatch(/^write \{\{name\}\}/);
+    expect(r.problems[1]!.hint).toMatch(/^write \{\{home\}\}/);
+    expect(r.problems[2]!.message).toMatch(/\{\{nope\}\}, which is not a placeholder moor knows/);
+    expect(r.problems[2]!.hint).toMatch(/\{\{name\}\}, \{\{user\}\}, \{\{uid\}\}, \{\{home\}\}.*\{\{"\{\{"\}\}/);
+    expect(r.problems[3]!.message).toMatch(/"\{\{" that opens no placeholder/);
   });
 
   it('does not add Pod= to a container workload', () => {

@@ -89,6 +89,13 @@ describe('files made from templates', () => {
     expect(text('api.container')).toBe('[Container]\nImage=localhost/app:1\nVolume=api-data.volume:/data\n');
   });
 
+  it('can be named by the spec itself: a reference to the file a template makes is no dangling one', () => {
+    const [api] = workloads({ 'api.container': `${image}Volume=api-data.volume:/data\nVolume=api-logs.volume:/logs\n` });
+    const r = renderWorkload(api!, set({ '_base-data.volume': '[Volume]\n' }), identity('api'));
+    // api-data.volume is made by the template; api-logs.volume by nothing.
+    expect(r.problems.map((p) => [p.code, p.message.includes('api-logs.volume'), p.message.includes('api-data.volume')])).toEqual([['missing-reference', true, false]]);
+  });
+
   it('makes nothing where the workload holds a file of that name: the repository\'s file wins', () => {
     const [web] = workloads({ 'web.container': image, 'web-data.volume': '[Volume]\nLabel=from=repo\n' });
     const s = set({ '_base-data.volume': dataVolume });

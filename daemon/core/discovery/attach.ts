@@ -5,7 +5,7 @@
 import type { FileKind, RepoFile, Workload } from '../types';
 import type { Problem } from '../problem';
 import { NAME_RULE_HINT, USER_NAME_MAX, nameCharsViolation, reservedNameEntry } from '../user-name';
-import { MOORIGNORE } from './ignores';
+import { MOORIGNORE, isRepositoryFile } from './ignores';
 import type { Candidate } from './walk';
 
 const QUADLET_COMPANIONS = new Set(['volume', 'network', 'image', 'build', 'kube']);
@@ -74,8 +74,9 @@ export function buildWorkloads(
   for (const c of others) {
     const stem = longestPrefix(c.name, anchorStems, '-.');
     if (stem === undefined) {
-      // A refused file already has its problem; an orphan on top would be noise.
-      if (c.ok) problems.push(orphan(c));
+      // A refused file already has its problem; an orphan on top would be noise. A
+      // repository's own file (LICENSE, renovate.json) is no orphan: it was never meant to deploy.
+      if (c.ok && !isRepositoryFile(c.name)) problems.push(orphan(c));
       continue;
     }
     const a = unique.get(stem);

@@ -6,6 +6,8 @@ import type { DiscoveryOptions, GroupInfo, TreeEntry, Workload } from '../types'
 import { sortProblems, type Problem } from '../problem';
 import { walkEntries } from './walk';
 import { buildWorkloads } from './attach';
+import { sectionProblems } from '../unit-sections';
+import { parseUnit } from '../unit-file';
 
 export interface Discovery {
   workloads: Workload[];
@@ -16,9 +18,17 @@ export interface Discovery {
 export function discover(entries: readonly TreeEntry[], opts: DiscoveryOptions): Discovery {
   const walked = walkEntries(entries, opts);
   const built = buildWorkloads(walked.candidates, opts.userPrefix, opts.reservedNames);
+  // Sections are judged here, not with the rest of a spec, because an unknown one fails
+  // the whole tree (unit-sections.ts): a repository written for another tool is not
+  // partly applied.
+  const sections = built.workloads.flatMap((w) =>
+    [w.spec, ...w.members, ...w.companions]
+      .filter((f) => f.kind !== 'data')
+      .flatMap((f) => sectionProblems(parseUnit(f.content, f.path).unit, f.name, f.path)),
+  );
   return {
     workloads: built.workloads,
     groups: walked.groups,
-    problems: sortProblems([...walked.problems, ...built.problems]),
+    problems: sortProblems([...walked.problems, ...built.problems, ...sections]),
   };
 }

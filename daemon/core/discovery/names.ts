@@ -61,7 +61,7 @@ export function isHidden(segment: string): boolean {
 export function hiddenIssue(path: string, hint?: string): NameIssue {
   return {
     code: 'hidden-file',
-    message: `${path}: names starting with "." are not deployed (hidden files are easy to miss in review)`,
+    message: `${path}: names starting with "." are ignored, but this one is a file moor would read (hidden files are easy to miss in review)`,
     hint: hint ?? 'rename it without the leading dot, or list it in .moorignore',
   };
 }

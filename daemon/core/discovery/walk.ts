@@ -6,6 +6,8 @@ import type { Problem } from '../problem';
 import { USER_NAME_MAX, NAME_RULE_HINT, nameCharsViolation } from '../user-name';
 import { MOORIGNORE, NO_TRANSFORM_MARKER, ignoreRules, isGitPath } from './ignores';
 import { displayPath, hiddenIssue, hostileNameIssue, isHidden, type NameIssue } from './names';
+import { misspelledType } from './typos';
+import { isUnitType } from '../validate';
 
 /** A file at an allowed depth with an acceptable name. */
 export interface Candidate {
@@ -58,13 +60,8 @@ export function walkEntries(entries: readonly TreeEntry[], opts: DiscoveryOption
     if (!isDir && entry.path === MOORIGNORE) continue;
 
     const group = segs.length >= 2 ? segs[0] : undefined;
-    if (group !== undefined) {
-      if (isHidden(group)) {
-        report(group, hiddenIssue(group));
-        continue;
-      }
-      checkGroupName(group, report);
-    }
+    // Hidden directories are ignored by default (ignores.ts), so a group here is visible.
+    if (group !== undefined && !checkGroupName(group, report)) continue;
     if (segs.length >= 3) {
       const dir = segs.slice(0, 2).join('/');
       report(dir, tooDeep(dir, group ?? ''));
@@ -82,6 +79,11 @@ export function walkEntries(entries: readonly TreeEntry[], opts: DiscoveryOption
       const hint =
         name === MOORIGNORE ? `only the root ${MOORIGNORE} is read; move its patterns there` : undefined;
       report(entry.path, hiddenIssue(entry.path, hint));
+      continue;
+    }
+    const typo = misspelledType(extOf(name));
+    if (typo !== undefined) {
+      report(entry.path, misspelled(entry.path, name, typo));
       continue;
     }
     if (group !== undefined && !groups.has(group)) groups.set(group, { name: group, noTransform: false });
@@ -123,16 +125,49 @@ function readMoorignore(entries: readonly TreeEntry[], opts: DiscoveryOptions, r
   return regularFileIssue(entry, opts, true, report) === undefined ? (entry.content ?? '') : undefined;
 }
 
-function checkGroupName(group: string, report: Report): void {
+/** False when the directory is not a group at all (a drop-in directory), so its files are not looked at. */
+function checkGroupName(group: string, report: Report): boolean {
+  if (group.endsWith('.d')) {
+    const inner = extOf(group.slice(0, -2));
+    const typo = misspelledType(inner);
+    if (typo !== undefined) {
+      report(group, misspelled(`${group}/`, group, typo));
+      return false;
+    }
+    if (isUnitType(inner)) {
+      report(group, {
+        code: 'drop-in-dir',
+        message: `${group}/ is a drop-in directory; moor does not read drop-in directories`,
+        hint: `move its settings into ${group.slice(0, -2)} itself or into a transform on the host, or list ${group}/ in ${MOORIGNORE}`,
+      });
+      return false;
+    }
+  }
   const why =
     nameCharsViolation(group) ??
     (group.length > USER_NAME_MAX ? `is ${group.length} characters long; at most ${USER_NAME_MAX} are allowed` : undefined);
-  if (why === undefined) return;
+  if (why === undefined) return true;
   report(group, {
     code: 'bad-group-name',
     message: `group directory name ${JSON.stringify(group)} ${why}`,
     hint: `rename the directory: ${NAME_RULE_HINT}, at most ${USER_NAME_MAX} characters`,
   });
+  return true;
+}
+
+function misspelled(shown: string, name: string, type: string): NameIssue {
+  const base = name.endsWith('.d') ? name.slice(0, -2) : name;
+  const meant = `${base.slice(0, base.lastIndexOf('.'))}.${type}${name.endsWith('.d') ? '.d' : ''}`;
+  return {
+    code: 'misspelled-type',
+    message: `${JSON.stringify(shown)} looks like a misspelled .${type} name (did you mean ${meant}?); as it is, moor would not read it as a unit`,
+    hint: `rename it to ${meant}, or list it in ${MOORIGNORE} if the name is meant`,
+  };
+}
+
+function extOf(name: string): string {
+  const dot = name.lastIndexOf('.');
+  return dot <= 0 ? '' : name.slice(dot + 1);
 }
 
 function notUtf8(shown: string): NameIssue {
