@@ -37,6 +37,18 @@ export interface ExecResult {
   durationMs: number;
 }
 
+/** What the tests read of `moor reconcile --once --json`: its items. */
+export interface PassItem {
+  workload: string;
+  action: string;
+  result: string;
+  error?: string;
+}
+export interface PassItems {
+  exitCode?: number;
+  items?: PassItem[];
+}
+
 export interface BootOptions {
   /** Unique per boot by default; a fixed name must not be in use. */
   name?: string;
@@ -212,6 +224,21 @@ export class Guest {
   /** `node /opt/moor/moor.mjs ARGS` as root in the guest. */
   moor(args: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
     return this.exec([GUEST_NODE, GUEST_MOOR, ...args], { timeoutMs: 600_000, ...options });
+  }
+
+  /**
+   * `moor reconcile --once --json`: the run, its pass (empty when stdout is no JSON) and
+   * the item of one workload.
+   */
+  async reconcileJson(): Promise<{ run: ExecResult; pass: PassItems; item: (workload: string) => PassItem | undefined }> {
+    const run = await this.moor(['reconcile', '--once', '--json']);
+    let pass: PassItems = {};
+    try {
+      pass = JSON.parse(run.stdout) as PassItems;
+    } catch {
+      // Not a pass (a usage error, a crash): the test asserts on run.
+    }
+    return { run, pass, item: (w) => pass.items?.find((i) => i.workload === w) };
   }
 
   /** Creates a bare repository in the guest, HEAD on `branch`. */

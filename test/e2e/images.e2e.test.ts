@@ -51,11 +51,7 @@ afterAll(async () => {
   expect(await leftoverGuests()).toEqual([]);
 });
 
-async function reconcile() {
-  const run = await guest.moor(['reconcile', '--once', '--json']);
-  const pass = JSON.parse(run.stdout || '{}') as { exitCode?: number; items?: Array<{ workload: string; action: string; result: string; error?: string }> };
-  return { run, item: (w: string) => pass.items?.find((i) => i.workload === w) };
-}
+const reconcile = () => guest.reconcileJson();
 
 /** Every process of the uid, with its cgroup. */
 async function processesOf(uid: number): Promise<{ pid: string; cgroup: string; args: string }[]> {

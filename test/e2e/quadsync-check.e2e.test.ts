@@ -39,11 +39,7 @@ afterAll(async () => {
   expect(await leftoverGuests()).toEqual([]);
 });
 
-async function reconcile() {
-  const run = await guest.moor(['reconcile', '--once', '--json']);
-  const pass = JSON.parse(run.stdout || '{}') as { items?: Array<{ workload: string; action: string; result: string }> };
-  return { run, item: (w: string) => pass.items?.find((i) => i.workload === w) };
-}
+const reconcile = () => guest.reconcileJson();
 
 describe('a quadsync-style repository in a real guest', () => {
   it('applies with its .github/, LICENSE, .editorconfig and renovate.json left out, {{name}} filled in', async () => {

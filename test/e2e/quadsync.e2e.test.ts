@@ -18,11 +18,7 @@ afterAll(async () => {
   expect(await leftoverGuests()).toEqual([]);
 });
 
-async function reconcile() {
-  const run = await guest.moor(['reconcile', '--once', '--json']);
-  const pass = JSON.parse(run.stdout || '{}') as { exitCode?: number; items?: Array<{ workload: string; action: string; result: string; error?: string }> };
-  return { run, item: (w: string) => pass.items?.find((i) => i.workload === w) };
-}
+const reconcile = () => guest.reconcileJson();
 
 async function subuid(user: string): Promise<{ start: number; count: number }> {
   const line = (await guest.run(['grep', `^${user}:`, '/etc/subuid'])).stdout.trim();

@@ -2,11 +2,11 @@
 // the repository's own files (CI, licence, editor and bot settings) check clean and apply;
 // quadsync's [Secrets] is refused before any of its values reaches a file; every other
 // quadsync habit moor does not share is named with its line and the fix.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { REPO_ROOT, runMoor } from '../helpers/cli';
 import { PassHarness } from '../helpers/pass-harness';
+import { filesUnder } from '../helpers/fixture-tree';
 
 const FIXTURES = join(REPO_ROOT, 'test/fixtures/quadsync');
 const fixture = (name: string) => join(FIXTURES, name);
@@ -16,19 +16,6 @@ const noTransforms = ['--transforms', join(FIXTURES, 'no-such-transforms-dir')];
 // The plaintext of the [Secrets] fixture, and its base64 file content decoded.
 const SECRET_VALUES = ['plain-ledger-passw0rd', 'cGxhaW4tbGVkZ2VyLWFwaS1rZXk=', 'plain-ledger-api-key'];
 
-/** Every file of a fixture, by path relative to it. */
-function filesOf(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (d: string) => {
-    for (const name of readdirSync(d)) {
-      const full = join(d, name);
-      if (statSync(full).isDirectory()) walk(full);
-      else out[relative(dir, full)] = readFileSync(full, 'utf8');
-    }
-  };
-  walk(dir);
-  return out;
-}
 
 interface CheckJson {
   ok: boolean;
@@ -38,7 +25,7 @@ interface CheckJson {
 
 describe('moor check on quadsync-style repositories', () => {
   it('an ordinary repository with .github/, LICENSE, .editorconfig, renovate.json, CODEOWNERS and notes checks clean', () => {
-    expect(Object.keys(filesOf(fixture('check-ordinary')))).toEqual(
+    expect(Object.keys(filesUnder(fixture('check-ordinary')))).toEqual(
       expect.arrayContaining(['.github/workflows/ci.yml', 'LICENSE', '.editorconfig', 'renovate.json', 'apps/LICENSE']),
     );
     const r = runMoor([...noConfig, 'check', fixture('check-ordinary'), ...noTransforms]);
@@ -108,7 +95,7 @@ describe('a pass over quadsync-style repositories', () => {
   afterEach(() => h.cleanup());
 
   it('applies an ordinary repository, its own files left out', async () => {
-    h.commit(filesOf(fixture('check-ordinary')));
+    h.commit(filesUnder(fixture('check-ordinary')));
     const { result } = await h.pass();
     expect(result.exitCode).toBe(0);
     expect(result.items.map((i) => [i.workload, i.action, i.result])).toEqual([
@@ -126,7 +113,7 @@ describe('a pass over quadsync-style repositories', () => {
   });
 
   it('refuses a [Secrets] repository before anything changes: no user, no file, no plaintext anywhere', async () => {
-    h.commit(filesOf(fixture('check-secrets')));
+    h.commit(filesUnder(fixture('check-secrets')));
     const before = h.fake.calls.length;
     const error = await h.pass().catch((e: unknown) => e);
     expect((error as Error).name).toBe('ValidationError');

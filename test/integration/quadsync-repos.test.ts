@@ -7,12 +7,13 @@
 //                   sidecar units of library
 //   migrate-pod     a pod with members in a directory; a template .container joins the pod
 //   migrate-typo    transforms naming a directory the repository does not have
-import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { REPO_ROOT, runMoor } from '../helpers/cli';
 import { PassHarness } from '../helpers/pass-harness';
+import { filesUnder } from '../helpers/fixture-tree';
 
 const FIXTURES = join(REPO_ROOT, 'test/fixtures/quadsync');
 const tmp = mkdtempSync(join(tmpdir(), 'moor-quadsync-'));
@@ -24,18 +25,6 @@ writeFileSync(config, '');
 const repoOf = (fixture: string) => join(FIXTURES, fixture, 'repo');
 const transformsOf = (fixture: string) => join(FIXTURES, fixture, 'transforms');
 
-function filesUnder(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (d: string) => {
-    for (const name of readdirSync(d)) {
-      const full = join(d, name);
-      if (statSync(full).isDirectory()) walk(full);
-      else out[relative(dir, full)] = readFileSync(full, 'utf8');
-    }
-  };
-  walk(dir);
-  return out;
-}
 
 interface CheckJson {
   ok: boolean;
