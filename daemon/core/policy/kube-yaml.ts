@@ -199,13 +199,16 @@ const PULL_POLICY: Record<string, string> = { always: 'always', missing: 'missin
  */
 export function defaultPull(image: string): 'newer' | 'missing' {
   const named = image.split('@')[0]!;
-  const slash = named.indexOf('/');
-  const first = slash < 0 ? '' : named.slice(0, slash);
-  const canonical = slash > 0 && (first.includes('.') || first.includes(':') || first === 'localhost') && first !== 'docker.io' && first !== 'index.docker.io' && named === named.toLowerCase().replace(/^[^/]*/, first);
+  const colon = named.indexOf(':', named.lastIndexOf('/') + 1);
+  const repo = colon < 0 ? named : named.slice(0, colon);
+  const tag = colon < 0 ? undefined : named.slice(colon + 1);
+  const slash = repo.indexOf('/');
+  const domain = slash < 0 ? '' : repo.slice(0, slash);
+  const path = repo.slice(slash + 1);
+  // docker.io/nginx normalizes to docker.io/library/nginx, so it is not canonical.
+  const hasDomain = slash > 0 && (domain.includes('.') || domain.includes(':') || domain === 'localhost');
+  const canonical = hasDomain && domain !== 'index.docker.io' && (domain !== 'docker.io' || path.includes('/')) && path === path.toLowerCase();
   if (!canonical) return 'missing';
-  const lastPart = named.slice(named.lastIndexOf('/') + 1);
-  const colon = lastPart.indexOf(':');
-  const tag = colon < 0 ? undefined : lastPart.slice(colon + 1);
   return tag === undefined || tag === 'latest' ? 'newer' : 'missing';
 }
 
@@ -299,14 +302,16 @@ function volumeFacts(y: YamlFacts, vol: YamlNode): void {
     hostPath: (v) => {
       let path: { text: string; node: YamlNode } | undefined;
       let type: string | undefined;
+      let given = false;
       y.fields(v, 'hostPath', {
         path: (p) => {
+          given = true;
           const text = y.string(p, 'hostPath path');
           if (text !== undefined) path = { text, node: p };
         },
         type: (t) => void (type = y.string(t, 'hostPath type')),
       });
-      if (!path) return void y.refuse(v, 'a hostPath without a path', 'hostPath');
+      if (!path) return void (given || y.refuse(v, 'a hostPath without a path', 'hostPath'));
       // A YAML path is literal: systemd's specifiers (which the judge resolves in units) mean nothing here.
       if (path.text.includes('%')) return void y.refuse(path.node, `the host path "${path.text}" holds a "%", which the policy would read as a specifier`, `hostPath: ${path.text}`);
       if (type === 'CharDevice' || type === 'BlockDevice') y.fact(path.node, 'device', path.text, `hostPath: ${path.text} (${type})`);
