@@ -189,9 +189,14 @@ async function verifyPolicy(ctx: ApplyContext, policy: Policy, who: UserRef, hom
   for (const u of units.filter((x) => /\.(service|socket)$/.test(x.unit))) {
     loaded.push({ unit: u.unit, loaded: parseUnit(await ctx.host.userManager.cat(who, u.unit)).unit });
   }
-  // `podman kube play /home/u/.config/.../app.yaml` is judged on the YAML moor deployed there.
+  // `podman kube play /home/u/.config/.../app.yaml` is judged on the YAML moor deployed
+  // there (`%h` is the home systemd puts there when it runs the line).
   const deployed = new Map(rendered.files.map((f) => [posix.normalize(`${home}/.config/${f.target}`), { path: f.source, content: f.content }]));
-  const violations = loadedViolations(policy, loaded, { home, uid: who.uid, user: who.user }, (path) => deployed.get(posix.normalize(path)));
+  const fileAt = (path: string) => {
+    const expanded = path.replace(/^%h(?=\/)/, home);
+    return expanded.startsWith('/') && !expanded.includes('%') ? deployed.get(posix.normalize(expanded)) : undefined;
+  };
+  const violations = loadedViolations(policy, loaded, { home, uid: who.uid, user: who.user }, fileAt);
   if (violations.length === 0) return;
   throw new HostError(`refused by the host policy, nothing was started: ${violations.map((v) => `${v.message} (fix: ${v.hint})`).join('; ')}`);
 }

@@ -92,4 +92,26 @@ describe('a host policy', () => {
     expect(next.result.exitCode).toBe(0);
     expect(next.calls.filter((c) => c.includes('systemctl --user cat'))).toEqual([]);
   });
+
+  it('judges a .kube as loaded on the YAML moor deployed at the path podman kube play reads: a rollback to hostNetwork is refused', async () => {
+    // The YAML named by an absolute path where moor deploys data files, so the check of what systemd loaded finds it.
+    const kube = (hostNetwork: boolean) => ({
+      'web.container': containerSpec('localhost/web:1', 'Pull=never'),
+      'web-app.kube': '[Kube]\nYaml=%h/.config/moor/files/web-app.yaml\n\n[Install]\nWantedBy=default.target\n',
+      'web-app.yaml': `apiVersion: v1\nkind: Pod\nmetadata:\n  name: app\nspec:\n  hostNetwork: ${hostNetwork}\n  containers:\n  - name: app\n    image: localhost/app:1\n    imagePullPolicy: Never\n`,
+    });
+    h.commit(kube(true));
+    expect((await h.pass()).result.exitCode).toBe(0); // generation 1, before any policy
+    h.commit(kube(false));
+    expect((await h.pass()).result.exitCode).toBe(0);
+    h.config = h.makeConfig({ policy: { ...POLICY, host_namespaces: [] } });
+    await (await h.openStore()).pin.pin(1);
+    const { result, calls } = await h.pass();
+    const web = result.items.find((i) => i.workload === 'web')!;
+    expect(web.result).toBe('rolled-back');
+    expect(web.error).toMatch(/policy rule "host_namespaces": web-app\.service joins a namespace of the host \(network=host\) \(ExecStart: moor\/files\/web-app\.yaml:6: hostNetwork: true\)/);
+    // A rollback's files are named by where they were deployed; the YAML that runs stays.
+    expect(h.fake.userFiles('web').get('.config/moor/files/web-app.yaml')!.content).toContain('hostNetwork: false');
+    expect(startsOf(calls, 'web')).toEqual([]);
+  });
 });

@@ -68,7 +68,7 @@ export function kubeFacts(args: readonly string[], fileAt?: (path: string) => De
   const facts = kubeFlagFacts(parsed.flags);
   if (parsed.positionals.length !== 1) return [...facts, ...unjudgeable(`podman kube play takes one file, not ${parsed.positionals.length}`)];
   const path = parsed.positionals[0]!;
-  const file = path.startsWith('/') ? fileAt?.(path) : undefined;
+  const file = path === '-' || /^[a-z]+:\/\//i.test(path) ? undefined : fileAt?.(path);
   if (!file) return [...facts, ...unjudgeable(`podman kube play ${path}: not a file moor deployed for this workload, so what it runs cannot be read`)];
   // The YAML's own location goes into `as`: the unit's Exec line is where the fact is.
   const yaml = kubeYamlFacts(file, { publishAll: publishesAll(parsed.flags) }).map((f): Fact => ({ kind: f.kind, value: f.value, as: `${f.source}:${f.line}: ${f.as}` }));
