@@ -97,6 +97,12 @@ describe('kubeYamlFacts: what a pod runs', () => {
     expect(kinds(facts(pod('', c))).filter((x) => x.startsWith('device'))).toEqual(['device /dev/kmsg', 'device nvidia.com/gpu=all']);
   });
 
+  it('a volumeMount subPath that leaves its volume is not judged', () => {
+    const spec = '  volumes:\n  - {name: shared, hostPath: {path: /srv/shared}}\n';
+    expect(unjudgeable(facts(pod(spec, '    volumeMounts:\n    - {name: shared, mountPath: /s, subPath: ../../etc}\n')))).toEqual([expect.stringMatching(/^13 the subPath "\.\.\/\.\.\/etc" leaves its volume/)]);
+    expect(unjudgeable(facts(pod(spec, '    volumeMounts:\n    - {name: shared, mountPath: /s, subPath: app/data, readOnly: true}\n')))).toEqual([]);
+  });
+
   it('harmless fields give no fact: env, command, probes, restartPolicy, labels, status', () => {
     const c = '    env: [{name: A, value: "1"}]\n    command: [sh, -c, "podman run --privileged x"]\n    args: [a]\n    workingDir: /app\n    livenessProbe: {exec: {command: [true]}}\n    volumeMounts: [{name: a, mountPath: /a}]\n    resources: {}\n';
     const f = facts(pod('  restartPolicy: Always\n  hostname: web\n', c, '  labels: {app: web}\n') + 'status: {}\n');
@@ -145,7 +151,10 @@ describe('kubeYamlFacts: annotations', () => {
   it('volumes-from: a container of the pod is fine, any other is not judged', () => {
     const twoContainers = (from: string) => `kind: Pod\nmetadata:\n  name: p\n  annotations:\n    io.podman.annotations.volumes-from/b: ${from}\nspec:\n  containers:\n  - {name: a, image: localhost/a:1}\n  - {name: b, image: localhost/b:1}\n`;
     expect(unjudgeable(facts(twoContainers('a')))).toEqual([]);
-    expect(unjudgeable(facts(twoContainers('other-ctr:ro')))).toEqual([expect.stringMatching(/^5 .*"other-ctr", a container outside this pod/)]);
+    expect(unjudgeable(facts(twoContainers('other-ctr:ro')))).toEqual([expect.stringMatching(/^5 .*"other-ctr", not a container this pod makes before b/)]);
+    // Podman resolves a name it has not made yet to any container of the user of that name.
+    const later = twoContainers('a').replace('volumes-from/b: a', 'volumes-from/a: b');
+    expect(unjudgeable(facts(later))).toEqual([expect.stringMatching(/"b", not a container this pod makes before a/)]);
   });
   it('a read annotation must be a plain string', () => {
     expect(unjudgeable(facts(pod('', '', meta('    io.podman.annotations.init/web: true\n'))))).toEqual([expect.stringMatching(/^6 the annotation io\.podman\.annotations\.init\/web "true" could be read as a number, a boolean or null: quote it/)]);
@@ -183,6 +192,7 @@ describe('kubeYamlFacts: other kinds, and what cannot be read for sure', () => {
     // A field name YAML 1.1 reads as a boolean is not the name it looks like.
     expect(unjudgeable(facts(pod('  on: x\n')))).toEqual([expect.stringMatching(/"on" could be read as a number, a boolean or null/)]);
     expect(unjudgeable(facts(pod('  volumes:\n  - name: n\n    hostPath: {path: 1.5}\n')))).toEqual([expect.stringMatching(/hostPath path "1\.5" could be read as a number/)]);
+    expect(unjudgeable(facts(pod('  volumes:\n  - name: n\n    hostPath: {path: .inf}\n')))).toEqual([expect.stringMatching(/hostPath path "\.inf" could be read as a number/)]);
   });
   it('aliases, merge keys, tags, duplicate keys and parse errors are refused, never expanded', () => {
     expect(unjudgeable(facts(`${pod()}    securityContext: &sc {privileged: false}\n---\nkind: Pod\nmetadata: {name: b}\nspec:\n  containers:\n  - name: b\n    image: localhost/b:1\n    securityContext: *sc\n`))).toEqual([
@@ -267,6 +277,8 @@ describe('a .kube and podman kube play', () => {
     expect(rules(deployed(yaml.content))).toEqual(['host_namespaces', 'host_namespaces', 'ports']);
     expect(rules(deployed(pod()))).toEqual([]);
     expect(rules(() => undefined)).toEqual(['judgeable']);
+    const tagged = loadedViolations(strict, [{ unit: 'web.service', loaded }], { home }, deployed(pod('  hostNetwork: !!bool false\n')));
+    expect(tagged.map((v) => v.hint)).toEqual([expect.stringMatching(/^write the YAML with only what the host policy judges/)]);
     expect(loadedViolations(strict, [{ unit: 'web.service', loaded }], { home }, deployed(yaml.content))[2]!.message).toMatch(/publishes host port 9000 \(ExecStart: web-app.yaml:11: hostPort: 9000\)/);
   });
 });

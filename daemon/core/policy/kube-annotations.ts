@@ -42,11 +42,12 @@ export function readsAnnotation(key: string): boolean {
 const parseBool = (v: string): boolean | undefined => (/^(1|t|T|TRUE|true|True)$/.test(v) ? true : /^(0|f|F|FALSE|false|False)$/.test(v) ? false : undefined);
 
 /**
- * The facts of one annotation. `containers` are the names of the pod's containers (an
- * annotation ending in `/<name>` applies to that one); without them (a command-line
- * annotation, which applies to every pod) a volumes-from is not judged.
+ * The facts of one annotation. `containers` are the names of the pod's containers in the
+ * order podman creates them (init containers first; an annotation ending in `/<name>`
+ * applies to that one); without them (a command-line annotation, which applies to every
+ * pod) a volumes-from is not judged.
  */
-export function annotationFacts(key: string, value: string, containers?: ReadonlySet<string>): Out[] {
+export function annotationFacts(key: string, value: string, containers?: readonly string[]): Out[] {
   const slash = key.indexOf('/');
   const base = slash < 0 ? key : key.slice(0, slash);
   const target = slash < 0 ? undefined : key.slice(slash + 1);
@@ -92,8 +93,10 @@ export function annotationFacts(key: string, value: string, containers?: Readonl
       return unconfined('apparmor', ['runtime/default']);
     case 'io.podman.annotations.volumes-from': {
       if (!containers || target === undefined) return unjudgeable('the volumes of a container outside this YAML');
-      const outside = value.split(';').map((v) => v.split(':')[0]!).filter((n) => !containers.has(n) || n === target);
-      return outside.length > 0 ? unjudgeable(`the volumes of "${outside[0]}", a container outside this pod`) : [];
+      // Podman takes a name it has not made yet in this pod for another container of the user.
+      const before = containers.slice(0, Math.max(0, containers.indexOf(target)));
+      const outside = value.split(';').map((v) => v.split(':')[0]!).filter((n) => !before.includes(n));
+      return outside.length > 0 ? unjudgeable(`the volumes of "${outside[0]}", not a container this pod makes before ${target}`) : [];
     }
     case 'io.podman.annotations.kube.image.volumes.mount':
       return value.split(';').filter(Boolean).map((image) => ({ kind: 'image', value: image }));

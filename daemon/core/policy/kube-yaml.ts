@@ -75,7 +75,7 @@ function documentFacts(y: YamlFacts, doc: YamlNode, options: KubePlayOptions, to
 const METADATA = { name: true, namespace: true, labels: true, creationTimestamp: true, uid: true, resourceVersion: true, generation: true } as const;
 
 /** metadata: its annotations judged; `containers` are the pod's, for per-container ones. */
-function metadataFacts(y: YamlFacts, meta: YamlNode, where: string, containers?: ReadonlySet<string>): void {
+function metadataFacts(y: YamlFacts, meta: YamlNode, where: string, containers?: readonly string[]): void {
   y.fields(meta, where, {
     ...METADATA,
     annotations: (v) => {
@@ -92,7 +92,8 @@ function metadataFacts(y: YamlFacts, meta: YamlNode, where: string, containers?:
 
 /** A pod template: its metadata (and the controller's), and its spec. */
 function podFacts(y: YamlFacts, metadatas: YamlNode[], spec: YamlNode, options: KubePlayOptions): void {
-  const containers = new Set<string>();
+  // In the order podman creates them: a volumes-from may name only a container made before.
+  const containers: string[] = [];
   let specMap: { containers?: YamlNode; initContainers?: YamlNode } = {};
   const harmless = {
     restartPolicy: true,
@@ -133,7 +134,7 @@ function podFacts(y: YamlFacts, metadatas: YamlNode[], spec: YamlNode, options: 
   for (const key of ['initContainers', 'containers'] as const) {
     for (const c of y.items(specMap[key], key)) {
       const name = containerFacts(y, c, key, options);
-      if (name !== undefined) containers.add(name);
+      if (name !== undefined) containers.push(name);
     }
   }
   specMap = {};
@@ -159,7 +160,7 @@ function containerFacts(y: YamlFacts, c: YamlNode, where: string, options: KubeP
     workingDir: true,
     env: true,
     envFrom: true,
-    volumeMounts: true,
+    volumeMounts: (v) => y.items(v, 'volumeMounts').forEach((m) => mountFacts(y, m)),
     livenessProbe: true,
     readinessProbe: true,
     startupProbe: true,
@@ -210,6 +211,20 @@ export function defaultPull(image: string): 'newer' | 'missing' {
   const canonical = hasDomain && domain !== 'index.docker.io' && (domain !== 'docker.io' || path.includes('/')) && path === path.toLowerCase();
   if (!canonical) return 'missing';
   return tag === undefined || tag === 'latest' ? 'newer' : 'missing';
+}
+
+/** A volume mount: where in the container; a subPath that climbs out of its volume is not judged. */
+function mountFacts(y: YamlFacts, m: YamlNode): void {
+  y.fields(m, 'a volumeMount', {
+    name: true,
+    mountPath: true,
+    readOnly: true,
+    mountPropagation: true,
+    subPath: (v) => {
+      const sub = y.string(v, 'subPath');
+      if (sub !== undefined && (sub.startsWith('/') || sub.split('/').includes('..'))) y.refuse(v, `the subPath "${sub}" leaves its volume`, `subPath: ${sub}`);
+    },
+  });
 }
 
 function portFacts(y: YamlFacts, p: YamlNode, options: KubePlayOptions): void {

@@ -188,8 +188,9 @@ function isNull(node: Node): boolean {
 
 /**
  * Whether a plain scalar is a string in every YAML version and in Go's yaml.v2/v3:
- * not starting like a number, `~` or `.inf`, and not one of YAML 1.1's booleans or nulls.
+ * not starting like a number (`.5`, `.inf` too) or `~`, and not one of YAML 1.1's booleans
+ * or nulls.
  */
 function plainString(text: string): boolean {
-  return text !== '' && !/^[-+.0-9~]/.test(text) && !/^(y|n|yes|no|on|off|true|false|null)$/i.test(text);
+  return text !== '' && !/^[-+0-9~]/.test(text) && !/^\.(\d|inf$|nan$)/i.test(text) && !/^(y|n|yes|no|on|off|true|false|null)$/i.test(text);
 }
