@@ -175,6 +175,7 @@ describe('kubeYamlFacts: other kinds, and what cannot be read for sure', () => {
   it('unknown kinds, unknown fields, other spellings of known ones are unjudgeable', () => {
     expect(unjudgeable(facts('kind: Service\nmetadata: {name: s}\n'))).toEqual([expect.stringMatching(/^1 the kind "Service" is not one moor judges/)]);
     expect(unjudgeable(facts('apiVersion: v1\nmetadata: {name: s}\n'))).toEqual([expect.stringMatching(/^1 a document without a kind/)]);
+    expect(unjudgeable(facts('kind: ~\nspec: {hostNetwork: true}\n'))).toEqual([expect.stringMatching(/^1 a document without a kind/)]);
     // encoding/json would match HostNetwork (and hoſtNetwork) to hostNetwork.
     expect(unjudgeable(facts(pod('  HostNetwork: true\n')))).toEqual([expect.stringMatching(/^6 the pod spec: the field "HostNetwork" is not one moor knows/)]);
     expect(unjudgeable(facts(pod('  hoſtNetwork: true\n')))).toHaveLength(1);

@@ -26,10 +26,11 @@ const POD_KINDS = new Set(['Pod', 'Deployment', 'DaemonSet', 'Job']);
 const DATA_KINDS = new Set(['ConfigMap', 'Secret']);
 
 function documentFacts(y: YamlFacts, doc: YamlNode, options: KubePlayOptions, top: boolean): void {
+  const refusals = y.facts.length;
   const kindNode = y.field(doc, 'kind');
   const kind = kindNode === undefined ? undefined : y.string(kindNode, 'kind');
   if (kind === undefined) {
-    if (kindNode === undefined || kindNode === null) y.refuse(doc, 'a document without a kind', 'kind');
+    if (y.facts.length === refusals) y.refuse(doc, 'a document without a kind', 'kind');
     return;
   }
   const common = { apiVersion: true, kind: true, status: true } as const;
