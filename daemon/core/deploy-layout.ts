@@ -4,6 +4,7 @@ import type { FileKind } from './types';
 
 const TARGET_DIR: Record<FileKind, string> = {
   quadlet: 'containers/systemd',
+  referenced: 'containers/systemd',
   unit: 'systemd/user',
   data: 'moor/files',
 };
@@ -96,7 +97,10 @@ export function fileAtTarget(target: string): { name: string; ext: string; kind:
     if (target.startsWith(`${dir}/`) && !target.slice(dir.length + 1).includes('/')) {
       const name = target.slice(dir.length + 1);
       const dot = name.lastIndexOf('.');
-      return { name, ext: dot > 0 ? name.slice(dot + 1) : '', kind };
+      const ext = dot > 0 ? name.slice(dot + 1) : '';
+      // Quadlet files and the files they read share one directory: the type tells them apart.
+      const shared = kind === 'quadlet' || kind === 'referenced';
+      return { name, ext, kind: shared ? (Object.hasOwn(QUADLET_SUFFIX, ext) ? 'quadlet' : 'referenced') : kind };
     }
   }
   return undefined;

@@ -7,7 +7,7 @@ import { policyProblems, type JudgedFile, type Policy } from './policy';
 import type { Problem } from './problem';
 import { renderFile } from './render';
 import { groupsWithTransforms, templateFileName, type Identity, type TransformSet } from './transforms';
-import type { FileContents, FileHashes, FileKind, RepoFile, Workload } from './types';
+import { isUnitKind, type FileContents, type FileHashes, type FileKind, type RepoFile, type Workload } from './types';
 import { effectiveValue, parseUnit } from './unit-file';
 import { isUnitType, QUADLET_TYPES } from './validate';
 
@@ -110,7 +110,7 @@ export function renderWorkload(
     const r = renderFile(file, w, transforms, identity);
     problems.push(...r.problems);
     if (r.content === undefined) continue;
-    if (r.unit && file.kind !== 'data') judged.push({ path: file.path, name: file.name, ext: file.ext, kind: file.kind, unit: r.unit });
+    if (r.unit && isUnitKind(file.kind)) judged.push({ path: file.path, name: file.name, ext: file.ext, kind: file.kind, unit: r.unit });
     const section = QUADLET_SECTION[file.ext];
     const serviceName = section && r.unit ? effectiveValue(r.unit, section, 'ServiceName') : undefined;
     if (serviceName) serviceNames.set(file.path, serviceName);

@@ -3,7 +3,8 @@
 // spec is blamed on the transform, not on the spec's author.
 import type { Problem } from './problem';
 import { applyTransforms, substituteUnit, templateFileName, transformsFor, type Identity, type TransformSet } from './transforms';
-import type { RepoFile, Workload } from './types';
+import { isUnitKind, type RepoFile, type Workload } from './types';
+import { kubeFileProblems } from './kube-files';
 import { appendEntry, parseUnit, setsKey, UnwritableUnitError, writeUnit, type UnitFile } from './unit-file';
 import { requirementFor, validateUnit } from './validate';
 import { expandSpecPlaceholders } from './spec-placeholders';
@@ -23,7 +24,7 @@ export function isPodMember(file: RepoFile, workload: Workload): boolean {
 
 export function renderFile(file: RepoFile, workload: Workload, transforms: TransformSet, identity: Identity): RenderResult {
   const owned = (problems: Problem[]): Problem[] => problems.map((p) => ({ ...p, path: file.path, workload: workload.name }));
-  if (file.kind === 'data') return { content: file.content, problems: [] };
+  if (!isUnitKind(file.kind)) return { content: file.content, problems: [] };
 
   const read = parseUnit(file.content, file.path);
   // A template's placeholders were judged when the template was read and are filled in
@@ -43,6 +44,11 @@ export function renderFile(file: RepoFile, workload: Workload, transforms: Trans
 
   const merged = validateUnit(unit, file.name, file.path, 'merged').map((p) => blameTransforms(p, file, transforms));
   if (merged.length > 0) return { unit, problems: owned(merged) };
+  if (file.ext === 'kube') {
+    const beside = new Set(workload.companions.filter((f) => f.kind === 'referenced').map((f) => f.name));
+    const refs = kubeFileProblems(unit, file.path, file.name, workload.name, beside);
+    if (refs.length > 0) return { unit, problems: owned(refs) };
+  }
 
   try {
     return { content: writeUnit(unit), unit, problems: [] };

@@ -21,8 +21,17 @@ export type FileHashes = Record<string, string>;
 /** Target path (relative to the user's ~/.config) → the content written there: what a generation keeps. */
 export type FileContents = Record<string, string>;
 
-/** How a file is deployed: Quadlet files, plain user units, or data copied next to them. */
-export type FileKind = 'quadlet' | 'unit' | 'data';
+/**
+ * How a file is deployed: Quadlet files, plain user units, files a `.kube` reads
+ * (`Yaml=`, `ConfigMap=`: beside it, where Quadlet resolves them), or data copied for the
+ * workload's units to read.
+ */
+export type FileKind = 'quadlet' | 'unit' | 'referenced' | 'data';
+
+/** Kinds that are unit files moor parses, merges with transforms and validates. */
+export function isUnitKind(kind: FileKind): kind is 'quadlet' | 'unit' {
+  return kind === 'quadlet' || kind === 'unit';
+}
 
 export interface RepoFile {
   /** Relative to the checkout root, e.g. "apps/api.container". */
@@ -44,17 +53,17 @@ export interface RepoFile {
 }
 
 export interface Workload {
-  /** The stem of the `.container` or `.pod`. */
+  /** The stem of the `.container`, `.pod` or `.kube`. */
   name: string;
   /** Linux user: user_prefix + name. */
   user: string;
-  kind: 'container' | 'pod';
+  kind: 'container' | 'pod' | 'kube';
   group?: string;
-  /** The `.container` or `.pod` file itself. */
+  /** The `.container`, `.pod` or `.kube` file itself. */
   spec: RepoFile;
   /** `.container` files that are members of this pod (empty for a container workload). */
   members: RepoFile[];
-  /** Every other file deployed under this workload's user. */
+  /** Every other file deployed under this workload's user (the files its `.kube` units read among them). */
   companions: RepoFile[];
 }
 

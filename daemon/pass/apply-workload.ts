@@ -203,13 +203,15 @@ async function verifyPolicy(ctx: ApplyContext, policy: Policy, who: UserRef, hom
 
 /**
  * Which units to (re)start: all of them on a full apply; otherwise those whose own file
- * changed, and every unit when a data file or a volume/network changed (services read
- * those, and cannot tell us which).
+ * changed, and every unit when a data file, a file a .kube reads, or a volume/network
+ * changed (services read those, and cannot tell us which).
  */
 function unitsToAct(units: readonly ExpectedUnit[], changedTargets: readonly string[], rendered: RenderedWorkload, full: boolean): ExpectedUnit[] {
   if (full) return [...units];
   const changedSources = new Set(rendered.files.filter((f) => changedTargets.includes(f.target)).map((f) => f.source));
-  const shared = rendered.files.some((f) => changedSources.has(f.source) && (f.kind === 'data' || ['volume', 'network', 'image', 'build'].includes(f.ext)));
+  const shared = rendered.files.some(
+    (f) => changedSources.has(f.source) && (f.kind === 'data' || f.kind === 'referenced' || ['volume', 'network', 'image', 'build'].includes(f.ext)),
+  );
   return units.filter((u) => shared || changedSources.has(u.source));
 }
 

@@ -94,17 +94,17 @@ function shown(guest: Guest, label: string, argv: string[], user?: { name: strin
   });
 }
 
-/** The workloads of a repo tree: every .container / .pod stem (pod members aside, which the example has none of). */
+/** The workloads of a repo tree: every .container / .pod / .kube stem (pod members and companion .kube files aside, which the example has none of). */
 function workloadsOf(files: Record<string, string>): string[] {
   return Object.keys(files)
-    .map((p) => /(?:^|\/)([^/]+)\.(?:container|pod)$/.exec(p)?.[1])
+    .map((p) => /(?:^|\/)([^/]+)\.(?:container|pod|kube)$/.exec(p)?.[1])
     .filter((n): n is string => n !== undefined)
     .sort();
 }
 
 /**
  * The README's demo: the shipped example repo (examples/repo) and the shipped transforms
- * (transforms/, plus the guest-only lines in _base.container) on a real systemd host.
+ * (transforms/, plus the guest-only lines in _base.container and _base.kube) on a real systemd host.
  * Returns moor reconcile's exit code (or check's, when the tree is invalid).
  */
 async function example(guest: Guest): Promise<number> {
@@ -117,7 +117,7 @@ async function example(guest: Guest): Promise<number> {
   const commit = await guest.pushRepo(files, { bare: GUEST_BARE_REPO, message: 'the example desired state', workTree });
   console.log(`== a fresh Debian guest with systemd, logind and rootless Podman (systemd-nspawn, PID 1 is ${guest.pid1} here)`);
   console.log(`pushed examples/repo as ${commit.slice(0, 12)} to ${GUEST_BARE_REPO} in the guest`);
-  console.log(`/etc/moor/transforms: transforms/ as shipped, the guest-only lines appended to _base.container`);
+  console.log(`/etc/moor/transforms: transforms/ as shipped, the guest-only lines appended to _base.container and _base.kube`);
   console.log(`/etc/moor/config.toml:\n${GUEST_MOOR_CONFIG.trimEnd().replace(/^/gm, '    ')}`);
 
   const moor = (args: string[]) => shown(guest, `moor ${args.join(' ')}`, [GUEST_NODE, GUEST_MOOR, ...args]);
@@ -143,7 +143,11 @@ async function example(guest: Guest): Promise<number> {
   for (const user of users) {
     await shown(guest, `systemctl --user list-units --legend=no --type=service,timer '${user.name}*'`, ['systemctl', '--user', 'list-units', '--no-pager', '--legend=no', '--type=service,timer', `${user.name}*`], user);
     await shown(guest, 'podman ps', ['podman', 'ps'], user);
-    await shown(guest, `podman logs --tail 2 systemd-${user.name}`, ['podman', 'logs', '--tail', '2', `systemd-${user.name}`], user);
+    // Quadlet names a .container's container systemd-<name>; kube play names a pod's <pod>-<container>.
+    const kube = `${user.name}.kube` in files;
+    if (kube) await shown(guest, 'podman pod ps', ['podman', 'pod', 'ps'], user);
+    const container = kube ? '--latest' : `systemd-${user.name}`;
+    await shown(guest, `podman logs --tail 2 ${container}`, ['podman', 'logs', '--tail', '2', container], user);
   }
   const web = users.find((u) => u.name === 'web');
   if (web) await shown(guest, 'systemctl --user list-timers', ['systemctl', '--user', 'list-timers', '--no-pager'], web);

@@ -17,6 +17,9 @@ export const GUEST_PACKAGES = [
   // The user bus (dbus.socket in every user manager): Podman only recommends it, and
   // without it rootless Podman falls back to the cgroupfs manager. Real hosts have it.
   'dbus-user-session',
+  // A pod's infra container (`.pod`, `.kube`) runs Podman's pause image, which rootless
+  // Podman builds locally from catatonit: Podman only recommends it. Real hosts have it.
+  'catatonit',
   'git',
   'ca-certificates',
   // pgrep, ps: diagnostics inside the guest.
@@ -27,7 +30,7 @@ export const GUEST_PACKAGES = [
  * Bump when anything the tree build writes changes: it is part of the cache key, so a
  * bump makes every machine rebuild its tree.
  */
-export const GUEST_SETUP_VERSION = 5;
+export const GUEST_SETUP_VERSION = 6;
 
 /** The local image every workload user can run, without a registry and without an import. */
 export const BUSYBOX_IMAGE = 'localhost/busybox:latest';
@@ -124,6 +127,12 @@ export const TEST_BASE_TRANSFORM = `# End-to-end guest only: no container networ
 Network=none
 `;
 
+/** The same for `.kube` workloads: their pods get no network either. */
+export const TEST_KUBE_TRANSFORM = `# End-to-end guest only: no pod network.
+[Kube]
+Network=none
+`;
+
 /** A long-running container command that exits at once on SIGTERM (PID 1 ignores it otherwise). */
 export const BUSYBOX_SERVE_FOREVER = `/bin/sh -c 'trap "exit 0" TERM; while true; do sleep 1; done'`;
 
@@ -140,9 +149,9 @@ branch = "main"
 
 /**
  * A host's `_base.container` transform (the shipped one, say) with the guest-only lines of
- * TEST_BASE_TRANSFORM appended: a transform file may repeat a section, so the host's own
- * rules stay as they are and the guest's are added after them.
+ * TEST_BASE_TRANSFORM appended (TEST_KUBE_TRANSFORM for `_base.kube`): a transform file may
+ * repeat a section, so the host's own rules stay as they are and the guest's are added after them.
  */
-export function withGuestOnlyLines(base: string): string {
-  return base.trim() === '' ? TEST_BASE_TRANSFORM : `${base.replace(/\n*$/, '\n')}\n${TEST_BASE_TRANSFORM}`;
+export function withGuestOnlyLines(base: string, lines = TEST_BASE_TRANSFORM): string {
+  return base.trim() === '' ? lines : `${base.replace(/\n*$/, '\n')}\n${lines}`;
 }

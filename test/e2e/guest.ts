@@ -11,7 +11,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, lstatSync, readFileSync, readdirSync, readlinkSync, realpathSync, rmdirSync, rmSync, type Dirent } from 'node:fs';
 import { join, relative } from 'node:path';
 import { inject } from 'vitest';
-import { GUEST_MOOR, GUEST_MOOR_CONFIG, GUEST_NODE, TEST_BASE_TRANSFORM, withGuestOnlyLines } from './guest-config';
+import { GUEST_MOOR, GUEST_MOOR_CONFIG, GUEST_NODE, TEST_BASE_TRANSFORM, TEST_KUBE_TRANSFORM, withGuestOnlyLines } from './guest-config';
 import { ensureGuestTree, assertHostCanRunGuests, GuestUnavailableError, REPO_ROOT, type GuestTree } from './guest-tree';
 import { killGroup, runProc } from './host-proc';
 
@@ -272,19 +272,21 @@ export class Guest {
     return (await this.run([...git, 'rev-parse', 'HEAD'])).stdout.trim();
   }
 
-  /** Writes the test transform (cgroups disabled, no network) into the guest's transforms dir. */
+  /** Writes the test transforms (no container or pod network) into the guest's transforms dir. */
   async installTestTransforms(dir = '/etc/moor/transforms'): Promise<void> {
     await this.writeFile(`${dir}/_base.container`, TEST_BASE_TRANSFORM);
+    await this.writeFile(`${dir}/_base.kube`, TEST_KUBE_TRANSFORM);
   }
 
   /**
    * Copies a host directory of transforms (the shipped `transforms/`, say) into the guest's
-   * transforms dir, the guest-only lines appended to its `_base.container` (written alone
-   * when the directory has none). The host files are never changed.
+   * transforms dir, the guest-only lines appended to its `_base.container` and `_base.kube`
+   * (written alone when the directory has none). The host files are never changed.
    */
   async installTransforms(hostDir: string, dir = '/etc/moor/transforms'): Promise<void> {
     const files = readHostTree(hostDir);
     files['_base.container'] = withGuestOnlyLines(files['_base.container'] ?? '');
+    files['_base.kube'] = withGuestOnlyLines(files['_base.kube'] ?? '', TEST_KUBE_TRANSFORM);
     for (const [path, content] of Object.entries(files)) await this.writeFile(`${dir}/${path}`, content);
   }
 

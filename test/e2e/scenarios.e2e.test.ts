@@ -670,7 +670,7 @@ describe('the shipped example repo with the shipped transforms (scripts/demo)', 
     await example?.shutdown(3_000);
   });
 
-  it('checks, applies and runs: web with its volume, data file and timer; api with its group transform', async () => {
+  it('checks, applies and runs: web with its volume, data file and timer; api with its group transform; hello from its YAML', async () => {
     const check = await example.moor(['check', workTree, '--transforms', '/etc/moor/transforms']);
     expect(check.code, describeExec(check)).toBe(0);
     const run = await example.moor(['reconcile', '--once', '--json']);
@@ -678,8 +678,15 @@ describe('the shipped example repo with the shipped transforms (scripts/demo)', 
     const pass = JSON.parse(run.stdout) as PassJson;
     expect(pass.items.map((i) => [i.workload, i.action, i.result])).toEqual([
       ['api', 'create', 'ok'],
+      ['hello', 'create', 'ok'],
       ['web', 'create', 'ok'],
     ]);
+    // hello.kube played hello.yaml, deployed beside it: the pod and its container run.
+    expect((await example.systemctlUser('hello', ['is-active', 'hello.service'])).stdout.trim()).toBe('active');
+    const pods = await example.asUser('hello', ['podman', 'pod', 'ps', '--format', '{{.Name}} {{.Status}}'], { cwd: '/' });
+    expect(pods.stdout.trim(), describeExec(pods)).toBe('hello Running');
+    const greeter = await example.asUser('hello', ['podman', 'inspect', '--format', '{{range .Config.Env}}{{println .}}{{end}}', 'hello-greeter'], { cwd: '/' });
+    expect(greeter.stdout, describeExec(greeter)).toContain('GREETING=hello from a pod');
 
     for (const [user, units] of Object.entries({ web: ['web.service', 'web-data-volume.service', 'web-nightly.timer'], api: ['api.service'] })) {
       expect((await example.run(['getent', 'passwd', user])).stdout.split(':')[4]).toBe('moor-managed');

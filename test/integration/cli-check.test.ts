@@ -26,8 +26,9 @@ describe('moor check', () => {
     const r = runMoor(['check', 'examples/repo', '--transforms', 'transforms']);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/ok: 2 workloads valid/);
+    expect(r.stdout).toMatch(/ok: 3 workloads valid/);
     expect(r.stdout).toMatch(/web \(user web\): .*web-nightly\.timer/);
+    expect(r.stdout).toMatch(/hello \(user hello\): hello\.service/);
   });
 
   it('lists every problem of a hostile repo at once and exits 2', () => {

@@ -1,9 +1,14 @@
-// Second half of discovery: turn the accepted files into workloads (docs/design.md §2). Pods and
-// non-member containers are workloads; members join the longest pod stem they extend
-// with '-'; everything else joins the longest .container/.pod stem it extends with '-'
-// or '.'. Names are resolved across the whole tree, not per group.
+// Second half of discovery: turn the accepted files into workloads (docs/design.md §2). Pods,
+// non-member containers and `.kube` files that extend no .container/.pod stem are
+// workloads; members join the longest pod stem they extend with '-'; the files a `.kube`
+// reads (Yaml=, ConfigMap=) join its workload; everything else joins the longest workload
+// stem it extends with '-' or '.'. Names are resolved across the whole tree, not per group.
 import type { FileKind, RepoFile, Workload } from '../types';
 import type { Problem } from '../problem';
+import { kubeFileRefs } from '../kube-files';
+import { substitutePlaceholders } from '../transforms';
+import { parseUnit } from '../unit-file';
+import { isUnitType } from '../validate';
 import { NAME_RULE_HINT, USER_NAME_MAX, nameCharsViolation, reservedNameEntry } from '../user-name';
 import { MOORIGNORE, isRepositoryFile } from './ignores';
 import type { Candidate } from './walk';
@@ -14,7 +19,7 @@ const UNIT_TYPES = new Set(['service', 'timer', 'socket', 'path', 'target']);
 interface Anchor {
   file: Candidate;
   stem: string;
-  kind: 'container' | 'pod';
+  kind: Workload['kind'];
   /** Stem of the workload it deploys under (the pod's, for a member). */
   owner: string;
 }
@@ -26,19 +31,22 @@ export function buildWorkloads(
 ): { workloads: Workload[]; problems: Problem[] } {
   const problems: Problem[] = [];
   const podStems = new Set(candidates.filter((c) => extOf(c.name) === 'pod').map((c) => stemOf(c.name)));
+  const containerStems = new Set(candidates.filter((c) => ['container', 'pod'].includes(extOf(c.name))).map((c) => stemOf(c.name)));
 
   const anchors = new Map<string, Anchor[]>();
   const others: Candidate[] = [];
   for (const c of candidates) {
     const ext = extOf(c.name);
-    if (ext !== 'container' && ext !== 'pod') {
+    // A .kube that extends a container's or pod's name is that workload's companion.
+    const kubeWorkload = ext === 'kube' && longestPrefix(c.name, containerStems, '-.') === undefined;
+    if (ext !== 'container' && ext !== 'pod' && !kubeWorkload) {
       others.push(c);
       continue;
     }
     const stem = stemOf(c.name);
-    const owner = ext === 'pod' ? stem : (longestPrefix(stem, podStems, '-') ?? stem);
+    const owner = ext === 'container' ? (longestPrefix(stem, podStems, '-') ?? stem) : stem;
     const list = anchors.get(stem) ?? [];
-    list.push({ file: c, stem, kind: ext, owner });
+    list.push({ file: c, stem, kind: ext as Anchor['kind'], owner });
     anchors.set(stem, list);
   }
 
@@ -71,7 +79,24 @@ export function buildWorkloads(
   }
 
   const anchorStems = new Set(anchors.keys());
+  const ownerOf = (c: Candidate): string | undefined => {
+    const stem = longestPrefix(c.name, anchorStems, '-.');
+    return stem === undefined ? undefined : unique.get(stem)?.owner;
+  };
+  const kubes = [
+    ...[...unique.values()].filter((a) => a.kind === 'kube').map((a) => ({ file: a.file, owner: a.owner })),
+    ...others.filter((c) => extOf(c.name) === 'kube').flatMap((c) => {
+      const owner = ownerOf(c);
+      return owner === undefined ? [] : [{ file: c, owner }];
+    }),
+  ];
+  const readBy = kubeReads(kubes, candidates, userPrefix);
   for (const c of others) {
+    const readers = readBy.get(c.path);
+    if (readers !== undefined) {
+      if (c.ok) for (const owner of readers) workloads.get(owner)?.companions.push(repoFile(c, 'referenced'));
+      continue;
+    }
     const stem = longestPrefix(c.name, anchorStems, '-.');
     if (stem === undefined) {
       // A refused file already has its problem; an orphan on top would be noise. A
@@ -96,6 +121,28 @@ export function buildWorkloads(
 export function extOf(name: string): string {
   const dot = name.lastIndexOf('.');
   return dot <= 0 ? '' : name.slice(dot + 1);
+}
+
+/**
+ * Repo path of each file a `.kube` reads → the workloads whose `.kube` reads it. Only
+ * references that name a non-unit file beside the `.kube` count (kube-files.ts); the
+ * others are reported when the `.kube` is rendered. Placeholders known before the user
+ * exists are filled in, as rendering will.
+ */
+function kubeReads(kubes: readonly { file: Candidate; owner: string }[], candidates: readonly Candidate[], userPrefix: string): Map<string, Set<string>> {
+  const paths = new Set(candidates.map((c) => c.path));
+  const out = new Map<string, Set<string>>();
+  for (const { file, owner } of kubes) {
+    if (!file.ok) continue;
+    const identity = { name: owner, user: userPrefix + owner, uid: '%U', home: '%h' };
+    const dir = file.path.slice(0, file.path.length - file.name.length);
+    for (const ref of kubeFileRefs(parseUnit(substitutePlaceholders(file.content, identity), file.path).unit)) {
+      const path = dir + (ref.name ?? '');
+      if (ref.name === undefined || isUnitType(extOf(ref.name)) || !paths.has(path)) continue;
+      out.set(path, (out.get(path) ?? new Set()).add(owner));
+    }
+  }
+  return out;
 }
 
 function stemOf(name: string): string {
@@ -179,7 +226,7 @@ function duplicateStems(stem: string, list: readonly Anchor[]): Problem[] {
   return paths.map((path) => ({
     path,
     code: 'duplicate-stem',
-    message: `${JSON.stringify(stem)} is defined more than once (${paths.join(', ')}); a .container or .pod name must be unique in the whole tree`,
+    message: `${JSON.stringify(stem)} is defined more than once (${paths.join(', ')}); a .container, .pod or .kube name must be unique in the whole tree`,
     hint: 'rename or remove all but one of them',
   }));
 }
@@ -188,8 +235,8 @@ function orphan(c: Candidate): Problem {
   return {
     path: c.path,
     code: 'orphan',
-    message: `${c.path} belongs to no workload: its name does not start with the name of a .container or .pod followed by "-" or "."`,
-    hint: `rename it after its workload (<name>-${c.name} or <name>.<ext>), or list it in ${MOORIGNORE}`,
+    message: `${c.path} belongs to no workload: its name does not start with the name of a .container, .pod or .kube followed by "-" or ".", and no .kube reads it`,
+    hint: `rename it after its workload (<name>-${c.name} or <name>.<ext>), name it in a .kube's Yaml= or ConfigMap=, or list it in ${MOORIGNORE}`,
   };
 }
 

@@ -2,7 +2,7 @@
 // problem at once. Problems with `workload` set fail only that workload, which stays in
 // `workloads` so the pass knows it is still desired (and leaves it as it runs); any
 // other problem makes the whole tree unreliable.
-import type { DiscoveryOptions, GroupInfo, TreeEntry, Workload } from '../types';
+import { isUnitKind, type DiscoveryOptions, type GroupInfo, type TreeEntry, type Workload } from '../types';
 import { sortProblems, type Problem } from '../problem';
 import { walkEntries } from './walk';
 import { buildWorkloads } from './attach';
@@ -23,7 +23,7 @@ export function discover(entries: readonly TreeEntry[], opts: DiscoveryOptions):
   // partly applied.
   const sections = built.workloads.flatMap((w) =>
     [w.spec, ...w.members, ...w.companions]
-      .filter((f) => f.kind !== 'data')
+      .filter((f) => isUnitKind(f.kind))
       .flatMap((f) => sectionProblems(parseUnit(f.content, f.path).unit, f.name, f.path)),
   );
   return {
