@@ -132,9 +132,9 @@ export function renderWorkload(
   return { name: w.name, user: w.user, files, units, hash: hashFiles(files), problems };
 }
 
-/** A data file of the workload by name, as rendered: the YAML a `.kube` names, for the policy. */
+/** A file deployed beside the units by name, as rendered: the YAML a `.kube` names, for the policy. */
 const dataFileOf = (files: readonly DesiredFile[]) => (name: string) => {
-  const f = files.find((x) => x.kind === 'data' && x.name === name);
+  const f = files.find((x) => x.kind === 'referenced' && x.name === name);
   return f ? { path: f.source, content: f.content } : undefined;
 };
 

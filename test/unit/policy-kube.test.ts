@@ -235,6 +235,7 @@ describe('a .kube and podman kube play', () => {
       'publish 9000',
     ]);
     expect(kinds(quadletFacts('kube', kube('[Kube]\nYaml=web-app.yaml\nPodmanArgs=--no-such-flag\n'), () => undefined, fileOf))[0]).toMatch(/^unjudgeable PodmanArgs=: the option --no-such-flag/);
+    expect(kinds(quadletFacts('kube', kube('[Kube]\nYaml="web-app.yaml"\n'), () => undefined, fileOf))).toContain('publish 9000');
     for (const y of ['other.yaml', '/srv/app.yaml', '%h/app.yaml', '../web-app.yaml']) {
       expect(kinds(quadletFacts('kube', kube(`[Kube]\nYaml=${y}\n`), () => undefined, fileOf)), y).toEqual([expect.stringMatching(/^unjudgeable Yaml=.* is not a file of this workload/)]);
     }

@@ -121,7 +121,7 @@ export function quadletFacts(ext: string, unit: UnitFile, imageOf: (ref: string)
     each('UserNS', (e) => (isHostNamespace(e.value) ? [{ kind: 'namespace' as const, value: `userns=${e.value}`, as: as(e) }] : []));
     // Yaml= is what runs: its own facts, at its own lines. ConfigMap= files are data.
     for (const e of effective(unit, section, 'Yaml')) {
-      const name = e.value.replace(/^(\.\/)+/, '');
+      const name = e.value.replace(/^"(.*)"$/, '$1').replace(/^(\.\/)+/, '');
       const file = /^[/~]|%|(^|\/)\.\.(\/|$)/.test(name) ? undefined : fileOf?.(name);
       if (file) facts.push(...kubeYamlFacts(file, { publishAll }));
       else facts.push(at(e, { kind: 'unjudgeable', value: `Yaml=${e.value} is not a file of this workload deployed next to the unit, so what it runs cannot be read`, as: as(e) }));
