@@ -1,9 +1,13 @@
 // Reconcile cost as workloads grow (docs/design.md §13): the pass over the fake host, with real
 // git and a real state store, for N workloads. Prints wall time, host commands run and
 // heap growth for a first pass (create all), a pass with nothing to do, and a pass that
-// changes one workload. A figure, not a test.
-//   node --expose-gc --import tsx bench/reconcile-scale.ts [--sizes 10,50,200] [--json]
+// changes one workload, then where each pass's time went (its profile: the steps of
+// docs/design.md §6 and the parts of applying). With --memory-passes N, it then runs N
+// passes with nothing to do over the largest size and prints the process's RSS as it
+// goes: it must not grow. A figure, not a test.
+//   node --expose-gc --import tsx bench/reconcile-scale.ts [--sizes 10,200,1000] [--memory-passes 100] [--json]
 import { PassHarness, containerSpec } from '../test/helpers/pass-harness';
+import type { PassProfileReport } from '../daemon/pass/profile';
 
 interface Row {
   workloads: number;
@@ -11,6 +15,7 @@ interface Row {
   ms: number;
   commands: number;
   heapMiB: number;
+  profile: PassProfileReport;
 }
 
 function argValue(name: string): string | undefined {
@@ -18,10 +23,13 @@ function argValue(name: string): string | undefined {
   return i >= 0 ? process.argv[i + 1] : undefined;
 }
 
-const sizes = (argValue('--sizes') ?? '10,50,200').split(',').map(Number);
+const sizes = (argValue('--sizes') ?? '10,200,1000').split(',').map(Number);
+const memoryPasses = Number(argValue('--memory-passes') ?? 0);
 const rows: Row[] = [];
+const memory: { pass: number; rssMiB: number; heapMiB: number }[] = [];
+const mib = (b: number) => Math.round((b / 1048576) * 10) / 10;
 
-for (const n of sizes) {
+for (const [index, n] of sizes.entries()) {
   const h = new PassHarness({ memoryTmp: true });
   try {
     const specs = Object.fromEntries(Array.from({ length: n }, (_, i) => [`w${String(i).padStart(4, '0')}.container`, containerSpec(`localhost/w${i}:1`)]));
@@ -29,25 +37,46 @@ for (const n of sizes) {
       global.gc?.();
       const heap = process.memoryUsage().heapUsed;
       const start = performance.now();
-      const run = await h.pass();
+      const run = await h.profiledPass();
       if (run.result.exitCode !== 0) throw new Error(`${pass} with ${n} workloads ended with exit ${run.result.exitCode}: ${run.result.summary}`);
-      rows.push({ workloads: n, pass, ms: Math.round(performance.now() - start), commands: run.calls.length, heapMiB: Math.round(((process.memoryUsage().heapUsed - heap) / 1048576) * 10) / 10 });
+      rows.push({ workloads: n, pass, ms: Math.round(performance.now() - start), commands: run.calls.length, heapMiB: mib(process.memoryUsage().heapUsed - heap), profile: run.profile });
     };
     h.commit(specs, 'all');
     await measure('create all');
     await measure('nothing to do');
     h.commit({ ...specs, 'w0000.container': containerSpec('localhost/w0:2') }, 'one');
     await measure('change one');
+    if (memoryPasses > 0 && index === sizes.length - 1) {
+      for (let p = 1; p <= memoryPasses; p++) {
+        const run = await h.pass();
+        if (run.result.exitCode !== 0) throw new Error(`memory pass ${p} ended with exit ${run.result.exitCode}`);
+        // The harness keeps every log line in memory: drop them, they are not the pass's.
+        h.logs.length = 0;
+        if (p === 1 || p % 10 === 0) {
+          global.gc?.();
+          memory.push({ pass: p, rssMiB: mib(process.memoryUsage().rss), heapMiB: mib(process.memoryUsage().heapUsed) });
+        }
+      }
+    }
   } finally {
     h.cleanup();
   }
 }
 
 if (process.argv.includes('--json')) {
-  process.stdout.write(`${JSON.stringify(rows)}\n`);
+  process.stdout.write(`${JSON.stringify({ rows, memory })}\n`);
 } else {
   process.stdout.write('workloads  pass           wall ms  host commands  heap growth MiB\n');
   for (const r of rows) {
     process.stdout.write(`${String(r.workloads).padStart(9)}  ${r.pass.padEnd(13)}  ${String(r.ms).padStart(7)}  ${String(r.commands).padStart(13)}  ${String(r.heapMiB).padStart(15)}\n`);
+  }
+  process.stdout.write('\nwhere the time went (ms per step; apply.* are parts of step 7, summed over workloads)\n');
+  for (const r of rows) {
+    const steps = r.profile.steps.filter((s) => s.ms >= 1).map((s) => `${s.name} ${Math.round(s.ms)}`);
+    process.stdout.write(`${String(r.workloads).padStart(5)} ${r.pass.padEnd(13)}  ${steps.join(', ')}\n`);
+  }
+  if (memory.length > 0) {
+    process.stdout.write(`\nmemory over ${memoryPasses} passes with nothing to do, ${sizes.at(-1)} workloads (after gc):\n`);
+    for (const m of memory) process.stdout.write(`  pass ${String(m.pass).padStart(4)}: rss ${m.rssMiB} MiB, heap ${m.heapMiB} MiB\n`);
   }
 }

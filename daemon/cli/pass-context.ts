@@ -5,20 +5,28 @@ import { dirname } from 'node:path';
 import type { MoorConfig } from '../core/config/schema';
 import { createHostOps } from '../pass/host-ops';
 import type { PassContext } from '../pass/context';
+import { PassProfile, profiledRunner } from '../pass/profile';
 import { systemClock } from '../host/clock';
 import { ExecaRunner } from '../host/exec';
 import { acquirePassLock } from '../host/lock';
 import { createLogger } from '../host/log';
 import { openStateStore, type StateStore } from '../state/store';
 
-/** Runs `fn` holding the pass lock (process lock → state store), releasing it however fn ends. */
-export async function withPassLock<T>(config: MoorConfig, opts: { wait: boolean }, fn: (ctx: PassContext) => Promise<T>): Promise<T> {
+/**
+ * Runs `fn` holding the pass lock (process lock → state store), releasing it however fn
+ * ends. With `profile`, every span and host command of the pass is timed (and logged at
+ * debug level).
+ */
+export async function withPassLock<T>(config: MoorConfig, opts: { wait: boolean; profile?: boolean }, fn: (ctx: PassContext) => Promise<T>): Promise<T> {
   await mkdir(dirname(config.lockPath), { recursive: true, mode: 0o755 });
   const lock = await acquirePassLock(config.lockPath, { wait: opts.wait });
   try {
     const store = await openStateStore(config.stateDir, { clock: systemClock });
-    const host = createHostOps(new ExecaRunner(), config, { clock: systemClock });
-    return await fn({ config, host, store, log: createLogger(config.logLevel) });
+    const log = createLogger(config.logLevel);
+    const profile = opts.profile ? new PassProfile(log) : undefined;
+    const runner = profile ? profiledRunner(new ExecaRunner(), profile) : new ExecaRunner();
+    const host = createHostOps(runner, config, { clock: systemClock });
+    return await fn({ config, host, store, log, ...(profile ? { profile } : {}) });
   } finally {
     await lock.release();
   }

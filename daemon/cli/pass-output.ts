@@ -1,5 +1,6 @@
 // How a pass's result reads for people.
 import type { PassResult } from '../pass/pass-result';
+import type { PassProfileReport } from '../pass/profile';
 import { safeLines, safeText } from '../core/safe-text';
 import { table } from './output';
 
@@ -13,4 +14,12 @@ export function formatPassResult(r: PassResult): string {
   for (const i of r.items) if (i.diff) lines.push('', safeLines(i.diff.trimEnd()));
   lines.push('', safeText(r.summary));
   return lines.join('\n');
+}
+
+/** `--profile`: where the pass's time went, by step and by kind of host command. */
+export function formatProfile(p: PassProfileReport): string {
+  const ms = (v: number) => v.toFixed(1);
+  const steps = [['STEP', 'COUNT', 'MS'], ...p.steps.map((r) => [r.name, String(r.count), ms(r.ms)])];
+  const commands = [['HOST COMMAND', 'COUNT', 'MS'], ...p.commands.map((r) => [r.name, String(r.count), ms(r.ms)])];
+  return `profile: ${ms(p.totalMs)} ms in all; apply.* are parts of the apply step, summed over workloads\n${table(steps)}\n${table(commands)}`;
 }

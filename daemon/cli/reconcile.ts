@@ -6,10 +6,11 @@ import type { Command } from 'commander';
 import type { MoorConfig } from '../core/config/schema';
 import { UsageError } from '../core/errors';
 import type { PassResult } from '../pass/pass-result';
+import type { PassProfileReport } from '../pass/profile';
 import { runPass } from '../pass/run-pass';
 import { configFrom, type SetExit } from './common';
 import { emit } from './output';
-import { formatPassResult } from './pass-output';
+import { formatPassResult, formatProfile } from './pass-output';
 import { withPassLock } from './pass-context';
 import { reconcileViaRunningDaemon } from './via-daemon';
 
@@ -20,6 +21,7 @@ interface ReconcileOptions {
   json?: boolean;
   allowMassRemoval?: boolean;
   daemon?: boolean;
+  profile?: boolean;
 }
 
 export function registerReconcile(program: Command, setExit: SetExit): void {
@@ -32,9 +34,16 @@ export function registerReconcile(program: Command, setExit: SetExit): void {
     .option('--allow-mass-removal', 'allow a pass that removes every workload or more than max_removals')
     .option('--json', 'print the result as JSON')
     .option('--no-daemon', 'run the pass in this process even when a moor daemon answers on the control socket (by default it runs the pass)')
+    .option('--profile', 'time each step of the pass and each kind of host command, and print the sums (runs the pass in this process)')
     .action(async (opts: ReconcileOptions, cmd: Command) => {
       if (!opts.once) throw new UsageError('moor reconcile runs one pass with --once; for passes on a schedule and on every push, run "moor daemon" (moor.service)');
       const config = await configFrom(cmd);
+      if (opts.profile) {
+        const profiled = await profiledPass(config, opts);
+        emit(opts, profiled, (r) => `${formatPassResult(r)}\n${formatProfile(r.profile)}`);
+        setExit(profiled.exitCode);
+        return;
+      }
       const result = await reconcileOnce(config, opts);
       emit(opts, result, formatPassResult);
       setExit(result.exitCode);
@@ -54,4 +63,12 @@ export async function reconcileOnce(config: MoorConfig, opts: ReconcileOptions):
   return withPassLock(config, { wait: Boolean(opts.wait) }, (ctx) =>
     runPass(ctx, { dryRun: Boolean(opts.dryRun), allowMassRemoval: Boolean(opts.allowMassRemoval) }),
   );
+}
+
+/** One pass in this process, every step and host command timed: the result with its profile. */
+async function profiledPass(config: MoorConfig, opts: ReconcileOptions): Promise<PassResult & { profile: PassProfileReport }> {
+  return withPassLock(config, { wait: Boolean(opts.wait), profile: true }, async (ctx) => {
+    const result = await runPass(ctx, { dryRun: Boolean(opts.dryRun), allowMassRemoval: Boolean(opts.allowMassRemoval) });
+    return { ...result, profile: ctx.profile!.report() };
+  });
 }

@@ -1,7 +1,8 @@
 // Step 7 of a pass for one workload (docs/design.md §6): user, linger, user manager, its
 // Podman user namespace, files, daemon-reload, (re)starts, health gate. The caller records
-// the result; this returns the applied state, or for an update that failed the cause once
-// the previous version runs again (the automatic rollback), or throws; it never touches
+// the result; this returns, once the units are up, the rest of the gate (their settle
+// time) that gives the applied state, or for an update that failed the cause once the
+// previous version runs again (the automatic rollback), or throws; it never touches
 // another workload.
 import { posix } from 'node:path';
 import { HostError } from '../core/errors';
@@ -14,8 +15,9 @@ import type { Identity } from '../core/transforms';
 import type { UserRef } from '../host/systemd';
 import type { StateStore } from '../state/store';
 import { ensureUser } from './ensure-user';
-import { healthGate } from './health-gate';
+import { healthGate, untilUp, type UpGate } from './health-gate';
 import type { HostOps } from './host-ops';
+import { timed, type PassProfile } from './profile';
 
 export interface ApplyContext {
   host: HostOps;
@@ -25,6 +27,7 @@ export interface ApplyContext {
   settleMs: number;
   /** The host policy: what systemd has loaded is judged before anything starts. */
   policy?: Policy;
+  profile?: PassProfile;
 }
 
 export interface Applied {
@@ -39,23 +42,35 @@ export interface RolledBack {
   rolledBack: string;
 }
 
-export async function applyWorkload(
+/** Started, its units up: settle() waits out their settle time and says how it ended. */
+export interface Started {
+  uid: number;
+  settle(): Promise<Applied | RolledBack>;
+}
+
+/**
+ * Applies a workload up to its units being up (or its rollback), and hands back the rest
+ * of the health gate: the pass applies the next workload while this one settles
+ * (run-pass.ts), so a settle time is not spent once per workload.
+ */
+export async function startWorkload(
   ctx: ApplyContext,
   item: PlanItem,
   render: (identity: Identity) => RenderedWorkload,
   previousFiles: Record<string, string>,
   /** The content last applied (from its generation), to put back when the new files do not load or an update fails. */
   loadPrevious: () => Promise<Record<string, string> | undefined> = async () => undefined,
-): Promise<Applied | RolledBack> {
+): Promise<Started | RolledBack> {
   const { host } = ctx;
-  const entry = await ensureUser(host.users, ctx.store.ownedUsers, item.user);
+  const part = <T>(name: string, fn: () => Promise<T>): Promise<T> => timed(ctx.profile, `apply.${name}`, fn);
+  const entry = await part('user', () => ensureUser(host.users, ctx.store.ownedUsers, item.user));
   const who: UserRef = { user: entry.name, uid: entry.uid };
-  await host.logind.enableLinger(who.user);
-  await host.system.startUserManager(who.uid);
+  await part('linger', () => host.logind.enableLinger(who.user));
+  await part('user manager', () => host.system.startUserManager(who.uid));
   // Before any unit of the user starts: a Quadlet unit whose podman has to create the
   // user's namespace can lose its READY=1 (host/podman-userns.ts). Every apply does it, so
   // a namespace gone since (a reboot, a restarted user manager) is made again first.
-  await host.preparePodmanUserNamespace(who);
+  await part('podman namespace', () => host.preparePodmanUserNamespace(who));
 
   const rendered = render({ name: item.workload, user: who.user, uid: who.uid, home: entry.home });
   if (rendered.problems.length > 0) {
@@ -69,44 +84,61 @@ export async function applyWorkload(
   const gone = unitsOfTargets(removed);
   if (gone.length > 0) await host.userManager.stop(who, gone.map((u) => u.unit)).catch(() => undefined);
 
-  await host.writeFiles({
-    user: who.user,
-    uid: who.uid,
-    home: entry.home,
-    files: changed.map((f) => ({ path: f.target, content: f.content, mode: 0o644 })),
-    remove: removed,
-  });
-  await host.userManager.daemonReload(who);
+  await part('write files', () =>
+    host.writeFiles({
+      user: who.user,
+      uid: who.uid,
+      home: entry.home,
+      files: changed.map((f) => ({ path: f.target, content: f.content, mode: 0o644 })),
+      remove: removed,
+    }),
+  );
+  await part('daemon-reload', () => host.userManager.daemonReload(who));
 
   const units = rendered.units;
   const back: Rollback = { who, home: entry.home, written: changed.map((f) => f.target), removed, gone: gone.map((u) => u.unit) };
   try {
-    await verifyLoaded(ctx, who, units);
-    if (ctx.policy) await verifyPolicy(ctx, ctx.policy, who, entry.home, units, rendered);
+    await part('verify', async () => {
+      await verifyLoaded(ctx, who, units);
+      if (ctx.policy) await verifyPolicy(ctx, ctx.policy, who, entry.home, units, rendered);
+    });
   } catch (err) {
     // A workload whose files do not load, or whose loaded units break the policy, is left as it ran: the old files go back before
     // anything restarts, so a later reload or reboot does not drop the running service.
-    if (item.action === 'update') return { uid: who.uid, rolledBack: await rollBack(ctx, back, [], (err as Error).message, loadPrevious) };
+    if (item.action === 'update') return { uid: who.uid, rolledBack: await part('rollback', () => rollBack(ctx, back, [], (err as Error).message, loadPrevious)) };
     const restored = await restoreFiles(ctx, who, entry.home, back.written, removed, loadPrevious);
     throw new HostError(`${(err as Error).message}; ${restored}`);
   }
   const touched = unitsToAct(units, changed.map((f) => f.target), rendered, fullApply);
   const deadline = host.clock.now().getTime() + ctx.healthMs;
+  // An update that fails brings the previous version back up; a first creation, a
+  // redeploy or a drift repair has no other version to go back to.
+  const failed = async (err: unknown): Promise<RolledBack> => {
+    if (item.action !== 'update') throw err;
+    return { uid: who.uid, rolledBack: await part('rollback', () => rollBack(ctx, back, touched.map((u) => u.unit), (err as Error).message, loadPrevious)) };
+  };
+  let up: UpGate;
   try {
-    await startUnits(ctx, who, touched);
-    await healthGate(
-      host.userManager,
-      who,
-      units.filter((u) => u.gate).map((u) => u.unit),
-      { deadline, clock: host.clock, settleMs: ctx.settleMs },
+    await part('start', () => startUnits(ctx, who, touched));
+    up = await part('health gate', () =>
+      untilUp(
+        host.userManager,
+        who,
+        units.filter((u) => u.gate).map((u) => u.unit),
+        { deadline, clock: host.clock, settleMs: ctx.settleMs },
+      ),
     );
   } catch (err) {
-    // An update that fails brings the previous version back up; a first creation, a
-    // redeploy or a drift repair has no other version to go back to.
-    if (item.action !== 'update') throw err;
-    return { uid: who.uid, rolledBack: await rollBack(ctx, back, touched.map((u) => u.unit), (err as Error).message, loadPrevious) };
+    return failed(err);
   }
-  return { uid: who.uid, rendered };
+  return {
+    uid: who.uid,
+    settle: () =>
+      part('settle', () => up.settle()).then(
+        (): Applied => ({ uid: who.uid, rendered }),
+        failed,
+      ),
+  };
 }
 
 /** What an update changed, for putting the previous version back. */

@@ -9,6 +9,7 @@ import type { StateStore } from '../state/store';
 import type { DesiredState } from './desired-source';
 import type { HostOps } from './host-ops';
 import type { ItemOutcome } from './pass-result';
+import type { PassProfile } from './profile';
 
 /** What a pass works with: the config, the host, the state store and the log. */
 export interface PassContext {
@@ -16,6 +17,8 @@ export interface PassContext {
   host: HostOps;
   store: StateStore;
   log: Logger;
+  /** Where the pass's time goes, when asked (`--profile`, or the daemon's debug log). */
+  profile?: PassProfile;
 }
 
 export interface PassOptions {

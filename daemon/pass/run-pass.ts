@@ -12,11 +12,12 @@ import { GuardError, HostError } from '../core/errors';
 import { planPass, removalGuard, type Observation, type PlanItem } from '../core/plan';
 import type { AppliedRecord } from '../state/applied';
 import type { StatusItem } from '../state/generation-records';
-import { appliedFiles, applyItem, forgetRollback } from './apply-item';
+import { appliedFiles, beginItem, forgetRollback, type FinishItem } from './apply-item';
 import type { HostView, Installed, Observed, PassContext, PassOptions } from './context';
 import { desiredFromGeneration, desiredFromRepo, refuseExistingGroups, type DesiredState } from './desired-source';
 import { observeDrift } from './observe-drift';
 import { diffAgainstApplied } from './plan-diff';
+import { timed } from './profile';
 import { keptError, lastPassRecord, logItem, plannedOutcome, summarize, toStatusItem, type ItemOutcome, type PassResult } from './pass-result';
 
 /** The plan of step 5, with the fields every result of this pass repeats. */
@@ -35,18 +36,20 @@ export type { PassContext, PassOptions } from './context';
  * than showing an older success.
  */
 export async function runPass(ctx: PassContext, opts: PassOptions = {}): Promise<PassResult> {
+  const step = <T>(name: string, fn: () => Promise<T>): Promise<T> => timed(ctx.profile, name, fn);
   try {
-    await recover(ctx);
-    const view = await renderForHost(ctx, await desiredState(ctx));
-    const observed = await observe(ctx, view);
-    const plan = planAndGuard(ctx, view, observed, opts);
-    if (opts.dryRun) return await dryRun(ctx, view, observed, plan, opts);
-    await forgetStaleRollbacks(ctx, view, observed);
-    const unchanged = await recordNoChange(ctx, view, plan, observed);
+    await step('1 recover', () => recover(ctx));
+    const desired = await step('2 desired state', () => desiredState(ctx));
+    const view = await step('3 render for host', () => renderForHost(ctx, desired));
+    const observed = await step('4 observe', () => observe(ctx, view));
+    const plan = await step('5 plan', async () => planAndGuard(ctx, view, observed, opts));
+    if (opts.dryRun) return await step('5 dry run', () => dryRun(ctx, view, observed, plan, opts));
+    await step('5 plan', () => forgetStaleRollbacks(ctx, view, observed));
+    const unchanged = await step('6 record no change', () => recordNoChange(ctx, view, plan, observed));
     if (unchanged) return unchanged;
-    await requireTools(ctx, plan);
-    const applied = await applyEach(ctx, view, observed, plan, opts);
-    return await finish(ctx, plan, applied);
+    await step('6b host tools', () => requireTools(ctx, plan));
+    const applied = await step('7 apply', () => applyEach(ctx, view, observed, plan, opts));
+    return await step('8 finish', () => finish(ctx, plan, applied));
   } catch (err) {
     if (!opts.dryRun) await recordFailedPass(ctx, err);
     throw err;
@@ -224,34 +227,49 @@ interface ApplyRun {
 
 /**
  * Step 7: begin a generation, then apply each item in plan order (creates and updates in
- * sorted order, removals in reverse). One failure never stops the others; the
- * generation's status is written after every item, so a killed pass leaves a record of
- * how far it got.
+ * sorted order, removals in reverse). One failure never stops the others. Items overlap
+ * by one: while a workload's units settle (the end of its health gate), the next item is
+ * applied up to its own units being up; then the first is finished, recorded and logged,
+ * so outcomes still come in plan order. The generation's status is written after every
+ * item that changed the host, so a killed pass leaves a record of how far it got (an item
+ * that changed nothing waits for the next write: writing the whole status after each of
+ * a thousand unchanged items made a pass quadratic).
  */
 async function applyEach(ctx: PassContext, view: HostView, observed: Observed, plan: Planned, opts: PassOptions): Promise<ApplyRun> {
   const { desired } = view;
-  const generation = await ctx.store.generations.begin({
+  const generation = await timed(ctx.profile, 'apply.begin generation', () => ctx.store.generations.begin({
     kind: desired.kind,
     commit: desired.commit,
     source: desired.source,
     ...(desired.rollbackOf !== undefined ? { rollbackOf: desired.rollbackOf } : {}),
     workloads: Object.fromEntries([...view.rendered.values()].map((r) => [r.name, { user: r.user, hash: r.hash, files: contentsOf(r) }])),
-  });
+  }));
   const run: ApplyRun = { generation, items: [], statusItems: [] };
+  const scope = { view, observed, generation, settleMs: opts.settleMs ?? 1_000 };
+  const complete = async (item: PlanItem, finish: FinishItem): Promise<void> => {
+    const outcome = await finish();
+    run.items.push(outcome);
+    run.statusItems.push(toStatusItem(outcome, ctx.host.clock.now()));
+    if (!HOST_UNTOUCHED.has(item.action)) await timed(ctx.profile, 'apply.record status', () => ctx.store.generations.recordStatus(generation, run.statusItems));
+    logItem(ctx.log, outcome, generation, desired.commit);
+    opts.onItem?.(outcome);
+  };
+  let settling: { item: PlanItem; finish: FinishItem } | undefined;
   for (const item of plan.items) {
     if (opts.shouldStop?.()) {
       ctx.log.warn({ generation }, 'stopping: the remaining workloads are left for the next pass');
       break;
     }
-    const outcome = await applyItem(ctx, { view, observed, generation, settleMs: opts.settleMs ?? 1_000 }, item);
-    run.items.push(outcome);
-    run.statusItems.push(toStatusItem(outcome, ctx.host.clock.now()));
-    await ctx.store.generations.recordStatus(generation, run.statusItems);
-    logItem(ctx.log, outcome, generation, desired.commit);
-    opts.onItem?.(outcome);
+    const finish = await beginItem(ctx, scope, item);
+    if (settling) await complete(settling.item, settling.finish);
+    settling = { item, finish };
   }
+  if (settling) await complete(settling.item, settling.finish);
   return run;
 }
+
+/** Plan actions whose item changes nothing on the host. */
+const HOST_UNTOUCHED = new Set<PlanItem['action']>(['unchanged', 'keep', 'skip']);
 
 /** Step 8: `complete` and the `current` swap when every item succeeded, gc, last-pass.json. */
 async function finish(ctx: PassContext, plan: Planned, run: ApplyRun): Promise<PassResult> {

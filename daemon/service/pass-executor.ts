@@ -15,6 +15,7 @@ import type { Logger } from '../host/log';
 import { openStateStore, type StateStore } from '../state/store';
 import { createHostOps, type HostOps } from '../pass/host-ops';
 import { runPass, type PassContext, type PassOptions } from '../pass/run-pass';
+import { PassProfile } from '../pass/profile';
 import type { PassRequest } from './pass-loop';
 import { errorOutcome, type PassOutcome } from './protocol';
 
@@ -47,8 +48,10 @@ export function createPassExecutor(deps: ExecutorDeps): (request: PassRequest) =
       if (!lock) return { kind: 'cancelled', summary: 'the daemon is stopping: the pass did not run' };
       request.progress();
       const store = await openStore(config);
+      // At debug level every step of the pass is a journal line with its time.
+      const profile = config.logLevel === 'debug' ? { profile: new PassProfile(log) } : {};
       const result = await pass(
-        { config, host: hostFor(config), store, log },
+        { config, host: hostFor(config), store, log, ...profile },
         { shouldStop: request.shouldStop, onItem: request.onItem, ...(deps.passOptions ?? {}) },
       );
       const line = `pass ${result.exitCode === 0 ? 'done' : `ended with exit ${result.exitCode}`}: ${result.summary}`;

@@ -47,6 +47,9 @@ export type QuarantinedGeneration = z.infer<typeof QuarantinedGeneration>;
 export type { GenerationInfo, GenerationInput, RecoveryReport, GenerationWorkload };
 
 export class GenerationStore {
+  /** The generation this store began, and its manifest (see inProgressManifest). */
+  private begun: { id: number; manifest: Manifest; finished?: boolean } | undefined;
+
   constructor(
     private readonly layout: StateLayout,
     private readonly clock: Clock,
@@ -78,7 +81,9 @@ export class GenerationStore {
       ),
     };
     // Written after the units: a manifest promises that every file it lists is on disk.
-    await writeJsonAtomic(join(this.dir(id), 'manifest.json'), Manifest.parse(manifest));
+    const written = Manifest.parse(manifest);
+    await writeJsonAtomic(join(this.dir(id), 'manifest.json'), written);
+    this.begun = { id, manifest: written };
     return id;
   }
 
@@ -212,13 +217,29 @@ export class GenerationStore {
 
   /** Returns the generation's manifest, which the caller needs to judge the result. */
   private async writeStatus(id: number, items: readonly StatusItem[], finishedAt: string | undefined): Promise<Manifest> {
-    const info = await this.requireInfo(id);
-    if (info.state !== 'in-progress') throw new StateError(`generation ${id} is ${info.state}; its status is final`);
-    if (!info.manifest) throw new StateError(`generation ${id} has no manifest; begin() did not finish`);
+    const manifest = await this.inProgressManifest(id);
     const now = this.clock.now().toISOString();
     const status = Status.safeParse({ generation: id, items, updatedAt: now, ...(finishedAt ? { finishedAt } : {}) });
     if (!status.success) throw new StateError(`generation ${id}: invalid status: ${status.error.message}`);
     await writeJsonAtomic(join(this.dir(id), 'status.json'), status.data);
+    // A status with finishedAt is final.
+    if (finishedAt && this.begun?.id === id) this.begun.finished = true;
+    return manifest;
+  }
+
+  /**
+   * The manifest of a generation whose status may still change. The one this store began
+   * is kept in memory (a manifest is written once): re-reading it after every item made a
+   * pass quadratic in the number of workloads. Its markers are still checked on disk.
+   */
+  private async inProgressManifest(id: number): Promise<Manifest> {
+    if (this.begun?.id === id && !this.begun.finished) {
+      const [complete, aborted] = await Promise.all([pathExists(join(this.dir(id), 'complete')), pathExists(join(this.dir(id), 'aborted'))]);
+      if (!complete && !aborted) return this.begun.manifest;
+    }
+    const info = await this.requireInfo(id);
+    if (info.state !== 'in-progress') throw new StateError(`generation ${id} is ${info.state}; its status is final`);
+    if (!info.manifest) throw new StateError(`generation ${id} has no manifest; begin() did not finish`);
     return info.manifest;
   }
 

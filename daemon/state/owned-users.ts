@@ -7,6 +7,7 @@
 // removed user leaves a tombstone (name, uid, range, removedAt) behind.
 // A file written before tombstones and marks existed reads fine: both start empty, and
 // the marks then start from the highest uid and range of the users listed.
+import { stat } from 'node:fs/promises';
 import { z } from 'zod';
 import { rangeLast, type Allocation, type HighWater, type SubidRange } from '../core/id-allocation';
 import type { Clock } from '../core/ports';
@@ -64,19 +65,34 @@ export class OwnedUsersRegistry {
   // Read-modify-write of one file: concurrent callers in this process take turns, or one
   // update could silently undo another.
   private queue: Promise<unknown> = Promise.resolve();
+  /**
+   * The file as last read, with the identity of what it was read from. A pass asks about
+   * every workload's user: parsing the whole file each time made a pass quadratic in the
+   * number of workloads. Every write renames a new file into place, so inode, size and
+   * mtime tell a changed file, whoever wrote it.
+   */
+  private cache: { key: string; file: OwnedUsersFile } | undefined;
 
   constructor(
     private readonly layout: StateLayout,
     private readonly clock: Clock,
   ) {}
 
-  private async load(): Promise<OwnedUsersFile> {
-    return (await readJsonIfExists(this.layout.ownedUsers, OwnedUsersFile)) ?? { users: {} };
+  /** The file as it is now. Shared with the cache: callers only read it (update() copies). */
+  private async load(): Promise<Readonly<OwnedUsersFile>> {
+    const key = await stat(this.layout.ownedUsers, { bigint: true }).then(
+      (s) => `${s.ino}:${s.size}:${s.mtimeNs}`,
+      () => undefined,
+    );
+    if (key !== undefined && this.cache?.key === key) return this.cache.file;
+    const file = (await readJsonIfExists(this.layout.ownedUsers, OwnedUsersFile)) ?? { users: {} };
+    this.cache = key === undefined ? undefined : { key, file };
+    return file;
   }
 
   private update<T>(change: (file: OwnedUsersFile) => T): Promise<T> {
     const run = this.queue.then(async () => {
-      const file = await this.load();
+      const file = structuredClone(await this.load()) as OwnedUsersFile;
       const result = change(file);
       await writeJsonAtomic(this.layout.ownedUsers, file);
       return result;
@@ -162,12 +178,13 @@ export class OwnedUsersRegistry {
   /** Every user moor removed, oldest first. */
   async removed(): Promise<RemovedUser[]> {
     await this.queue;
-    return (await this.load()).removed ?? [];
+    return structuredClone((await this.load()).removed ?? []);
   }
 
   async get(name: string): Promise<OwnedUser | undefined> {
     await this.queue;
-    return (await this.load()).users[name];
+    const entry = (await this.load()).users[name];
+    return entry === undefined ? undefined : structuredClone(entry);
   }
 
   /**
@@ -184,6 +201,6 @@ export class OwnedUsersRegistry {
     const { users } = await this.load();
     return Object.keys(users)
       .sort()
-      .map((name) => ({ name, ...(users[name] as OwnedUser) }));
+      .map((name) => ({ name, ...structuredClone(users[name] as OwnedUser) }));
   }
 }

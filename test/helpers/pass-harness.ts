@@ -10,6 +10,7 @@ import { dirname, join } from 'node:path';
 import { createHostOps, type HostOps } from '../../daemon/pass/host-ops';
 import { runPass, type PassOptions } from '../../daemon/pass/run-pass';
 import type { PassResult } from '../../daemon/pass/pass-result';
+import { PassProfile, profiledRunner, type PassProfileReport } from '../../daemon/pass/profile';
 import { mergeConfigFiles, resolveConfig } from '../../daemon/core/config/resolve';
 import type { ConfigFile, MoorConfig } from '../../daemon/core/config/schema';
 import type { Clock, CommandResult, CommandRunner, RunOptions } from '../../daemon/core/ports';
@@ -283,6 +284,16 @@ export class PassHarness {
     const store = tapStore(await this.openStore(), timeline);
     const result = await runPass({ config, host: this.host(new TimelineRunner(this.fake, timeline), config), store, log: this.log }, opts);
     return { result, timeline, calls: this.fake.callLines().slice(before) };
+  }
+
+  /** One pass as `moor reconcile --once --profile` runs it: every span and host command timed. */
+  async profiledPass(opts: PassOptions = {}): Promise<PassRun & { profile: PassProfileReport }> {
+    const before = this.fake.calls.length;
+    const timeline = new Timeline();
+    const profile = new PassProfile(this.log);
+    const runner = profiledRunner(new TimelineRunner(this.fake, timeline), profile);
+    const result = await runPass({ config: this.config, host: this.host(runner), store: await this.openStore(), log: this.log, profile }, opts);
+    return { result, timeline, calls: this.fake.callLines().slice(before), profile: profile.report() };
   }
 
   /**

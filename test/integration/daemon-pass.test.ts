@@ -107,6 +107,8 @@ describe('the daemon with the real pass', () => {
     await waitFor(() => sent.some((s) => s.startsWith('STATUS=gen 1')), 'the startup pass');
     expect(sent).toContain(`STATUS=gen 1 @${first.slice(0, 7)}: 1 applied, 0 unchanged, 0 failed, 0 removed`);
     expect(h.fake.unit('web', 'web.service')?.activeState).toBe('active');
+    // log_level = "debug": each step of the pass is a journal line with its time.
+    for (const span of ['2 desired state', '7 apply', 'apply.write files']) expect(h.logs.some((l) => l.includes(`span ${span}: `)), span).toBe(true);
 
     const t0 = Date.now();
     const second = h.commit({ 'web.container': containerSpec('localhost/web:2') });

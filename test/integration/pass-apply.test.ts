@@ -365,3 +365,44 @@ describe('log lines', () => {
     expect(h.logs.filter((l) => l.startsWith('<3>'))).toEqual([api]);
   });
 });
+
+describe('a profiled pass (moor reconcile --once --profile)', () => {
+  it('times each step, each part of applying a workload and each kind of host command, and logs every span at debug level', async () => {
+    h.commit({ 'web.container': containerSpec(), 'api.container': containerSpec('localhost/api:1') });
+    const { result, profile, calls } = await h.profiledPass();
+    expect(result.exitCode).toBe(0);
+    const steps = profile.steps.map((s) => s.name);
+    expect(steps.filter((s) => /^\d/.test(s))).toEqual(['1 recover', '2 desired state', '3 render for host', '4 observe', '5 plan', '6 record no change', '6b host tools', '7 apply', '8 finish']);
+    for (const part of ['apply.user', 'apply.linger', 'apply.user manager', 'apply.podman namespace', 'apply.write files', 'apply.daemon-reload', 'apply.verify', 'apply.start', 'apply.health gate', 'apply.record']) {
+      expect(profile.steps.find((s) => s.name === part), part).toMatchObject({ count: 2 });
+    }
+    // Every host command is counted once, under its kind.
+    expect(profile.commands.reduce((n, c) => n + c.count, 0)).toBe(calls.length);
+    expect(profile.commands.find((c) => c.name === 'useradd')).toMatchObject({ count: 2 });
+    expect(profile.commands.find((c) => c.name === 'as user: systemctl --user daemon-reload')).toMatchObject({ count: 2 });
+    expect(profile.totalMs).toBeGreaterThanOrEqual(profile.steps.find((s) => s.name === '7 apply')!.ms);
+    expect(h.logs.some((l) => /span apply\.health gate: [\d.]+ ms/.test(l))).toBe(true);
+  });
+});
+
+describe('the settle time of the health gate', () => {
+  it('is spent applying the next workload: api settles while web is started, and items still finish in plan order', async () => {
+    h.commit({ 'web.container': containerSpec(), 'api.container': containerSpec('localhost/api:1') });
+    const { result, calls } = await h.pass({ settleMs: 1_000 });
+    expect(result.exitCode).toBe(0);
+    expect(result.items.map((i) => i.workload)).toEqual(['api', 'web']);
+    const lines = calls.map(norm).filter((l) => / restart | show (api|web)\.service/.test(l));
+    expect(lines).toEqual([
+      'as api(1000): systemctl --user show api.service',
+      'as api(1000): systemctl --user restart api.service',
+      'as api(1000): systemctl --user show api.service',
+      'as web(1001): systemctl --user show web.service',
+      'as web(1001): systemctl --user restart web.service',
+      'as web(1001): systemctl --user show web.service',
+      // api's look after its settle time comes after web's start, before web's own.
+      'as api(1000): systemctl --user show api.service',
+      'as web(1001): systemctl --user show web.service',
+    ]);
+    expect(h.itemLines().map((l) => /workload=(\w+)/.exec(l)?.[1])).toEqual(['api', 'web']);
+  });
+});

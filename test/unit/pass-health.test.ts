@@ -1,7 +1,7 @@
 // The health gate of a pass (docs/design.md §6 step 7.8) over a scripted user manager and a clock
 // that only moves when the gate sleeps.
 import { describe, expect, it } from 'vitest';
-import { healthGate } from '../../daemon/pass/health-gate';
+import { healthGate, untilUp } from '../../daemon/pass/health-gate';
 import type { UnitStatus } from '../../daemon/core/parse/systemctl-show';
 import { unitHealth } from '../../daemon/core/unit-health';
 import type { UserManager } from '../../daemon/host/systemd';
@@ -44,7 +44,8 @@ describe('healthGate', () => {
     const clock = new FakeClock(0);
     const { um, looks } = manager(clock, () => status('active'));
     await healthGate(um, who, ['web.service'], { deadline: 300_000, clock, settleMs: 1_000, pollMs: 500 });
-    expect(looks).toEqual([0, 500, 1_000]);
+    // One look when it is up, one when its settle time has passed.
+    expect(looks).toEqual([0, 1_000]);
   });
 
   it('fails a unit that dies while settling, with how it ended and its own output', async () => {
@@ -113,5 +114,35 @@ describe('unitHealth', () => {
     expect(unitHealth(status('active', { loadState: 'not-found' }))).toEqual({ state: 'failed', detail: 'not loaded (LoadState=not-found)' });
     expect(unitHealth(status('activating', { subState: 'start-pre' }))).toEqual({ state: 'pending', detail: 'activating (start-pre)' });
     expect(unitHealth(status('deactivating', { subState: 'stop-sigterm' }))).toMatchObject({ state: 'pending' });
+  });
+});
+
+describe('untilUp, then settle', () => {
+  it('returns once the units are up; settle looks once, when the settle time has passed', async () => {
+    const clock = new FakeClock(0);
+    const { um, looks } = manager(clock, () => status('active'));
+    const up = await untilUp(um, who, ['web.service'], { deadline: 300_000, clock, settleMs: 1_000, pollMs: 500 });
+    expect(looks).toEqual([0]);
+    clock.advance(1_500); // the pass applied the next workload meanwhile
+    await up.settle();
+    expect(looks).toEqual([0, 1_500]);
+  });
+
+  it('a unit that restarted while settling (another InvocationID) is watched again until it stays up', async () => {
+    const clock = new FakeClock(0);
+    const second = '0'.repeat(31) + '2';
+    const { um, looks } = manager(clock, (t) => status('active', t === 0 ? {} : { invocationId: second }));
+    const up = await untilUp(um, who, ['web.service'], { deadline: 300_000, clock, settleMs: 1_000, pollMs: 500 });
+    await up.settle();
+    // Up at 0; at 1000 it is another run: watched from there for a whole settle time.
+    expect(looks).toEqual([0, 1_000, 1_000, 1_500, 2_000]);
+  });
+
+  it('a unit that died while settling fails the settle with its own output', async () => {
+    const clock = new FakeClock(0);
+    const died = status('failed', { result: 'exit-code', properties: { ExecMainCode: '1', ExecMainStatus: '3' } });
+    const { um } = manager(clock, (t) => (t === 0 ? status('active') : died), ['FATAL: bad config']);
+    const up = await untilUp(um, who, ['web.service'], { deadline: 300_000, clock, settleMs: 1_000 });
+    await expect(up.settle()).rejects.toThrow('web.service failed (Result=exit-code): main process exited with status 3 — output of web.service: FATAL: bad config');
   });
 });
