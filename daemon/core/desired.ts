@@ -127,10 +127,16 @@ export function renderWorkload(
   files.sort((a, b) => a.target.localeCompare(b.target));
   const units = expectedUnits(files.map((f) => ({ ...f, path: f.source, serviceName: serviceNames.get(f.source) })));
   if (policy) {
-    problems.push(...policyProblems(policy, w.name, judged.map((j) => ({ ...j, unitName: units.find((u) => u.source === j.path)?.unit ?? j.name }))));
+    problems.push(...policyProblems(policy, w.name, judged.map((j) => ({ ...j, unitName: units.find((u) => u.source === j.path)?.unit ?? j.name })), dataFileOf(files)));
   }
   return { name: w.name, user: w.user, files, units, hash: hashFiles(files), problems };
 }
+
+/** A file deployed beside the units by name, as rendered: the YAML a `.kube` names, for the policy. */
+const dataFileOf = (files: readonly DesiredFile[]) => (name: string) => {
+  const f = files.find((x) => x.kind === 'referenced' && x.name === name);
+  return f ? { path: f.source, content: f.content } : undefined;
+};
 
 const QUADLET_SECTION: Record<string, string> = { container: 'Container', pod: 'Pod', kube: 'Kube', volume: 'Volume', network: 'Network', image: 'Image', build: 'Build' };
 

@@ -4,6 +4,7 @@
 // time) that gives the applied state, or for an update that failed the cause once the
 // previous version runs again (the automatic rollback), or throws; it never touches
 // another workload.
+import { posix } from 'node:path';
 import { HostError } from '../core/errors';
 import { unitsOfTargets, type ExpectedUnit } from '../core/deploy-layout';
 import { renderedFromFiles, type RenderedWorkload } from '../core/desired';
@@ -99,7 +100,7 @@ export async function startWorkload(
   try {
     await part('verify', async () => {
       await verifyLoaded(ctx, who, units);
-      if (ctx.policy) await verifyPolicy(ctx, ctx.policy, who, entry.home, units);
+      if (ctx.policy) await verifyPolicy(ctx, ctx.policy, who, entry.home, units, rendered);
     });
   } catch (err) {
     // A workload whose files do not load, or whose loaded units break the policy, is left as it ran: the old files go back before
@@ -215,12 +216,19 @@ async function verifyLoaded(ctx: ApplyContext, who: UserRef, units: readonly Exp
  * a Quadlet file, the generator's output), read back with `systemctl --user cat` and
  * judged as the static check judged the spec. Services and sockets have Exec lines.
  */
-async function verifyPolicy(ctx: ApplyContext, policy: Policy, who: UserRef, home: string, units: readonly ExpectedUnit[]): Promise<void> {
+async function verifyPolicy(ctx: ApplyContext, policy: Policy, who: UserRef, home: string, units: readonly ExpectedUnit[], rendered: RenderedWorkload): Promise<void> {
   const loaded = [];
   for (const u of units.filter((x) => /\.(service|socket)$/.test(x.unit))) {
     loaded.push({ unit: u.unit, loaded: parseUnit(await ctx.host.userManager.cat(who, u.unit)).unit });
   }
-  const violations = loadedViolations(policy, loaded, { home, uid: who.uid, user: who.user });
+  // `podman kube play /home/u/.config/.../app.yaml` is judged on the YAML moor deployed
+  // there (`%h` is the home systemd puts there when it runs the line).
+  const deployed = new Map(rendered.files.map((f) => [posix.normalize(`${home}/.config/${f.target}`), { path: f.source, content: f.content }]));
+  const fileAt = (path: string) => {
+    const expanded = path.replace(/^%h(?=\/)/, home);
+    return expanded.startsWith('/') && !expanded.includes('%') ? deployed.get(posix.normalize(expanded)) : undefined;
+  };
+  const violations = loadedViolations(policy, loaded, { home, uid: who.uid, user: who.user }, fileAt);
   if (violations.length === 0) return;
   throw new HostError(`refused by the host policy, nothing was started: ${violations.map((v) => `${v.message} (fix: ${v.hint})`).join('; ')}`);
 }

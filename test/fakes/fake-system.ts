@@ -1053,9 +1053,10 @@ const QUADLET_OPTIONS: Record<string, Record<string, (v: string) => string[]>> =
   Volume: { Device: (v) => ['--opt', `device=${v}`], Type: (v) => ['--opt', `type=${v}`], Options: (v) => ['--opt', `o=${v}`] },
   Network: {},
   Image: {},
+  Kube: { PublishPort: (v) => ['--publish', v], Network: (v) => ['--network', v], UserNS: (v) => ['--userns', v] },
 };
 /** Keys placed elsewhere on the command line (PodmanArgs= is appended to the options). */
-const PLACED: Record<string, string[]> = { Container: ['Image', 'Exec'], Image: ['Image'] };
+const PLACED: Record<string, string[]> = { Container: ['Image', 'Exec'], Image: ['Image'], Kube: ['Yaml'] };
 
 function quadletOutput(file: string, content: string, sibling: (name: string) => string | undefined, dir: string): { text: string } | { error: string } {
   const dot = file.lastIndexOf('.');
@@ -1089,6 +1090,11 @@ function quadletOutput(file: string, content: string, sibling: (name: string) =>
       'ExecStopPost=/usr/bin/podman pod rm --pod-id-file=%t/%N.pod-id --ignore --force',
       'Type=forking',
     );
+  } else if (ext === 'kube') {
+    // Quadlet makes a relative Yaml= absolute against the unit's directory; a specifier stays for systemd.
+    const yaml = value('Yaml') ?? '';
+    const path = /^[/%]/.test(yaml) ? yaml : `${dir}${yaml.replace(/^\.\//, '')}`;
+    service.push('KillMode=mixed', 'Environment=PODMAN_SYSTEMD_UNIT=%n', 'Type=notify', 'NotifyAccess=all', `ExecStart=/usr/bin/podman kube play --replace --service-container=true ${options.join(' ')} ${path}`.replace(/ +/g, ' '), `ExecStopPost=/usr/bin/podman kube down ${path}`);
   } else if (ext === 'volume' || ext === 'network') {
     service.push('Type=oneshot', 'RemainAfterExit=yes', `ExecStart=/usr/bin/podman ${ext} create --ignore ${options.join(' ')} systemd-${stem}`.replace(/ +/g, ' '));
   } else {

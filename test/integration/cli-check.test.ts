@@ -153,6 +153,22 @@ describe('moor check under a host policy', () => {
     expect(json.workloads.map((w) => `${w.name} ${w.valid}`)).toEqual(['fine true', 'nightly false', 'shopfront false']);
   });
 
+  it('judges what a .kube\'s Kubernetes YAML runs: its violations name the YAML line; a compliant YAML passes', () => {
+    const kubePolicy = join(root, 'kube-policy.toml');
+    writeFileSync(kubePolicy, '[policy]\nports = [8080]\npull = ["never"]\nhost_namespaces = []\nhost_paths = []\nprivileged = false\nimages = ["localhost/*"]\n');
+    const yaml = (extra: string) =>
+      `apiVersion: v1\nkind: Pod\nmetadata:\n  name: app\nspec:\n${extra}  containers:\n  - name: app\n    image: localhost/app:1\n    imagePullPolicy: Never\n    ports:\n    - containerPort: 80\n      hostPort: 8080\n`;
+    const spec = { 'web.container': '[Container]\nImage=localhost/web:1\nPull=never\n', 'web-app.kube': '[Kube]\nYaml=web-app.yaml\n' };
+    const bad = write(join(root, 'kube-bad'), { ...spec, 'web-app.yaml': yaml('  hostNetwork: true\n  volumes:\n  - name: root\n    hostPath:\n      path: /\n') });
+    const r = runMoor(['--config', kubePolicy, 'check', bad, '--transforms', join(root, 'none')]);
+    expect(r.code).toBe(2);
+    const lines = r.stdout.split('\n');
+    expect(lines.some((l) => l.startsWith('web-app.kube: policy rule "host_namespaces": web-app.service (web-app.kube) joins a namespace of the host (network=host) (hostNetwork: true); this host allows none (set by web-app.yaml:6)'))).toBe(true);
+    expect(lines.some((l) => l.startsWith('web-app.kube: policy rule "host_paths": web-app.service (web-app.kube) mounts host path / (hostPath: /); this host allows none (set by web-app.yaml:10)'))).toBe(true);
+    const good = write(join(root, 'kube-good'), { ...spec, 'web-app.yaml': yaml('') });
+    expect(runMoor(['--config', kubePolicy, 'check', good, '--transforms', join(root, 'none')]).code).toBe(0);
+  });
+
   it('without a [policy] table the same repo is fine', () => {
     const r = runMoor([...noConfig, 'check', join(root, 'policy-repo'), '--transforms', join(root, 'none')]);
     expect(r.code).toBe(0);

@@ -92,4 +92,47 @@ describe('a host policy', () => {
     expect(next.result.exitCode).toBe(0);
     expect(next.calls.filter((c) => c.includes('systemctl --user cat'))).toEqual([]);
   });
+
+  describe('a .kube workload', () => {
+    const KUBE = '[Kube]\nYaml=app.yaml\n\n[Install]\nWantedBy=default.target\n';
+    const yaml = (extra: string) => `apiVersion: v1\nkind: Pod\nmetadata:\n  name: app\nspec:\n${extra}  containers:\n  - name: main\n    image: localhost/app:1\n    imagePullPolicy: Never\n`;
+    const KUBE_POLICY = { ...POLICY, host_namespaces: [] };
+
+    it('within the policy applies: the YAML judged before anything is written and read back beside the loaded unit', async () => {
+      h.config = h.makeConfig({ policy: KUBE_POLICY });
+      h.commit({ 'app.kube': KUBE, 'app.yaml': yaml('') });
+      const { result, calls } = await h.pass();
+      expect(result.exitCode).toBe(0);
+      expect(result.items.map((i) => [i.workload, i.result])).toEqual([['app', 'ok']]);
+      expect(calls.some((c) => c.endsWith('systemctl --user cat -- app.service'))).toBe(true);
+      expect(h.fake.unit('app', 'app.service')?.activeState).toBe('active');
+    });
+
+    it('a YAML on the host\'s network is refused before anything is touched, at its line', async () => {
+      h.config = h.makeConfig({ policy: KUBE_POLICY });
+      h.commit({ 'app.kube': KUBE, 'app.yaml': yaml('  hostNetwork: true\n') });
+      const { result } = await h.pass();
+      expect(result.exitCode).toBe(1);
+      expect(result.items[0]!.error).toMatch(/^app\.kube: policy rule "host_namespaces": app\.service \(app\.kube\) joins a namespace of the host \(network=host\) \(hostNetwork: true\); this host allows none \(set by app\.yaml:6\)/);
+      expect(h.fake.passwd.has('app')).toBe(false);
+    });
+
+    it('what systemd loaded is judged on the YAML moor wrote at the path podman kube play reads: a rollback to hostNetwork is refused', async () => {
+      h.commit({ 'app.kube': KUBE, 'app.yaml': yaml('  hostNetwork: true\n') });
+      expect((await h.pass()).result.exitCode).toBe(0); // generation 1, before any policy
+      h.commit({ 'app.kube': KUBE, 'app.yaml': yaml('') });
+      expect((await h.pass()).result.exitCode).toBe(0);
+      const invocation = h.fake.unit('app', 'app.service')!.invocationId;
+      h.config = h.makeConfig({ policy: KUBE_POLICY });
+      await (await h.openStore()).pin.pin(1);
+      const { result, calls } = await h.pass();
+      const app = result.items.find((i) => i.workload === 'app')!;
+      expect(app.result).toBe('rolled-back');
+      expect(app.error).toMatch(/policy rule "host_namespaces": app\.service joins a namespace of the host \(network=host\) \(ExecStart: containers\/systemd\/app\.yaml:6: hostNetwork: true\)/);
+      // The YAML that ran is back, and nothing was (re)started.
+      expect(h.fake.userFiles('app').get('.config/containers/systemd/app.yaml')!.content).toBe(yaml(''));
+      expect(h.fake.unit('app', 'app.service')!.invocationId).toBe(invocation);
+      expect(startsOf(calls, 'app')).toEqual([]);
+    });
+  });
 });

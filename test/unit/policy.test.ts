@@ -149,14 +149,14 @@ describe('quadletFacts', () => {
       "pull missing",
     ]);
   });
-  it('.image references, pods, volumes; .build and .kube cannot be judged', () => {
+  it('.image references, pods, volumes; .build cannot be judged, nor a .kube whose YAML is not found', () => {
     const facts = quadletFacts('container', parseUnit('[Container]\nImage=base.image\n').unit, (r) => (r === 'base.image' ? 'quay.io/a/b' : undefined));
     expect(kinds(facts)).toContain('image quay.io/a/b');
     expect(kinds(quadlet('container', '[Container]\nImage=other.image\n'))[0]).toMatch(/^unjudgeable/);
     expect(kinds(quadlet('pod', '[Pod]\nPublishPort=80:80\nPodmanArgs=--infra-image=evil/pause\n'))).toEqual(['image evil/pause', 'publish 80']);
     expect(kinds(quadlet('volume', '[Volume]\nDevice=/etc\nType=none\nOptions=bind\n'))).toEqual(['host-path /etc']);
     expect(kinds(quadlet('build', '[Build]\nImageTag=localhost/x\n'))[0]).toMatch(/^unjudgeable a \.build file/);
-    expect(kinds(quadlet('kube', '[Kube]\nYaml=x.yml\n'))[0]).toMatch(/^unjudgeable a \.kube file/);
+    expect(kinds(quadlet('kube', '[Kube]\nYaml=x.yml\n'))[0]).toMatch(/^unjudgeable Yaml=x.yml is not a file of this workload/);
   });
   it('PodmanArgs= and GlobalArgs= that are not options cannot be judged', () => {
     expect(kinds(quadlet('container', '[Container]\nImage=i\nPodmanArgs=img2 -p 1:1\n'))[0]).toMatch(/^unjudgeable PodmanArgs=: "img2" is not an option/);

@@ -18,7 +18,7 @@ export function judge(policy: Policy, facts: readonly Fact[], unit: string, ctx:
       unit,
       fact,
       message: `policy rule "${rule}": ${unit} ${what} (${fact.as})${allowed ? `; this host allows ${allowed}` : ''}`,
-      hint: rule === 'judgeable' ? 'write the command so podman runs with every option on its own Exec line, or run it on a host without a [policy]' : `remove it from the spec, or allow it in the host's [policy] ${rule}`,
+      hint: rule === 'judgeable' ? judgeableHint(fact) : `remove it from the spec, or allow it in the host's [policy] ${rule}`,
     });
   for (const fact of facts) {
     const v = fact.value;
@@ -67,6 +67,14 @@ export function judge(policy: Policy, facts: readonly Fact[], unit: string, ctx:
     }
   }
   return out;
+}
+
+/** A Kubernetes YAML is fixed by writing it plainly; a command line by writing it out. */
+function judgeableHint(fact: Fact): string {
+  const yaml = /\.ya?ml$/i.test(fact.source ?? '') || /\.ya?ml:\d+: /i.test(fact.as);
+  return yaml
+    ? 'write the YAML with only what the host policy judges (no aliases, tags or unknown fields, strings quoted when YAML could read them otherwise), or run it on a host without a [policy]'
+    : 'write the command so podman runs with every option on its own Exec line, or run it on a host without a [policy]';
 }
 
 const listed = (items: readonly string[]) => (items.length === 0 ? 'none' : items.join(', '));

@@ -6,17 +6,12 @@
 // so every option not in these tables makes the command unjudgeable, as does every
 // subcommand not known here.
 import type { Fact } from './model';
+import { kubeFacts, type DeployedFile } from './kube-play';
+import { parseFlags, words, type FlagTable, type ParsedFlag, type Parsed } from './pflag';
+import { capabilities, hostPortOf, isHostNamespace, mountFacts, unconfining, volumeHostPaths } from './podman-values';
 
-interface FlagTable {
-  /** Long options that take a value. */
-  value: Set<string>;
-  /** Long boolean options. */
-  bool: Set<string>;
-  /** Short option → long name. */
-  short: Record<string, string>;
-}
-
-const words = (s: string) => new Set(s.split(/\s+/).filter(Boolean));
+export { parseFlags, type FlagTable, type ParsedFlag } from './pflag';
+export { capabilities, hostPortOf, isHostNamespace, mountFacts, unconfining, volumeHostPaths } from './podman-values';
 
 const CONTAINER_VALUE = words(`
   add-host annotation arch attach authfile blkio-weight blkio-weight-device cap-add cap-drop cgroup-conf cgroup-parent
@@ -84,70 +79,13 @@ const HARMLESS_IN = {
   container: HARMLESS,
 } as Record<string, Set<string>>;
 
-export interface ParsedFlag {
-  name: string;
-  value: string;
-  /** As written, for messages. */
-  as: string;
-}
-
-interface Parsed {
-  flags: ParsedFlag[];
-  positionals: string[];
-  error?: string;
-}
-
-/** pflag over one table; with `interspersed` false, the first positional ends the options. */
-export function parseFlags(args: readonly string[], table: FlagTable, interspersed: boolean): Parsed {
-  const flags: ParsedFlag[] = [];
-  const positionals: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i]!;
-    if (arg === '--') {
-      positionals.push(...args.slice(i + 1));
-      break;
-    }
-    if (arg.startsWith('--')) {
-      const eq = arg.indexOf('=');
-      const name = arg.slice(2, eq < 0 ? undefined : eq);
-      if (table.value.has(name)) {
-        if (eq >= 0) flags.push({ name, value: arg.slice(eq + 1), as: arg });
-        else if (i + 1 < args.length) flags.push({ name, value: args[++i]!, as: `${arg} ${args[i]}` });
-        else return { flags, positionals, error: `${arg} without its value` };
-      } else if (table.bool.has(name)) {
-        flags.push({ name, value: eq < 0 ? 'true' : arg.slice(eq + 1), as: arg });
-      } else {
-        return { flags, positionals, error: `the option ${arg.slice(0, eq < 0 ? undefined : eq)} is not known to the policy` };
-      }
-    } else if (arg.startsWith('-') && arg.length > 1) {
-      for (let j = 1; j < arg.length; j++) {
-        const name = table.short[arg[j]!];
-        if (name === undefined) return { flags, positionals, error: `the option -${arg[j]} (in ${arg}) is not known to the policy` };
-        if (table.value.has(name)) {
-          const rest = arg.slice(j + 1).replace(/^=/, '');
-          if (rest !== '') flags.push({ name, value: rest, as: arg });
-          else if (i + 1 < args.length) flags.push({ name, value: args[++i]!, as: `${arg} ${args[i]}` });
-          else return { flags, positionals, error: `${arg} without its value` };
-          break;
-        }
-        const boolValue = arg[j + 1] === '=' ? arg.slice(j + 2) : 'true';
-        flags.push({ name, value: boolValue, as: arg });
-        if (arg[j + 1] === '=') break;
-      }
-    } else if (!interspersed) {
-      positionals.push(...args.slice(i));
-      break;
-    } else {
-      positionals.push(arg);
-    }
-  }
-  return { flags, positionals };
-}
-
 const unjudgeable = (value: string, as: string): Fact => ({ kind: 'unjudgeable', value, as });
 
-/** Every fact of one podman invocation (argv after the program). */
-export function podmanFacts(args: readonly string[]): Fact[] {
+/**
+ * Every fact of one podman invocation (argv after the program). `fileAt` gives the content
+ * of a file moor deployed, by absolute path: the YAML of `podman kube play`.
+ */
+export function podmanFacts(args: readonly string[], fileAt?: (path: string) => DeployedFile | undefined): Fact[] {
   const global = parseFlags(args, TABLES.global, false);
   if (global.error) return [unjudgeable(`podman: ${global.error}`, args.join(' '))];
   const facts: Fact[] = global.flags
@@ -163,6 +101,7 @@ export function podmanFacts(args: readonly string[]): Fact[] {
   if (sub === 'pull' || (sub === 'image' && rest[0] === 'pull')) return [...facts, ...pullFacts(sub === 'pull' ? rest : rest.slice(1))];
   if (sub === 'exec') return [...facts, ...execFacts(rest)];
   if (sub === 'unshare') return [...facts, ...unshareFacts(rest)];
+  if (sub === 'kube') return [...facts, ...kubeFacts(rest, fileAt)];
   if (sub !== undefined && (HARMLESS.has(sub) || (group !== undefined && rest[0] !== undefined && group.has(rest[0])))) return facts;
   const what = [sub, group ? rest[0] : undefined].filter(Boolean).join(' ') || '(no subcommand)';
   return [...facts, unjudgeable(`podman ${what}: what it runs is not on its command line`, `podman ${args.join(' ')}`)];
@@ -285,63 +224,6 @@ function unshareFacts(args: readonly string[]): Fact[] {
   const program = parsed.positionals[0];
   if (program === undefined) return [unjudgeable('podman unshare without a command runs a shell', 'podman unshare')];
   return [{ kind: 'program', value: program, as: `podman unshare ${parsed.positionals.join(' ')}` }];
-}
-
-/** The host side of `--publish`: a port, a range, or "random" when podman picks one. */
-export function hostPortOf(spec: string): string {
-  const noProto = spec.replace(/\/[a-z]+$/i, '');
-  const parts: string[] = [];
-  let cur = '';
-  let bracket = false;
-  for (const c of noProto) {
-    if (c === '[') bracket = true;
-    if (c === ']') bracket = false;
-    if (c === ':' && !bracket) {
-      parts.push(cur);
-      cur = '';
-    } else cur += c;
-  }
-  parts.push(cur);
-  const host = parts.length === 2 ? parts[0]! : parts.length === 3 ? parts[1]! : '';
-  return host === '' ? 'random' : host;
-}
-
-/** `-v SRC:DST[:OPTS]` and Quadlet's Volume=: the source when it is a host path. */
-export function volumeHostPaths(spec: string): string[] {
-  const parts = spec.split(':');
-  if (parts.length < 2) return [];
-  return /^[/.~%]/.test(parts[0]!) ? [parts[0]!] : [];
-}
-
-/** `--mount type=...,source=...`: a bind's (or glob's) host source, an image mount's image. */
-export function mountFacts(spec: string): { kind: 'host-path' | 'image'; value: string }[] {
-  const fields = new Map<string, string>();
-  for (const part of spec.split(',')) {
-    const eq = part.indexOf('=');
-    fields.set(eq < 0 ? part : part.slice(0, eq), eq < 0 ? 'true' : part.slice(eq + 1));
-  }
-  const type = fields.get('type') ?? '';
-  const source = fields.get('source') ?? fields.get('src');
-  if (source === undefined) return [];
-  if (type === 'image') return [{ kind: 'image', value: source }];
-  if (['tmpfs', 'ramfs', 'devpts'].includes(type)) return [];
-  return type === 'bind' || type === 'glob' || /^[/.~%]/.test(source) ? [{ kind: 'host-path', value: source }] : [];
-}
-
-export function capabilities(list: string): string[] {
-  return list
-    .split(/[\s,]+/)
-    .filter(Boolean)
-    .map((c) => c.toUpperCase().replace(/^CAP_/, ''));
-}
-
-export function isHostNamespace(mode: string): boolean {
-  return mode === 'host' || mode.startsWith('ns:');
-}
-
-/** A security option that lifts a confinement: seccomp, AppArmor or SELinux off, paths unmasked. */
-export function unconfining(opt: string): boolean {
-  return /=unconfined$/.test(opt) || opt === 'label=disable' || opt.startsWith('unmask=') || opt === 'label=type:spc_t';
 }
 
 export { TABLES as FLAG_TABLES };

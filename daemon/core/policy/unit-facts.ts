@@ -7,6 +7,8 @@
 import { entriesOf, type UnitEntry, type UnitFile } from '../unit-file';
 import type { Fact } from './model';
 import { parseExecLine, splitWords } from './exec-line';
+import { KUBE_PLAY_TABLE, kubeFlagFacts, publishesAll, type DeployedFile } from './kube-play';
+import { kubeYamlFacts } from './kube-yaml';
 import { capabilities, FLAG_TABLES, flagFacts, hostPortOf, isHostNamespace, mountFacts, parseFlags, podmanFacts, unconfining, volumeHostPaths } from './podman-args';
 
 const EXEC_KEYS: Record<string, string[]> = {
@@ -29,8 +31,11 @@ function effective(unit: UnitFile, section: string, key: string): UnitEntry[] {
   return out;
 }
 
-/** Every Exec*= line of [Service] and [Socket], and the environment podman would read. */
-export function execFacts(unit: UnitFile): Fact[] {
+/**
+ * Every Exec*= line of [Service] and [Socket], and the environment podman would read.
+ * `fileAt` gives a file moor deployed by absolute path (the YAML of `podman kube play`).
+ */
+export function execFacts(unit: UnitFile, fileAt?: (path: string) => DeployedFile | undefined): Fact[] {
   const facts: Fact[] = [];
   let runsPodman = false;
   for (const [section, keys] of Object.entries(EXEC_KEYS)) {
@@ -45,7 +50,7 @@ export function execFacts(unit: UnitFile): Fact[] {
         if (/(^|\/)podman$/.test(cmd.program)) {
           runsPodman = true;
           if (cmd.unfixed) facts.push(at(e, { kind: 'unjudgeable', value: `a podman command line changes when it runs: ${cmd.unfixed}`, as }));
-          else facts.push(...podmanFacts(cmd.args).map((f) => at(e, { ...f, as: `${key}: ${f.as}` })));
+          else facts.push(...podmanFacts(cmd.args, fileAt).map((f) => at(e, { ...f, as: `${key}: ${f.as}` })));
         } else {
           facts.push(at(e, { kind: 'program', value: cmd.program, as }));
         }
@@ -74,8 +79,11 @@ function environmentFacts(unit: UnitFile): Fact[] {
   return facts;
 }
 
-/** What a Quadlet file makes its unit run, by key (docs/policy.md has the mapping). */
-export function quadletFacts(ext: string, unit: UnitFile, imageOf: (ref: string) => string | undefined): Fact[] {
+/**
+ * What a Quadlet file makes its unit run, by key (docs/policy.md has the mapping).
+ * `fileOf` gives a file of the workload by its name next to the unit (a `.kube`'s Yaml=).
+ */
+export function quadletFacts(ext: string, unit: UnitFile, imageOf: (ref: string) => string | undefined, fileOf?: (name: string) => DeployedFile | undefined): Fact[] {
   const section = QUADLET_SECTIONS[ext];
   if (section === undefined) return execFacts(unit);
   const facts: Fact[] = [];
@@ -83,9 +91,9 @@ export function quadletFacts(ext: string, unit: UnitFile, imageOf: (ref: string)
     for (const e of effective(unit, section, key)) facts.push(...fn(e).map((f) => at(e, f)));
   };
   const as = (e: UnitEntry) => `${e.key}=${e.value}`;
-  if (ext === 'build' || ext === 'kube') {
+  if (ext === 'build') {
     const first = unit.sections.find((s) => s.name === section);
-    facts.push({ kind: 'unjudgeable', value: `a .${ext} file: what ${ext === 'build' ? 'its Containerfile pulls and runs' : 'its YAML runs'} is not on a command line`, as: `[${section}]`, ...(first ? { line: first.line } : {}) });
+    facts.push({ kind: 'unjudgeable', value: 'a .build file: what its Containerfile pulls and runs is not on a command line', as: `[${section}]`, ...(first ? { line: first.line } : {}) });
     return [...facts, ...execFacts(unit)];
   }
   each('GlobalArgs', (e) =>
@@ -96,15 +104,29 @@ export function quadletFacts(ext: string, unit: UnitFile, imageOf: (ref: string)
     }),
   );
   each('ContainersConfModule', (e) => [{ kind: 'unjudgeable', value: 'a containers.conf module can add mounts, devices and capabilities', as: as(e) }]);
-  const table = ext === 'volume' ? FLAG_TABLES.volume : ext === 'network' ? FLAG_TABLES.network : ext === 'image' ? FLAG_TABLES.pull : FLAG_TABLES.container;
+  const table = ext === 'volume' ? FLAG_TABLES.volume : ext === 'network' ? FLAG_TABLES.network : ext === 'image' ? FLAG_TABLES.pull : ext === 'kube' ? KUBE_PLAY_TABLE : FLAG_TABLES.container;
+  let publishAll = false;
   each('PodmanArgs', (e) =>
     wordsOf(e, (w) => {
       const parsed = parseFlags(w, table, false);
       if (parsed.error) return [{ kind: 'unjudgeable', value: `PodmanArgs=: ${parsed.error}`, as: as(e) }];
       if (parsed.positionals.length > 0) return [{ kind: 'unjudgeable', value: `PodmanArgs=: "${parsed.positionals[0]}" is not an option`, as: as(e) }];
-      return flagFacts(parsed.flags).map((f) => ({ ...f, as: `PodmanArgs=${f.as}` }));
+      publishAll ||= publishesAll(parsed.flags);
+      return (ext === 'kube' ? kubeFlagFacts(parsed.flags) : flagFacts(parsed.flags)).map((f) => ({ ...f, as: `PodmanArgs=${f.as}` }));
     }),
   );
+  if (ext === 'kube') {
+    each('PublishPort', (e) => [{ kind: 'publish', value: hostPortOf(e.value), as: as(e) }]);
+    each('Network', (e) => (isHostNamespace(e.value) ? [{ kind: 'namespace' as const, value: `network=${e.value}`, as: as(e) }] : []));
+    each('UserNS', (e) => (isHostNamespace(e.value) ? [{ kind: 'namespace' as const, value: `userns=${e.value}`, as: as(e) }] : []));
+    // Yaml= is what runs: its own facts, at its own lines. ConfigMap= files are data.
+    for (const e of effective(unit, section, 'Yaml')) {
+      const name = e.value.replace(/^"(.*)"$/, '$1').replace(/^(\.\/)+/, '');
+      const file = /^[/~]|%|(^|\/)\.\.(\/|$)/.test(name) ? undefined : fileOf?.(name);
+      if (file) facts.push(...kubeYamlFacts(file, { publishAll }));
+      else facts.push(at(e, { kind: 'unjudgeable', value: `Yaml=${e.value} is not a file of this workload deployed next to the unit, so what it runs cannot be read`, as: as(e) }));
+    }
+  }
   if (ext === 'container' || ext === 'pod') {
     each('PublishPort', (e) => [{ kind: 'publish', value: hostPortOf(e.value), as: as(e) }]);
     each('Volume', (e) => volumeHostPaths(quadletRelative(e.value)).map((p) => ({ kind: 'host-path' as const, value: p, as: as(e) })));
