@@ -257,6 +257,9 @@ async function applyEach(ctx: PassContext, view: HostView, observed: Observed, p
   let settling: { item: PlanItem; finish: FinishItem } | undefined;
   for (const item of plan.items) {
     if (opts.shouldStop?.()) {
+      // The workload in hand is finished (and reported) before the pass says it stops.
+      if (settling) await complete(settling.item, settling.finish);
+      settling = undefined;
       ctx.log.warn({ generation }, 'stopping: the remaining workloads are left for the next pass');
       break;
     }

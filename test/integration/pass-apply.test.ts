@@ -406,3 +406,18 @@ describe('the settle time of the health gate', () => {
     expect(h.itemLines().map((l) => /workload=(\w+)/.exec(l)?.[1])).toEqual(['api', 'web']);
   });
 });
+
+describe('a pass asked to stop', () => {
+  it('finishes and reports the workload in hand before it says it stops, and leaves the rest', async () => {
+    h.commit({ 'web.container': containerSpec(), 'api.container': containerSpec('localhost/api:1') });
+    let asked = 0;
+    const { result } = await h.pass({ settleMs: 1_000, shouldStop: () => ++asked > 1 });
+    expect(result.items.map((i) => [i.workload, i.result])).toEqual([['api', 'ok']]);
+    const api = h.logs.findIndex((l) => /api: create ok/.test(l));
+    const stopping = h.logs.findIndex((l) => l.includes('stopping: the remaining workloads are left for the next pass'));
+    expect(api).toBeGreaterThanOrEqual(0);
+    expect(stopping).toBeGreaterThan(api);
+    expect(h.fake.unit('api', 'api.service')?.activeState).toBe('active');
+    expect(h.fake.callLines().some((l) => /^useradd .* web$/.test(l))).toBe(false);
+  });
+});
