@@ -18,34 +18,44 @@ async function readUnits(dir: string, root = dir): Promise<Record<string, string
   return out;
 }
 
-await build({
-  entryPoints: ['daemon/main.ts'],
-  outfile,
+// Some bundled dependencies are CommonJS and call require() or use __filename
+// (write-file-atomic names its temp files with it); give them those in ESM.
+const banner = [
+  '#!/usr/bin/env node',
+  "import { createRequire as __moorCreateRequire } from 'node:module';",
+  "import { fileURLToPath as __moorFileURLToPath } from 'node:url';",
+  "import { dirname as __moorDirname } from 'node:path';",
+  'const require = __moorCreateRequire(import.meta.url);',
+  'const __filename = __moorFileURLToPath(import.meta.url);',
+  'const __dirname = __moorDirname(__filename);',
+].join('\n');
+
+const common = {
   bundle: true,
   platform: 'node',
   target: 'node20',
   format: 'esm',
   sourcemap: false,
   legalComments: 'none',
+  banner: { js: banner },
+} as const;
+
+await build({
+  ...common,
+  entryPoints: ['daemon/main.ts'],
+  outfile,
   // sd-notify is a native addon: it cannot be bundled and is loaded (optionally) at run time.
   external: ['sd-notify'],
   define: { __MOOR_UNITS__: JSON.stringify(await readUnits('units')) },
-  banner: {
-    // Some bundled dependencies are CommonJS and call require() or use __filename
-    // (write-file-atomic names its temp files with it); give them those in ESM.
-    js: [
-      '#!/usr/bin/env node',
-      "import { createRequire as __moorCreateRequire } from 'node:module';",
-      "import { fileURLToPath as __moorFileURLToPath } from 'node:url';",
-      "import { dirname as __moorDirname } from 'node:path';",
-      'const require = __moorCreateRequire(import.meta.url);',
-      'const __filename = __moorFileURLToPath(import.meta.url);',
-      'const __dirname = __moorDirname(__filename);',
-    ].join('\n'),
-  },
 });
 await chmod(outfile, 0o755);
 console.log(`built ${outfile}`);
+
+// The writer a workload user runs to write its files, alone: it starts in a fraction of
+// the CLI's time (daemon/write-files-main.ts). host/user-files.ts runs it from beside moor.mjs.
+await build({ ...common, entryPoints: ['daemon/write-files-main.ts'], outfile: 'dist/write-files.mjs' });
+await chmod('dist/write-files.mjs', 0o755);
+console.log('built dist/write-files.mjs');
 
 // The sd-notify addon's compiled file, loaded from next to the bundle (daemon/service/notify.ts).
 // It is built for this Node.js version; a host on another one falls back to systemd-notify.

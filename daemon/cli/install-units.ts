@@ -10,6 +10,7 @@ import { UsageError } from '../core/errors';
 import { ExitCode } from '../core/exit-codes';
 import { writeFileAtomic } from '../state/atomic';
 import { shippedUnits } from './shipped-units';
+import { WRITER_BUNDLE } from '../host/user-files';
 import type { SetExit } from './common';
 
 /** Where moor.service and moor-reconcile.service expect the bundle. */
@@ -26,7 +27,7 @@ export function registerInstallUnits(program: Command, setExit: SetExit): void {
     .command('install-units')
     .description('install the systemd units, sysusers.d and tmpfiles.d entries, and print the commands to enable them')
     .option('--prefix <dir>', 'install under this root instead of / (to stage an image)', '/')
-    .option('--bundle', `also install this moor.mjs (and its sd-notify addon) as /${BUNDLE_DIR}/moor.mjs, with /${BIN_LINK} linking to it`)
+    .option('--bundle', `also install this moor.mjs (and its writer and sd-notify addon) as /${BUNDLE_DIR}/moor.mjs, with /${BIN_LINK} linking to it`)
     .action(async (opts: InstallOptions) => {
       const prefix = resolve(opts.prefix);
       const lines: string[] = [];
@@ -59,10 +60,14 @@ async function installBundle(prefix: string): Promise<string[]> {
   const target = join(dir, 'moor.mjs');
   if (resolve(target) !== resolve(self)) await writeFileAtomic(target, await readFile(self), 0o755);
   out.push(`installed  ${target}`);
-  const addon = join(dirname(self), 'sd-notify.node');
-  if (existsSync(addon) && resolve(addon) !== resolve(join(dir, 'sd-notify.node'))) {
-    await writeFileAtomic(join(dir, 'sd-notify.node'), await readFile(addon), 0o755);
-    out.push(`installed  ${join(dir, 'sd-notify.node')}`);
+  // Beside it: the writer workload users run (without it moor runs itself for that, slower)
+  // and the sd-notify addon (without it moor falls back to systemd-notify).
+  for (const name of [WRITER_BUNDLE, 'sd-notify.node']) {
+    const from = join(dirname(self), name);
+    if (existsSync(from) && resolve(from) !== resolve(join(dir, name))) {
+      await writeFileAtomic(join(dir, name), await readFile(from), 0o755);
+      out.push(`installed  ${join(dir, name)}`);
+    }
   }
   const link = join(prefix, BIN_LINK);
   await mkdir(dirname(link), { recursive: true, mode: 0o755 });

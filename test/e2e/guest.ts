@@ -9,7 +9,7 @@
 // handler (SIGKILL), nspawn's parent-death signal plus a detached watcher process.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, lstatSync, readFileSync, readdirSync, readlinkSync, realpathSync, rmdirSync, rmSync, type Dirent } from 'node:fs';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { inject } from 'vitest';
 import { GUEST_MOOR, GUEST_MOOR_CONFIG, GUEST_NODE, TEST_BASE_TRANSFORM, TEST_KUBE_TRANSFORM, withGuestOnlyLines } from './guest-config';
 import { ensureGuestTree, assertHostCanRunGuests, GuestUnavailableError, REPO_ROOT, type GuestTree } from './guest-tree';
@@ -578,6 +578,9 @@ export async function bootGuest(options: BootOptions = {}): Promise<Guest> {
   if (bundle !== false) {
     if (existsSync(bundle)) binds.push(`--bind-ro=${realpathSync(bundle)}:${GUEST_MOOR}`);
     else if (options.moorBundle !== undefined) throw new GuestUnavailableError(`moor bundle ${bundle} does not exist: run \`npm run build\``);
+    // The writer workload users run, bundled beside moor.mjs (build.ts).
+    const writer = join(dirname(bundle), 'write-files.mjs');
+    if (existsSync(writer)) binds.push(`--bind-ro=${realpathSync(writer)}:${dirname(GUEST_MOOR)}/write-files.mjs`);
   }
   for (const [host, guest] of Object.entries(options.bindReadOnly ?? {})) binds.push(`--bind-ro=${host}:${guest}`);
   // Rootless Podman's pasta and fuse-overlayfs want these; bound only when the host has them.

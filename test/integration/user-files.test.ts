@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runWriteFilesPayload, type WriteFilesPayloadInput } from '../../daemon/host/write-files-payload';
-import { writeUserFiles } from '../../daemon/host/user-files';
+import { defaultSelfCommand, writeUserFiles } from '../../daemon/host/user-files';
 import { ExecaRunner } from '../../daemon/host/exec';
 import type { CommandRunner, RunOptions } from '../../daemon/core/ports';
 import { HostError } from '../../daemon/core/errors';
@@ -218,5 +218,30 @@ describe('writeUserFiles as the user', () => {
     // A payload addressed to another uid is refused by the process itself.
     const err = await writeUserFiles(runner, { user: 'nobody', uid: 4242, home, files: [quadlet('b.container', 'b')] }, selfCommand()).catch((e: unknown) => e);
     expect((err as Error).message).toMatch(/uid 65534, payload is for uid 4242/);
+  });
+});
+
+describe('the writer a workload user runs', () => {
+  it('is the writer bundled beside moor.mjs when there is one, otherwise this program again', () => {
+    expect(defaultSelfCommand('/usr/local/lib/moor/moor.mjs', (p) => p === '/usr/local/lib/moor/write-files.mjs')).toEqual([process.execPath, '/usr/local/lib/moor/write-files.mjs']);
+    const whole = defaultSelfCommand('/usr/local/lib/moor/moor.mjs', () => false);
+    expect(whole[0]).toBe(process.execPath);
+    expect(whole.at(-1)).toBe('/usr/local/lib/moor/moor.mjs');
+    expect(defaultSelfCommand('/src/daemon/main.ts', () => true).at(-1)).toBe('/src/daemon/main.ts');
+  });
+
+  it('write-files-main.ts: usage without __write-files (exit 2); with it, a payload for another home is refused with a JSON result (exit 1)', async () => {
+    const entry = new URL('../../daemon/write-files-main.ts', import.meta.url).pathname;
+    const tsxLoader = new URL('../../node_modules/tsx/dist/loader.mjs', import.meta.url).href;
+    const runner = new ExecaRunner();
+    const usage = await runner.run([process.execPath, '--import', tsxLoader, entry], { timeoutMs: 30_000 });
+    expect(usage.exitCode).toBe(2);
+    expect(usage.stderr).toMatch(/usage: write-files\.mjs __write-files/);
+    const refused = await runner.run([process.execPath, '--import', tsxLoader, entry, '__write-files'], {
+      timeoutMs: 30_000,
+      input: payload({ home: '/nonexistent/home', files: [quadlet('a.container', 'a')] }),
+    });
+    expect(refused.exitCode).toBe(1);
+    expect(JSON.parse(refused.stdout.trim())).toMatchObject({ ok: false, error: expect.stringMatching(/home/) });
   });
 });
