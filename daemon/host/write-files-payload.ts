@@ -7,33 +7,33 @@ import { constants } from 'node:fs';
 import { chmod, lstat, mkdir, open, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
-import { z } from 'zod';
+// zod's mini build: this file is most of the writer bundle (dist/write-files.mjs), which a
+// workload user starts per apply, and the full build is three quarters of a megabyte.
+import * as z from 'zod/mini';
 
-const relativePath = z
-  .string()
-  .min(1)
-  .max(4096)
-  .refine((p) => !p.startsWith('/'), 'must be relative')
-  .refine((p) => p.split('/').every((c) => c !== '' && c !== '.' && c !== '..'), 'must not contain "..", "." or empty components')
+const relativePath = z.string().check(
+  z.minLength(1),
+  z.maxLength(4096),
+  z.refine((p) => !p.startsWith('/'), 'must be relative'),
+  z.refine((p) => p.split('/').every((c) => c !== '' && c !== '.' && c !== '..'), 'must not contain "..", "." or empty components'),
   // eslint-disable-next-line no-control-regex
-  .refine((p) => !/[\u0000-\u001f\u007f]/.test(p), 'must not contain control characters');
+  z.refine((p) => !/[\u0000-\u001f\u007f]/.test(p), 'must not contain control characters'),
+);
 
-const mode = z.number().int().min(0).max(0o777);
+const mode = z.int().check(z.minimum(0), z.maximum(0o777));
 
-const payloadSchema = z
-  .object({
-    /** "~" or "~/<relative>": the directory every path is relative to. */
-    base: z.string().refine((b) => b === '~' || (b.startsWith('~/') && relativePath.safeParse(b.slice(2)).success), 'must be "~" or "~/<relative path>"'),
-    files: z.array(z.object({ path: relativePath, content: z.string(), mode }).strict()).default([]),
-    remove: z.array(relativePath).default([]),
-    /** Mode of directories this creates (existing ones are left as they are). */
-    dirMode: mode.default(0o700),
-    /** When set, the process must run as this UID: a misrouted call writes nothing. */
-    uid: z.number().int().min(0).optional(),
-    /** When set, the home directory must be this one. */
-    home: z.string().optional(),
-  })
-  .strict();
+const payloadSchema = z.strictObject({
+  /** "~" or "~/<relative>": the directory every path is relative to. */
+  base: z.string().check(z.refine((b) => b === '~' || (b.startsWith('~/') && relativePath.safeParse(b.slice(2)).success), 'must be "~" or "~/<relative path>"')),
+  files: z._default(z.array(z.strictObject({ path: relativePath, content: z.string(), mode })), []),
+  remove: z._default(z.array(relativePath), []),
+  /** Mode of directories this creates (existing ones are left as they are). */
+  dirMode: z._default(mode, 0o700),
+  /** When set, the process must run as this UID: a misrouted call writes nothing. */
+  uid: z.optional(z.int().check(z.minimum(0))),
+  /** When set, the home directory must be this one. */
+  home: z.optional(z.string()),
+});
 
 export type WriteFilesPayload = z.output<typeof payloadSchema>;
 export type WriteFilesPayloadInput = z.input<typeof payloadSchema>;

@@ -11,7 +11,8 @@ export type Layer = (typeof LAYERS)[number];
 export function layerOf(daemonDir: string, file: string): Layer | undefined {
   const rel = relative(daemonDir, file);
   if (rel.startsWith('..')) return undefined;
-  if (rel === 'main.ts') return 'main';
+  // The entry points: the CLI, and the writer bundled alone (build.ts).
+  if (rel === 'main.ts' || rel === 'write-files-main.ts') return 'main';
   const top = rel.split(sep)[0] as Layer;
   return rel.includes(sep) && LAYERS.includes(top) ? top : undefined;
 }
