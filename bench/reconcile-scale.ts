@@ -6,6 +6,7 @@
 // passes with nothing to do over the largest size and prints the process's RSS as it
 // goes: it must not grow. A figure, not a test.
 //   node --expose-gc --import tsx bench/reconcile-scale.ts [--sizes 10,200,1000] [--memory-passes 100] [--json]
+// (the memory passes run over the last size: `--sizes 200 --memory-passes 100` for 200 workloads)
 import { PassHarness, containerSpec } from '../test/helpers/pass-harness';
 import type { PassProfileReport } from '../daemon/pass/profile';
 
@@ -50,8 +51,10 @@ for (const [index, n] of sizes.entries()) {
       for (let p = 1; p <= memoryPasses; p++) {
         const run = await h.pass();
         if (run.result.exitCode !== 0) throw new Error(`memory pass ${p} ended with exit ${run.result.exitCode}`);
-        // The harness keeps every log line in memory: drop them, they are not the pass's.
+        // The harness keeps every log line and the fake host every command in memory:
+        // drop them, they are not the pass's.
         h.logs.length = 0;
+        h.fake.calls.length = 0;
         if (p === 1 || p % 10 === 0) {
           global.gc?.();
           memory.push({ pass: p, rssMiB: mib(process.memoryUsage().rss), heapMiB: mib(process.memoryUsage().heapUsed) });

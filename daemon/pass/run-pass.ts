@@ -6,6 +6,7 @@
 //   5 plan and guard     6 record a no-change pass   6b the host's tools   7 apply each item
 //   8 finish
 // A step that throws ends the pass; runPass records that failure for `moor status`.
+import pLimit from 'p-limit';
 import { contentsOf, hashesOf, renderedFromFiles, specifierIdentity, type RenderedWorkload } from '../core/desired';
 import { exitCodeOfError } from '../core/exit-codes';
 import { GuardError, HostError } from '../core/errors';
@@ -112,19 +113,26 @@ async function observe(ctx: PassContext, view: HostView): Promise<Observed> {
   const requested = new Set(redeploy.map((r) => r.workload));
   const drift = new Map<string, Observation>();
   const kept = new Map<string, RenderedWorkload>();
-  for (const [name, r] of view.rendered) {
-    const prev = applied.find((a) => a.workload === name);
-    if (prev && prev.hash === r.hash && !requested.has(name)) {
-      drift.set(name, { drift: await observeDrift(ctx.host, r, view.uids.get(name)) });
-    } else if (prev?.rolledBack?.hash === r.hash && !requested.has(name)) {
-      // Kept rolled back: the version that runs is the one to check, and to repair.
-      const running = await runningVersion(ctx, prev);
-      if (running) {
-        kept.set(name, running);
-        drift.set(name, { drift: await observeDrift(ctx.host, running, view.uids.get(name)) });
+  const appliedBy = new Map(applied.map((a) => [a.workload, a]));
+  // Read-only looks at other users' managers: a few at a time, since each is a process
+  // started as that user and most of its time is spent waiting.
+  const limit = pLimit(OBSERVE_CONCURRENCY);
+  const looks = [...view.rendered].map(([name, r]) =>
+    limit(async () => {
+      const prev = appliedBy.get(name);
+      if (prev && prev.hash === r.hash && !requested.has(name)) {
+        drift.set(name, { drift: await observeDrift(ctx.host, r, view.uids.get(name)) });
+      } else if (prev?.rolledBack?.hash === r.hash && !requested.has(name)) {
+        // Kept rolled back: the version that runs is the one to check, and to repair.
+        const running = await runningVersion(ctx, prev);
+        if (running) {
+          kept.set(name, running);
+          drift.set(name, { drift: await observeDrift(ctx.host, running, view.uids.get(name)) });
+        }
       }
-    }
-  }
+    }),
+  );
+  await Promise.all(looks);
   return { installed: [...applied, ...strays], redeploy, drift, kept };
 }
 
@@ -270,6 +278,9 @@ async function applyEach(ctx: PassContext, view: HostView, observed: Observed, p
   if (settling) await complete(settling.item, settling.finish);
   return run;
 }
+
+/** How many workloads step 4 looks at at once. */
+const OBSERVE_CONCURRENCY = 4;
 
 /** Plan actions whose item changes nothing on the host. */
 const HOST_UNTOUCHED = new Set<PlanItem['action']>(['unchanged', 'keep', 'skip']);
