@@ -235,10 +235,10 @@ interface ApplyRun {
 
 /**
  * Step 7: begin a generation, then apply each item in plan order (creates and updates in
- * sorted order, removals in reverse). One failure never stops the others. Items overlap
- * by one: while a workload's units settle (the end of its health gate), the next item is
- * applied up to its own units being up; then the first is finished, recorded and logged,
- * so outcomes still come in plan order. The generation's status is written after every
+ * sorted order, removals in reverse). One failure never stops the others. Items overlap:
+ * while a workload's units settle (the end of its health gate), the next items are
+ * applied up to their own units being up (at most SETTLING_AT_ONCE wait); then the oldest
+ * is finished, recorded and logged, so outcomes still come in plan order. The generation's status is written after every
  * item that changed the host, so a killed pass leaves a record of how far it got (an item
  * that changed nothing waits for the next write: writing the whole status after each of
  * a thousand unchanged items made a pass quadratic).
@@ -262,22 +262,33 @@ async function applyEach(ctx: PassContext, view: HostView, observed: Observed, p
     logItem(ctx.log, outcome, generation, desired.commit);
     opts.onItem?.(outcome);
   };
-  let settling: { item: PlanItem; finish: FinishItem } | undefined;
+  // Oldest first: items are finished in the order they began.
+  const settling: { item: PlanItem; finish: FinishItem }[] = [];
+  const completeAll = async () => {
+    for (let s = settling.shift(); s; s = settling.shift()) await complete(s.item, s.finish);
+  };
   for (const item of plan.items) {
     if (opts.shouldStop?.()) {
-      // The workload in hand is finished (and reported) before the pass says it stops.
-      if (settling) await complete(settling.item, settling.finish);
-      settling = undefined;
+      // The workloads in hand are finished (and reported) before the pass says it stops.
+      await completeAll();
       ctx.log.warn({ generation }, 'stopping: the remaining workloads are left for the next pass');
       break;
     }
-    const finish = await beginItem(ctx, scope, item);
-    if (settling) await complete(settling.item, settling.finish);
-    settling = { item, finish };
+    settling.push({ item, finish: await beginItem(ctx, scope, item) });
+    while (settling.length > SETTLING_AT_ONCE) {
+      const oldest = settling.shift()!;
+      await complete(oldest.item, oldest.finish);
+    }
   }
-  if (settling) await complete(settling.item, settling.finish);
+  await completeAll();
   return run;
 }
+
+/**
+ * How many applied workloads may be settling while the next one is applied: two cover
+ * the settle time (1 s) when applying one takes half of it.
+ */
+const SETTLING_AT_ONCE = 2;
 
 /** How many workloads step 4 looks at at once. */
 const OBSERVE_CONCURRENCY = 4;

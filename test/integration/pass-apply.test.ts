@@ -390,24 +390,27 @@ describe('a profiled pass (moor reconcile --once --profile)', () => {
 });
 
 describe('the settle time of the health gate', () => {
-  it('is spent applying the next workload: api settles while web is started, and items still finish in plan order', async () => {
-    h.commit({ 'web.container': containerSpec(), 'api.container': containerSpec('localhost/api:1') });
+  it('is spent applying the next workloads: two may settle while the third is started, and items still finish in plan order', async () => {
+    h.commit({ 'web.container': containerSpec(), 'api.container': containerSpec('localhost/api:1'), 'db.container': containerSpec('localhost/db:1') });
     const { result, calls } = await h.pass({ settleMs: 1_000 });
     expect(result.exitCode).toBe(0);
-    expect(result.items.map((i) => i.workload)).toEqual(['api', 'web']);
-    const lines = calls.map(norm).filter((l) => / restart | show (api|web)\.service/.test(l));
+    expect(result.items.map((i) => i.workload)).toEqual(['api', 'db', 'web']);
+    const lines = calls.map(norm).filter((l) => / restart | show (api|db|web)\.service/.test(l));
+    const up = (w: string, uid: number) => [
+      `as ${w}(${uid}): systemctl --user show ${w}.service`,
+      `as ${w}(${uid}): systemctl --user restart ${w}.service`,
+      `as ${w}(${uid}): systemctl --user show ${w}.service`,
+    ];
     expect(lines).toEqual([
+      ...up('api', 1000),
+      ...up('db', 1001),
+      ...up('web', 1002),
+      // api's look after its settle time comes once web is started; then db's and web's.
       'as api(1000): systemctl --user show api.service',
-      'as api(1000): systemctl --user restart api.service',
-      'as api(1000): systemctl --user show api.service',
-      'as web(1001): systemctl --user show web.service',
-      'as web(1001): systemctl --user restart web.service',
-      'as web(1001): systemctl --user show web.service',
-      // api's look after its settle time comes after web's start, before web's own.
-      'as api(1000): systemctl --user show api.service',
-      'as web(1001): systemctl --user show web.service',
+      'as db(1001): systemctl --user show db.service',
+      'as web(1002): systemctl --user show web.service',
     ]);
-    expect(h.itemLines().map((l) => /workload=(\w+)/.exec(l)?.[1])).toEqual(['api', 'web']);
+    expect(h.itemLines().map((l) => /workload=(\w+)/.exec(l)?.[1])).toEqual(['api', 'db', 'web']);
   });
 });
 
