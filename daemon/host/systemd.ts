@@ -81,6 +81,18 @@ export class SystemManager {
     mustSucceed(result);
   }
 
+  /**
+   * Each unit's active state word, in one `systemctl is-active` for all of them (one line
+   * per unit, in order): a pass asks about every user manager at once.
+   */
+  async activeStates(units: readonly string[]): Promise<Map<string, string>> {
+    if (units.length === 0) return new Map();
+    const result = await this.runner.run(['systemctl', 'is-active', ...units], { timeoutMs: this.timeoutMs });
+    const states = result.stdout.split('\n').filter((l) => l !== '');
+    if (result.timedOut || states.length !== units.length || (result.exitCode !== 0 && result.exitCode !== 3)) throw commandError(result);
+    return new Map(units.map((u, i) => [u, states[i]!]));
+  }
+
   /** The unit's active state word; "inactive" and "failed" are answers, not errors. */
   async isActive(unit: string): Promise<string> {
     const result = await this.runner.run(['systemctl', 'is-active', unit], { timeoutMs: this.timeoutMs });

@@ -7,11 +7,19 @@ import { userManagerUnit } from '../host/systemd';
 import { HEALTH_PROPERTIES } from './health-gate';
 import type { HostOps } from './host-ops';
 
-/** Why the workload drifted, or undefined when the host runs it as applied. */
-export async function observeDrift(host: HostOps, rendered: RenderedWorkload, uid: number | undefined): Promise<string | undefined> {
+/**
+ * Why the workload drifted, or undefined when the host runs it as applied. `managers`:
+ * the states of user managers already asked for (step 4 asks for all of them at once).
+ */
+export async function observeDrift(
+  host: HostOps,
+  rendered: RenderedWorkload,
+  uid: number | undefined,
+  managers?: ReadonlyMap<string, string>,
+): Promise<string | undefined> {
   try {
     if (uid === undefined) return `user ${rendered.user} is missing`;
-    const manager = await host.system.isActive(userManagerUnit(uid));
+    const manager = managers?.get(userManagerUnit(uid)) ?? (await host.system.isActive(userManagerUnit(uid)));
     if (manager !== 'active') return `${userManagerUnit(uid)} is ${manager}`;
     const units = rendered.units.map((u) => u.unit);
     const statuses = await host.userManager.show({ user: rendered.user, uid }, units, [...HEALTH_PROPERTIES, 'NeedDaemonReload']);

@@ -17,6 +17,7 @@ import { appliedFiles, beginItem, forgetRollback, type FinishItem } from './appl
 import type { HostView, Installed, Observed, PassContext, PassOptions } from './context';
 import { desiredFromGeneration, desiredFromRepo, refuseExistingGroups, type DesiredState } from './desired-source';
 import { observeDrift } from './observe-drift';
+import { userManagerUnit } from '../host/systemd';
 import { diffAgainstApplied } from './plan-diff';
 import { timed } from './profile';
 import { keptError, lastPassRecord, logItem, plannedOutcome, summarize, toStatusItem, type ItemOutcome, type PassResult } from './pass-result';
@@ -114,24 +115,29 @@ async function observe(ctx: PassContext, view: HostView): Promise<Observed> {
   const drift = new Map<string, Observation>();
   const kept = new Map<string, RenderedWorkload>();
   const appliedBy = new Map(applied.map((a) => [a.workload, a]));
+  // Whose drift is looked at: a spec that did not change, or a version kept rolled back.
+  const unchanged = [...view.rendered].filter(([name, r]) => !requested.has(name) && appliedBy.get(name)?.hash === r.hash);
+  const keptBack = [...view.rendered].filter(([name, r]) => !requested.has(name) && appliedBy.get(name)?.hash !== r.hash && appliedBy.get(name)?.rolledBack?.hash === r.hash);
+  // Their user managers in one question; a failure to ask leaves each look to ask its own.
+  const uids = [...unchanged, ...keptBack].flatMap(([name]) => (view.uids.has(name) ? [view.uids.get(name)!] : []));
+  const managers = await ctx.host.system
+    .activeStates([...new Set(uids)].sort((a, b) => a - b).map(userManagerUnit))
+    .catch(() => undefined);
   // Read-only looks at other users' managers: a few at a time, since each is a process
   // started as that user and most of its time is spent waiting.
   const limit = pLimit(OBSERVE_CONCURRENCY);
-  const looks = [...view.rendered].map(([name, r]) =>
-    limit(async () => {
-      const prev = appliedBy.get(name);
-      if (prev && prev.hash === r.hash && !requested.has(name)) {
-        drift.set(name, { drift: await observeDrift(ctx.host, r, view.uids.get(name)) });
-      } else if (prev?.rolledBack?.hash === r.hash && !requested.has(name)) {
+  const looks = [
+    ...unchanged.map(([name, r]) => limit(async () => void drift.set(name, { drift: await observeDrift(ctx.host, r, view.uids.get(name), managers) }))),
+    ...keptBack.map(([name]) =>
+      limit(async () => {
         // Kept rolled back: the version that runs is the one to check, and to repair.
-        const running = await runningVersion(ctx, prev);
-        if (running) {
-          kept.set(name, running);
-          drift.set(name, { drift: await observeDrift(ctx.host, running, view.uids.get(name)) });
-        }
-      }
-    }),
-  );
+        const running = await runningVersion(ctx, appliedBy.get(name)!);
+        if (!running) return;
+        kept.set(name, running);
+        drift.set(name, { drift: await observeDrift(ctx.host, running, view.uids.get(name), managers) });
+      }),
+    ),
+  ];
   await Promise.all(looks);
   return { installed: [...applied, ...strays], redeploy, drift, kept };
 }

@@ -452,7 +452,15 @@ export class FakeSystem implements CommandRunner {
     for (const unit of this.units.get(u.name)?.values() ?? []) Object.assign(unit, { activeState: 'inactive', subState: 'dead' });
   }
 
-  private systemScope([verb, unit = '']: string[]): Out {
+  private systemScope([verb, unit = '', ...more]: string[]): Out {
+    if (verb === 'is-active' && more.length > 0) {
+      // One state per unit, in order; exit 0 only when every one is active.
+      const states = [unit, ...more].map((u) => {
+        const managed = Number(/^user@(\d+)\.service$/.exec(u)?.[1] ?? NaN);
+        return !Number.isNaN(managed) && this.managers.has(managed) ? 'active' : 'inactive';
+      });
+      return { exitCode: states.every((st) => st === 'active') ? 0 : 3, stdout: `${states.join('\n')}\n` };
+    }
     const sliceUid = Number(/^user-(\d+)\.slice$/.exec(unit)?.[1] ?? NaN);
     if (!Number.isNaN(sliceUid)) return this.sliceScope(verb ?? '', sliceUid, unit);
     const uid = Number(/^user@(\d+)\.service$/.exec(unit)?.[1] ?? NaN);
