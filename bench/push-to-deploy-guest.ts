@@ -58,16 +58,25 @@ async function main(): Promise<void> {
       passStarts.push(Math.round(started.at - m.pushStartedMs));
       say(`run ${run}: ${(m.ms / 1000).toFixed(2)} s (${m.commit.slice(0, 7)}; the daemon's pass started after ${((started.at - m.pushStartedMs) / 1000).toFixed(2)} s)`);
     }
+    // The daemon idle after its last pass: its resident memory, and its cgroup's.
+    await new Promise((r) => setTimeout(r, 5_000));
+    const pid = (await guest.run(['systemctl', 'show', 'moor.service', '-p', 'MainPID', '--value'])).stdout.trim();
+    const rssKiB = Number(/^VmRSS:\s+(\d+) kB$/m.exec((await guest.run(['cat', `/proc/${pid}/status`])).stdout)?.[1] ?? NaN);
+    const cgroupBytes = Number((await guest.run(['systemctl', 'show', 'moor.service', '-p', 'MemoryCurrent', '--value'])).stdout.trim());
+    const mib = (bytes: number) => Number((bytes / 1048576).toFixed(1));
+    const idle = { rssMiB: mib(rssKiB * 1024), cgroupMiB: Number.isFinite(cgroupBytes) ? mib(cgroupBytes) : undefined };
     const s = summarize(measured.map((m) => m.ms));
     const p = summarize(passStarts);
     const sec = (ms: number) => Number((ms / 1000).toFixed(2));
     if (values.json) {
       process.stdout.write(
-        `${JSON.stringify({ benchmark: 'push-to-deploy-guest', runs: measured.map((m, i) => ({ run: i + 1, commit: m.commit, seconds: sec(m.ms), passStartSeconds: sec(passStarts[i]!) })), min: sec(s.min), median: sec(s.median), max: sec(s.max) })}\n`,
+        `${JSON.stringify({ benchmark: 'push-to-deploy-guest', runs: measured.map((m, i) => ({ run: i + 1, commit: m.commit, seconds: sec(m.ms), passStartSeconds: sec(passStarts[i]!) })), min: sec(s.min), median: sec(s.median), max: sec(s.max), daemonIdle: idle })}\n`,
       );
     } else {
       process.stdout.write(`push-to-deploy (git push → new InvocationID active, systemd guest): n=${measured.length} min=${sec(s.min)} s median=${sec(s.median)} s max=${sec(s.max)} s\n`);
       process.stdout.write(`  of which git push → the daemon's pass starting: min=${sec(p.min)} s median=${sec(p.median)} s max=${sec(p.max)} s\n`);
+      const cgroup = idle.cgroupMiB === undefined ? 'memory not accounted' : `${idle.cgroupMiB} MiB`;
+      process.stdout.write(`daemon idle after its last pass: RSS ${idle.rssMiB} MiB (moor.service's cgroup: ${cgroup})\n`);
     }
   } finally {
     await guest.shutdown();
