@@ -31,14 +31,14 @@ export function buildWorkloads(
 ): { workloads: Workload[]; problems: Problem[] } {
   const problems: Problem[] = [];
   const podStems = new Set(candidates.filter((c) => extOf(c.name) === 'pod').map((c) => stemOf(c.name)));
-  const containerStems = new Set(candidates.filter((c) => ['container', 'pod'].includes(extOf(c.name))).map((c) => stemOf(c.name)));
+  const containerOrPodStems = new Set(candidates.filter((c) => ['container', 'pod'].includes(extOf(c.name))).map((c) => stemOf(c.name)));
 
   const anchors = new Map<string, Anchor[]>();
   const others: Candidate[] = [];
   for (const c of candidates) {
     const ext = extOf(c.name);
     // A .kube that extends a container's or pod's name is that workload's companion.
-    const kubeWorkload = ext === 'kube' && longestPrefix(c.name, containerStems, '-.') === undefined;
+    const kubeWorkload = ext === 'kube' && longestPrefix(c.name, containerOrPodStems, '-.') === undefined;
     if (ext !== 'container' && ext !== 'pod' && !kubeWorkload) {
       others.push(c);
       continue;
