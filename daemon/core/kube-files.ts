@@ -6,7 +6,7 @@
 // another directory) and is refused, never followed.
 import type { Problem } from './problem';
 import { isEntry, type UnitFile } from './unit-file';
-import { isUnitType } from './validate';
+import { fileType, isUnitType } from './validate';
 
 export const KUBE_FILE_KEYS = ['Yaml', 'ConfigMap'] as const;
 
@@ -73,7 +73,7 @@ export function kubeFileProblems(unit: UnitFile, path: string, fileName: string,
         hint: `put the file in the repository next to ${fileName} and write ${ref.key}=<its name>`,
         workload,
       });
-    } else if (ref.name !== undefined && isUnitType(extOf(ref.name))) {
+    } else if (ref.name !== undefined && isUnitType(fileType(ref.name))) {
       problems.push({
         path,
         ...at,
@@ -94,9 +94,4 @@ export function kubeFileProblems(unit: UnitFile, path: string, fileName: string,
     }
   }
   return problems;
-}
-
-function extOf(name: string): string {
-  const dot = name.lastIndexOf('.');
-  return dot <= 0 ? '' : name.slice(dot + 1);
 }
