@@ -10,7 +10,7 @@
 // Root only (systemd-nspawn); the first run on a machine builds the cached guest tree.
 import { parseArgs } from 'node:util';
 import { BUSYBOX_IMAGE, BUSYBOX_SERVE_FOREVER, GUEST_MOOR_CONFIG, REPO_ROOT, bootGuest, describeExec, shutdownAllGuests, type Guest } from '../test/e2e/guest';
-import { describeProc, runProc } from '../test/e2e/host-proc';
+import { buildBundle } from '../test/e2e/host-proc';
 
 const spec = (name: string) => `[Container]\nImage=${BUSYBOX_IMAGE}\nExec=${BUSYBOX_SERVE_FOREVER}\nEnvironment=NAME=${name}\n\n[Install]\nWantedBy=default.target\n`;
 
@@ -34,8 +34,8 @@ async function main(): Promise<void> {
   const say = (m: string) => process.stderr.write(`${m}\n`);
 
   if (!values['no-build']) {
-    const build = await runProc(['npm', 'run', '--silent', 'build'], { cwd: REPO_ROOT, timeoutMs: 5 * 60_000 });
-    if (build.code !== 0) throw new Error(`npm run build failed: ${describeProc(build)}`);
+    const failed = await buildBundle(REPO_ROOT);
+    if (failed) throw new Error(failed);
   }
 
   const guest: Guest = await bootGuest({ log: say });

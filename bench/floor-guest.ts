@@ -16,7 +16,7 @@
 // Root only (systemd-nspawn); the first run on a machine builds the cached guest tree.
 import { parseArgs } from 'node:util';
 import { BUSYBOX_IMAGE, BUSYBOX_SERVE_FOREVER, GUEST_BARE_REPO, GUEST_MOOR, GUEST_MOOR_CONFIG, GUEST_NODE, REPO_ROOT, TEST_BASE_TRANSFORM, bootGuest, describeExec, shutdownAllGuests, type Guest } from '../test/e2e/guest';
-import { describeProc, runProc } from '../test/e2e/host-proc';
+import { buildBundle } from '../test/e2e/host-proc';
 import type { PassProfileReport } from '../daemon/pass/profile';
 
 /** The spec as moor deploys it: the workload's own lines, then the test transform's. */
@@ -87,8 +87,8 @@ async function main(): Promise<void> {
   if (!Number.isInteger(n) || n < 1 || n > 500) throw new Error('--workloads: an integer from 1 to 500');
   const say = (m: string) => process.stderr.write(`${m}\n`);
   if (!values['no-build']) {
-    const build = await runProc(['npm', 'run', '--silent', 'build'], { cwd: REPO_ROOT, timeoutMs: 5 * 60_000 });
-    if (build.code !== 0) throw new Error(`npm run build failed: ${describeProc(build)}`);
+    const failed = await buildBundle(REPO_ROOT);
+    if (failed) throw new Error(failed);
   }
 
   const guest: Guest = await bootGuest({ log: say });

@@ -11,7 +11,7 @@
 // Root only (systemd-nspawn); the first run on a machine builds the cached guest tree.
 import { parseArgs } from 'node:util';
 import { REPO_ROOT, shutdownAllGuests, type Guest } from '../test/e2e/guest';
-import { runProc, describeProc } from '../test/e2e/host-proc';
+import { buildBundle } from '../test/e2e/host-proc';
 import { bootDaemonGuest, containerSpec, installMoor, measureOneDeploy, summarize, userService, waitForJournal, type DeployMeasurement } from '../test/e2e/daemon-helpers';
 
 const WORKLOAD = 'bench';
@@ -29,8 +29,8 @@ async function main(): Promise<void> {
   const say = (m: string) => process.stderr.write(`${m}\n`);
 
   if (!values['no-build']) {
-    const build = await runProc(['npm', 'run', '--silent', 'build'], { cwd: REPO_ROOT, timeoutMs: 5 * 60_000 });
-    if (build.code !== 0) throw new Error(`npm run build failed: ${describeProc(build)}`);
+    const failed = await buildBundle(REPO_ROOT);
+    if (failed) throw new Error(failed);
   }
 
   const guest: Guest = await bootDaemonGuest({ log: say });

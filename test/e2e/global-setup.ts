@@ -2,7 +2,7 @@
 // cannot boot a guest, builds (or finds) the cached guest tree, and bundles moor.
 import type { TestProject } from 'vitest/node';
 import { assertHostCanRunGuests, ensureGuestTree, REPO_ROOT } from './guest-tree';
-import { describeProc, runProc } from './host-proc';
+import { buildBundle } from './host-proc';
 
 export interface E2eSetupInfo {
   treeKey: string;
@@ -28,8 +28,7 @@ export default async function setup(project: TestProject): Promise<void> {
   let bundleError: string | null = null;
   const started = Date.now();
   if (process.env.MOOR_E2E_NO_BUILD !== '1') {
-    const build = await runProc(['npm', 'run', '--silent', 'build'], { cwd: REPO_ROOT, timeoutMs: 5 * 60_000 });
-    if (build.code !== 0 || build.timedOut) bundleError = `npm run build failed: ${describeProc(build)}`;
+    bundleError = await buildBundle(REPO_ROOT);
   }
   project.provide('e2e', {
     treeKey: tree.meta.key,

@@ -164,3 +164,9 @@ export function mountsBelow(dir: string): string[] {
     .filter((p) => p === dir || p.startsWith(prefix))
     .sort((a, b) => b.length - a.length);
 }
+
+/** `npm run build` in the project at `root` (dist/moor.mjs and what lies beside it): why it failed, or null. */
+export async function buildBundle(root: string): Promise<string | null> {
+  const build = await runProc(['npm', 'run', '--silent', 'build'], { cwd: root, timeoutMs: 5 * 60_000 });
+  return build.code !== 0 || build.timedOut ? `npm run build failed: ${describeProc(build)}` : null;
+}
