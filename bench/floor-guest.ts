@@ -7,11 +7,15 @@
 //   a pass that changes one workload: the same, plus writing that spec, its daemon-reload
 //     and its restart.
 // moor does the same work on other users (`moor reconcile --once --profile --json`, a new
-// workload per user, the same spec with the guest's test transform). Each figure is wall
-// time measured inside the guest; the ratio is moor over the floor. moor's profile of each
-// pass (the steps and host commands it spent its time in) follows. A figure, not a test.
+// workload per user, the same spec with the guest's test transform): N workloads applied
+// one at a time (`apply.parallel = 1`), then N more with `apply.parallel = P`, both against
+// the floor's sequential first apply of N. The passes with nothing to do and with one
+// change then cover moor's 2N workloads, and the floor looks at each of its N workloads
+// twice. Each figure is wall time measured inside the guest; the ratio is moor over the
+// floor. moor's profile of each pass (the steps and host commands it spent its time in)
+// follows. A figure, not a test.
 //
-//   npx tsx bench/floor-guest.ts [--workloads 20] [--json] [--no-build]
+//   npx tsx bench/floor-guest.ts [--workloads 20] [--parallel 4] [--json] [--no-build]
 //
 // Root only (systemd-nspawn); the first run on a machine builds the cached guest tree.
 import { parseArgs } from 'node:util';
@@ -79,12 +83,15 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       workloads: { type: 'string', default: '20' },
+      parallel: { type: 'string', default: '4' },
       json: { type: 'boolean', default: false },
       'no-build': { type: 'boolean', default: false },
     },
   });
   const n = Number(values.workloads);
   if (!Number.isInteger(n) || n < 1 || n > 500) throw new Error('--workloads: an integer from 1 to 500');
+  const parallel = Number(values.parallel);
+  if (!Number.isInteger(parallel) || parallel < 1 || parallel > 32) throw new Error('--parallel: an integer from 1 to 32');
   const say = (m: string) => process.stderr.write(`${m}\n`);
   if (!values['no-build']) {
     const failed = await buildBundle(REPO_ROOT);
@@ -101,6 +108,8 @@ async function main(): Promise<void> {
 
     const floorUsers = Array.from({ length: n }, (_, i) => `fl${String(i + 1).padStart(3, '0')}`);
     const moorUsers = Array.from({ length: n }, (_, i) => `mo${String(i + 1).padStart(3, '0')}`);
+    const parallelUsers = Array.from({ length: n }, (_, i) => `mp${String(i + 1).padStart(3, '0')}`);
+    const applyAtOnce = (k: number) => guest.writeFile('/etc/moor/config.d/parallel.toml', `[apply]\nparallel = ${k}\n`);
     for (const u of ['flwarm', ...floorUsers]) await guest.writeFile(`/root/floor-specs/${u}.container`, floorSpec(u));
 
     const floor = async (script: keyof typeof FLOOR, users: readonly string[]): Promise<number> => {
@@ -134,29 +143,40 @@ async function main(): Promise<void> {
 
     say(`first apply of ${n} new workloads...`);
     const floorCreate = await floor('create', floorUsers);
+    await applyAtOnce(1);
     for (const u of moorUsers) repo[`${u}.container`] = spec(u);
     await guest.pushRepo(repo, { message: `${n} workloads` });
     const moorCreate = await moorPass('first apply');
     record(`first apply, ${n} new workloads, sequential`, floorCreate, moorCreate.s);
-    profiles['first apply'] = moorCreate.profile;
+    profiles['first apply, sequential'] = moorCreate.profile;
 
+    say(`first apply of ${n} more, ${parallel} at once...`);
+    await applyAtOnce(parallel);
+    for (const u of parallelUsers) repo[`${u}.container`] = spec(u);
+    await guest.pushRepo(repo, { message: `${n} more workloads` });
+    const moorParallel = await moorPass('parallel first apply');
+    record(`first apply, ${n} new workloads, ${parallel} at once`, floorCreate, moorParallel.s);
+    profiles[`first apply, ${parallel} at once`] = moorParallel.profile;
+
+    // moor now runs 2n workloads: the floor looks at each of its n twice.
+    const twice = [...floorUsers, ...floorUsers];
     say('a pass with nothing to do...');
-    const floorNoop = await floor('noop', floorUsers);
+    const floorNoop = await floor('noop', twice);
     const moorNoop = await moorPass('nothing to do');
-    record(`pass with nothing to do, ${n} workloads`, floorNoop, moorNoop.s);
+    record(`pass with nothing to do, ${2 * n} workloads`, floorNoop, moorNoop.s);
     profiles['nothing to do'] = moorNoop.profile;
 
     say('a pass that changes one workload...');
     await guest.writeFile(`/root/floor-specs/${floorUsers[0]}.container`, floorSpec(floorUsers[0]!, 2));
-    const floorOne = await floor('one', floorUsers);
+    const floorOne = await floor('one', twice);
     repo[`${moorUsers[0]}.container`] = spec(moorUsers[0]!, 2);
     await guest.pushRepo(repo, { message: 'change one' });
     const moorOne = await moorPass('change one');
-    record(`pass that changes one of ${n} workloads`, floorOne, moorOne.s);
+    record(`pass that changes one of ${2 * n} workloads`, floorOne, moorOne.s);
     profiles['change one'] = moorOne.profile;
 
     if (values.json) {
-      process.stdout.write(`${JSON.stringify({ benchmark: 'floor-guest', workloads: n, figures, profiles })}\n`);
+      process.stdout.write(`${JSON.stringify({ benchmark: 'floor-guest', workloads: n, parallel, figures, profiles })}\n`);
       return;
     }
     process.stdout.write(`moor against the shell floor, ${n} workloads, one systemd guest run (wall seconds, measured in the guest)\n`);

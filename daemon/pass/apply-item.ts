@@ -17,6 +17,8 @@ export interface ItemScope {
   observed: Observed;
   generation: number;
   settleMs: number;
+  /** Runs the creation of users one at a time, whatever else runs at once. */
+  userAccounts: <T>(fn: () => Promise<T>) => Promise<T>;
 }
 
 /** The second half of an item: waits for what the first half started, records it, says how it went. */
@@ -106,6 +108,7 @@ async function applyAndRecord(
       store: ctx.store,
       healthMs: ctx.config.timeouts.healthMs,
       settleMs: scope.settleMs,
+      userAccounts: scope.userAccounts,
       ...(ctx.config.policy ? { policy: ctx.config.policy } : {}),
       ...(ctx.profile ? { profile: ctx.profile } : {}),
     },

@@ -25,6 +25,8 @@ export interface ApplyContext {
   healthMs: number;
   /** Lets a unit that started stay up this long before the gate passes. */
   settleMs: number;
+  /** Runs the creation of users one at a time: useradd and moor's id registry are not safe to run twice at once. */
+  userAccounts?: <T>(fn: () => Promise<T>) => Promise<T>;
   /** The host policy: what systemd has loaded is judged before anything starts. */
   policy?: Policy;
   profile?: PassProfile;
@@ -63,7 +65,8 @@ export async function startWorkload(
 ): Promise<Started | RolledBack> {
   const { host } = ctx;
   const part = <T>(name: string, fn: () => Promise<T>): Promise<T> => timed(ctx.profile, `apply.${name}`, fn);
-  const entry = await part('user', () => ensureUser(host.users, ctx.store.ownedUsers, item.user));
+  const serial = ctx.userAccounts ?? ((fn) => fn());
+  const entry = await part('user', () => serial(() => ensureUser(host.users, ctx.store.ownedUsers, item.user)));
   const who: UserRef = { user: entry.name, uid: entry.uid };
   await part('linger', () => host.logind.enableLinger(who.user));
   await part('user manager', () => host.system.startUserManager(who.uid));

@@ -240,14 +240,20 @@ interface ApplyRun {
 }
 
 /**
- * Step 7: begin a generation, then apply each item in plan order (creates and updates in
- * sorted order, removals in reverse). One failure never stops the others. Items overlap:
- * while a workload's units settle (the end of its health gate), the next items are
- * applied up to their own units being up (at most SETTLING_AT_ONCE wait); then the oldest
- * is finished, recorded and logged, so outcomes still come in plan order. The generation's status is written after every
- * item that changed the host, so a killed pass leaves a record of how far it got (an item
- * that changed nothing waits for the next write: writing the whole status after each of
- * a thousand unchanged items made a pass quadratic).
+ * Step 7: begin a generation, then apply the items (creates and updates in sorted order,
+ * removals in reverse). One failure never stops the others.
+ *
+ * Up to `apply.parallel` workloads are applied at once, each up to its units being up,
+ * and up to SETTLING_AT_ONCE more wait out the settle time of their health gate.
+ * Everything a pass makes an outcome of still happens in plan order, one item at a time:
+ * an item is finished, recorded in the generation's status and logged only after the
+ * items before it, so reports, logs and the status read as a sequential pass would write
+ * them. Users are created one at a time (useradd and moor's id registry are not safe to
+ * run twice at once), and a removal runs alone, after every item before it is finished.
+ *
+ * The status is written after every item that changed the host, so a killed pass leaves
+ * a record of how far it got (an item that changed nothing waits for the next write:
+ * writing the whole status after each of a thousand unchanged items made a pass quadratic).
  */
 async function applyEach(ctx: PassContext, view: HostView, observed: Observed, plan: Planned, opts: PassOptions): Promise<ApplyRun> {
   const { desired } = view;
@@ -259,7 +265,8 @@ async function applyEach(ctx: PassContext, view: HostView, observed: Observed, p
     workloads: Object.fromEntries([...view.rendered.values()].map((r) => [r.name, { user: r.user, hash: r.hash, files: contentsOf(r) }])),
   }));
   const run: ApplyRun = { generation, items: [], statusItems: [] };
-  const scope = { view, observed, generation, settleMs: opts.settleMs ?? 1_000 };
+  const scope = { view, observed, generation, settleMs: opts.settleMs ?? 1_000, userAccounts: pLimit(1) };
+  const applying = pLimit(ctx.config.apply.parallel);
   const complete = async (item: PlanItem, finish: FinishItem): Promise<void> => {
     const outcome = await finish();
     run.items.push(outcome);
@@ -268,31 +275,50 @@ async function applyEach(ctx: PassContext, view: HostView, observed: Observed, p
     logItem(ctx.log, outcome, generation, desired.commit);
     opts.onItem?.(outcome);
   };
-  // Oldest first: items are finished in the order they began.
-  const settling: { item: PlanItem; finish: FinishItem }[] = [];
+  // Begun (or waiting for a slot to begin), oldest first: finished in the order they began.
+  // One still waiting when the pass is asked to stop never begins, and is left for the next pass like those after it.
+  const inHand: { item: PlanItem; begun: Promise<FinishItem | undefined> }[] = [];
+  let stopped = false;
+  let left = false;
+  const stopping = () => {
+    ctx.log.warn({ generation }, 'stopping: the remaining workloads are left for the next pass');
+    stopped = true;
+  };
+  const completeOldest = async () => {
+    const oldest = inHand.shift()!;
+    const finish = await oldest.begun;
+    if (finish) await complete(oldest.item, finish);
+  };
   const completeAll = async () => {
-    for (let s = settling.shift(); s; s = settling.shift()) await complete(s.item, s.finish);
+    while (inHand.length > 0) await completeOldest();
   };
   for (const item of plan.items) {
     if (opts.shouldStop?.()) {
       // The workloads in hand are finished (and reported) before the pass says it stops.
       await completeAll();
-      ctx.log.warn({ generation }, 'stopping: the remaining workloads are left for the next pass');
+      stopping();
       break;
     }
-    settling.push({ item, finish: await beginItem(ctx, scope, item) });
-    while (settling.length > SETTLING_AT_ONCE) {
-      const oldest = settling.shift()!;
-      await complete(oldest.item, oldest.finish);
-    }
+    if (item.action === 'remove') await completeAll();
+    // beginItem never throws: a failure is the item's outcome.
+    const begin = async () => {
+      if (!opts.shouldStop?.()) return beginItem(ctx, scope, item);
+      left = true;
+      return undefined;
+    };
+    inHand.push({ item, begun: applying(begin) });
+    while (inHand.length > ctx.config.apply.parallel + SETTLING_AT_ONCE) await completeOldest();
+    if (item.action === 'remove') await completeAll();
   }
   await completeAll();
+  if (left && !stopped) stopping();
   return run;
 }
 
 /**
- * How many applied workloads may be settling while the next one is applied: two cover
- * the settle time (1 s) when applying one takes half of it.
+ * How many applied workloads may wait out their settle time beyond those being applied:
+ * with one applied at a time, two cover the settle time (1 s) when applying one takes
+ * half of it.
  */
 const SETTLING_AT_ONCE = 2;
 

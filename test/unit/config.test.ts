@@ -125,6 +125,15 @@ describe('config', () => {
     expect(err.line).toBe(2);
   });
 
+  it('reads apply.parallel (default 4), and refuses 0, a fraction or more than 32 at its line', async () => {
+    expect((await loadConfig({ file: join(configDir({}), 'config.toml') })).apply).toEqual({ parallel: 4 });
+    expect((await loadConfig({ file: join(configDir({ 'config.toml': '[apply]\nparallel = 1\n' }), 'config.toml') })).apply).toEqual({ parallel: 1 });
+    for (const bad of ['0', '2.5', '33', '"4"']) {
+      const err = configErrorOf(() => parseConfigText('c.toml', `log_level = "info"\n[apply]\nparallel = ${bad}\n`));
+      expect(err, bad).toMatchObject({ key: 'apply.parallel', line: 3 });
+    }
+  });
+
   it('finds dotted keys and keys inside tables', () => {
     const text = 'a = 1\n[source]\nurl = "x"\n[gc]\nkeep_min = 2\nsource.branch = "y"\n';
     expect(findKeyLine(text, ['source', 'url'])).toBe(3);

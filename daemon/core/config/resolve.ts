@@ -37,6 +37,7 @@ export function resolveConfig(merged: ConfigFile, files: string[]): MoorConfig {
       stopMs: merged.timeouts?.stop ?? 90_000,
       archiveMs: merged.timeouts?.archive ?? 3_600_000,
     },
+    apply: { parallel: merged.apply?.parallel ?? 4 },
     removal: {
       home: merged.removal?.home ?? 'archive',
       archiveMaxAgeMs: merged.removal?.archive_max_age ?? 90 * 86_400_000,
@@ -80,7 +81,7 @@ function resolvePolicy(p: NonNullable<ConfigFile['policy']>): Policy {
   };
 }
 
-const TABLES = new Set(['source', 'schedule', 'timeouts', 'removal', 'gc', 'users', 'control', 'policy']);
+const TABLES = new Set(['source', 'schedule', 'timeouts', 'apply', 'removal', 'gc', 'users', 'control', 'policy']);
 
 /** Later files win key by key; the config's tables merge, every other value is replaced. */
 export function mergeConfigFiles(files: ConfigFile[]): ConfigFile {

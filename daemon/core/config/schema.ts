@@ -58,6 +58,9 @@ const policyTable = z.strictObject({
   programs: z.array(z.string().startsWith('/', 'an absolute path')).optional(),
 });
 
+/** The most workloads a pass may apply at once: past a few, the user managers' start-ups only compete for the CPU. */
+export const MAX_PARALLEL_APPLIES = 32;
+
 export const configFileSchema = z.strictObject({
   log_level: z.enum(['debug', 'info', 'warn', 'error']).optional(),
   user_prefix: z.string().regex(new RegExp(`${USER_NAME_PATTERN.source}|^$`), 'empty or a user-name prefix').max(16).optional(),
@@ -93,6 +96,11 @@ export const configFileSchema = z.strictObject({
       health: duration.optional(),
       stop: duration.optional(),
       archive: duration.optional(),
+    })
+    .optional(),
+  apply: z
+    .strictObject({
+      parallel: z.number().int().min(1).max(MAX_PARALLEL_APPLIES).optional(),
     })
     .optional(),
   removal: z
@@ -154,6 +162,8 @@ export interface MoorConfig {
   source: { url?: string; bareRepo?: string; branch: string; sshKey?: string };
   schedule: { cron: string; jitterMs: number };
   timeouts: { commandMs: number; fetchMs: number; userManagerMs: number; healthMs: number; stopMs: number; archiveMs: number };
+  /** How many workloads a pass applies at once (users are still created one at a time). */
+  apply: { parallel: number };
   /** What a removal does with the home: archive it under state_dir/archives first, or delete it. */
   removal: { home: 'archive' | 'purge'; archiveMaxAgeMs: number; archiveMaxBytes: number };
   gc: { keepMin: number; keepMax: number; minAgeMs: number; maxAgeMs: number; maxBytes: number };
