@@ -88,8 +88,9 @@ async function desiredState(ctx: PassContext): Promise<DesiredState> {
 async function renderForHost(ctx: PassContext, desired: DesiredState): Promise<HostView> {
   const rendered = new Map<string, RenderedWorkload>();
   const uids = new Map<string, number>();
+  const entries = await ctx.host.users.lookupUsers(desired.workloads.map((w) => w.user));
   for (const w of desired.workloads) {
-    const entry = await ctx.host.users.lookupUser(w.user);
+    const entry = entries.get(w.user);
     if (entry) uids.set(w.name, entry.uid);
     rendered.set(w.name, w.render(entry ? { name: w.name, user: w.user, uid: entry.uid, home: entry.home } : specifierIdentity(w)));
   }

@@ -295,11 +295,13 @@ export class FakeSystem implements CommandRunner {
 
   // --- NSS and shadow-utils -----------------------------------------------------------
 
-  private getent([db, key]: string[]): Out {
+  private getent([db, key, ...more]: string[]): Out {
     if (db === 'passwd' && key === undefined) return ok([...this.passwd.values()].map(passwdLine).join(''));
     if (db === 'passwd') {
-      const u = this.passwd.get(key ?? '') ?? [...this.passwd.values()].find((e) => String(e.uid) === key);
-      return u ? ok(passwdLine(u)) : { exitCode: 2 };
+      // Every key answered in order; exit 2 when one or more is not found, as getent does.
+      const found = [key!, ...more].map((k) => this.passwd.get(k) ?? [...this.passwd.values()].find((e) => String(e.uid) === k));
+      const lines = found.flatMap((u) => (u ? [passwdLine(u)] : [])).join('');
+      return { ...ok(lines), exitCode: found.every(Boolean) ? 0 : 2 };
     }
     if (db === 'group') {
       const g = this.groups.get(key ?? '') ?? [...this.groups.values()].find((e) => String(e.gid) === key);

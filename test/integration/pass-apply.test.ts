@@ -158,10 +158,10 @@ describe('an unchanged workload', () => {
     expect(result.generation).toBeUndefined();
     expect(result.counts).toEqual({ applied: 0, unchanged: 2, failed: 0, rolledBack: 0, removed: 0 });
     expect(calls.filter((c) => MUTATING.test(c))).toEqual([]);
-    // Every user manager in one question, then each workload's units, a few at a time.
+    // Every user in one question, every user manager in another, then each workload's units, a few at a time.
     const lines = calls.map(norm);
-    expect(lines.slice(0, 3)).toEqual(['getent passwd api', 'getent passwd web', 'systemctl is-active user@1000.service user@1001.service']);
-    expect(lines.slice(3).sort()).toEqual(['as api(1000): systemctl --user show api.service', 'as web(1001): systemctl --user show web.service']);
+    expect(lines.slice(0, 2)).toEqual(['getent passwd api web', 'systemctl is-active user@1000.service user@1001.service']);
+    expect(lines.slice(2).sort()).toEqual(['as api(1000): systemctl --user show api.service', 'as web(1001): systemctl --user show web.service']);
     expect(timeline.events.filter((e) => e.startsWith('state ') && e !== 'state generations.recoverAborted')).toEqual([]);
     expect((await store.generations.list()).map((g) => g.id)).toEqual(generationsBefore);
     expect(h.fake.unit('web', 'web.service')!.invocationId).toBe(invocation);
@@ -199,7 +199,7 @@ describe('an updated workload', () => {
     // changed file's unit restarts.
     const lines = calls.map(norm);
     expect(lines.filter((l) => /^(getent|useradd|usermod|loginctl|systemctl (start|is-active) user@)|podman/.test(l) && / web$|user@1001|web\(1001\)/.test(l))).toEqual([
-      'getent passwd web',
+      'getent passwd api web',
       'getent passwd web',
       'loginctl enable-linger web',
       'systemctl start user@1001.service',

@@ -39,7 +39,7 @@ describe('a user moor did not create', () => {
       // Its group exists, but so does the user: ensureUser's refusal says more.
       'getent group web',
       'getent passwd web',
-      'getent passwd web',
+      'getent passwd api web',
       'useradd --create-home --user-group --uid 1001 -K SUB_UID_COUNT=0 -K SUB_GID_COUNT=0 --comment moor-managed --groups moor-managed --shell /usr/sbin/nologin web',
       'getent passwd web',
     ]);

@@ -132,6 +132,15 @@ describe('FakeSystem driven by the host modules', () => {
     expect(await h.users.lookupUser('ghost')).toBeNull();
   });
 
+  it('looks up many users in one getent, answering as the real getent does (tested against it in users-lookup.test.ts)', async () => {
+    const h = host(new FakeSystem({ users: [{ name: 'alice', uid: 1000, gid: 1000, gecos: 'Alice', home: '/home/alice', shell: '/bin/bash' }] }));
+    const found = await h.users.lookupUsers(['alice', 'ghost', 'root', '1000']);
+    expect([...found.keys()].sort()).toEqual(['alice', 'root']);
+    expect(found.get('alice')).toMatchObject({ uid: 1000, home: '/home/alice' });
+    expect(h.fake.callLines().filter((l) => l.startsWith('getent passwd'))).toEqual(['getent passwd alice ghost root 1000']);
+    expect((await h.users.lookupUsers([])).size).toBe(0);
+  });
+
   it('tolerates a group created by someone else between lookup and groupadd', async () => {
     const fake = new FakeSystem();
     const racing = {
