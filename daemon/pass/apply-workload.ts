@@ -66,7 +66,8 @@ export async function startWorkload(
   const { host } = ctx;
   const part = <T>(name: string, fn: () => Promise<T>): Promise<T> => timed(ctx.profile, `apply.${name}`, fn);
   const serial = ctx.userAccounts ?? ((fn) => fn());
-  const entry = await part('user', () => serial(() => ensureUser(host.users, ctx.store.ownedUsers, item.user)));
+  // Timed once its turn came: the wait for other workloads' users is not this one's work.
+  const entry = await serial(() => part('user', () => ensureUser(host.users, ctx.store.ownedUsers, item.user)));
   const who: UserRef = { user: entry.name, uid: entry.uid };
   await part('linger', () => host.logind.enableLinger(who.user));
   await part('user manager', () => host.system.startUserManager(who.uid));

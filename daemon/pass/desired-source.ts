@@ -13,6 +13,7 @@ import { syncRepo } from '../host/git';
 import { scanTree } from '../host/repo-scan';
 import { loadTransformsDir } from '../host/transforms-load';
 import type { StateStore } from '../state/store';
+import { timed, type PassProfile } from './profile';
 
 export interface DesiredWorkload {
   name: string;
@@ -39,25 +40,28 @@ export function checkoutDir(config: MoorConfig): string {
   return join(config.stateDir, 'checkout');
 }
 
-export async function desiredFromRepo(config: MoorConfig): Promise<DesiredState> {
+export async function desiredFromRepo(config: MoorConfig, profile?: PassProfile): Promise<DesiredState> {
   const url = config.source.url;
   if (!url) throw new SourceError('no source configured: set source.url or source.bare_repo in the config');
   const dir = checkoutDir(config);
-  const { commit } = await syncRepo({
+  const { commit } = await timed(profile, 'desired.fetch', () => syncRepo({
     url,
     branch: config.source.branch,
     dir,
     ...(config.source.sshKey ? { sshKey: config.source.sshKey } : {}),
     timeoutMs: config.timeouts.fetchMs,
     budget: config.repoBudget,
-  });
-  const discovery = discover(await scanTree(dir, { maxFileBytes: config.maxFileBytes, budget: config.repoBudget }), {
-    userPrefix: config.userPrefix,
-    maxFileBytes: config.maxFileBytes,
-    reservedNames: config.reservedNames,
-  });
-  const transforms = await loadTransformsDir(config.transformsDir);
-  const checked = validateTree(discovery, transforms.set, transforms.problems, config.protectedUsers, config.policy);
+  }));
+  const scanned = await timed(profile, 'desired.scan', () => scanTree(dir, { maxFileBytes: config.maxFileBytes, budget: config.repoBudget }));
+  const discovery = await timed(profile, 'desired.discover', async () =>
+    discover(scanned, {
+      userPrefix: config.userPrefix,
+      maxFileBytes: config.maxFileBytes,
+      reservedNames: config.reservedNames,
+    }),
+  );
+  const transforms = await timed(profile, 'desired.transforms', () => loadTransformsDir(config.transformsDir));
+  const checked = await timed(profile, 'desired.validate', async () => validateTree(discovery, transforms.set, transforms.problems, config.protectedUsers, config.policy));
   if (checked.tree.length > 0) throw new ValidationError(checked.tree);
 
   const invalid = new Map<string, { user: string; problems: Problem[] }>();

@@ -74,7 +74,7 @@ async function recover(ctx: PassContext): Promise<void> {
 async function desiredState(ctx: PassContext): Promise<DesiredState> {
   const pin = await ctx.store.pin.read();
   if (pin) return { ...(await desiredFromGeneration(ctx.store, pin.generation)), pinned: pin.generation };
-  return refuseExistingGroups(await desiredFromRepo(ctx.config), {
+  return refuseExistingGroups(await desiredFromRepo(ctx.config, ctx.profile), {
     owns: async (user) => (await ctx.store.ownedUsers.get(user)) !== undefined,
     groupExists: (name) => ctx.host.users.groupExists(name),
     userExists: async (name) => (await ctx.host.users.lookupUser(name)) !== null,

@@ -5,6 +5,7 @@
 // `current` swap last.
 import { createHash, randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
+import pLimit from 'p-limit';
 import { z } from 'zod';
 import { dirname, join } from 'node:path';
 import type { Clock } from '../core/ports';
@@ -40,6 +41,10 @@ export interface GenerationContent extends GenerationInfo {
 }
 
 const DELETING_PREFIX = '.deleting-';
+/** Workloads whose files a new generation writes at once. */
+const WRITES_AT_ONCE = 8;
+/** lstat calls gc makes at once over the generations and blobs. */
+const LOOKS_AT_ONCE = 16;
 
 export const QuarantinedGeneration = z.object({ id: z.number().int().positive(), at: z.string(), problem: z.string() });
 export type QuarantinedGeneration = z.infer<typeof QuarantinedGeneration>;
@@ -49,6 +54,8 @@ export type { GenerationInfo, GenerationInput, RecoveryReport, GenerationWorkloa
 export class GenerationStore {
   /** The generation this store began, and its manifest (see inProgressManifest). */
   private begun: { id: number; manifest: Manifest; finished?: boolean } | undefined;
+  /** Blobs being written, by path: one write each, however many workloads share the content. */
+  private readonly blobWrites = new Map<string, Promise<string>>();
 
   constructor(
     private readonly layout: StateLayout,
@@ -64,9 +71,9 @@ export class GenerationStore {
     checkInput(input);
     const startedAt = this.clock.now().toISOString();
     const id = await this.allocate();
-    for (const workload of Object.values(input.workloads)) {
-      await this.writeUnits(id, workload.user, workload.files);
-    }
+    // Workloads' files go to directories of their own: a few at a time.
+    const limit = pLimit(WRITES_AT_ONCE);
+    await Promise.all(Object.values(input.workloads).map((workload) => limit(() => this.writeUnits(id, workload.user, workload.files))));
     const manifest: Manifest = {
       generation: id,
       kind: input.kind,
@@ -125,6 +132,9 @@ export class GenerationStore {
   async writeUnits(id: number, user: string, files: FileContents): Promise<void> {
     assertSafeName('user', user);
     const base = join(this.dir(id), 'units', user);
+    // Each directory is synced once, after its last link: a manifest listing the files is
+    // written only once this returns.
+    const linkedInto = new Set<string>();
     for (const [relPath, content] of Object.entries(files)) {
       assertRelativePath(relPath);
       const path = join(base, relPath);
@@ -141,35 +151,54 @@ export class GenerationStore {
       }
       try {
         await fs.rename(temporary, path);
-        await fsyncDir(dirname(path));
       } catch (err) {
         await fs.rm(temporary, { force: true });
         throw stateWriteError(path, err);
       }
+      linkedInto.add(dirname(path));
     }
+    for (const dir of linkedInto) await fsyncDir(dir).catch((err: unknown) => Promise.reject(stateWriteError(dir, err)));
   }
 
   private async storeBlob(content: string): Promise<string> {
     const blob = join(this.layout.blobs, createHash('sha256').update(content, 'utf8').digest('hex'));
-    if (!(await pathExists(blob))) {
-      await ensureDir(this.layout.blobs);
-      await writeFileAtomic(blob, content);
+    // Two workloads with the same file, written at once, share one write: a second rename
+    // over the blob would give it a new inode, and the first workload's link would no
+    // longer be counted as the same file.
+    const pending = this.blobWrites.get(blob);
+    if (pending) return pending;
+    const write = (async () => {
+      if (!(await pathExists(blob))) {
+        await ensureDir(this.layout.blobs);
+        await writeFileAtomic(blob, content);
+      }
+      return blob;
+    })();
+    this.blobWrites.set(blob, write);
+    try {
+      return await write;
+    } finally {
+      this.blobWrites.delete(blob);
     }
-    return blob;
   }
 
   /** Deletes the blobs no generation links to any more (their only name is in blobs/). Under the pass lock. */
   async sweepBlobs(): Promise<number> {
     let removed = 0;
-    for (const name of await listDir(this.layout.blobs)) {
-      if (!/^[0-9a-f]{64}$/.test(name)) continue;
-      const path = join(this.layout.blobs, name);
-      const stat = await fs.lstat(path).catch(() => undefined);
-      if (stat?.isFile() && stat.nlink === 1) {
-        await fs.rm(path, { force: true });
-        removed++;
-      }
-    }
+    const limit = pLimit(LOOKS_AT_ONCE);
+    const names = (await listDir(this.layout.blobs)).filter((name) => /^[0-9a-f]{64}$/.test(name));
+    await Promise.all(
+      names.map((name) =>
+        limit(async () => {
+          const path = join(this.layout.blobs, name);
+          const stat = await fs.lstat(path).catch(() => undefined);
+          if (stat?.isFile() && stat.nlink === 1) {
+            await fs.rm(path, { force: true });
+            removed++;
+          }
+        }),
+      ),
+    );
     return removed;
   }
 
@@ -177,19 +206,23 @@ export class GenerationStore {
   async bytesOnDisk(): Promise<number> {
     const seen = new Set<string>();
     let total = 0;
+    // Every pass asks, over every file of every kept generation: the lstats run a few at a time.
+    const limit = pLimit(LOOKS_AT_ONCE);
     const walk = async (dir: string): Promise<void> => {
-      for (const entry of await fs.readdir(dir, { withFileTypes: true }).catch(() => [])) {
-        const path = join(dir, entry.name);
-        if (entry.isDirectory()) await walk(path);
-        else if (entry.isFile()) {
-          const stat = await fs.lstat(path).catch(() => undefined);
-          if (!stat) continue;
+      const entries = await fs.readdir(dir, { withFileTypes: true }).catch(() => []);
+      await Promise.all(
+        entries.map(async (entry) => {
+          const path = join(dir, entry.name);
+          if (entry.isDirectory()) return walk(path);
+          if (!entry.isFile()) return;
+          const stat = await limit(() => fs.lstat(path).catch(() => undefined));
+          if (!stat) return;
           const key = `${stat.dev}:${stat.ino}`;
-          if (seen.has(key)) continue;
+          if (seen.has(key)) return;
           seen.add(key);
           total += stat.size;
-        }
-      }
+        }),
+      );
     };
     await walk(this.layout.generations);
     await walk(this.layout.blobs);

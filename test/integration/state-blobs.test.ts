@@ -50,6 +50,19 @@ describe('content stored once', () => {
     expect(await store.generations.bytesOnDisk()).toBeLessThan(1.5 * big.length);
   });
 
+  it('workloads of one generation with the same file, written at once, share one copy', async () => {
+    const big = 'z'.repeat(256 * 1024);
+    const workloads = Object.fromEntries(
+      ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j'].map((w) => [w, { user: w, hash: 'h', files: { 'moor/files/shared.env': big } }]),
+    );
+    const id = await store.generations.begin({ kind: 'pass', commit: 'c'.repeat(40), source: '/srv/git/x.git', workloads });
+    const path = (w: string) => join(dir, 'generations', String(id).padStart(6, '0'), 'units', w, 'moor/files/shared.env');
+    const stats = await Promise.all(Object.keys(workloads).map((w) => fs.stat(path(w))));
+    expect(new Set(stats.map((s) => s.ino)).size).toBe(1);
+    expect(stats[0]!.nlink).toBe(11);
+    expect(await store.generations.bytesOnDisk()).toBeLessThan(1.5 * big.length);
+  });
+
   it('gc deletes what no generation links to any more', async () => {
     const first = await complete('one\n');
     await complete('two\n');
