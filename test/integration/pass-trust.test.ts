@@ -1,0 +1,258 @@
+// [trust] in a real pass: commits signed by real SSH and OpenPGP keys, verified by git
+// against the configured signers alone; a refused tip changes nothing and exits 4; a
+// force-push to an older history is refused unless allowed.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { TrustError } from '../../daemon/core/errors';
+import { exitCodeOfError } from '../../daemon/core/exit-codes';
+import { generationRows, statusReport } from '../../daemon/state/reports';
+import { runMoor } from '../helpers/cli';
+import { PassHarness, containerSpec, git } from '../helpers/pass-harness';
+import { allowedSigners, exportGpgKey, gpgKey, signedCommit, sshKey, stopGpgAgent, tamperedCopy, type SshKey } from '../helpers/signing';
+
+let h: PassHarness;
+let keys: string;
+let ops: SshKey;
+let stranger: SshKey;
+let signers: string;
+
+beforeEach(() => {
+  h = new PassHarness();
+  keys = join(h.root, 'keys');
+  mkdirSync(keys);
+  ops = sshKey(keys, 'ops');
+  stranger = sshKey(keys, 'stranger');
+  signers = allowedSigners(join(keys, 'allowed_signers'), [['ops@example.org', ops]]);
+  h.config = h.makeConfig({ trust: { allowed_signers: signers } });
+});
+afterEach(() => h.cleanup());
+
+function write(files: Record<string, string>): void {
+  h.files(files);
+}
+
+function push(): void {
+  git(h.work, 'push', '-q', '--force', 'origin', 'HEAD:refs/heads/main');
+}
+
+async function refusal(): Promise<TrustError> {
+  const err = await h.pass().then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(TrustError);
+  return err as TrustError;
+}
+
+/** The commit the checkout holds: a refused tip must not move it. */
+function checkedOut(): string {
+  return git(join(h.stateDir, 'checkout'), 'rev-parse', 'HEAD');
+}
+
+async function generationCount(): Promise<number> {
+  return (await (await h.openStore()).generations.list()).length;
+}
+
+describe('trust.mode require (the default once signers are configured)', () => {
+  it('deploys a tip signed by an allowed key and records the signer in the generation, status and generations', async () => {
+    expect(h.config.trust.mode).toBe('require');
+    write({ 'web.container': containerSpec() });
+    const commit = signedCommit(h.work, ops);
+    push();
+    const { result } = await h.pass();
+    expect(result.exitCode).toBe(0);
+    expect(result.commit).toBe(commit);
+    const signer = { format: 'ssh', fingerprint: ops.fingerprint, principal: 'ops@example.org' };
+    const store = await h.openStore();
+    expect((await generationRows(store)).at(-1)).toMatchObject({ commit, signer });
+    expect((await statusReport(store)).live).toMatchObject({ commit, signer });
+
+    // As people and scripts read it.
+    const config = join(h.root, 'config.toml');
+    writeFileSync(config, `state_dir = ${JSON.stringify(h.stateDir)}\n[control]\nsocket = ${JSON.stringify(join(h.root, 'none.sock'))}\n`);
+    const generations = runMoor(['--config', config, 'generations']);
+    expect(generations.stdout).toMatch(/SIGNED BY/);
+    expect(generations.stdout).toContain(`ops@example.org ${ops.fingerprint}`);
+    expect(JSON.parse(runMoor(['--config', config, 'generations', '--json']).stdout).at(-1).signer).toEqual(signer);
+    const status = runMoor(['--config', config, 'status', '--no-daemon']);
+    expect(status.stdout).toContain(`@${commit.slice(0, 12)} (pass) from ${h.bare}, signed by ops@example.org (${ops.fingerprint})`);
+    expect(JSON.parse(runMoor(['--config', config, 'status', '--no-daemon', '--json']).stdout).live.signer).toEqual(signer);
+  });
+
+  it('refuses an unsigned tip: nothing changes, exit 4, the commit and reason named', async () => {
+    write({ 'web.container': containerSpec() });
+    const signed = signedCommit(h.work, ops);
+    push();
+    await h.pass();
+    const before = { generations: await generationCount(), users: [...h.fake.passwd.keys()] };
+
+    // An unsigned change that would remove the workload: not even removals happen.
+    h.clear();
+    write({ 'other.container': containerSpec() });
+    const unsigned = h.push('unsigned');
+    const err = await refusal();
+    expect(exitCodeOfError(err)).toBe(4);
+    expect(err.message).toBe(`refusing commit ${unsigned}: commit ${unsigned.slice(0, 12)} is not signed; nothing was changed`);
+    expect(await generationCount()).toBe(before.generations);
+    expect([...h.fake.passwd.keys()]).toEqual(before.users);
+    expect(checkedOut()).toBe(signed);
+    // status says why the latest pass did nothing.
+    const last = (await statusReport(await h.openStore())).lastPass;
+    expect(last?.exitCode).toBe(4);
+    expect(last?.summary).toContain(`TrustError: refusing commit ${unsigned}`);
+  });
+
+  it('refuses a tip signed by a key that is not an allowed signer', async () => {
+    write({ 'web.container': containerSpec() });
+    const commit = signedCommit(h.work, stranger);
+    push();
+    const err = await refusal();
+    expect(err.reasons).toEqual([`commit ${commit.slice(0, 12)} is signed by ${stranger.fingerprint}, which is not an allowed signer`]);
+    expect(h.fake.passwd.has('web')).toBe(false);
+  });
+
+  it('refuses a signed commit altered after signing', async () => {
+    write({ 'web.container': containerSpec() });
+    const commit = signedCommit(h.work, ops);
+    const altered = tamperedCopy(h.work, commit);
+    git(h.work, 'push', '-q', '--force', 'origin', `${altered}:refs/heads/main`);
+    const err = await refusal();
+    expect(err.reasons[0]).toMatch(new RegExp(`commit ${altered.slice(0, 12)} has a bad signature`));
+  });
+
+  it('does not consult the HOME of the user running moor: a ~/.gitconfig that would accept the key changes nothing', async () => {
+    const home = join(h.root, 'home');
+    mkdirSync(home);
+    const lenient = allowedSigners(join(home, 'lenient_signers'), [['stranger@example.org', stranger]]);
+    writeFileSync(join(home, '.gitconfig'), `[gpg "ssh"]\n\tallowedSignersFile = ${lenient}\n`);
+    // The same file would make git accept the commit when it reads that HOME.
+    write({ 'web.container': containerSpec() });
+    const commit = signedCommit(h.work, stranger);
+    push();
+    expect(
+      git(h.work, '-c', `include.path=${join(home, '.gitconfig')}`, 'log', '-1', '--format=%G?', commit),
+    ).toBe('G');
+    const saved = process.env.HOME;
+    process.env.HOME = home;
+    try {
+      const err = await refusal();
+      expect(err.reasons[0]).toMatch(/which is not an allowed signer/);
+    } finally {
+      process.env.HOME = saved;
+    }
+  });
+
+  it('refuses a force-push back to an older signed commit unless the history rewrite is allowed', async () => {
+    write({ 'web.container': containerSpec('localhost/app:1') });
+    const old = signedCommit(h.work, ops, 'v1');
+    push();
+    await h.pass();
+    write({ 'web.container': containerSpec('localhost/app:2') });
+    const current = signedCommit(h.work, ops, 'v2');
+    push();
+    expect((await h.pass()).result.exitCode).toBe(0);
+    const generations = await generationCount();
+
+    // The attacker replays v1, a signed commit with a known hole.
+    git(h.work, 'push', '-q', '--force', 'origin', `${old}:refs/heads/main`);
+    const err = await refusal();
+    expect(exitCodeOfError(err)).toBe(4);
+    expect(err.message).toContain(`commit ${old.slice(0, 12)} rewrites the branch's history: it does not descend from commit ${current.slice(0, 12)} of the live generation`);
+    expect(err.message).toContain('--allow-history-rewrite');
+    expect(await generationCount()).toBe(generations);
+    expect(checkedOut()).toBe(current);
+
+    // The operator means it: one pass with the flag deploys it.
+    const { result } = await h.pass({ allowHistoryRewrite: true });
+    expect(result.exitCode).toBe(0);
+    expect(result.commit).toBe(old);
+    expect(h.fake.userFiles('web').get('.config/containers/systemd/web.container')?.content).toContain('localhost/app:1');
+  });
+
+  it('trust.allow_history_rewrite = true allows it for every pass', async () => {
+    h.config = h.makeConfig({ trust: { allowed_signers: signers, allow_history_rewrite: true } });
+    write({ 'web.container': containerSpec('localhost/app:1') });
+    const old = signedCommit(h.work, ops, 'v1');
+    push();
+    await h.pass();
+    write({ 'web.container': containerSpec('localhost/app:2') });
+    signedCommit(h.work, ops, 'v2');
+    push();
+    await h.pass();
+    git(h.work, 'push', '-q', '--force', 'origin', `${old}:refs/heads/main`);
+    expect((await h.pass()).result.commit).toBe(old);
+  });
+
+  it('a pinned rollback is not affected, and the rollback keeps the signer', async () => {
+    write({ 'web.container': containerSpec('localhost/app:1') });
+    signedCommit(h.work, ops, 'v1');
+    push();
+    const first = (await h.pass()).result.generation!;
+    write({ 'web.container': containerSpec('localhost/app:2') });
+    signedCommit(h.work, ops, 'v2');
+    push();
+    await h.pass();
+    await (await h.openStore()).pin.pin(first);
+    const { result } = await h.pass();
+    expect(result.exitCode).toBe(0);
+    expect(result.kind).toBe('rollback');
+    const rows = await generationRows(await h.openStore());
+    expect(rows.at(-1)?.signer?.fingerprint).toBe(ops.fingerprint);
+  });
+});
+
+describe('trust.mode warn and off', () => {
+  it('warn deploys an unsigned tip and logs the reason as a warning', async () => {
+    h.config = h.makeConfig({ trust: { allowed_signers: signers, mode: 'warn' } });
+    write({ 'web.container': containerSpec() });
+    const commit = h.push('unsigned');
+    const { result } = await h.pass();
+    expect(result.exitCode).toBe(0);
+    const warning = h.logs.find((l) => l.includes('is not signed'));
+    expect(warning).toMatch(/^<4>/);
+    expect(warning).toContain(`trust: commit ${commit.slice(0, 12)} is not signed (deployed: trust.mode is "warn")`);
+  });
+
+  it('off checks neither signatures nor history', async () => {
+    h.config = h.makeConfig({});
+    expect(h.config.trust.mode).toBe('off');
+    write({ 'web.container': containerSpec('localhost/app:1') });
+    const old = h.push('v1');
+    await h.pass();
+    write({ 'web.container': containerSpec('localhost/app:2') });
+    h.push('v2');
+    await h.pass();
+    git(h.work, 'push', '-q', '--force', 'origin', `${old}:refs/heads/main`);
+    expect((await h.pass()).result.commit).toBe(old);
+  });
+});
+
+describe('OpenPGP signers (trust.gpg_keyring)', () => {
+  it('deploys a commit signed by a key of the keyring directory; refuses one signed by another key', async () => {
+    const ann = gpgKey(keys, 'Ann <ann@example.org>');
+    const bob = gpgKey(keys, 'Bob <bob@example.org>');
+    try {
+      const keyring = join(keys, 'keyring');
+      exportGpgKey(ann, keyring);
+      h.config = h.makeConfig({ trust: { gpg_keyring: keyring } });
+
+      write({ 'web.container': containerSpec() });
+      const byBob = signedCommit(h.work, bob);
+      push();
+      const err = await refusal();
+      expect(err.reasons[0]).toMatch(new RegExp(`commit ${byBob.slice(0, 12)}'s signature cannot be checked`));
+
+      write({ 'web.container': containerSpec('localhost/app:2') });
+      const byAnn = signedCommit(h.work, ann);
+      push();
+      const { result } = await h.pass();
+      expect(result.commit).toBe(byAnn);
+      const rows = await generationRows(await h.openStore());
+      expect(rows.at(-1)?.signer).toEqual({ format: 'openpgp', fingerprint: ann.fingerprint, principal: 'Ann <ann@example.org>' });
+    } finally {
+      stopGpgAgent(ann);
+      stopGpgAgent(bob);
+    }
+  });
+});
