@@ -1,4 +1,4 @@
-// The trust decision about a fetched branch tip (docs/design.md §14): is it signed by an
+// The trust decision about a fetched branch tip (docs/design.md §6 step 2): is it signed by an
 // allowed signer, and does it descend from the commit the host runs now. The facts come
 // from git (host/commit-trust.ts); what they mean, and what each mode does with them, is
 // decided here.
