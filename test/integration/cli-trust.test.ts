@@ -6,7 +6,9 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runMoor } from '../helpers/cli';
+import { spawn } from 'node:child_process';
+import { createServer, type Socket } from 'node:net';
+import { REPO_ROOT, runMoor } from '../helpers/cli';
 import { git } from '../helpers/pass-harness';
 import { allowedSigners, exportGpgKey, gpgKey, signedCommit, sshKey, stopGpgAgent, type GpgKey, type SshKey } from '../helpers/signing';
 
@@ -87,12 +89,14 @@ describe('moor check --verify-commit', () => {
 });
 
 describe('moor reconcile --once in require mode', () => {
-  it('refuses an unsigned tip with exit 4, at error priority, naming the commit', () => {
-    const dir = join(root, 'host');
+  let dir: string;
+  let config: string;
+  beforeAll(() => {
+    dir = join(root, 'host');
     mkdirSync(join(dir, 'transforms'), { recursive: true });
     const bare = join(dir, 'deploy.git');
     git(root, 'clone', '-q', '--bare', repo, bare);
-    const config = join(dir, 'config.toml');
+    config = join(dir, 'config.toml');
     writeFileSync(
       config,
       [
@@ -107,8 +111,45 @@ describe('moor reconcile --once in require mode', () => {
         `allowed_signers = ${JSON.stringify(signers)}`,
       ].join('\n'),
     );
+  });
+
+  it('refuses an unsigned tip with exit 4, at error priority, naming the commit', () => {
     const r = runMoor(['--config', config, 'reconcile', '--once', '--no-daemon'], { journalStream: true });
     expect(r.code).toBe(4);
     expect(r.stderr).toContain(`<3>moor: TrustError: refusing commit ${commits.unsigned}: commit ${commits.unsigned!.slice(0, 12)} is not signed; nothing was changed`);
   });
 });
+
+describe('--allow-history-rewrite', () => {
+  it('keeps the pass in this process: a running daemon is not asked to run it', async () => {
+    // A daemon that never answers: a client that asked it would hang, not exit.
+    const connections: Socket[] = [];
+    const server = createServer((s) => void connections.push(s));
+    const socket = join(root, 'host', 'moor.sock');
+    await new Promise<void>((r) => server.listen(socket, () => r()));
+    try {
+      const r = await runMoorAsync(['--config', join(root, 'host', 'config.toml'), 'reconcile', '--once', '--allow-history-rewrite']);
+      // The unsigned tip is still refused: the allowance waives the history rule only.
+      expect(r.code).toBe(4);
+      expect(r.stderr).toContain('is not signed');
+      expect(r.stderr).not.toContain('via the running daemon');
+      expect(connections).toHaveLength(0);
+    } finally {
+      for (const c of connections) c.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+});
+
+function runMoorAsync(args: string[]): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((done) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'daemon/main.ts'), ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      done({ code, stderr });
+    });
+  });
+}
