@@ -1,7 +1,7 @@
 // [trust] in a real pass: commits signed by real SSH and OpenPGP keys, verified by git
 // against the configured signers alone; a refused tip changes nothing and exits 4; a
 // force-push to an older history is refused unless allowed.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TrustError } from '../../daemon/core/errors';
@@ -122,6 +122,11 @@ describe('trust.mode require (the default once signers are configured)', () => {
   });
 
   it('does not consult the HOME of the user running moor: a ~/.gitconfig that would accept the key changes nothing', async () => {
+    // Only OpenPGP signers configured: nothing of moor's names an SSH allowed-signers file,
+    // so a git that read root's ~/.gitconfig would take the one named there.
+    const emptyKeyring = join(keys, 'empty-keyring');
+    mkdirSync(emptyKeyring);
+    h.config = h.makeConfig({ trust: { gpg_keyring: emptyKeyring } });
     const home = join(h.root, 'home');
     mkdirSync(home);
     const lenient = allowedSigners(join(home, 'lenient_signers'), [['stranger@example.org', stranger]]);
@@ -140,6 +145,35 @@ describe('trust.mode require (the default once signers are configured)', () => {
       expect(err.reasons[0]).toMatch(/which is not an allowed signer/);
     } finally {
       process.env.HOME = saved;
+    }
+  });
+
+  it("does not consult root's GnuPG keyring: a key trusted there is still no allowed signer", async () => {
+    const bob = gpgKey(keys, 'Bob <bob@example.org>');
+    try {
+      const keyring = join(keys, 'keyring');
+      exportGpgKey(gpgKey(keys, 'Ann <ann@example.org>'), keyring);
+      h.config = h.makeConfig({ trust: { gpg_keyring: keyring } });
+      write({ 'web.container': containerSpec() });
+      signedCommit(h.work, bob);
+      push();
+      // Bob's own home trusts his key ultimately: as GNUPGHOME, or as ~/.gnupg, it would verify.
+      const home = join(h.root, 'home-gpg');
+      mkdirSync(home);
+      symlinkSync(bob.home, join(home, '.gnupg'));
+      const saved = { HOME: process.env.HOME, GNUPGHOME: process.env.GNUPGHOME };
+      process.env.HOME = home;
+      process.env.GNUPGHOME = bob.home;
+      try {
+        const err = await refusal();
+        expect(err.reasons[0]).toMatch(/signature cannot be checked/);
+      } finally {
+        process.env.HOME = saved.HOME;
+        if (saved.GNUPGHOME === undefined) delete process.env.GNUPGHOME;
+        else process.env.GNUPGHOME = saved.GNUPGHOME;
+      }
+    } finally {
+      stopGpgAgent(bob);
     }
   });
 
