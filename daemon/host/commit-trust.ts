@@ -3,7 +3,7 @@
 // whether it descends from the live commit. Nothing of root's own git or GnuPG setup
 // takes part: git reads no system or global config, HOME and GNUPGHOME are a directory
 // moor fills, and the signers reach git as `-c` options.
-import { mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SourceError, UsageError } from '../core/errors';
 import { parseSignatureFacts, primaryFingerprints, SIGNATURE_FORMAT, type Ancestry, type SignatureFacts, type TipFacts } from '../core/trust';
@@ -66,6 +66,11 @@ async function fillGnupgHome(opts: VerifyOptions): Promise<void> {
   const home = gnupgHome(opts.workDir);
   await rm(home, { recursive: true, force: true });
   await mkdir(home, { recursive: true, mode: 0o700 });
+  // Checking signatures needs no secret key, so no gpg-agent: without this, gpg --import
+  // starts one per check, left running by the daemon, and a check made while the agent of
+  // the home just deleted still runs fails with "can't connect to the agent". The file
+  // binds every gpg git starts with this home too.
+  await writeFile(join(home, 'gpg.conf'), 'no-autostart\n', { mode: 0o600 });
   if (!opts.gpgKeyring) return;
   let names: string[];
   try {

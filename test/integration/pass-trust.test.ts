@@ -1,6 +1,7 @@
 // [trust] in a real pass: commits signed by real SSH and OpenPGP keys, verified by git
 // against the configured signers alone; a refused tip changes nothing and exits 4; a
 // force-push to an older history is refused unless allowed.
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -284,6 +285,12 @@ describe('OpenPGP signers (trust.gpg_keyring)', () => {
       expect(result.commit).toBe(byAnn);
       const rows = await generationRows(await h.openStore());
       expect(rows.at(-1)?.signer).toEqual({ format: 'openpgp', fingerprint: ann.fingerprint, principal: 'Ann <ann@example.org>' });
+
+      // Checks in quick succession each rebuild moor's GnuPG home, and none starts a gpg-agent
+      // (one left per check by the daemon; one of a deleted home failed the next import).
+      for (let i = 0; i < 3; i++) expect((await h.pass()).result.exitCode).toBe(0);
+      const agents = spawnSync('pgrep', ['-f', `--homedir ${join(h.stateDir, 'trust', 'gnupg')}`], { encoding: 'utf8' });
+      expect(agents.stdout).toBe('');
     } finally {
       stopGpgAgent(ann);
       stopGpgAgent(bob);
