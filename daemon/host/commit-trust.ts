@@ -111,6 +111,12 @@ export async function signatureFacts(commit: string, opts: VerifyOptions): Promi
   ];
   const result = await run(argv, opts);
   if (result.exitCode !== 0) throw new SourceError(`git log of commit ${commit} failed while checking its signature: ${oneLine(result.stderr)}`);
+  // Without the tool git reports an SSH signature as bad (B) and an OpenPGP one as absent
+  // (N): both refused, but for a reason that would send the operator after the wrong fault.
+  const missing = /cannot run (\S+?):/.exec(result.stderr)?.[1];
+  if (missing) {
+    throw new SourceError(`checking the signature of commit ${commit} needs ${missing}, which git cannot run (${oneLine(result.stderr)}): install it (ssh-keygen: openssh-client; gpg: gnupg); nothing was changed`);
+  }
   return parseSignatureFacts(result.stdout);
 }
 

@@ -1,7 +1,7 @@
 // [trust] in a real pass: commits signed by real SSH and OpenPGP keys, verified by git
 // against the configured signers alone; a refused tip changes nothing and exits 4; a
 // force-push to an older history is refused unless allowed.
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -110,6 +110,29 @@ describe('trust.mode require (the default once signers are configured)', () => {
     push();
     const err = await refusal();
     expect(err.reasons).toEqual([`commit ${commit.slice(0, 12)} is signed by ${stranger.fingerprint}, which is not an allowed signer`]);
+    expect(h.fake.passwd.has('web')).toBe(false);
+  });
+
+  it('names ssh-keygen when git cannot run it, rather than calling the signature bad', async () => {
+    write({ 'web.container': containerSpec() });
+    signedCommit(h.work, ops);
+    push();
+    // A PATH with git alone.
+    const bin = join(h.root, 'bin');
+    mkdirSync(bin);
+    symlinkSync(execFileSync('sh', ['-c', 'command -v git'], { encoding: 'utf8' }).trim(), join(bin, 'git'));
+    const saved = process.env.PATH;
+    process.env.PATH = bin;
+    try {
+      const err = await h.pass().then(
+        () => undefined,
+        (e: unknown) => e as Error,
+      );
+      expect(err?.name).toBe('SourceError');
+      expect(err?.message).toMatch(/needs ssh-keygen, which git cannot run .*install it \(ssh-keygen: openssh-client/);
+    } finally {
+      process.env.PATH = saved;
+    }
     expect(h.fake.passwd.has('web')).toBe(false);
   });
 
