@@ -71,7 +71,15 @@ export async function desiredFromRepo(config: MoorConfig, trust: TrustContext = 
       ...(config.trust.gpgKeyring ? { gpgKeyring: config.trust.gpgKeyring } : {}),
       workDir: trustDir(config),
       timeoutMs: config.timeouts.commandMs,
+    }).catch((err: unknown) => {
+      // warn deploys whatever the check says, a check that could not be made included.
+      if (config.trust.mode === 'warn' && err instanceof SourceError) return err;
+      throw err;
     });
+    if (facts instanceof SourceError) {
+      verdict = { reasons: [`commit ${tip} could not be checked: ${facts.message}`] };
+      return;
+    }
     const judged = judgeTip(config.trust.mode, facts, trust.allowHistoryRewrite || config.trust.allowHistoryRewrite);
     if (!judged.accept) throw new TrustError(tip, judged.reasons);
     verdict = judged;

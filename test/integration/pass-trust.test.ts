@@ -134,6 +134,16 @@ describe('trust.mode require (the default once signers are configured)', () => {
       process.env.PATH = saved;
     }
     expect(h.fake.passwd.has('web')).toBe(false);
+
+    // warn deploys it, saying the check could not be made.
+    h.config = h.makeConfig({ trust: { allowed_signers: signers, mode: 'warn' } });
+    process.env.PATH = bin;
+    try {
+      expect((await h.pass()).result.exitCode).toBe(0);
+    } finally {
+      process.env.PATH = saved;
+    }
+    expect(h.logs.some((l) => l.startsWith('<4>') && /could not be checked: .*needs ssh-keygen/.test(l))).toBe(true);
   });
 
   it('refuses a signed commit altered after signing', async () => {
