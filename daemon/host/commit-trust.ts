@@ -3,7 +3,8 @@
 // whether it descends from the live commit. Nothing of root's own git or GnuPG setup
 // takes part: git reads no system or global config, HOME and GNUPGHOME are a directory
 // moor fills, and the signers reach git as `-c` options.
-import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SourceError, UsageError } from '../core/errors';
 import { parseSignatureFacts, primaryFingerprints, SIGNATURE_FORMAT, type Ancestry, type SignatureFacts, type TipFacts } from '../core/trust';
@@ -98,6 +99,13 @@ async function fillGnupgHome(opts: VerifyOptions): Promise<void> {
 
 /** git's verdict on one commit's signature, against the configured signers only. */
 export async function signatureFacts(commit: string, opts: VerifyOptions): Promise<SignatureFacts> {
+  // ssh-keygen takes a missing file for one naming nobody, and git then calls every key "not
+  // an allowed signer": the file is named instead.
+  if (opts.allowedSigners) {
+    await access(opts.allowedSigners, constants.R_OK).catch((err: NodeJS.ErrnoException) => {
+      throw new SourceError(`trust.allowed_signers ${opts.allowedSigners} cannot be read (${err.code ?? err.message}): no commit can be checked against it; fix the path in [trust]`);
+    });
+  }
   await mkdir(opts.workDir, { recursive: true, mode: 0o700 });
   await fillGnupgHome(opts);
   const argv = [

@@ -146,6 +146,19 @@ describe('trust.mode require (the default once signers are configured)', () => {
     expect(h.logs.some((l) => l.startsWith('<4>') && /could not be checked: .*needs ssh-keygen/.test(l))).toBe(true);
   });
 
+  it('names an allowed-signers file that cannot be read, rather than refusing every key as not allowed', async () => {
+    h.config = h.makeConfig({ trust: { allowed_signers: join(keys, 'no-such-file') } });
+    write({ 'web.container': containerSpec() });
+    signedCommit(h.work, ops);
+    push();
+    const err = await h.pass().then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    expect(err?.name).toBe('SourceError');
+    expect(err?.message).toBe(`trust.allowed_signers ${join(keys, 'no-such-file')} cannot be read (ENOENT): no commit can be checked against it; fix the path in [trust]`);
+  });
+
   it('refuses a signed commit altered after signing', async () => {
     write({ 'web.container': containerSpec() });
     const commit = signedCommit(h.work, ops);
