@@ -16,6 +16,7 @@ import { loadTransformsDir } from '../host/transforms-load';
 import { unusedTransforms } from '../core/transforms';
 import { configFrom, type SetExit } from './common';
 import { emit } from './output';
+import { formatCommitVerdict, verifyCommit, type CommitVerdict, type VerifyCommitOptions } from './verify-commit';
 
 interface CheckResult {
   ok: boolean;
@@ -25,6 +26,8 @@ interface CheckResult {
   problems: Problem[];
   /** What could not be checked here. */
   notes: string[];
+  /** --verify-commit: whether a host in trust mode require would accept the commit. */
+  commit?: CommitVerdict;
 }
 
 export function registerCheck(program: Command, setExit: SetExit): void {
@@ -34,10 +37,15 @@ export function registerCheck(program: Command, setExit: SetExit): void {
     .argument('<dir>', 'the checkout to validate')
     .option('--transforms <dir>', 'transforms directory (default: transforms_dir of the config)')
     .option('--json', 'print the result as JSON')
-    .action(async (dir: string, opts: { transforms?: string; json?: boolean }, cmd: Command) => {
+    .option('--verify-commit <rev>', 'also check that commit REV of the repository is signed by an allowed signer, as a host in trust mode require does (exit 4 if not)')
+    .option('--allowed-signers <file>', 'with --verify-commit: an SSH allowed-signers file (default: trust.allowed_signers of the config)')
+    .option('--gpg-keyring <dir>', 'with --verify-commit: a directory of OpenPGP public keys (default: trust.gpg_keyring of the config)')
+    .action(async (dir: string, opts: { transforms?: string; json?: boolean } & Partial<VerifyCommitOptions>, cmd: Command) => {
       const config = await configFrom(cmd);
       const root = resolve(dir);
       if (!statSync(root, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`${dir}: not a directory`);
+      if ((opts.allowedSigners || opts.gpgKeyring) && !opts.verifyCommit) throw new UsageError('--allowed-signers and --gpg-keyring go with --verify-commit REV');
+      const commit = opts.verifyCommit ? await verifyCommit(root, { ...opts, verifyCommit: opts.verifyCommit }, config) : undefined;
       const transformsDir = resolve(opts.transforms ?? config.transformsDir);
       let entries;
       try {
@@ -45,9 +53,9 @@ export function registerCheck(program: Command, setExit: SetExit): void {
       } catch (err) {
         // A tree over budget is not looked at further: its one problem is the answer.
         if (!(err instanceof ValidationError)) throw err;
-        const result: CheckResult = { ok: false, dir: root, transforms: transformsDir, workloads: [], problems: [...err.problems], notes: [] };
+        const result: CheckResult = { ok: false, dir: root, transforms: transformsDir, workloads: [], problems: [...err.problems], notes: [], ...(commit ? { commit } : {}) };
         emit(opts, result, (r) => human(r, true));
-        return setExit(ExitCode.Invalid);
+        return setExit(exitOf(result));
       }
       const discovery = discover(entries, { userPrefix: config.userPrefix, maxFileBytes: config.maxFileBytes, reservedNames: config.reservedNames });
       const transforms = await loadTransformsDir(transformsDir);
@@ -80,9 +88,10 @@ export function registerCheck(program: Command, setExit: SetExit): void {
         })),
         problems,
         notes,
+        ...(commit ? { commit } : {}),
       };
       emit(opts, result, (r) => human(r, transforms.found));
-      setExit(r(result));
+      setExit(exitOf(result));
     });
 }
 
@@ -102,12 +111,17 @@ async function groupTaken(user: string, timeoutMs: number): Promise<boolean | 'u
   }
 }
 
-const r = (result: CheckResult) => (result.ok ? ExitCode.Ok : ExitCode.Invalid);
+/** A refused commit first, as on a host: its tree would not even be looked at (exit 4). */
+function exitOf(result: CheckResult): ExitCode {
+  if (result.commit && !result.commit.accepted) return ExitCode.SourceUnavailable;
+  return result.ok ? ExitCode.Ok : ExitCode.Invalid;
+}
 
 function human(r: CheckResult, transformsFound: boolean): string {
   const lines: string[] = [];
   if (!transformsFound) lines.push(`note: transforms directory ${r.transforms} does not exist (use --transforms DIR)`);
   lines.push(...r.notes.map((note) => safeText(note)));
+  if (r.commit) lines.push(safeText(formatCommitVerdict(r.commit)));
   // A problem quotes the repo's own lines: one line each, whatever they hold.
   for (const p of r.problems) lines.push(safeText(formatProblem(p)));
   const valid = r.workloads.filter((w) => w.valid).length;

@@ -22,12 +22,13 @@ export function registerGenerations(program: Command, setExit: SetExit): void {
         l.length === 0
           ? 'no generations yet'
           : table([
-              ['GEN', 'STATE', 'KIND', 'COMMIT', 'CREATED', 'NOTE'],
+              ['GEN', 'STATE', 'KIND', 'COMMIT', 'SIGNED BY', 'CREATED', 'NOTE'],
               ...l.map((g) => [
                 String(g.generation),
                 g.state,
                 g.kind === 'rollback' ? `rollback of ${g.rollbackOf}` : (g.kind ?? '-'),
                 g.commit?.slice(0, 12) ?? '-',
+                g.signer ? `${g.signer.principal} ${g.signer.fingerprint}` : '-',
                 g.createdAt,
                 [g.current ? 'current' : '', g.pinned ? 'pinned' : '', g.failed.length ? `failed: ${g.failed.join(', ')}` : '', g.rolledBack.length ? `rolled back: ${g.rolledBack.join(', ')}` : '', g.problem ?? ''].filter(Boolean).join('; '),
               ]),

@@ -1,13 +1,13 @@
 // moor reconcile --once: one pass, then exit. A running daemon runs it (after the one it
-// may be running) unless --no-daemon, a dry run or a mass-removal allowance keeps it in
-// this process, under the pass lock. `moor daemon` is the long-lived loop; `moor
+// may be running) unless --no-daemon, a dry run, a mass-removal or a history-rewrite
+// allowance keeps it in this process, under the pass lock. `moor daemon` is the long-lived loop; `moor
 // reconcile` without --once is refused rather than guessed at.
 import type { Command } from 'commander';
 import type { MoorConfig } from '../core/config/schema';
 import { UsageError } from '../core/errors';
 import type { PassResult } from '../pass/pass-result';
 import type { PassProfileReport } from '../pass/profile';
-import { runPass } from '../pass/run-pass';
+import { runPass, type PassOptions } from '../pass/run-pass';
 import { configFrom, type SetExit } from './common';
 import { emit } from './output';
 import { formatPassResult, formatProfile } from './pass-output';
@@ -20,6 +20,7 @@ interface ReconcileOptions {
   wait?: boolean;
   json?: boolean;
   allowMassRemoval?: boolean;
+  allowHistoryRewrite?: boolean;
   daemon?: boolean;
   profile?: boolean;
 }
@@ -32,6 +33,7 @@ export function registerReconcile(program: Command, setExit: SetExit): void {
     .option('--dry-run', 'plan only: change nothing')
     .option('--wait', 'queue behind a running pass instead of exiting 3')
     .option('--allow-mass-removal', 'allow a pass that removes every workload or more than max_removals')
+    .option('--allow-history-rewrite', 'deploy a tip that does not descend from the live commit (a force-push to an older or unrelated history), this pass only')
     .option('--json', 'print the result as JSON')
     .option('--no-daemon', 'run the pass in this process even when a moor daemon answers on the control socket (by default it runs the pass)')
     .option('--profile', 'time each step of the pass and each kind of host command, and print the sums (runs the pass in this process)')
@@ -51,24 +53,29 @@ export function registerReconcile(program: Command, setExit: SetExit): void {
 }
 
 /**
- * One pass: a running daemon runs it (after the one it may be running); a dry run or a
- * mass-removal allowance stays with this process and its own lock, as does --no-daemon
- * or no daemon answering. Also how `moor resume` starts its pass.
+ * One pass: a running daemon runs it (after the one it may be running); a dry run, a
+ * mass-removal or a history-rewrite allowance stays with this process and its own lock
+ * (an allowance is for this pass alone, not for whichever pass the daemon runs next), as
+ * does --no-daemon or no daemon answering. Also how `moor resume` starts its pass.
  */
 export async function reconcileOnce(config: MoorConfig, opts: ReconcileOptions): Promise<PassResult> {
-  if (opts.daemon !== false && !opts.dryRun && !opts.allowMassRemoval) {
+  if (opts.daemon !== false && !opts.dryRun && !opts.allowMassRemoval && !opts.allowHistoryRewrite) {
     const viaDaemon = await reconcileViaRunningDaemon(config, { progress: !opts.json && Boolean(process.stderr.isTTY) });
     if (viaDaemon) return viaDaemon;
   }
   return withPassLock(config, { wait: Boolean(opts.wait) }, (ctx) =>
-    runPass(ctx, { dryRun: Boolean(opts.dryRun), allowMassRemoval: Boolean(opts.allowMassRemoval) }),
+    runPass(ctx, passOptions(opts)),
   );
 }
 
 /** One pass in this process, every step and host command timed: the result with its profile. */
 async function profiledPass(config: MoorConfig, opts: ReconcileOptions): Promise<PassResult & { profile: PassProfileReport }> {
   return withPassLock(config, { wait: Boolean(opts.wait), profile: true }, async (ctx) => {
-    const result = await runPass(ctx, { dryRun: Boolean(opts.dryRun), allowMassRemoval: Boolean(opts.allowMassRemoval) });
+    const result = await runPass(ctx, passOptions(opts));
     return { ...result, profile: ctx.profile!.report() };
   });
+}
+
+function passOptions(opts: ReconcileOptions): PassOptions {
+  return { dryRun: Boolean(opts.dryRun), allowMassRemoval: Boolean(opts.allowMassRemoval), allowHistoryRewrite: Boolean(opts.allowHistoryRewrite) };
 }

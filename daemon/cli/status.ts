@@ -37,7 +37,8 @@ function liveLine(r: StatusReport): string {
     const applied = r.workloads.filter((w) => w.appliedCommit !== undefined).length;
     return `live: no complete generation yet${applied > 0 ? `; ${applied} of ${r.workloads.length} workloads applied (COMMIT below)` : ''}`;
   }
-  const live = `live: generation ${r.live.generation} @${r.live.commit.slice(0, 12)} (${r.live.kind}) from ${r.live.source}`;
+  const signed = r.live.signer ? `, signed by ${r.live.signer.principal} (${r.live.signer.fingerprint})` : '';
+  const live = `live: generation ${r.live.generation} @${r.live.commit.slice(0, 12)} (${r.live.kind}) from ${r.live.source}${signed}`;
   if (!r.mixed) return live;
   const shown = r.mixed.others.slice(0, 5).map((o) => {
     const files = o.commit !== undefined ? `@${o.commit.slice(0, 12)} (generation ${o.generation})` : 'nothing applied';

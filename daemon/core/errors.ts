@@ -55,6 +55,22 @@ export class SourceError extends MoorError {
   readonly category = 'source' as const;
 }
 
+/**
+ * The fetched tip is not trusted (`[trust]`, require mode): unsigned, signed by no allowed
+ * signer, or a rewrite of the history the host runs. A refusal of the source, so it
+ * shares SourceError's category (exit 4): nothing of the tip is applied, not even removals.
+ */
+export class TrustError extends MoorError {
+  override readonly name = 'TrustError';
+  readonly category = 'source' as const;
+  constructor(
+    readonly commit: string,
+    readonly reasons: readonly string[],
+  ) {
+    super(`refusing commit ${commit}: ${reasons.join('; ')}; nothing was changed`);
+  }
+}
+
 /** A safety guard refused the plan. */
 export class GuardError extends MoorError {
   override readonly name = 'GuardError';

@@ -13,7 +13,7 @@ export const ExitCode = {
   Invalid: 2,
   /** Another pass holds the lock. */
   LockHeld: 3,
-  /** The source repository could not be fetched. */
+  /** The source repository could not be fetched, or `[trust]` refused its tip. */
   SourceUnavailable: 4,
   /** A safety guard refused the plan (mass removal). */
   Refused: 5,
@@ -31,7 +31,7 @@ export const exitCodeMeaning: Record<ExitCode, string> = {
   1: 'partial apply (an item failed)',
   2: 'usage, config or validation error (nothing applied)',
   3: 'lock held by another pass',
-  4: 'source unavailable',
+  4: 'source unavailable, or its tip not trusted ([trust])',
   5: 'refused by a safety guard',
   6: 'failed: moor state, a host command outside any workload, or an internal error',
 };

@@ -22,6 +22,11 @@ export interface SyncRepoOptions {
   timeoutMs: number;
   /** The fetched tree is measured against this before anything is checked out. */
   budget?: RepoBudget;
+  /**
+   * Judges the fetched tip before anything is checked out, and throws to refuse it: the
+   * checkout then stays at the commit it held (the trust check, host/commit-trust.ts).
+   */
+  vetTip?: (commit: string) => Promise<void>;
 }
 
 export interface SyncResult {
@@ -173,6 +178,10 @@ export async function syncRepo(options: SyncRepoOptions): Promise<SyncResult> {
   if (options.budget) {
     const over = await measureTree(dir, remoteRef, options.budget, options);
     if (over) throw new ValidationError([over]);
+  }
+  if (options.vetTip) {
+    const tip = (await step('rev-parse', () => git.revparse(['--verify', `${remoteRef}^{commit}`]))).trim();
+    await options.vetTip(tip);
   }
   await step('checkout', () => git.raw(['checkout', '--force', '-B', branch, remoteRef]));
   await step('reset', () => git.raw(['reset', '--hard', remoteRef]));

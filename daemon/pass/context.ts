@@ -24,6 +24,8 @@ export interface PassContext {
 export interface PassOptions {
   dryRun?: boolean;
   allowMassRemoval?: boolean;
+  /** Deploy a tip that does not descend from the live commit (`--allow-history-rewrite`). */
+  allowHistoryRewrite?: boolean;
   /** Asked between workloads: true once SIGTERM arrived (finish the one in hand, then stop). */
   shouldStop?: () => boolean;
   /** Called as each item finishes, for streamed progress. */

@@ -7,7 +7,9 @@ import { discover } from '../core/discovery';
 import { renderWorkload, renderedFromFiles, validateTree, type RenderedWorkload } from '../core/desired';
 import type { Problem } from '../core/problem';
 import type { Identity } from '../core/transforms';
-import { SourceError, ValidationError } from '../core/errors';
+import { SourceError, TrustError, ValidationError } from '../core/errors';
+import { judgeTip, type Signer } from '../core/trust';
+import { tipFacts } from '../host/commit-trust';
 import { existingGroupProblem } from '../core/user-name';
 import { syncRepo } from '../host/git';
 import { scanTree } from '../host/repo-scan';
@@ -34,16 +36,55 @@ export interface DesiredState {
   workloads: DesiredWorkload[];
   /** Present in the repo but invalid: left exactly as they run now. */
   invalid: Map<string, { user: string; problems: Problem[] }>;
+  /** Who signed the commit, when `[trust]` checked it and the signature is good. */
+  signer?: Signer;
+  /** warn mode: why the commit would have been refused under require. */
+  trustWarnings?: string[];
+}
+
+/** What the trust check of a pass compares the tip with, and what it may waive. */
+export interface TrustContext {
+  /** The live generation and its commit; unset on a host with none. */
+  live?: { commit: string; generation: number };
+  /** `--allow-history-rewrite`: this pass only. */
+  allowHistoryRewrite: boolean;
 }
 
 export function checkoutDir(config: MoorConfig): string {
   return join(config.stateDir, 'checkout');
 }
 
-export async function desiredFromRepo(config: MoorConfig, profile?: PassProfile): Promise<DesiredState> {
+/** moor's own HOME and GNUPGHOME for signature checks (host/commit-trust.ts). */
+export function trustDir(config: MoorConfig): string {
+  return join(config.stateDir, 'trust');
+}
+
+export async function desiredFromRepo(config: MoorConfig, trust: TrustContext = { allowHistoryRewrite: false }, profile?: PassProfile): Promise<DesiredState> {
   const url = config.source.url;
   if (!url) throw new SourceError('no source configured: set source.url or source.bare_repo in the config');
   const dir = checkoutDir(config);
+  let verdict: { signer?: Signer; reasons: string[] } = { reasons: [] };
+  // Judged between fetch and checkout: a refused tip leaves the checkout where it was.
+  const vetTip = async (tip: string): Promise<void> => {
+    const facts = await tipFacts(tip, trust.live, {
+      dir,
+      ...(config.trust.allowedSigners ? { allowedSigners: config.trust.allowedSigners } : {}),
+      ...(config.trust.gpgKeyring ? { gpgKeyring: config.trust.gpgKeyring } : {}),
+      workDir: trustDir(config),
+      timeoutMs: config.timeouts.commandMs,
+    }).catch((err: unknown) => {
+      // warn deploys whatever the check says, a check that could not be made included.
+      if (config.trust.mode === 'warn' && err instanceof SourceError) return err;
+      throw err;
+    });
+    if (facts instanceof SourceError) {
+      verdict = { reasons: [`commit ${tip} could not be checked: ${facts.message}`] };
+      return;
+    }
+    const judged = judgeTip(config.trust.mode, facts, trust.allowHistoryRewrite || config.trust.allowHistoryRewrite);
+    if (!judged.accept) throw new TrustError(tip, judged.reasons);
+    verdict = judged;
+  };
   const { commit } = await timed(profile, 'desired.fetch', () => syncRepo({
     url,
     branch: config.source.branch,
@@ -51,6 +92,7 @@ export async function desiredFromRepo(config: MoorConfig, profile?: PassProfile)
     ...(config.source.sshKey ? { sshKey: config.source.sshKey } : {}),
     timeoutMs: config.timeouts.fetchMs,
     budget: config.repoBudget,
+    ...(config.trust.mode !== 'off' ? { vetTip } : {}),
   }));
   const scanned = await timed(profile, 'desired.scan', () => scanTree(dir, { maxFileBytes: config.maxFileBytes, budget: config.repoBudget }));
   const discovery = await timed(profile, 'desired.discover', async () =>
@@ -74,7 +116,15 @@ export async function desiredFromRepo(config: MoorConfig, profile?: PassProfile)
     }
     workloads.push({ name: w.name, user: w.user, spec: w.spec.path, render: (identity) => renderWorkload(w, transforms.set, identity) });
   }
-  return { kind: 'pass', commit, source: url, workloads, invalid };
+  return {
+    kind: 'pass',
+    commit,
+    source: url,
+    workloads,
+    invalid,
+    ...(verdict.signer ? { signer: verdict.signer } : {}),
+    ...(verdict.reasons.length > 0 ? { trustWarnings: verdict.reasons } : {}),
+  };
 }
 
 export async function desiredFromGeneration(store: StateStore, generation: number): Promise<DesiredState> {
@@ -90,6 +140,8 @@ export async function desiredFromGeneration(store: StateStore, generation: numbe
     rollbackOf: content.manifest.rollbackOf ?? generation,
     workloads,
     invalid: new Map(),
+    // What a rollback re-applies was verified when it was first deployed, by this signer.
+    ...(content.manifest.signer ? { signer: content.manifest.signer } : {}),
   };
 }
 

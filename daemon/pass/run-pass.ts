@@ -41,7 +41,7 @@ export async function runPass(ctx: PassContext, opts: PassOptions = {}): Promise
   const step = <T>(name: string, fn: () => Promise<T>): Promise<T> => timed(ctx.profile, name, fn);
   try {
     await step('1 recover', () => recover(ctx));
-    const desired = await step('2 desired state', () => desiredState(ctx));
+    const desired = await step('2 desired state', () => desiredState(ctx, opts));
     const view = await step('3 render for host', () => renderForHost(ctx, desired));
     const observed = await step('4 observe', () => observe(ctx, view));
     const plan = await step('5 plan', async () => planAndGuard(ctx, view, observed, opts));
@@ -71,14 +71,29 @@ async function recover(ctx: PassContext): Promise<void> {
  * Step 2: the repo (fetched, scanned, validated; a workload whose user name is a group of
  * this host that moor does not own is invalid), or the generation a rollback pins.
  */
-async function desiredState(ctx: PassContext): Promise<DesiredState> {
+async function desiredState(ctx: PassContext, opts: PassOptions): Promise<DesiredState> {
   const pin = await ctx.store.pin.read();
   if (pin) return { ...(await desiredFromGeneration(ctx.store, pin.generation)), pinned: pin.generation };
-  return refuseExistingGroups(await desiredFromRepo(ctx.config, ctx.profile), {
+  const live = ctx.config.trust.mode !== 'off' ? await liveCommit(ctx) : undefined;
+  const desired = await desiredFromRepo(ctx.config, { ...(live ? { live } : {}), allowHistoryRewrite: Boolean(opts.allowHistoryRewrite) }, ctx.profile);
+  for (const reason of desired.trustWarnings ?? []) ctx.log.warn({ commit: desired.commit, mode: 'warn' }, `trust: ${reason} (deployed: trust.mode is "warn")`);
+  return refuseExistingGroups(desired, {
     owns: async (user) => (await ctx.store.ownedUsers.get(user)) !== undefined,
     groupExists: (name) => ctx.host.users.groupExists(name),
     userExists: async (name) => (await ctx.host.users.lookupUser(name)) !== null,
   });
+}
+
+/**
+ * What the history rule compares a tip with: the commit of the generation `current`
+ * points at (the one the host runs as a whole). A live generation that cannot be read
+ * leaves nothing to compare with; recovery (step 1) has already quarantined a corrupt one.
+ */
+async function liveCommit(ctx: PassContext): Promise<{ commit: string; generation: number } | undefined> {
+  const id = await ctx.store.generations.current();
+  if (id === undefined) return undefined;
+  const info = await ctx.store.generations.info(id);
+  return info?.manifest?.commit ? { commit: info.manifest.commit, generation: id } : undefined;
 }
 
 /**
@@ -263,6 +278,7 @@ async function applyEach(ctx: PassContext, view: HostView, observed: Observed, p
     commit: desired.commit,
     source: desired.source,
     ...(desired.rollbackOf !== undefined ? { rollbackOf: desired.rollbackOf } : {}),
+    ...(desired.signer ? { signer: desired.signer } : {}),
     workloads: Object.fromEntries([...view.rendered.values()].map((r) => [r.name, { user: r.user, hash: r.hash, files: contentsOf(r) }])),
   }));
   const run: ApplyRun = { generation, items: [], statusItems: [] };

@@ -20,6 +20,13 @@ export const ManifestWorkload = z.object({
 });
 export type ManifestWorkload = z.infer<typeof ManifestWorkload>;
 
+/** Who signed a generation's commit, as `[trust]` verified it (core/trust.ts Signer). */
+export const ManifestSigner = z.object({
+  format: z.enum(['ssh', 'openpgp']),
+  fingerprint: z.string(),
+  principal: z.string(),
+});
+
 export const Manifest = z.object({
   generation: z.number().int().positive(),
   kind: GenerationKind,
@@ -29,6 +36,8 @@ export const Manifest = z.object({
   startedAt: isoTime,
   /** For a rollback: the generation whose rendered state this one re-applies. */
   rollbackOf: z.number().int().positive().optional(),
+  /** Absent when the commit was not verified (trust.mode off, or a generation older than [trust]). */
+  signer: ManifestSigner.optional(),
   workloads: z.record(z.string(), ManifestWorkload),
 });
 export type Manifest = z.infer<typeof Manifest>;
@@ -101,6 +110,7 @@ export interface GenerationInput {
   commit: string;
   source: string;
   rollbackOf?: number;
+  signer?: z.infer<typeof ManifestSigner>;
   /** Keyed by workload name. */
   workloads: Record<string, GenerationWorkload>;
 }

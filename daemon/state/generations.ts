@@ -81,6 +81,7 @@ export class GenerationStore {
       source: input.source,
       startedAt,
       ...(input.rollbackOf !== undefined ? { rollbackOf: input.rollbackOf } : {}),
+      ...(input.signer ? { signer: input.signer } : {}),
       workloads: Object.fromEntries(
         Object.entries(input.workloads)
           .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))

@@ -3,6 +3,7 @@
 // GET /v1/generations with the same shapes (the `--json` of those commands).
 import { ExitCode } from '../core/exit-codes';
 import type { AppliedRecord } from './applied';
+import type { Manifest } from './generation-records';
 import type { LastPass } from './last-pass';
 import type { StateStore } from './store';
 
@@ -13,6 +14,8 @@ export interface GenerationRow {
   kind?: string;
   rollbackOf?: number;
   commit?: string;
+  /** Who signed the commit, when `[trust]` verified it. */
+  signer?: Manifest['signer'];
   createdAt: string;
   /** Workloads whose apply failed in this generation. */
   failed: string[];
@@ -34,6 +37,7 @@ export async function generationRows(store: StateStore): Promise<GenerationRow[]
     kind: g.manifest?.kind,
     rollbackOf: g.manifest?.rollbackOf,
     commit: g.manifest?.commit,
+    ...(g.manifest?.signer ? { signer: g.manifest.signer } : {}),
     createdAt: g.createdAt.toISOString(),
     failed: (g.status?.items ?? []).filter((i) => i.result === 'failed').map((i) => i.workload),
     rolledBack: (g.status?.items ?? []).filter((i) => i.result === 'rolled-back').map((i) => i.workload),
@@ -85,7 +89,7 @@ export interface DaemonInfo {
 }
 
 export interface StatusReport {
-  live?: { generation: number; commit: string; source: string; kind: string };
+  live?: { generation: number; commit: string; source: string; kind: string; signer?: Manifest['signer'] };
   /**
    * Not every workload runs what the live generation holds (a partial pass moved some on,
    * a rollback put one back, one failed or was removed): how many do, and what the others run.
@@ -145,7 +149,7 @@ export async function statusReport(store: StateStore, now: Date = new Date()): P
   const failed = new Set([...rows.values()].filter((w) => w.result === 'failed').map((w) => w.workload));
   const mixed = current?.manifest ? mixedLive(current.manifest.workloads, applied, failed) : undefined;
   return {
-    ...(current?.manifest ? { live: { generation: current.id, commit: current.manifest.commit, source: current.manifest.source, kind: current.manifest.kind } } : {}),
+    ...(current?.manifest ? { live: { generation: current.id, commit: current.manifest.commit, source: current.manifest.source, kind: current.manifest.kind, ...(current.manifest.signer ? { signer: current.manifest.signer } : {}) } } : {}),
     ...(mixed ? { mixed } : {}),
     ...(current?.state === 'corrupt' ? { liveCorrupt: { generation: current.id, problem: current.problem ?? 'unreadable' } } : {}),
     ...(latest?.manifest ? { latest: { generation: latest.id, state: latest.state, commit: latest.manifest.commit } } : {}),

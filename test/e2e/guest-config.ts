@@ -21,6 +21,10 @@ export const GUEST_PACKAGES = [
   // Podman builds locally from catatonit: Podman only recommends it. Real hosts have it.
   'catatonit',
   'git',
+  // [trust]: git verifies SSH signatures with ssh-keygen and OpenPGP ones with gpg; Debian's
+  // git only suggests them. A host that requires signed commits needs them too.
+  'openssh-client',
+  'gnupg',
   'ca-certificates',
   // pgrep, ps: diagnostics inside the guest.
   'procps',
@@ -30,7 +34,7 @@ export const GUEST_PACKAGES = [
  * Bump when anything the tree build writes changes: it is part of the cache key, so a
  * bump makes every machine rebuild its tree.
  */
-export const GUEST_SETUP_VERSION = 6;
+export const GUEST_SETUP_VERSION = 7;
 
 /** The local image every workload user can run, without a registry and without an import. */
 export const BUSYBOX_IMAGE = 'localhost/busybox:latest';

@@ -252,7 +252,7 @@ export class Guest {
    * Commits exactly `files` (path in the repo → content; every other file is deleted) in a
    * work tree inside the guest and pushes it to the bare repo. Returns the commit id.
    */
-  async pushRepo(files: Record<string, string>, options: { bare?: string; branch?: string; message?: string; workTree?: string } = {}): Promise<string> {
+  async pushRepo(files: Record<string, string>, options: { bare?: string; branch?: string; message?: string; workTree?: string; signingKey?: string } = {}): Promise<string> {
     const bare = options.bare ?? '/srv/git/desired.git';
     const branch = options.branch ?? 'main';
     const work = options.workTree ?? `${bare.replace(/\.git$/, '')}-work`;
@@ -267,7 +267,9 @@ export class Guest {
       await this.writeFile(`${work}/${path}`, content);
     }
     await this.run([...git, 'add', '--all']);
-    await this.run([...git, 'commit', '--quiet', '--allow-empty', '-m', options.message ?? 'desired state']);
+    // signingKey: an SSH private key in the guest; the commit is signed with it.
+    const sign = options.signingKey ? ['-c', 'gpg.format=ssh', '-c', `user.signingkey=${options.signingKey}`] : [];
+    await this.run([...git, ...sign, 'commit', '--quiet', '--allow-empty', ...(options.signingKey ? ['-S'] : []), '-m', options.message ?? 'desired state']);
     await this.run([...git, 'push', '--quiet', 'origin', `HEAD:refs/heads/${branch}`]);
     return (await this.run([...git, 'rev-parse', 'HEAD'])).stdout.trim();
   }

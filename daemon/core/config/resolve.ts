@@ -2,10 +2,16 @@
 import type { ConfigFile, MoorConfig } from './schema';
 import type { Policy } from '../policy';
 import { DEFAULT_REPO_BUDGET } from '../repo-budget';
+import { defaultTrustMode } from '../trust';
+import { ConfigError } from '../errors';
 
 export const DEFAULT_CONFIG_FILE = '/etc/moor/config.toml';
 
 export function resolveConfig(merged: ConfigFile, files: string[]): MoorConfig {
+  if (merged.trust?.mode === 'require' && !merged.trust.allowed_signers && !merged.trust.gpg_keyring) {
+    // With no signer every commit would be refused: a pass could never deploy anything.
+    throw new ConfigError(files.at(-1) ?? DEFAULT_CONFIG_FILE, 'trust.mode = "require" needs trust.allowed_signers or trust.gpg_keyring (no signer would accept any commit)', undefined, 'trust.mode');
+  }
   const stateDir = merged.state_dir ?? '/var/lib/moor';
   return {
     logLevel: merged.log_level ?? 'info',
@@ -63,6 +69,12 @@ export function resolveConfig(merged: ConfigFile, files: string[]): MoorConfig {
       webhookSecretFile: merged.control?.webhook_secret_file,
     },
     ...(merged.policy ? { policy: resolvePolicy(merged.policy) } : {}),
+    trust: {
+      mode: merged.trust?.mode ?? defaultTrustMode(merged.trust?.allowed_signers, merged.trust?.gpg_keyring),
+      ...(merged.trust?.allowed_signers ? { allowedSigners: merged.trust.allowed_signers } : {}),
+      ...(merged.trust?.gpg_keyring ? { gpgKeyring: merged.trust.gpg_keyring } : {}),
+      allowHistoryRewrite: merged.trust?.allow_history_rewrite ?? false,
+    },
     files,
   };
 }
@@ -81,7 +93,7 @@ function resolvePolicy(p: NonNullable<ConfigFile['policy']>): Policy {
   };
 }
 
-const TABLES = new Set(['source', 'schedule', 'timeouts', 'apply', 'removal', 'gc', 'users', 'control', 'policy']);
+const TABLES = new Set(['source', 'schedule', 'timeouts', 'apply', 'removal', 'gc', 'users', 'control', 'policy', 'trust']);
 
 /** Later files win key by key; the config's tables merge, every other value is replaced. */
 export function mergeConfigFiles(files: ConfigFile[]): ConfigFile {

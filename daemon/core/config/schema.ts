@@ -6,6 +6,7 @@ import { DURATION_PATTERN, parseDuration } from './duration';
 import { USER_NAME_CHARS, USER_NAME_PATTERN } from '../user-name';
 import type { IdRangeConfig } from '../id-allocation';
 import { NAMESPACES, PULL_POLICIES, type Policy } from '../policy';
+import { TRUST_MODES, type TrustConfig } from '../trust';
 
 const duration = z
   .string()
@@ -60,6 +61,16 @@ const policyTable = z.strictObject({
 
 /** The most workloads a pass may apply at once: past a few, the user managers' start-ups only compete for the CPU. */
 export const MAX_PARALLEL_APPLIES = 32;
+
+// Who may sign what a host deploys (docs/configuration.md [trust]). The paths reach git's
+// `-c` options, so they are plain too. That require names a signer is checked once the
+// drop-ins are merged (resolve.ts): one file may set the mode, another the signers.
+const trustTable = z.strictObject({
+  mode: z.enum(TRUST_MODES).optional(),
+  allowed_signers: plain(z.string().startsWith('/', 'an absolute path')).optional(),
+  gpg_keyring: plain(z.string().startsWith('/', 'an absolute path')).optional(),
+  allow_history_rewrite: z.boolean().optional(),
+});
 
 export const configFileSchema = z.strictObject({
   log_level: z.enum(['debug', 'info', 'warn', 'error']).optional(),
@@ -136,6 +147,7 @@ export const configFileSchema = z.strictObject({
     })
     .optional(),
   policy: policyTable.optional(),
+  trust: trustTable.optional(),
 });
 
 export interface RepoBudget {
@@ -172,6 +184,8 @@ export interface MoorConfig {
   control: { socket: string; mode: number; webhookSecretFile?: string };
   /** The host policy; unset when the config has no [policy] table (nothing is judged). */
   policy?: Policy;
+  /** Signed commits and history-rewrite protection; mode off when no signer is configured. */
+  trust: TrustConfig;
   /** The files the config was read from, in merge order. */
   files: string[];
 }
