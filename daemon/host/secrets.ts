@@ -33,41 +33,9 @@ export class PodmanSecrets {
     private readonly opts: PodmanSecretsOptions,
   ) {}
 
-  /**
-   * Every file's value, or a HostError naming the first file that does not decrypt and
-   * why (the identity matches none of its recipients, the file is damaged): never a byte
-   * of any value. All or nothing, so a workload with one bad secret changes nothing.
-   */
-  async decrypt(files: readonly SecretFile[]): Promise<Map<string, Uint8Array>> {
-    const out = new Map<string, Uint8Array>();
-    if (files.length === 0) return out;
-    const path = this.opts.identityFile;
-    if (path === undefined) {
-      throw new HostError(`${files[0]!.source} is a secret, and this host has no identity to decrypt it: set identity_file in the [secrets] table of the configuration (docs/configuration.md)`);
-    }
-    const identities = await this.identities(path);
-    const age = await import('age-encryption');
-    const decrypter = new age.Decrypter();
-    for (const identity of identities) decrypter.addIdentity(identity);
-    try {
-      for (const f of files) {
-        const bytes = Buffer.from(f.ciphertext, 'base64');
-        let value: Uint8Array;
-        try {
-          const text = bytes.subarray(0, 40).toString('latin1');
-          value = await decrypter.decrypt(text.trimStart().startsWith('-----BEGIN AGE') ? age.armor.decode(bytes.toString('latin1')) : bytes);
-        } catch (err) {
-          throw new HostError(
-            `${f.source} does not decrypt with the identity in ${path}: ${(err as Error).message}; encrypt it again to this host's recipient (age-keygen -y ${path} prints it)`,
-          );
-        }
-        out.set(f.name, value);
-      }
-    } catch (err) {
-      for (const v of out.values()) v.fill(0);
-      throw err;
-    }
-    return out;
+  /** The values of `files`, decrypted with the host's identity (decryptSecrets). */
+  decrypt(files: readonly SecretFile[]): Promise<Map<string, Uint8Array>> {
+    return decryptSecrets(this.opts.identityFile, files);
   }
 
   /** `podman secret create --replace NAME -` as the user, the value on stdin; the value is zeroed afterwards. */
@@ -87,21 +55,55 @@ export class PodmanSecrets {
     if (!result.timedOut && /no such secret/i.test(result.stderr)) return;
     throw new HostError(`removing the Podman secret ${name} of ${who.user} failed: ${commandError(result).message}`);
   }
+}
 
-  /** The identities of the file: every line that is not blank or a `#` comment (age-keygen's format). */
-  private async identities(path: string): Promise<string[]> {
-    let text: string;
-    try {
-      text = (await readRootOnlyFile(path, MAX_IDENTITY_BYTES, 'the key')).toString('utf8');
-    } catch (err) {
-      throw new HostError(`the age identity file cannot be used: ${(err as Error).message}`);
-    }
-    const lines = text.split(/\r?\n/).map((l) => l.trim());
-    const keys = lines.filter((l) => l !== '' && !l.startsWith('#'));
-    // A line's text is key material: only its number is ever named.
-    const bad = lines.findIndex((l) => l !== '' && !l.startsWith('#') && !/^AGE-SECRET-KEY-(PQ-)?1[0-9A-Z]+$/.test(l));
-    if (bad >= 0) throw new HostError(`${path}:${bad + 1} is not an age identity (AGE-SECRET-KEY-1...); make the file with age-keygen -o ${path}`);
-    if (keys.length === 0) throw new HostError(`${path} holds no age identity; make it with age-keygen -o ${path}`);
-    return keys;
+/**
+ * Every file's value, or a HostError naming the first file that does not decrypt and
+ * why (the identity matches none of its recipients, the file is damaged): never a byte
+ * of any value. All or nothing, so a workload with one bad secret changes nothing.
+ */
+export async function decryptSecrets(identityFile: string | undefined, files: readonly SecretFile[]): Promise<Map<string, Uint8Array>> {
+  const out = new Map<string, Uint8Array>();
+  if (files.length === 0) return out;
+  if (identityFile === undefined) {
+    throw new HostError(`${files[0]!.source} is a secret, and this host has no identity to decrypt it: set identity_file in the [secrets] table of the configuration (docs/configuration.md)`);
   }
+  const identities = await readIdentities(identityFile);
+  const age = await import('age-encryption');
+  const decrypter = new age.Decrypter();
+  for (const identity of identities) decrypter.addIdentity(identity);
+  try {
+    for (const f of files) {
+      const bytes = Buffer.from(f.ciphertext, 'base64');
+      try {
+        const armored = bytes.subarray(0, 64).toString('latin1').trimStart().startsWith('-----BEGIN AGE');
+        out.set(f.name, await decrypter.decrypt(armored ? age.armor.decode(bytes.toString('latin1')) : bytes));
+      } catch (err) {
+        throw new HostError(
+          `${f.source} does not decrypt with the identity in ${identityFile}: ${(err as Error).message}; encrypt it again to this host's recipient (age-keygen -y ${identityFile} prints it)`,
+        );
+      }
+    }
+  } catch (err) {
+    for (const v of out.values()) v.fill(0);
+    throw err;
+  }
+  return out;
+}
+
+/** The identities of an age-keygen file: every line that is not blank or a `#` comment. */
+async function readIdentities(path: string): Promise<string[]> {
+  let text: string;
+  try {
+    text = (await readRootOnlyFile(path, MAX_IDENTITY_BYTES, 'the key')).toString('utf8');
+  } catch (err) {
+    throw new HostError(`the age identity file cannot be used: ${(err as Error).message}`);
+  }
+  const lines = text.split(/\r?\n/).map((l) => l.trim());
+  const keys = lines.filter((l) => l !== '' && !l.startsWith('#'));
+  // A line's text is key material: only its number is ever named.
+  const bad = lines.findIndex((l) => l !== '' && !l.startsWith('#') && !/^AGE-SECRET-KEY-(PQ-)?1[0-9A-Z]+$/.test(l));
+  if (bad >= 0) throw new HostError(`${path}:${bad + 1} is not an age identity (AGE-SECRET-KEY-1...); make the file with age-keygen -o ${path}`);
+  if (keys.length === 0) throw new HostError(`${path} holds no age identity; make it with age-keygen -o ${path}`);
+  return keys;
 }
