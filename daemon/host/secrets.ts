@@ -1,7 +1,7 @@
 // A workload's secrets on the host (docs/repository.md#secrets): the repository's `.age`
 // files decrypted by root with the identity file of `[secrets] identity_file`, and each
 // value given to the workload user's Podman as `podman secret create --replace NAME -`,
-// run as the user (as-user.ts) with the value on stdin only. A value is never in an argv,
+// run as the user (as-user.ts) with the value on stdin only (through `cat`, see create). A value is never in an argv,
 // a file of moor's, a log line or an error message; its buffer is zeroed once handed over.
 // age-encryption is imported when a secret is decrypted, so a pass or command that has
 // none does not load it.
@@ -38,10 +38,14 @@ export class PodmanSecrets {
     return decryptSecrets(this.opts.identityFile, files);
   }
 
-  /** `podman secret create --replace NAME -` as the user, the value on stdin; the value is zeroed afterwards. */
+  /**
+   * `podman secret create --replace NAME -` as the user, the value on stdin; the value is
+   * zeroed afterwards. Podman reads `-` only from a pipe (a FIFO), and the stdin a child
+   * of Node gets is a socket: `cat` hands the value over through a pipe the shell makes.
+   */
   async create(who: UserRef, name: string, value: Uint8Array): Promise<void> {
     try {
-      const result = await runAsUser(this.runner, who, ['podman', 'secret', 'create', '--replace', name, '-'], { timeoutMs: this.opts.timeoutMs, input: value });
+      const result = await runAsUser(this.runner, who, createSecretArgv(name), { timeoutMs: this.opts.timeoutMs, input: value });
       if (result.exitCode !== 0 || result.timedOut) throw new HostError(`creating the Podman secret ${name} of ${who.user} failed: ${commandError(result).message}`);
     } finally {
       value.fill(0);
@@ -55,6 +59,11 @@ export class PodmanSecrets {
     if (!result.timedOut && /no such secret/i.test(result.stderr)) return;
     throw new HostError(`removing the Podman secret ${name} of ${who.user} failed: ${commandError(result).message}`);
   }
+}
+
+/** The argv that creates (or replaces) the user's secret NAME from stdin; the value is never in it. */
+export function createSecretArgv(name: string): string[] {
+  return ['sh', '-c', 'cat | podman secret create --replace "$1" -', 'sh', name];
 }
 
 /**

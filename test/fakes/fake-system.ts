@@ -608,7 +608,11 @@ export class FakeSystem implements CommandRunner {
     if (tool === 'podman' && rest.join(' ') === 'unshare /bin/true') return this.podmanUnshare(u);
     if (tool === 'podman' && rest[0] === 'unshare' && rest[1] === 'tar') return this.tarExtract(u, rest.slice(2), options);
     if (tool === 'podman' && rest[0] === 'load' && rest.length === 1) return this.podmanLoad(u, options);
-    if (tool === 'podman' && rest[0] === 'secret') return this.podmanSecret(u, rest.slice(1), options);
+    if (tool === 'podman' && rest[0] === 'secret') return this.podmanSecret(u, rest.slice(1), options, false);
+    // `sh -c 'cat | podman secret create ... "$1" -' sh NAME`: podman's stdin is then a pipe.
+    if (tool === 'sh' && rest[0] === '-c' && rest[1] === 'cat | podman secret create --replace "$1" -' && rest[2] === 'sh' && rest.length === 4) {
+      return this.podmanSecret(u, ['create', '--replace', rest[3]!, '-'], options, true);
+    }
     if (tool === 'rm' && rest[0] === '-f' && rest[1] === '--') return this.removeAsUser(u, rest.slice(2));
     if (tool !== 'systemctl') return fail(127, `env: '${tool ?? ''}': No such file or directory`);
     if (rest[0] !== '--user') return fail(1, `fake: ${tool} as ${name} without --user`);
@@ -655,9 +659,9 @@ export class FakeSystem implements CommandRunner {
     return ok(names.map((n) => `Loaded image: ${n}\n`).join(''));
   }
 
-  // `podman secret create [--replace] NAME -` (the value on stdin) and `podman secret rm
-  // NAME`, with podman's own answers to a name in use or unknown.
-  private podmanSecret(u: PasswdEntry, args: string[], options: RunOptions): Out {
+  // `podman secret create [--replace] NAME -` (the value on stdin, which must be a pipe)
+  // and `podman secret rm NAME`, with podman's own answers to a name in use or unknown.
+  private podmanSecret(u: PasswdEntry, args: string[], options: RunOptions, piped: boolean): Out {
     const store = this.podmanSecrets.get(u.name) ?? new Map<string, Buffer>();
     this.podmanSecrets.set(u.name, store);
     const [verb, ...rest] = args;
@@ -667,6 +671,8 @@ export class FakeSystem implements CommandRunner {
       if (names.length !== 1 || rest[rest.length - 1] !== '-') return fail(125, `fake podman: secret create is known only as "create [--replace] NAME -": ${args.join(' ')}`);
       if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name)) return fail(125, `Error: secret name "${name}" is not valid`);
       if (store.has(name) && !rest.includes('--replace')) return fail(125, `Error: ${name}: secret name in use`);
+      // Podman reads "-" only from a FIFO; a child of Node has a socket as its stdin.
+      if (!piped) return fail(125, 'Error: if `-` is used, data must be passed into stdin');
       if (options.input === undefined || options.input.length === 0) return fail(125, 'Error: secret data must be larger than 0 and less than 512000 bytes');
       store.set(name, Buffer.from(options.input));
       return ok(`${'ab12'.repeat(6)}\n`);

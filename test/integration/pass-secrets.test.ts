@@ -61,7 +61,7 @@ describe('a secret of the repository', () => {
     const { result, calls } = await h.pass();
     expect(result.exitCode).toBe(0);
     expect(h.fake.podmanSecrets.get('web')?.get('web-db')?.toString()).toBe(DB_PASSWORD);
-    expect(calls.map(normLine).filter((l) => l.includes('secret'))).toEqual([expect.stringMatching(/^as web\(\d+\): podman secret create --replace web-db -$/)]);
+    expect(calls.map(normLine).filter((l) => l.includes('secret'))).toEqual([expect.stringMatching(/^as web\(\d+\): sh -c cat \| podman secret create --replace "\$1" - sh web-db$/)]);
     expect(h.fake.podmanSecrets.get('api')?.size ?? 0).toBe(0);
     expect([...h.fake.userFiles('web').keys()]).toEqual(['.config/containers/systemd/web.container']);
     expect(leaks(DB_PASSWORD, result)).toEqual([]);
@@ -100,7 +100,7 @@ describe('a secret of the repository', () => {
     ]);
     expect(result.items.find((i) => i.workload === 'web')!.changed).toEqual(['podman-secrets/web-db.age']);
     expect(calls.map(normLine).filter((l) => / restart |secret/.test(l)).map((l) => l.replace(/\(\d+\)/, ''))).toEqual([
-      'as web: podman secret create --replace web-db -',
+      'as web: sh -c cat | podman secret create --replace "$1" - sh web-db',
       'as web: systemctl --user restart web.service',
     ]);
     expect(h.fake.podmanSecrets.get('web')?.get('web-db')?.toString()).toBe(ROTATED);
