@@ -100,6 +100,14 @@ export async function decryptSecrets(identityFile: string | undefined, files: re
   return out;
 }
 
+/**
+ * Whether the identity file can be used (root's alone, one or more age identities), for
+ * a daemon's start and reload; throws a HostError naming the file and the fix.
+ */
+export async function checkIdentityFile(path: string): Promise<void> {
+  await readIdentities(path);
+}
+
 /** The identities of an age-keygen file: every line that is not blank or a `#` comment. */
 async function readIdentities(path: string): Promise<string[]> {
   let text: string;
