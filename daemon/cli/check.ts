@@ -2,9 +2,11 @@
 import type { Command } from 'commander';
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { UsageError, ValidationError } from '../core/errors';
+import { HostError, UsageError, ValidationError } from '../core/errors';
 import { discover } from '../core/discovery';
-import { validateTree } from '../core/desired';
+import { validateTree, type RenderedWorkload } from '../core/desired';
+import { secretName } from '../core/secrets';
+import { decryptSecrets } from '../host/secrets';
 import { formatProblem, sortProblems, type Problem } from '../core/problem';
 import { ExitCode } from '../core/exit-codes';
 import { safeText } from '../core/safe-text';
@@ -36,11 +38,12 @@ export function registerCheck(program: Command, setExit: SetExit): void {
     .description('validate a desired-state checkout: every problem with file:line, exit 2 on any')
     .argument('<dir>', 'the checkout to validate')
     .option('--transforms <dir>', 'transforms directory (default: transforms_dir of the config)')
+    .option('--identity <file>', "an age identity file: each secret (.age) must also decrypt with it")
     .option('--json', 'print the result as JSON')
     .option('--verify-commit <rev>', 'also check that commit REV of the repository is signed by an allowed signer, as a host in trust mode require does (exit 4 if not)')
     .option('--allowed-signers <file>', 'with --verify-commit: an SSH allowed-signers file (default: trust.allowed_signers of the config)')
     .option('--gpg-keyring <dir>', 'with --verify-commit: a directory of OpenPGP public keys (default: trust.gpg_keyring of the config)')
-    .action(async (dir: string, opts: { transforms?: string; json?: boolean } & Partial<VerifyCommitOptions>, cmd: Command) => {
+    .action(async (dir: string, opts: { transforms?: string; identity?: string; json?: boolean } & Partial<VerifyCommitOptions>, cmd: Command) => {
       const config = await configFrom(cmd);
       const root = resolve(dir);
       if (!statSync(root, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`${dir}: not a directory`);
@@ -70,6 +73,9 @@ export function registerCheck(program: Command, setExit: SetExit): void {
           break;
         }
         if (taken) w.problems.push(existingGroupProblem(spec, w.name, w.user));
+      }
+      if (opts.identity !== undefined) {
+        for (const w of checked.workloads) w.problems.push(...(await undecryptable(w, resolve(opts.identity))));
       }
       // A transform for a group this repository lacks applies to nothing: said here, where
       // the repository and the host's transforms meet, not by a pass.
@@ -115,6 +121,27 @@ async function groupTaken(user: string, timeoutMs: number): Promise<boolean | 'u
 function exitOf(result: CheckResult): ExitCode {
   if (result.commit && !result.commit.accepted) return ExitCode.SourceUnavailable;
   return result.ok ? ExitCode.Ok : ExitCode.Invalid;
+}
+
+/**
+ * `--identity`: each secret of the workload that does not decrypt with the identity, as a
+ * problem naming the file. The values are dropped (zeroed) at once and never shown.
+ */
+async function undecryptable(w: RenderedWorkload, identity: string): Promise<Problem[]> {
+  const problems: Problem[] = [];
+  for (const f of w.files) {
+    if (f.kind !== 'secret' || f.ciphertext === undefined) continue;
+    try {
+      const values = await decryptSecrets(identity, [{ source: f.source, name: secretName(f.name), ciphertext: f.ciphertext }]);
+      for (const v of values.values()) v.fill(0);
+    } catch (err) {
+      if (!(err instanceof HostError)) throw err;
+      // The identity file itself cannot be used: one usage error, not a problem per secret.
+      if (!err.message.startsWith(f.source)) throw new UsageError(`--identity: ${err.message}`);
+      problems.push({ path: f.source, code: 'secret-does-not-decrypt', message: err.message, hint: `encrypt ${f.name} again to the recipient of ${identity} (age-keygen -y ${identity})`, workload: w.name });
+    }
+  }
+  return problems;
 }
 
 function human(r: CheckResult, transformsFound: boolean): string {

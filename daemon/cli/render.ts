@@ -5,6 +5,7 @@ import { basename, dirname, relative, resolve } from 'node:path';
 import { discover } from '../core/discovery';
 import { filesOf, specifierIdentity, templateFilesOf, treeProblems } from '../core/desired';
 import { targetPath } from '../core/deploy-layout';
+import { secretName } from '../core/secrets';
 import { formatProblem, type Problem } from '../core/problem';
 import { renderFile } from '../core/render';
 import { groupsWithTransforms, type Identity } from '../core/transforms';
@@ -77,7 +78,8 @@ export function registerRender(program: Command, setExit: SetExit): void {
         file: rel,
         workload: workload.name,
         user: workload.user,
-        target: `~${workload.user}/.config/${targetPath(repoFile.kind, repoFile.name)}`,
+        // A secret is no file: it becomes a Podman secret of the user, and what moor records is its hash.
+        target: repoFile.kind === 'secret' ? `podman secret ${secretName(repoFile.name)} of ${workload.user}` : `~${workload.user}/.config/${targetPath(repoFile.kind, repoFile.name)}`,
         ...(repoFile.template !== undefined ? { template: repoFile.template } : {}),
         identity,
         content: rendered.content,

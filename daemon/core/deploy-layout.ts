@@ -7,9 +7,12 @@ const TARGET_DIR: Record<FileKind, string> = {
   referenced: 'containers/systemd',
   unit: 'systemd/user',
   data: 'moor/files',
+  // Not a directory: a secret is never written as a file. Its target names it in the
+  // records (applied hashes, a generation's files), which hold its ciphertext's hash.
+  secret: 'podman-secrets',
 };
 
-/** Path relative to the user's ~/.config. */
+/** Path relative to the user's ~/.config (for a secret, the name records keep it under). */
 export function targetPath(kind: FileKind, name: string): string {
   return `${TARGET_DIR[kind]}/${name}`;
 }

@@ -21,6 +21,12 @@ export interface DesiredFile {
   kind: FileKind;
   content: string;
   sha256: string;
+  /**
+   * A secret's ciphertext (base64) when rendered from the repository, for the pass to
+   * decrypt and deliver; `content` holds only its hash, and that is all a record keeps. A
+   * secret rendered from a generation has none: its value is left as it is on the host.
+   */
+  ciphertext?: string;
 }
 
 export interface RenderedWorkload {
@@ -122,6 +128,7 @@ export function renderWorkload(
       kind: file.kind,
       content: r.content,
       sha256: sha256(r.content),
+      ...(r.ciphertext !== undefined ? { ciphertext: r.ciphertext } : {}),
     });
   }
   files.sort((a, b) => a.target.localeCompare(b.target));

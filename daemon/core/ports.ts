@@ -4,8 +4,8 @@
 export interface RunOptions {
   /** Hard limit: the process is killed (SIGTERM, then SIGKILL) when it is exceeded. */
   timeoutMs: number;
-  /** Written to the child's stdin, then closed. */
-  input?: string;
+  /** Written to the child's stdin, then closed (bytes for a secret's value, which may be binary). */
+  input?: string | Uint8Array;
   /** A file opened by this process and given as the child's stdin (for binary or large input). */
   inputFile?: string;
   /** The child's whole environment; without it the child inherits this process's. */

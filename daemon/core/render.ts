@@ -9,10 +9,13 @@ import { appendEntry, parseUnit, setsKey, UnwritableUnitError, writeUnit, type U
 import { requirementFor, validateUnit } from './validate';
 import { expandSpecPlaceholders } from './spec-placeholders';
 import { referenceProblems } from './unit-references';
+import { ciphertextOf, secretFileProblems, secretRecord, secretReferenceProblems } from './secrets';
 
 export interface RenderResult {
-  /** The text to write; set only when `problems` is empty. */
+  /** The text to write (for a secret, what is recorded: its ciphertext's hash); set only when `problems` is empty. */
   content?: string;
+  /** A secret's ciphertext (base64), for the pass to decrypt; never recorded. */
+  ciphertext?: string;
   /** The merged unit, also when only the merged result is invalid, so `moor render` can show it. */
   unit?: UnitFile;
   problems: Problem[];
@@ -24,6 +27,10 @@ export function isPodMember(file: RepoFile, workload: Workload): boolean {
 
 export function renderFile(file: RepoFile, workload: Workload, transforms: TransformSet, identity: Identity): RenderResult {
   const owned = (problems: Problem[]): Problem[] => problems.map((p) => ({ ...p, path: file.path, workload: workload.name }));
+  if (file.kind === 'secret') {
+    const problems = secretFileProblems(file, workload);
+    return problems.length > 0 ? { problems } : { content: secretRecord(ciphertextOf(file)), ciphertext: file.content, problems: [] };
+  }
   if (!isUnitKind(file.kind)) return { content: file.content, problems: [] };
 
   const read = parseUnit(file.content, file.path);
@@ -36,6 +43,8 @@ export function renderFile(file: RepoFile, workload: Workload, transforms: Trans
   // A companion template makes its file for every workload: a spec may name it.
   const references = referenceProblems(parsed.unit, file, workload, transforms.templates.map((t) => templateFileName(t, workload.name)));
   if (references.length > 0) return { problems: owned(references) };
+  const secrets = secretReferenceProblems(parsed.unit, file, workload);
+  if (secrets.length > 0) return { problems: owned(secrets) };
 
   const unit = applyTransforms(parsed.unit, { type: file.ext, group: file.group, transforms, identity });
   if (isPodMember(file, workload) && !setsKey(unit, 'Container', 'Pod')) {

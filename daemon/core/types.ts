@@ -6,7 +6,7 @@ export interface TreeEntry {
   path: string;
   type: 'file' | 'dir' | 'symlink' | 'other';
   size: number;
-  /** UTF-8 text of regular files within the size limit. */
+  /** UTF-8 text of regular files within the size limit; for a secret (`.age`), its bytes in base64. */
   content?: string;
   /**
    * Set when the path is not valid UTF-8: the path with every such byte spelled `\xNN`
@@ -23,10 +23,11 @@ export type FileContents = Record<string, string>;
 
 /**
  * How a file is deployed: Quadlet files, plain user units, files a `.kube` reads
- * (`Yaml=`, `ConfigMap=`: beside it, where Quadlet resolves them), or data copied for the
- * workload's units to read.
+ * (`Yaml=`, `ConfigMap=`: beside it, where Quadlet resolves them), data copied for the
+ * workload's units to read, or a secret (`.age`): never written as a file, decrypted and
+ * given to the user's Podman secret store (core/secrets.ts).
  */
-export type FileKind = 'quadlet' | 'unit' | 'referenced' | 'data';
+export type FileKind = 'quadlet' | 'unit' | 'referenced' | 'data' | 'secret';
 
 /** Kinds that are unit files moor parses, merges with transforms and validates. */
 export function isUnitKind(kind: FileKind): kind is 'quadlet' | 'unit' {

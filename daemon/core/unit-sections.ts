@@ -1,7 +1,8 @@
 // The sections each unit file type may hold. systemd and Quadlet skip a section they do not
 // know with at most a warning in the journal, so whatever it held would silently do
 // nothing, and Quadlet copies it into the generated unit as it is written: quadsync's
-// [Secrets] would put its values in the clear into a file any process of the user can read.
+// [Secrets] would put its values in the clear into a file any process of the user can read
+// (moor's secrets are `.age` files, core/secrets.ts).
 // An unknown section is refused for the whole tree, before anything is written.
 import type { Problem } from './problem';
 import type { UnitFile } from './unit-file';
@@ -51,10 +52,10 @@ function secretsProblem(path: string, line: number): Problem {
     line,
     code: 'secrets-section',
     message:
-      "moor does not read quadsync's [Secrets] section yet; deployed as it is, its values would be written in the clear into the user's unit file",
+      "moor does not read quadsync's [Secrets] section; deployed as it is, its values would be written in the clear into the user's unit file",
     hint:
-      'remove [Secrets] from the repository, create each secret on the host as the workload\'s user (podman secret create <name> -) ' +
-      'and refer to it in [Container] with Secret=<name>,type=env,target=<VARIABLE> or Secret=<name>,target=<path>',
+      'remove [Secrets] from the repository, put each value in an age-encrypted file <workload>-<name>.age beside the spec (age -r <host recipient>) ' +
+      'and refer to it in [Container] with Secret=<workload>-<name>,type=env,target=<VARIABLE> or Secret=<workload>-<name>,type=mount,target=<file> (docs/repository.md#secrets)',
   };
 }
 

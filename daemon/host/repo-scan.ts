@@ -11,6 +11,7 @@ import type { TreeEntry } from '../core/types';
 import { HostError, ValidationError } from '../core/errors';
 import { BudgetTally, DEFAULT_REPO_BUDGET } from '../core/repo-budget';
 import pLimit from 'p-limit';
+import { SECRET_EXT } from '../core/secrets';
 
 /** Entries deeper than this are counted against the budget but never listed or read (discovery refuses them). */
 export const SCAN_MAX_DEPTH = 3;
@@ -49,8 +50,13 @@ export async function scanTree(root: string, opts: ScanOptions): Promise<TreeEnt
   if (w.tally.exceeded) throw new ValidationError([w.tally.exceeded]);
   // A few files at a time: each read is several system calls on libuv's thread pool, and
   // one after the other they cost more than the rest of a pass that changes nothing.
+  // A secret's ciphertext is binary (age's default form): carried as base64, byte for byte.
   const limit = pLimit(READS_AT_ONCE);
-  await Promise.all(w.toRead.map(({ entry, abs }) => limit(async () => void Object.assign(entry, await readRegularFile(abs, opts.maxFileBytes)))));
+  await Promise.all(
+    w.toRead.map(({ entry, abs }) =>
+      limit(async () => void Object.assign(entry, await readRegularFile(abs, opts.maxFileBytes, entry.path.endsWith(`.${SECRET_EXT}`) ? 'base64' : 'utf8'))),
+    ),
+  );
   return w.out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
@@ -125,7 +131,7 @@ export type ReadResult =
  * Reads a regular file of at most `maxBytes` without following a symlink or blocking on
  * a fifo, judging the file by what was opened rather than by an earlier lstat.
  */
-export async function readRegularFile(abs: string | Buffer, maxBytes: number): Promise<ReadResult> {
+export async function readRegularFile(abs: string | Buffer, maxBytes: number, encoding: 'utf8' | 'base64' = 'utf8'): Promise<ReadResult> {
   let handle: fs.FileHandle;
   try {
     handle = await fs.open(abs, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
@@ -151,7 +157,7 @@ export async function readRegularFile(abs: string | Buffer, maxBytes: number): P
       // A regular file reads short only at its end: no need to ask again to see it.
       if (bytesRead < chunkSize) break;
     }
-    return { type: 'file', size: total, content: Buffer.concat(chunks).toString('utf8') };
+    return { type: 'file', size: total, content: Buffer.concat(chunks).toString(encoding) };
   } finally {
     await handle.close();
   }

@@ -6,8 +6,9 @@
 // another workload.
 import { posix } from 'node:path';
 import { HostError } from '../core/errors';
-import { unitsOfTargets, type ExpectedUnit } from '../core/deploy-layout';
-import { renderedFromFiles, type RenderedWorkload } from '../core/desired';
+import { fileAtTarget, unitsOfTargets, type ExpectedUnit } from '../core/deploy-layout';
+import { renderedFromFiles, type DesiredFile, type RenderedWorkload } from '../core/desired';
+import { secretName } from '../core/secrets';
 import type { PlanItem } from '../core/plan';
 import { loadedViolations, type Policy } from '../core/policy';
 import { parseUnit } from '../core/unit-file';
@@ -81,8 +82,16 @@ export async function startWorkload(
     throw new HostError(`rendering for ${who.user} (uid ${who.uid}) failed: ${rendered.problems.map((p) => p.message).join('; ')}`);
   }
   const fullApply = item.action !== 'update';
-  const changed = rendered.files.filter((f) => fullApply || previousFiles[f.target] !== f.sha256);
-  const removed = Object.keys(previousFiles).filter((t) => !rendered.files.some((f) => f.target === t));
+  const differs = (f: DesiredFile) => fullApply || previousFiles[f.target] !== f.sha256;
+  const isSecret = (target: string) => fileAtTarget(target)?.kind === 'secret';
+  const changed = rendered.files.filter((f) => f.kind !== 'secret' && differs(f));
+  const removed = Object.keys(previousFiles).filter((t) => !isSecret(t) && !rendered.files.some((f) => f.target === t));
+  // Secrets are no files: a changed one is decrypted and given to the user's Podman before
+  // anything else changes (one that does not decrypt fails the workload as it runs), and
+  // one the repo dropped is removed once the new version is up.
+  const changedSecrets = rendered.files.filter((f) => f.kind === 'secret' && differs(f));
+  const droppedSecrets = Object.keys(previousFiles).filter((t) => isSecret(t) && !rendered.files.some((f) => f.target === t));
+  await part('secrets', () => deliverSecrets(ctx, who, changedSecrets));
 
   // Units whose files go away are stopped while their files still say what they are.
   const gone = unitsOfTargets(removed);
@@ -113,7 +122,7 @@ export async function startWorkload(
     const restored = await restoreFiles(ctx, who, entry.home, back.written, removed, loadPrevious);
     throw new HostError(`${(err as Error).message}; ${restored}`);
   }
-  const touched = unitsToAct(units, changed.map((f) => f.target), rendered, fullApply);
+  const touched = unitsToAct(units, [...changed, ...changedSecrets].map((f) => f.target), rendered, fullApply);
   const deadline = host.clock.now().getTime() + ctx.healthMs;
   // An update that fails brings the previous version back up; a first creation, a
   // redeploy or a drift repair has no other version to go back to.
@@ -139,7 +148,10 @@ export async function startWorkload(
     uid: who.uid,
     settle: () =>
       part('settle', () => up.settle()).then(
-        (): Applied => ({ uid: who.uid, rendered }),
+        async (): Promise<Applied> => {
+          await part('secrets', () => removeSecrets(ctx, who, droppedSecrets));
+          return { uid: who.uid, rendered };
+        },
         failed,
       ),
   };
@@ -239,14 +251,14 @@ async function verifyPolicy(ctx: ApplyContext, policy: Policy, who: UserRef, hom
 
 /**
  * Which units to (re)start: all of them on a full apply; otherwise those whose own file
- * changed, and every unit when a data file, a file a .kube reads, or a volume/network
- * changed (services read those, and cannot tell us which).
+ * changed, and every unit when a data file, a file a .kube reads, a secret, or a
+ * volume/network changed (services read those, and cannot tell us which).
  */
 function unitsToAct(units: readonly ExpectedUnit[], changedTargets: readonly string[], rendered: RenderedWorkload, full: boolean): ExpectedUnit[] {
   if (full) return [...units];
   const changedSources = new Set(rendered.files.filter((f) => changedTargets.includes(f.target)).map((f) => f.source));
   const shared = rendered.files.some(
-    (f) => changedSources.has(f.source) && (f.kind === 'data' || f.kind === 'referenced' || ['volume', 'network', 'image', 'build'].includes(f.ext)),
+    (f) => changedSources.has(f.source) && (f.kind === 'data' || f.kind === 'referenced' || f.kind === 'secret' || ['volume', 'network', 'image', 'build'].includes(f.ext)),
   );
   return units.filter((u) => shared || changedSources.has(u.source));
 }
@@ -272,6 +284,28 @@ async function startUnits(ctx: ApplyContext, who: UserRef, units: readonly Expec
     await run('enable', () => um.enable(who, of('enable-start')));
     await run('restart', () => um.restart(who, of('enable-start')));
   }
+}
+
+/**
+ * The changed secrets, decrypted all at once (a HostError naming the file that does not
+ * decrypt, before any is given), then each created or replaced in the user's Podman. A
+ * secret rendered from a generation (a rollback) carries no ciphertext: the user's value
+ * is left as it is.
+ */
+async function deliverSecrets(ctx: ApplyContext, who: UserRef, secrets: readonly DesiredFile[]): Promise<void> {
+  const files = secrets.flatMap((f) => (f.ciphertext === undefined ? [] : [{ source: f.source, name: secretName(f.name), ciphertext: f.ciphertext }]));
+  if (files.length === 0) return;
+  const values = await ctx.host.secrets.decrypt(files);
+  try {
+    for (const f of files) await ctx.host.secrets.create(who, f.name, values.get(f.name)!);
+  } finally {
+    for (const v of values.values()) v.fill(0);
+  }
+}
+
+/** The Podman secrets of these targets (moor gave them; the repo no longer has them), removed from the user's store. */
+async function removeSecrets(ctx: ApplyContext, who: UserRef, targets: readonly string[]): Promise<void> {
+  for (const t of targets) await ctx.host.secrets.remove(who, secretName(fileAtTarget(t)!.name));
 }
 
 async function restoreFiles(

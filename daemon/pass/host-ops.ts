@@ -11,6 +11,7 @@ import { applyPrerequisites } from '../host/preflight';
 import { SystemManager, UserManager } from '../host/systemd';
 import { defaultSelfCommand, writeUserFiles, type UserFilesRequest } from '../host/user-files';
 import { UserAccounts } from '../host/users';
+import { PodmanSecrets } from '../host/secrets';
 import type { UserRef } from '../host/as-user';
 import type { WriteFilesResult } from '../host/write-files-payload';
 
@@ -30,6 +31,8 @@ export interface HostOps {
   applyPrerequisites(): Promise<string[]>;
   /** `podman load` of an archive as the user, its stdin the archive; the names loaded. */
   loadImage(who: UserRef, archive: string): Promise<string[]>;
+  /** A workload's secrets: decrypted with the host's age identity, given to the user's Podman on stdin. */
+  secrets: PodmanSecrets;
   clock: Clock;
 }
 
@@ -63,6 +66,10 @@ export function createHostOps(runner: CommandRunner, config: MoorConfig, opts: H
     restoreHome: (who, archive, home) => restoreHome(runner, who, archive, home, t.archiveMs),
     applyPrerequisites: () => applyPrerequisites(runner, t.commandMs),
     loadImage: (who, archive) => loadImageArchive(runner, who, archive, t.archiveMs),
+    secrets: new PodmanSecrets(runner, {
+      timeoutMs: t.commandMs,
+      ...(config.secrets.identityFile !== undefined ? { identityFile: config.secrets.identityFile } : {}),
+    }),
     clock: opts.clock,
   };
 }

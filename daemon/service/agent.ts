@@ -21,6 +21,7 @@ import { createNotifier, startWatchdog, type Notifier } from './notify';
 import type { PassOutcome, TriggerReason } from './protocol';
 import { checkCron, Schedule, type CreateCronTask } from './schedule';
 import { readWebhookSecret } from './webhook';
+import { checkIdentityFile } from '../host/secrets';
 import { startWatches, watchTargets, type WatchKind, type Watches } from './watch';
 
 export interface AgentOptions {
@@ -376,7 +377,20 @@ async function loadDaemonConfig(opts: AgentOptions): Promise<MoorConfig> {
   const config = await loadConfig({ file: opts.configFile, required: opts.configRequired });
   checkCron(config);
   await checkWebhookSecret(config);
+  await checkIdentity(config);
   return config;
+}
+
+/** An age identity file that cannot be used (others may read it, a symlink, no key in it) fails the start or the reload by name. */
+async function checkIdentity(config: MoorConfig): Promise<void> {
+  const file = config.secrets.identityFile;
+  if (file === undefined) return;
+  try {
+    await checkIdentityFile(file);
+  } catch (err) {
+    const key = 'secrets.identity_file';
+    throw new ConfigError(config.files.at(-1) ?? 'config', `key "${key}": ${(err as Error).message}`, undefined, key);
+  }
 }
 
 /** A webhook secret file others can read, or one that is a symlink, fails the start or the reload by name. */

@@ -5,8 +5,7 @@
 // verified delivery is accepted once: a replay of it (same delivery id, or same body)
 // within the window triggers nothing.
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import { constants } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { readRootOnlyFile } from '../host/root-only-file';
 
 export type SignatureCheck = 'ok' | 'missing' | 'malformed' | 'mismatch';
 
@@ -44,27 +43,10 @@ const MAX_SECRET_BYTES = 4096;
  * refuses every request, and a start or reload with such a file fails.
  */
 export async function readWebhookSecret(path: string): Promise<Buffer> {
-  // O_NOFOLLOW: a symlink planted in place of the file is refused, never followed.
-  const handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch((err: NodeJS.ErrnoException) => {
-    throw new Error(err.code === 'ELOOP' ? `${path} is a symlink: name the file itself` : `${path}: ${err.code ?? err.message}`);
-  });
-  try {
-    const stat = await handle.stat();
-    const owner = process.getuid?.() ?? 0;
-    if (!stat.isFile()) throw new Error(`${path} is not a regular file`);
-    if (stat.uid !== owner) throw new Error(`${path} is owned by uid ${stat.uid}, not ${owner}: chown root ${path}`);
-    if ((stat.mode & 0o077) !== 0) {
-      throw new Error(`${path} has mode ${(stat.mode & 0o777).toString(8).padStart(4, '0')}: others may read the secret; chmod 600 ${path} and rotate it`);
-    }
-    const buf = Buffer.alloc(MAX_SECRET_BYTES + 1);
-    const { bytesRead } = await handle.read(buf, 0, buf.length, 0);
-    if (bytesRead > MAX_SECRET_BYTES) throw new Error(`${path} is larger than ${MAX_SECRET_BYTES} bytes`);
-    const secret = Buffer.from(buf.subarray(0, bytesRead).toString('utf8').replace(/[\r\n]+$/, ''), 'utf8');
-    if (secret.length === 0) throw new Error(`${path} is empty`);
-    return secret;
-  } finally {
-    await handle.close();
-  }
+  const bytes = await readRootOnlyFile(path, MAX_SECRET_BYTES, 'the secret');
+  const secret = Buffer.from(bytes.toString('utf8').replace(/[\r\n]+$/, ''), 'utf8');
+  if (secret.length === 0) throw new Error(`${path} is empty`);
+  return secret;
 }
 
 export type WebhookDecision = { trigger: true; event?: string } | { trigger: false; event?: string; reason: string };

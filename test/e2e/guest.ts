@@ -252,7 +252,7 @@ export class Guest {
    * Commits exactly `files` (path in the repo → content; every other file is deleted) in a
    * work tree inside the guest and pushes it to the bare repo. Returns the commit id.
    */
-  async pushRepo(files: Record<string, string>, options: { bare?: string; branch?: string; message?: string; workTree?: string; signingKey?: string } = {}): Promise<string> {
+  async pushRepo(files: Record<string, string | Buffer>, options: { bare?: string; branch?: string; message?: string; workTree?: string; signingKey?: string } = {}): Promise<string> {
     const bare = options.bare ?? '/srv/git/desired.git';
     const branch = options.branch ?? 'main';
     const work = options.workTree ?? `${bare.replace(/\.git$/, '')}-work`;

@@ -1,9 +1,10 @@
 // A quadsync user's repository on a real host: its own files (CI, licence, editor and bot
-// settings) apply clean; a secret given the documented way (docs/repository.md, "quadsync's
-// [Secrets]") reaches the container through Podman, never through a file moor writes; and
-// a [Secrets] spec is refused with nothing of it anywhere on the host.
+// settings) apply clean; a [Secrets] value moved into an age file, the documented way
+// (docs/repository.md#secrets), reaches the container through Podman, never through a file
+// moor writes; and a [Secrets] spec is refused with nothing of it anywhere on the host.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BUSYBOX_IMAGE, BUSYBOX_SERVE_FOREVER, bootMoorGuest, describeExec, leftoverGuests, type Guest } from './guest';
+import { Encrypter, generateX25519Identity, identityToRecipient } from 'age-encryption';
+import { BUSYBOX_IMAGE, BUSYBOX_SERVE_FOREVER, GUEST_MOOR_CONFIG, bootMoorGuest, describeExec, leftoverGuests, type Guest } from './guest';
 
 const SECRET = 'e2e-vault-passw0rd';
 const QUADSYNC_SECRET = 'e2e-quadsync-plaintext';
@@ -29,9 +30,13 @@ WantedBy=default.target
 }
 
 let guest: Guest;
+let recipient: string;
 
 beforeAll(async () => {
-  guest = await bootMoorGuest();
+  const identity = await generateX25519Identity();
+  recipient = await identityToRecipient(identity);
+  guest = await bootMoorGuest(`${GUEST_MOOR_CONFIG}\n[secrets]\nidentity_file = "/etc/moor/age.key"\n`);
+  await guest.writeFile('/etc/moor/age.key', `${identity}\n`, { mode: 0o600 });
 });
 
 afterAll(async () => {
@@ -51,17 +56,11 @@ describe('a quadsync-style repository in a real guest', () => {
     expect(ps.stdout.trim().split('\n'), describeExec(ps)).toContain('vault-app');
   });
 
-  it('takes a secret created the documented way as Secret=, the value in no file moor wrote', async () => {
-    const uid = await guest.uid('vault');
-    // docs/repository.md, word for word but the variable.
-    const create = await guest.run([
-      'sh',
-      '-c',
-      `printf %s "$PASSWORD" | systemd-run --scope --quiet --collect --slice=user-${uid}.slice --uid=vault --setenv=XDG_RUNTIME_DIR=/run/user/${uid} -- podman secret create db_password -`,
-    ], { env: { PASSWORD: SECRET } });
-    expect(create.code, describeExec(create)).toBe(0);
-
-    await guest.pushRepo({ ...ordinaryFiles, 'vault.container': vault('Secret=db_password,type=env,target=DB_PASSWORD\n') }, { message: 'secret' });
+  it('takes a value moved into an age file as Secret=, the value in no file moor wrote', async () => {
+    const e = new Encrypter();
+    e.addRecipient(recipient);
+    const ciphertext = Buffer.from(await e.encrypt(SECRET));
+    await guest.pushRepo({ ...ordinaryFiles, 'vault.container': vault('Secret=vault-db_password,type=env,target=DB_PASSWORD\n'), 'vault-db_password.age': ciphertext }, { message: 'secret' });
     const { run, item } = await reconcile();
     expect(run.code, describeExec(run)).toBe(0);
     expect(item('vault')).toMatchObject({ action: 'update', result: 'ok' });
@@ -82,7 +81,7 @@ describe('a quadsync-style repository in a real guest', () => {
     );
     const { run } = await reconcile();
     expect(run.code, describeExec(run)).toBe(2);
-    expect(run.stdout + run.stderr).toMatch(/ledger\.container:\d+: moor does not read quadsync's \[Secrets\] section yet/);
+    expect(run.stdout + run.stderr).toMatch(/ledger\.container:\d+: moor does not read quadsync's \[Secrets\] section;/);
     expect(run.stdout + run.stderr).not.toContain(QUADSYNC_SECRET);
     expect((await guest.exec(['getent', 'passwd', 'ledger'])).code).toBe(2);
     // moor's own checkout holds the repository as committed, and only root can read it.

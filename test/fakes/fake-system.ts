@@ -117,6 +117,8 @@ export class FakeSystem implements CommandRunner {
   readonly calls: string[][] = [];
   /** Images each user loaded with `podman load`. */
   readonly images = new Map<string, Set<string>>();
+  /** user → Podman secret name → its value, as `podman secret create` stored it (in the user's home). */
+  readonly podmanSecrets = new Map<string, Map<string, Buffer>>();
   readonly passwd = new Map<string, PasswdEntry>();
   readonly groups = new Map<string, GroupEntry>();
   readonly linger = new Set<string>();
@@ -406,7 +408,11 @@ export class FakeSystem implements CommandRunner {
       if (gname === name && g.gid === u.gid) this.groups.delete(gname);
       else g.members = g.members.filter((m) => m !== name);
     }
-    if (args.includes('--remove')) this.files.delete(name);
+    // The user's Podman secrets live in its home (~/.local/share/containers/storage/secrets).
+    if (args.includes('--remove')) {
+      this.files.delete(name);
+      this.podmanSecrets.delete(name);
+    }
     // Like the real one, userdel drops the user's subordinate ranges.
     const others = (text: string | null) => (text === null ? null : text.split('\n').filter((l) => l !== '' && !l.startsWith(`${name}:`)).map((l) => `${l}\n`).join(''));
     this.subuid = others(this.subuid);
@@ -591,7 +597,7 @@ export class FakeSystem implements CommandRunner {
     }
     const u = this.passwd.get(name);
     if (!u) return fail(1, `Failed to resolve user ${name}: No such process`);
-    if (cmd[cmd.length - 1] === '__write-files') return this.writeFiles(u, options.input ?? '');
+    if (cmd[cmd.length - 1] === '__write-files') return this.writeFiles(u, typeof options.input === 'string' ? options.input : '');
     const env = new Map(flags.filter((f) => f.startsWith('--setenv=')).map((f) => f.slice('--setenv='.length).split('=', 2) as [string, string]));
     const runtimeDir = env.get('XDG_RUNTIME_DIR');
     if (runtimeDir === undefined) return fail(127, `fake: unexpected command as ${name}: ${cmd.join(' ')}`);
@@ -602,6 +608,11 @@ export class FakeSystem implements CommandRunner {
     if (tool === 'podman' && rest.join(' ') === 'unshare /bin/true') return this.podmanUnshare(u);
     if (tool === 'podman' && rest[0] === 'unshare' && rest[1] === 'tar') return this.tarExtract(u, rest.slice(2), options);
     if (tool === 'podman' && rest[0] === 'load' && rest.length === 1) return this.podmanLoad(u, options);
+    if (tool === 'podman' && rest[0] === 'secret') return this.podmanSecret(u, rest.slice(1), options, false);
+    // `sh -c 'cat | podman secret create ... "$1" -' sh NAME`: podman's stdin is then a pipe.
+    if (tool === 'sh' && rest[0] === '-c' && rest[1] === 'cat | podman secret create --replace "$1" -' && rest[2] === 'sh' && rest.length === 4) {
+      return this.podmanSecret(u, ['create', '--replace', rest[3]!, '-'], options, true);
+    }
     if (tool === 'rm' && rest[0] === '-f' && rest[1] === '--') return this.removeAsUser(u, rest.slice(2));
     if (tool !== 'systemctl') return fail(127, `env: '${tool ?? ''}': No such file or directory`);
     if (rest[0] !== '--user') return fail(1, `fake: ${tool} as ${name} without --user`);
@@ -646,6 +657,31 @@ export class FakeSystem implements CommandRunner {
     for (const n of names) loaded.add(n);
     this.images.set(u.name, loaded);
     return ok(names.map((n) => `Loaded image: ${n}\n`).join(''));
+  }
+
+  // `podman secret create [--replace] NAME -` (the value on stdin, which must be a pipe)
+  // and `podman secret rm NAME`, with podman's own answers to a name in use or unknown.
+  private podmanSecret(u: PasswdEntry, args: string[], options: RunOptions, piped: boolean): Out {
+    const store = this.podmanSecrets.get(u.name) ?? new Map<string, Buffer>();
+    this.podmanSecrets.set(u.name, store);
+    const [verb, ...rest] = args;
+    const names = rest.filter((a) => !a.startsWith('-'));
+    if (verb === 'create') {
+      const name = names[0] ?? '';
+      if (names.length !== 1 || rest[rest.length - 1] !== '-') return fail(125, `fake podman: secret create is known only as "create [--replace] NAME -": ${args.join(' ')}`);
+      if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name)) return fail(125, `Error: secret name "${name}" is not valid`);
+      if (store.has(name) && !rest.includes('--replace')) return fail(125, `Error: ${name}: secret name in use`);
+      // Podman reads "-" only from a FIFO; a child of Node has a socket as its stdin.
+      if (!piped) return fail(125, 'Error: if `-` is used, data must be passed into stdin');
+      if (options.input === undefined || options.input.length === 0) return fail(125, 'Error: secret data must be larger than 0 and less than 512000 bytes');
+      store.set(name, Buffer.from(options.input));
+      return ok(`${'ab12'.repeat(6)}\n`);
+    }
+    if (verb === 'rm' && names.length === 1) {
+      if (!store.delete(names[0]!)) return fail(125, `Error: no secret with name or id "${names[0]}": no such secret`);
+      return ok(`${'ab12'.repeat(6)}\n`);
+    }
+    return fail(125, `fake podman: unsupported secret command: ${args.join(' ')}`);
   }
 
   // `podman unshare tar --extract ... --file=- --directory=HOME`, the archive on stdin.

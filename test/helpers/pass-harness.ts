@@ -12,6 +12,7 @@ import { runPass, type PassOptions } from '../../daemon/pass/run-pass';
 import type { PassResult } from '../../daemon/pass/pass-result';
 import { PassProfile, profiledRunner, type PassProfileReport } from '../../daemon/pass/profile';
 import { mergeConfigFiles, resolveConfig } from '../../daemon/core/config/resolve';
+import { fileAtTarget } from '../../daemon/core/deploy-layout';
 import type { ConfigFile, MoorConfig } from '../../daemon/core/config/schema';
 import type { Clock, CommandResult, CommandRunner, RunOptions } from '../../daemon/core/ports';
 import { hasManagedMarker, MANAGED_GROUP } from '../../daemon/host/users';
@@ -234,8 +235,8 @@ export class PassHarness {
 
   // --- the repository -------------------------------------------------------------------
 
-  /** Writes (or, with null, deletes) files in the work clone. */
-  files(files: Record<string, string | null>): this {
+  /** Writes (or, with null, deletes) files in the work clone; bytes for a binary file (an age ciphertext). */
+  files(files: Record<string, string | Uint8Array | null>): this {
     for (const [path, content] of Object.entries(files)) {
       const full = join(this.work, path);
       if (content === null) {
@@ -263,7 +264,7 @@ export class PassHarness {
   }
 
   /** Sets the repo to exactly these files, commits and pushes. */
-  commit(files: Record<string, string>, message = 'update', branch = 'main'): string {
+  commit(files: Record<string, string | Uint8Array>, message = 'update', branch = 'main'): string {
     return this.clear().files(files).push(message, branch);
   }
 
@@ -385,6 +386,8 @@ export async function convergenceProblems(h: PassHarness, desired: DesiredHost, 
     if (hashes?.[record.workload] !== undefined && hashes[record.workload] !== record.hash) problems.push(`applied hash of ${record.workload} is stale`);
     const files = fake.userFiles(record.user);
     for (const target of Object.keys(record.hashes)) {
+      // A secret is recorded under a target but is no file: it is in the user's Podman store.
+      if (fileAtTarget(target)?.kind === 'secret') continue;
       if (!files.has(`.config/${target}`)) problems.push(`${record.user}: ~/.config/${target} missing`);
     }
   }

@@ -157,6 +157,25 @@ describe('starting', () => {
   });
 });
 
+describe('the age identity', () => {
+  it('refuses an identity file others can read, or with no key, at start, and on reload keeps the running config', async () => {
+    const key = join(dir, 'age.key');
+    writeFileSync(key, '# public key: age1example\nAGE-SECRET-KEY-1QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ\n', { mode: 0o600 });
+    chmodSync(key, 0o640);
+    const withKey = `${config()}\n[secrets]\nidentity_file = "${key}"\n`;
+    writeFileSync(configFile, withKey);
+    await expect(startDaemon()).rejects.toMatchObject({ category: 'config', message: expect.stringMatching(/secrets\.identity_file.*has mode 0640: others may read the key; chmod 600/) });
+    daemon = undefined;
+
+    chmodSync(key, 0o600);
+    await startDaemon();
+    writeFileSync(key, '# nothing but a comment\n');
+    logs.length = 0;
+    expect(await daemon!.reload('SIGHUP')).toBe(false);
+    expect(logs.some((l) => l.startsWith('<3>config reload failed') && l.includes('secrets.identity_file') && l.includes('holds no age identity'))).toBe(true);
+  });
+});
+
 describe('triggers', () => {
   it('a git push to the bare repo starts a pass within moments', async () => {
     await startDaemon();

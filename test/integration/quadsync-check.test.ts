@@ -37,7 +37,7 @@ describe('moor check on quadsync-style repositories', () => {
   it('refuses [Secrets] for the whole tree with file:line and the way to give secrets today, quoting none of them', () => {
     const r = runMoor([...noConfig, 'check', fixture('check-secrets'), ...noTransforms]);
     expect(r.code).toBe(2);
-    expect(r.stdout).toMatch(/^ledger\.container:9: moor does not read quadsync's \[Secrets\] section yet; .*\(fix: .*podman secret create.*Secret=<name>/m);
+    expect(r.stdout).toMatch(/^ledger\.container:9: moor does not read quadsync's \[Secrets\] section; .*\(fix: .*<workload>-<name>\.age .*Secret=<workload>-<name>,type=env/m);
     for (const secret of SECRET_VALUES) expect(r.stdout + r.stderr).not.toContain(secret);
     const json = JSON.parse(runMoor([...noConfig, 'check', fixture('check-secrets'), ...noTransforms, '--json']).stdout) as CheckJson;
     const secrets = json.problems.find((p) => p.code === 'secrets-section')!;

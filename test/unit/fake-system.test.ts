@@ -281,3 +281,27 @@ describe('FakeSystem driven by the host modules', () => {
     expect(r.exitCode).toBe(127);
   });
 });
+
+describe('the fake Podman secret store', () => {
+  it('takes a value only through a pipe, replaces it, removes it once, as podman does', async () => {
+    const h = host();
+    const who = await deployWeb(h);
+    const { PodmanSecrets } = await import('../../daemon/host/secrets');
+    const { runAsUser } = await import('../../daemon/host/as-user');
+    const secrets = new PodmanSecrets(h.fake, { timeoutMs: 1_000 });
+    // Straight from Node, stdin is a socket: podman refuses "-".
+    const direct = await runAsUser(h.fake, who, ['podman', 'secret', 'create', 'web-db', '-'], { timeoutMs: 1_000, input: 'v1' });
+    expect([direct.exitCode, direct.stderr.trim()]).toEqual([125, 'Error: if `-` is used, data must be passed into stdin']);
+    const value = Buffer.from('v1');
+    await secrets.create(who, 'web-db', value);
+    expect(h.fake.podmanSecrets.get('web')?.get('web-db')?.toString()).toBe('v1');
+    // The caller's buffer is zeroed once handed over.
+    expect([...value]).toEqual([0, 0]);
+    await secrets.create(who, 'web-db', Buffer.from('v2'));
+    expect(h.fake.podmanSecrets.get('web')?.get('web-db')?.toString()).toBe('v2');
+    await secrets.remove(who, 'web-db');
+    // Gone already: fine.
+    await secrets.remove(who, 'web-db');
+    expect(h.fake.podmanSecrets.get('web')?.size).toBe(0);
+  });
+});

@@ -10,9 +10,9 @@ describe('sections a unit file may hold', () => {
     expect(ps).toHaveLength(1);
     expect(ps[0]).toMatchObject({ path: 'apps/web.container', line: 4, code: 'secrets-section' });
     expect(ps[0]!.workload).toBeUndefined();
-    expect(ps[0]!.message).toMatch(/moor does not read quadsync's \[Secrets\] section yet/);
-    expect(ps[0]!.hint).toMatch(/podman secret create/);
-    expect(ps[0]!.hint).toMatch(/Secret=<name>,type=env,target=<VARIABLE>/);
+    expect(ps[0]!.message).toMatch(/moor does not read quadsync's \[Secrets\] section;/);
+    expect(ps[0]!.hint).toMatch(/age-encrypted file <workload>-<name>\.age/);
+    expect(ps[0]!.hint).toMatch(/Secret=<workload>-<name>,type=env,target=<VARIABLE>/);
     // The secret's value is never quoted back.
     expect(JSON.stringify(ps)).not.toContain('hunter2');
   });

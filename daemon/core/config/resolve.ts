@@ -75,6 +75,9 @@ export function resolveConfig(merged: ConfigFile, files: string[]): MoorConfig {
       ...(merged.trust?.gpg_keyring ? { gpgKeyring: merged.trust.gpg_keyring } : {}),
       allowHistoryRewrite: merged.trust?.allow_history_rewrite ?? false,
     },
+    secrets: {
+      ...(merged.secrets?.identity_file !== undefined ? { identityFile: merged.secrets.identity_file } : {}),
+    },
     files,
   };
 }
@@ -93,7 +96,7 @@ function resolvePolicy(p: NonNullable<ConfigFile['policy']>): Policy {
   };
 }
 
-const TABLES = new Set(['source', 'schedule', 'timeouts', 'apply', 'removal', 'gc', 'users', 'control', 'policy', 'trust']);
+const TABLES = new Set(['source', 'schedule', 'timeouts', 'apply', 'removal', 'gc', 'users', 'control', 'policy', 'trust', 'secrets']);
 
 /** Later files win key by key; the config's tables merge, every other value is replaced. */
 export function mergeConfigFiles(files: ConfigFile[]): ConfigFile {

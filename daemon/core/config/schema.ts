@@ -148,6 +148,11 @@ export const configFileSchema = z.strictObject({
     .optional(),
   policy: policyTable.optional(),
   trust: trustTable.optional(),
+  secrets: z
+    .strictObject({
+      identity_file: plain(z.string()).startsWith('/', 'an absolute path').optional(),
+    })
+    .optional(),
 });
 
 export interface RepoBudget {
@@ -186,6 +191,8 @@ export interface MoorConfig {
   policy?: Policy;
   /** Signed commits and history-rewrite protection; mode off when no signer is configured. */
   trust: TrustConfig;
+  /** The age identity that decrypts the repository's `.age` files (docs/repository.md#secrets). */
+  secrets: { identityFile?: string };
   /** The files the config was read from, in merge order. */
   files: string[];
 }

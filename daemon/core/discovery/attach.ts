@@ -9,6 +9,7 @@ import { kubeFileRefs } from '../kube-files';
 import { substitutePlaceholders } from '../transforms';
 import { parseUnit } from '../unit-file';
 import { isUnitType } from '../validate';
+import { SECRET_EXT } from '../secrets';
 import { NAME_RULE_HINT, USER_NAME_MAX, nameCharsViolation, reservedNameEntry } from '../user-name';
 import { MOORIGNORE, isRepositoryFile } from './ignores';
 import type { Candidate } from './walk';
@@ -138,7 +139,8 @@ function kubeReads(kubes: readonly { file: Candidate; owner: string }[], candida
     const dir = file.path.slice(0, file.path.length - file.name.length);
     for (const ref of kubeFileRefs(parseUnit(substitutePlaceholders(file.content, identity), file.path).unit)) {
       const path = dir + (ref.name ?? '');
-      if (ref.name === undefined || isUnitType(extOf(ref.name)) || !paths.has(path)) continue;
+      // A secret is never a file beside the unit, whatever a .kube names.
+      if (ref.name === undefined || isUnitType(extOf(ref.name)) || extOf(ref.name) === SECRET_EXT || !paths.has(path)) continue;
       out.set(path, (out.get(path) ?? new Set()).add(owner));
     }
   }
@@ -151,6 +153,7 @@ function stemOf(name: string): string {
 }
 
 function kindOf(ext: string): FileKind {
+  if (ext === SECRET_EXT) return 'secret';
   if (QUADLET_COMPANIONS.has(ext)) return 'quadlet';
   if (UNIT_TYPES.has(ext)) return 'unit';
   return 'data';
