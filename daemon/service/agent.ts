@@ -1,7 +1,7 @@
 // `moor daemon`: the long-lived agent (docs/design.md §9). It wires the triggers (schedule, watch,
 // SIGHUP, control socket, webhook) into the pass loop, tells systemd how it is doing
 // (READY, STATUS, WATCHDOG, RELOADING, STOPPING), and stops cleanly on SIGTERM/SIGINT:
-// the running pass finishes the workload in hand, records its status and releases the
+// the running pass finishes the workloads in hand, records its status and releases the
 // lock, all within timeouts.stop.
 import { resolve } from 'node:path';
 import type { MoorConfig } from '../core/config/schema';
@@ -322,7 +322,7 @@ export class Agent {
     void this.stop(signal);
   }
 
-  /** Stops: no new passes, the running one ends after its workload in hand, then exit. */
+  /** Stops: no new passes, the running one ends after its workloads in hand, then exit. */
   stop(why = 'stop requested'): Promise<ExitCode> {
     this.stopping ??= this.stopNow(why);
     return this.stopping;
@@ -331,7 +331,7 @@ export class Agent {
   private async stopNow(why: string): Promise<ExitCode> {
     this.notifier.stopping();
     const snapshot = this.loop.snapshot();
-    this.log.info({ why }, snapshot.running ? 'stopping: finishing the workload in hand' : 'stopping');
+    this.log.info({ why }, snapshot.running ? 'stopping: finishing the workloads in hand' : 'stopping');
     // The running pass sees shouldStop() at once; the queued one is cancelled.
     const passEnded = this.loop.stop();
     // A reload under way would start a schedule and watches again after they are stopped

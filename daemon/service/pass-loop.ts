@@ -8,7 +8,7 @@ import { errorOutcome, type PassOutcome, type TriggerReason } from './protocol';
 
 export interface PassRequest {
   reasons: TriggerReason[];
-  /** True once the daemon is stopping: the pass finishes the workload in hand and stops. */
+  /** True once the daemon is stopping: the pass finishes the workloads in hand and stops. */
   shouldStop: () => boolean;
   onItem: (item: ItemOutcome) => void;
   /** The executor says the pass holds the lock and works (items report progress too). */

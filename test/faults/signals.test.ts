@@ -136,7 +136,7 @@ describe('a stop signal after the burst', () => {
     await waitFor(() => sockets.length > 0, 'the startup pass to hang in its fetch', d.log);
 
     d.child.kill('SIGTERM');
-    await waitFor(() => d.lines(/^<6>stopping: finishing the workload in hand/).length === 1, 'the stop', d.log);
+    await waitFor(() => d.lines(/^<6>stopping: finishing the workloads in hand/).length === 1, 'the stop', d.log);
     // Within the burst: the same request; the stop goes on waiting.
     d.child.kill('SIGTERM');
     await new Promise((r) => setTimeout(r, 1_500));

@@ -75,7 +75,7 @@ describe('the units', () => {
       expect(s.split('\n'), line).toContain(line);
     }
     expect(s).not.toMatch(/sleep|ExecStartPre/);
-    // Stopping waits for the workload in hand, bounded by timeouts.stop (default 90s).
+    // Stopping waits for the workloads in hand, bounded by timeouts.stop (default 90s).
     expect(Number(/^TimeoutStopSec=(\d+)s$/m.exec(s)?.[1])).toBeGreaterThan(90);
   });
 
