@@ -4,7 +4,7 @@
 // Written without the state store's lock: only the sender writes it, after a pass.
 import { join } from 'node:path';
 import { z } from 'zod';
-import { readJsonIfExists, writeJsonAtomic } from './atomic';
+import { ensureDir, readJsonIfExists, writeJsonAtomic } from './atomic';
 import type { NotifyResult } from '../core/notify-policy';
 
 const Notified = z.object({
@@ -22,6 +22,8 @@ export async function readNotified(stateDir: string): Promise<NotifyResult | und
   return (await readJsonIfExists(notifiedPath(stateDir), Notified))?.result;
 }
 
+/** Creates the state dir if no pass has yet (a pass that failed before opening the store). */
 export async function writeNotified(stateDir: string, value: Notified): Promise<void> {
+  await ensureDir(stateDir);
   await writeJsonAtomic(notifiedPath(stateDir), value);
 }
