@@ -1,7 +1,8 @@
 // [notify] on a real host (docs/operations.md#notifications): the command runs as the
 // unprivileged user named in the config, after `moor reconcile --once` (the timer's pass,
 // no daemon), with the pass's JSON on stdin. A failing pass runs it once, the next failing
-// pass does not (no change), a fixing pass does, with the JSON `--json` printed.
+// pass does not (no change), a fixing pass does, with the JSON `--json` printed. And
+// moor-reconcile.timer follows schedule.cron once install-units has written its drop-in.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUSYBOX_IMAGE, BUSYBOX_SERVE_FOREVER, GUEST_MOOR_CONFIG, bootMoorGuest, describeExec, leftoverGuests, type Guest } from './guest';
 
@@ -87,5 +88,18 @@ describe('notify commands after a pass', () => {
     expect(got[1]!.json).toEqual(JSON.parse(run.stdout));
     // moor's own line about it, on stderr (the journal, under the timer's service).
     expect(run.stderr).toContain(`notify: ${RECORDER} ran`);
+  });
+});
+
+describe('moor-reconcile.timer follows schedule.cron', () => {
+  it('install-units writes OnCalendar= from the config, and systemd loads it in place of the shipped one', async () => {
+    await guest.writeFile('/etc/moor/config.d/50-schedule.toml', '[schedule]\ncron = "30 9 * * 1-5"\njitter = "45s"\n');
+    const install = await guest.moor(['install-units']);
+    expect(install.code, describeExec(install)).toBe(0);
+    expect((await guest.exec(['systemctl', 'daemon-reload'])).code).toBe(0);
+    const show = await guest.exec(['systemctl', 'show', 'moor-reconcile.timer', '-p', 'TimersCalendar', '-p', 'RandomizedDelayUSec']);
+    expect(show.stdout).toContain('OnCalendar=Mon..Fri *-*-* 09:30:00');
+    expect(show.stdout).not.toContain('00/2');
+    expect(show.stdout).toContain('RandomizedDelayUSec=45s');
   });
 });
