@@ -46,7 +46,11 @@ await build({
   outfile,
   // sd-notify is a native addon: it cannot be bundled and is loaded (optionally) at run time.
   external: ['sd-notify'],
-  define: { __MOOR_UNITS__: JSON.stringify(await readUnits('units')) },
+  define: {
+    __MOOR_UNITS__: JSON.stringify(await readUnits('units')),
+    // moor.toml(5) is generated from the configuration reference's key table (cli/man.ts).
+    __MOOR_CONFIG_DOC__: JSON.stringify(await readFile('docs/configuration.md', 'utf8')),
+  },
 });
 await chmod(outfile, 0o755);
 console.log(`built ${outfile}`);

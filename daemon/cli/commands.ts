@@ -15,6 +15,8 @@ import { registerRedeploy } from './redeploy';
 import { registerRender } from './render';
 import { registerRestore } from './restore';
 import { registerStatus } from './status';
+import { registerCompletion } from './completion';
+import { registerMan } from './man';
 
 export function registerCommands(program: Command, setExit: SetExit): void {
   registerReconcile(program, setExit);
@@ -31,4 +33,7 @@ export function registerCommands(program: Command, setExit: SetExit): void {
   registerDaemon(program, setExit);
   registerInstallUnits(program, setExit);
   registerDoctor(program, setExit);
+  // Last: they describe every command registered above.
+  registerCompletion(program, setExit);
+  registerMan(program, setExit);
 }

@@ -11,7 +11,8 @@ import { ExitCode } from '../core/exit-codes';
 import { writeFileAtomic } from '../state/atomic';
 import { shippedUnits } from './shipped-units';
 import { WRITER_BUNDLE } from '../host/user-files';
-import type { SetExit } from './common';
+import { configFrom, type SetExit } from './common';
+import { TIMER_DROP_IN, timerDropIn } from './timer-schedule';
 
 /** Where moor.service and moor-reconcile.service expect the bundle. */
 export const BUNDLE_DIR = 'usr/local/lib/moor';
@@ -28,13 +29,17 @@ export function registerInstallUnits(program: Command, setExit: SetExit): void {
     .description('install the systemd units, sysusers.d and tmpfiles.d entries, and print the commands to enable them')
     .option('--prefix <dir>', 'install under this root instead of / (to stage an image)', '/')
     .option('--bundle', `also install this moor.mjs (and its writer and sd-notify addon) as /${BUNDLE_DIR}/moor.mjs, with /${BIN_LINK} linking to it`)
-    .action(async (opts: InstallOptions) => {
+    .action(async (opts: InstallOptions, cmd: Command) => {
       const prefix = resolve(opts.prefix);
+      // Before anything is written: a schedule.cron the timer cannot follow installs nothing.
+      const schedule = timerDropIn(await configFrom(cmd));
       const lines: string[] = [];
       for (const file of await shippedUnits()) {
         const target = join(prefix, file.target);
         lines.push(`${await installText(target, file.content, 0o644)}  ${target}`);
       }
+      const dropIn = join(prefix, TIMER_DROP_IN);
+      lines.push(`${await installText(dropIn, schedule, 0o644)}  ${dropIn}`);
       if (opts.bundle) lines.push(...(await installBundle(prefix)));
       process.stdout.write(`${lines.join('\n')}\n\n${nextSteps(prefix, Boolean(opts.bundle))}\n`);
       setExit(ExitCode.Ok);
@@ -89,7 +94,7 @@ function nextSteps(prefix: string, bundle: boolean): string {
     '  systemctl daemon-reload',
     '  # write /etc/moor/config.toml (at least [source]), then either the daemon:',
     '  systemctl enable --now moor.socket moor.service',
-    '  # or, on a host without the daemon, a pass every two minutes:',
+    '  # or, on a host without the daemon, a pass on schedule.cron (the timer drop-in):',
     '  systemctl enable --now moor-reconcile.timer',
   ].join('\n');
 }

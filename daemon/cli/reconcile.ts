@@ -13,6 +13,7 @@ import { emit } from './output';
 import { formatPassResult, formatProfile } from './pass-output';
 import { withPassLock } from './pass-context';
 import { reconcileViaRunningDaemon } from './via-daemon';
+import { announcedPass } from './pass-notify';
 
 interface ReconcileOptions {
   once?: boolean;
@@ -63,17 +64,18 @@ export async function reconcileOnce(config: MoorConfig, opts: ReconcileOptions):
     const viaDaemon = await reconcileViaRunningDaemon(config, { progress: !opts.json && Boolean(process.stderr.isTTY) });
     if (viaDaemon) return viaDaemon;
   }
-  return withPassLock(config, { wait: Boolean(opts.wait) }, (ctx) =>
-    runPass(ctx, passOptions(opts)),
-  );
+  if (opts.dryRun) return withPassLock(config, { wait: Boolean(opts.wait) }, (ctx) => runPass(ctx, passOptions(opts)));
+  return announcedPass(config, (run) => withPassLock(config, { wait: Boolean(opts.wait) }, (ctx) => run(runPass(ctx, passOptions(opts)))));
 }
 
 /** One pass in this process, every step and host command timed: the result with its profile. */
 async function profiledPass(config: MoorConfig, opts: ReconcileOptions): Promise<PassResult & { profile: PassProfileReport }> {
-  return withPassLock(config, { wait: Boolean(opts.wait), profile: true }, async (ctx) => {
-    const result = await runPass(ctx, passOptions(opts));
-    return { ...result, profile: ctx.profile!.report() };
-  });
+  const pass = (run: <T>(p: Promise<T>) => Promise<T>) =>
+    withPassLock(config, { wait: Boolean(opts.wait), profile: true }, async (ctx) => {
+      const result = await run(runPass(ctx, passOptions(opts)));
+      return { ...result, profile: ctx.profile!.report() };
+    });
+  return opts.dryRun ? pass((p) => p) : announcedPass(config, pass);
 }
 
 function passOptions(opts: ReconcileOptions): PassOptions {

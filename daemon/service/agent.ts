@@ -21,6 +21,8 @@ import { createNotifier, startWatchdog, type Notifier } from './notify';
 import type { PassOutcome, TriggerReason } from './protocol';
 import { checkCron, Schedule, type CreateCronTask } from './schedule';
 import { readWebhookSecret } from './webhook';
+import { NotifySender, notifyPayloadOf } from './notify-send';
+import { notifyAccount } from '../host/notify-command';
 import { checkIdentityFile } from '../host/secrets';
 import { startWatches, watchTargets, type WatchKind, type Watches } from './watch';
 
@@ -44,12 +46,16 @@ export interface AgentOptions {
   random?: () => number;
   debounceMs?: number;
   controlLimits?: Partial<ControlLimits>;
+  /** The first wait of a notify POST retry (tests shorten it). */
+  notifyRetryBaseMs?: number;
 }
 
 export class Agent {
   private config: MoorConfig;
   private readonly log: Logger;
   private readonly loop: PassLoop;
+  /** Tells the [notify] receivers of each pass (not to be confused with `notifier`, sd_notify). */
+  readonly announcer: NotifySender;
   private readonly startedAt = new Date();
   private control!: ControlServer;
   private schedule!: Schedule;
@@ -84,7 +90,21 @@ export class Agent {
     this.readStore = () => openStore(this.config, { readOnly: true });
     const execute =
       opts.execute ?? createPassExecutor({ config: () => this.config, log: this.log, openStore: (c) => openStore(c, { readOnly: false }), ...opts.executorDeps });
-    this.loop = new PassLoop(execute, { log: this.log, onOutcome: (o) => this.recordOutcome(o) });
+    // Announced after the pass has released its lock, in the background (notify-send.ts).
+    this.announcer = new NotifySender({
+      config: () => this.config.notify,
+      stateDir: () => this.config.stateDir,
+      log: this.log,
+      ...(opts.notifyRetryBaseMs !== undefined ? { retryBaseMs: opts.notifyRetryBaseMs } : {}),
+    });
+    this.loop = new PassLoop(execute, {
+      log: this.log,
+      onOutcome: (o) => {
+        this.recordOutcome(o);
+        const payload = notifyPayloadOf(o);
+        if (payload) this.announcer.announce(payload);
+      },
+    });
   }
 
   /** Loads and checks the config (a bad one throws ConfigError: exit 2), then serves. */
@@ -346,6 +366,9 @@ export class Agent {
       new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), stopMs))),
     ]);
     clearTimeout(timer);
+    // The last pass's announcement gets its chance to go out, bounded by notify.timeout.
+    const notifyMs = this.config.notify?.timeoutMs ?? 0;
+    if (notifyMs > 0) await Promise.race([this.announcer.idle(), new Promise<void>((r) => setTimeout(r, notifyMs).unref())]);
     // The control API stays up until now so that waiting clients get the pass's last line.
     await this.control.close().catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'closing the control API failed'));
     this.stopWatchdog();
@@ -378,7 +401,29 @@ async function loadDaemonConfig(opts: AgentOptions): Promise<MoorConfig> {
   checkCron(config);
   await checkWebhookSecret(config);
   await checkIdentity(config);
+  await checkNotify(config);
   return config;
+}
+
+/** A [notify] user that is missing or root, or a secret file others can read, fails the start or the reload by name. */
+async function checkNotify(config: MoorConfig): Promise<void> {
+  const notify = config.notify;
+  if (!notify) return;
+  const file = config.files.at(-1) ?? 'config';
+  if (notify.user !== undefined) {
+    try {
+      await notifyAccount(notify.user);
+    } catch (err) {
+      throw new ConfigError(file, `key "notify.user": ${(err as Error).message}`, undefined, 'notify.user');
+    }
+  }
+  if (notify.secretFile !== undefined) {
+    try {
+      await readWebhookSecret(notify.secretFile);
+    } catch (err) {
+      throw new ConfigError(file, `key "notify.secret_file": ${(err as Error).message}`, undefined, 'notify.secret_file');
+    }
+  }
 }
 
 /** An age identity file that cannot be used (others may read it, a symlink, no key in it) fails the start or the reload by name. */

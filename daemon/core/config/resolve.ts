@@ -1,5 +1,5 @@
 // Turns the merged file content into the full config with every default filled in.
-import type { ConfigFile, MoorConfig } from './schema';
+import type { ConfigFile, MoorConfig, NotifyConfig } from './schema';
 import type { Policy } from '../policy';
 import { DEFAULT_REPO_BUDGET } from '../repo-budget';
 import { defaultTrustMode } from '../trust';
@@ -78,6 +78,7 @@ export function resolveConfig(merged: ConfigFile, files: string[]): MoorConfig {
     secrets: {
       ...(merged.secrets?.identity_file !== undefined ? { identityFile: merged.secrets.identity_file } : {}),
     },
+    ...resolveNotify(merged.notify, files),
     files,
   };
 }
@@ -96,7 +97,32 @@ function resolvePolicy(p: NonNullable<ConfigFile['policy']>): Policy {
   };
 }
 
-const TABLES = new Set(['source', 'schedule', 'timeouts', 'apply', 'removal', 'gc', 'users', 'control', 'policy', 'trust', 'secrets']);
+/** [notify]: the receivers and what each needs (checked once the drop-ins are merged, as [trust]). */
+function resolveNotify(n: ConfigFile['notify'], files: string[]): { notify?: NotifyConfig } {
+  const commands = n?.commands ?? [];
+  const urls = n?.urls ?? [];
+  if (commands.length === 0 && urls.length === 0) return {};
+  const file = files.at(-1) ?? DEFAULT_CONFIG_FILE;
+  if (commands.length > 0 && !n?.user) {
+    throw new ConfigError(file, 'notify.commands needs notify.user: the unprivileged user the commands run as (never root)', undefined, 'notify.user');
+  }
+  if (urls.length > 0 && !n?.secret_file) {
+    throw new ConfigError(file, 'notify.urls needs notify.secret_file: the key every POST is signed with (X-Moor-Signature-256)', undefined, 'notify.secret_file');
+  }
+  return {
+    notify: {
+      commands,
+      ...(n?.user ? { user: n.user } : {}),
+      urls,
+      ...(n?.secret_file ? { secretFile: n.secret_file } : {}),
+      timeoutMs: n?.timeout ?? 10_000,
+      on: n?.on ?? 'change',
+      retries: n?.retries ?? 3,
+    },
+  };
+}
+
+const TABLES = new Set(['source', 'schedule', 'timeouts', 'apply', 'removal', 'gc', 'users', 'control', 'policy', 'trust', 'secrets', 'notify']);
 
 /** Later files win key by key; the config's tables merge, every other value is replaced. */
 export function mergeConfigFiles(files: ConfigFile[]): ConfigFile {

@@ -7,6 +7,7 @@ import { USER_NAME_CHARS, USER_NAME_PATTERN } from '../user-name';
 import type { IdRangeConfig } from '../id-allocation';
 import { NAMESPACES, PULL_POLICIES, type Policy } from '../policy';
 import { TRUST_MODES, type TrustConfig } from '../trust';
+import { NOTIFY_ON, type NotifyOn } from '../notify-policy';
 
 const duration = z
   .string()
@@ -70,6 +71,19 @@ const trustTable = z.strictObject({
   allowed_signers: plain(z.string().startsWith('/', 'an absolute path')).optional(),
   gpg_keyring: plain(z.string().startsWith('/', 'an absolute path')).optional(),
   allow_history_rewrite: z.boolean().optional(),
+});
+
+// Where a pass is announced (docs/configuration.md [notify]). The commands run as `user`,
+// never root: a name that is root here is refused at load, a user whose uid is 0 when it is
+// looked up (at the daemon's start and at each send). A URL is http or https only.
+const notifyTable = z.strictObject({
+  commands: z.array(z.array(plain(z.string().min(1))).min(1, 'an argv array like ["/usr/local/bin/page", "--team", "ops"]')).optional(),
+  user: userName.refine((u) => u !== 'root', 'an unprivileged user: notify commands never run as root').optional(),
+  urls: z.array(plain(z.string().regex(/^https?:\/\/[^\s]+$/, 'an http:// or https:// URL'))).optional(),
+  secret_file: plain(z.string().startsWith('/', 'an absolute path')).optional(),
+  timeout: duration.optional(),
+  on: z.enum(NOTIFY_ON).optional(),
+  retries: z.number().int().min(0).max(10).optional(),
 });
 
 export const configFileSchema = z.strictObject({
@@ -153,12 +167,27 @@ export const configFileSchema = z.strictObject({
       identity_file: plain(z.string()).startsWith('/', 'an absolute path').optional(),
     })
     .optional(),
+  notify: notifyTable.optional(),
 });
 
 export interface RepoBudget {
   maxBytes: number;
   maxFiles: number;
   maxDepth: number;
+}
+
+export interface NotifyConfig {
+  /** argv arrays, each run with the pass's JSON on stdin. */
+  commands: string[][];
+  /** The unprivileged user the commands run as (required with commands). */
+  user?: string;
+  urls: string[];
+  /** The HMAC-SHA256 key of the POSTs (required with urls). */
+  secretFile?: string;
+  timeoutMs: number;
+  on: NotifyOn;
+  /** Retries of a POST that failed, with doubling waits. */
+  retries: number;
 }
 
 export type ConfigFile = z.infer<typeof configFileSchema>;
@@ -193,6 +222,8 @@ export interface MoorConfig {
   trust: TrustConfig;
   /** The age identity that decrypts the repository's `.age` files (docs/repository.md#secrets). */
   secrets: { identityFile?: string };
+  /** Who hears of a pass; unset when the config has no [notify] table or it names no receiver. */
+  notify?: NotifyConfig;
   /** The files the config was read from, in merge order. */
   files: string[];
 }
