@@ -5,9 +5,10 @@
 import type { Command } from 'commander';
 import type { MoorConfig } from '../core/config/schema';
 import { UsageError } from '../core/errors';
-import type { PassResult } from '../pass/pass-result';
+import { exitCodeOfError } from '../core/exit-codes';
+import { logPassFailed, logPassFinished, logPassStarted, type PassResult } from '../pass/pass-result';
 import type { PassProfileReport } from '../pass/profile';
-import { runPass, type PassOptions } from '../pass/run-pass';
+import { runPass, type PassContext, type PassOptions } from '../pass/run-pass';
 import { configFrom, type SetExit } from './common';
 import { emit } from './output';
 import { formatPassResult, formatProfile } from './pass-output';
@@ -63,9 +64,25 @@ export async function reconcileOnce(config: MoorConfig, opts: ReconcileOptions):
     const viaDaemon = await reconcileViaRunningDaemon(config, { progress: !opts.json && Boolean(process.stderr.isTTY) });
     if (viaDaemon) return viaDaemon;
   }
-  return withPassLock(config, { wait: Boolean(opts.wait) }, (ctx) =>
-    runPass(ctx, passOptions(opts)),
-  );
+  return withPassLock(config, { wait: Boolean(opts.wait) }, (ctx) => loggedPass(ctx, opts));
+}
+
+/**
+ * A pass in this process, announced in the journal as the daemon announces its passes
+ * (pass started, pass finished), so a timer's passes are found by the same MESSAGE_IDs. A
+ * dry run changes nothing and is not announced.
+ */
+async function loggedPass(ctx: PassContext, opts: ReconcileOptions): Promise<PassResult> {
+  if (opts.dryRun) return runPass(ctx, passOptions(opts));
+  logPassStarted(ctx.log, opts.daemon === false ? 'moor reconcile --once --no-daemon' : 'moor reconcile --once');
+  try {
+    const result = await runPass(ctx, passOptions(opts));
+    logPassFinished(ctx.log, result);
+    return result;
+  } catch (err) {
+    logPassFailed(ctx.log, exitCodeOfError(err), `pass failed: ${(err as Error).message}`);
+    throw err;
+  }
 }
 
 /** One pass in this process, every step and host command timed: the result with its profile. */
