@@ -136,7 +136,7 @@ export function logPassStarted(log: Logger, reasons: string): void {
  */
 export function logPassFinished(log: Logger, r: PassResult): void {
   const line = `pass ${r.exitCode === 0 ? 'done' : `ended with exit ${r.exitCode}`}: ${r.summary}`;
-  const fields = { exit: r.exitCode, generation: r.generation, commit: r.commit ? r.commit.slice(0, 12) : undefined, [MESSAGE_ID_KEY]: MESSAGE_IDS.passFinished };
+  const fields = { exit: r.exitCode, generation: r.generation, [MESSAGE_ID_KEY]: MESSAGE_IDS.passFinished };
   if (r.exitCode === 0) log.info(fields, line);
   else log.error(fields, line);
 }
