@@ -3,8 +3,8 @@
 // work. Node cannot send on a unix datagram socket by itself; the unix-dgram addon does
 // (the compiled file beside the bundle, else the package). Each entry opens a socket, sends
 // and closes it: an open socket would keep a one-shot command's event loop alive, and moor
-// logs a few dozen records a pass. A send that fails (journald restarting, a full buffer)
-// returns false and the caller writes the record to stderr instead: a log line is never lost
+// logs a few dozen records a pass. A send that fails (journald restarting, its queue full
+// beyond a short wait) returns false and the caller writes the record to stderr instead: a log line is never lost
 // to the transport and never throws.
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -33,8 +33,15 @@ export function journalSender(addon: UnixDgramAddon, path: string = JOURNAL_SOCK
     try {
       fd = addon.socket(addon.AF_UNIX, addon.SOCK_DGRAM, 0, noop, noop);
       if (fd < 0) return false;
-      // 0 sent; 1 the buffer is full (EAGAIN); negative an errno.
-      return addon.sendto(fd, entry, 0, entry.length, path) === 0;
+      // 0 sent; 1 journald's queue is full (EAGAIN: the addon's socket never blocks);
+      // negative an errno. A full queue drains in moments: wait for it as libsystemd's
+      // blocking send would, but bounded, so a stuck journald costs a record its fields
+      // (it becomes a stderr line), never the daemon its event loop.
+      for (let attempt = 0; ; attempt++) {
+        const sent = addon.sendto(fd, entry, 0, entry.length, path);
+        if (sent !== 1 || attempt >= CONGESTION_RETRIES) return sent === 0;
+        Atomics.wait(PAUSE, 0, 0, CONGESTION_PAUSE_MS);
+      }
     } catch {
       return false;
     } finally {
@@ -77,5 +84,10 @@ export function loadUnixDgramAddon(): UnixDgramAddon | undefined {
   }
   return undefined;
 }
+
+/** A full queue is waited on for at most CONGESTION_RETRIES × CONGESTION_PAUSE_MS per record. */
+const CONGESTION_RETRIES = 20;
+const CONGESTION_PAUSE_MS = 1;
+const PAUSE = new Int32Array(new SharedArrayBuffer(4));
 
 function noop(): void {}

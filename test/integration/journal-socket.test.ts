@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MESSAGE_IDS } from '../../daemon/core/journal-entry';
-import { journalSender, loadUnixDgramAddon, nativeJournal, underSystemd } from '../../daemon/host/journal-socket';
+import { journalSender, loadUnixDgramAddon, nativeJournal, underSystemd, type UnixDgramAddon } from '../../daemon/host/journal-socket';
 import { createLogger, stderrSink } from '../../daemon/host/log';
 import { logItem, type ItemOutcome } from '../../daemon/pass/pass-result';
 import { decodeJournalEntry } from '../helpers/journal-entry';
@@ -92,5 +92,27 @@ describe('the native journal socket', () => {
     const log = createLogger('info', { journal: true, write: (l) => void lines.push(l), native: gone });
     log.warn({ workload: 'web' }, 'journald away');
     expect(lines).toEqual(['<4>journald away workload=web\n']);
+  });
+
+  it('waits, bounded, for a full queue to drain (EAGAIN), and closes its socket every time', () => {
+    const calls: string[] = [];
+    const addonAnswering = (answers: number[]): UnixDgramAddon => ({
+      AF_UNIX: 1,
+      SOCK_DGRAM: 2,
+      socket: () => (calls.push('socket'), 7),
+      sendto: () => (calls.push('sendto'), answers.length ? answers.shift()! : 1),
+      close: () => (calls.push('close'), 0),
+    });
+    expect(journalSender(addonAnswering([1, 1, 0]), 'x')(Buffer.from('MESSAGE=x\n'))).toBe(true);
+    expect(calls).toEqual(['socket', 'sendto', 'sendto', 'sendto', 'close']);
+    calls.length = 0;
+    const started = Date.now();
+    expect(journalSender(addonAnswering([]), 'x')(Buffer.from('MESSAGE=x\n'))).toBe(false);
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(calls.filter((c) => c === 'sendto')).toHaveLength(21);
+    expect(calls.at(-1)).toBe('close');
+    calls.length = 0;
+    expect(journalSender(addonAnswering([-111]), 'x')(Buffer.from('MESSAGE=x\n'))).toBe(false);
+    expect(calls).toEqual(['socket', 'sendto', 'close']);
   });
 });
