@@ -80,7 +80,7 @@ async function loggedPass(ctx: PassContext, opts: ReconcileOptions): Promise<Pas
     logPassFinished(ctx.log, result);
     return result;
   } catch (err) {
-    logPassFailed(ctx.log, exitCodeOfError(err), `pass failed: ${(err as Error).message}`);
+    logPassFailed(ctx.log, exitCodeOfError(err), `pass failed: ${(err as Error).name}: ${(err as Error).message}`);
     throw err;
   }
 }
@@ -88,7 +88,7 @@ async function loggedPass(ctx: PassContext, opts: ReconcileOptions): Promise<Pas
 /** One pass in this process, every step and host command timed: the result with its profile. */
 async function profiledPass(config: MoorConfig, opts: ReconcileOptions): Promise<PassResult & { profile: PassProfileReport }> {
   return withPassLock(config, { wait: Boolean(opts.wait), profile: true }, async (ctx) => {
-    const result = await runPass(ctx, passOptions(opts));
+    const result = await loggedPass(ctx, opts);
     return { ...result, profile: ctx.profile!.report() };
   });
 }
