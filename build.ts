@@ -72,3 +72,16 @@ if (existsSync(addon)) {
   await rm(sidecar, { force: true });
   console.log('sd-notify addon not built: the daemon will notify systemd through systemd-notify');
 }
+
+// The unix-dgram addon's compiled file, loaded from next to the bundle (host/journal-socket.ts):
+// log records go to journald's native socket with their fields. Built for this Node.js
+// version; without it (or on another version) records are stderr lines, as before.
+const dgramAddon = 'node_modules/unix-dgram/build/Release/unix_dgram.node';
+const dgramSidecar = 'dist/unix-dgram.node';
+if (existsSync(dgramAddon)) {
+  await copyFile(dgramAddon, dgramSidecar);
+  console.log(`copied ${dgramSidecar}`);
+} else {
+  await rm(dgramSidecar, { force: true });
+  console.log('unix-dgram addon not built: log records go to stderr without journal fields');
+}

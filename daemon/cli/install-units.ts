@@ -28,7 +28,7 @@ export function registerInstallUnits(program: Command, setExit: SetExit): void {
     .command('install-units')
     .description('install the systemd units, sysusers.d and tmpfiles.d entries, and print the commands to enable them')
     .option('--prefix <dir>', 'install under this root instead of / (to stage an image)', '/')
-    .option('--bundle', `also install this moor.mjs (and its writer and sd-notify addon) as /${BUNDLE_DIR}/moor.mjs, with /${BIN_LINK} linking to it`)
+    .option('--bundle', `also install this moor.mjs (and its writer, sd-notify and unix-dgram addons) as /${BUNDLE_DIR}/moor.mjs, with /${BIN_LINK} linking to it`)
     .action(async (opts: InstallOptions, cmd: Command) => {
       const prefix = resolve(opts.prefix);
       // Before anything is written: a schedule.cron the timer cannot follow installs nothing.
@@ -66,8 +66,9 @@ async function installBundle(prefix: string): Promise<string[]> {
   if (resolve(target) !== resolve(self)) await writeFileAtomic(target, await readFile(self), 0o755);
   out.push(`installed  ${target}`);
   // Beside it: the writer workload users run (without it moor runs itself for that, slower)
-  // and the sd-notify addon (without it moor falls back to systemd-notify).
-  for (const name of [WRITER_BUNDLE, 'sd-notify.node']) {
+  // the sd-notify addon (without it moor falls back to systemd-notify) and the unix-dgram
+  // addon (without it log records reach the journal as lines, without moor's fields).
+  for (const name of [WRITER_BUNDLE, 'sd-notify.node', 'unix-dgram.node']) {
     const from = join(dirname(self), name);
     if (existsSync(from) && resolve(from) !== resolve(join(dir, name))) {
       await writeFileAtomic(join(dir, name), await readFile(from), 0o755);

@@ -5,9 +5,10 @@
 import type { Command } from 'commander';
 import type { MoorConfig } from '../core/config/schema';
 import { UsageError } from '../core/errors';
-import type { PassResult } from '../pass/pass-result';
+import { exitCodeOfError } from '../core/exit-codes';
+import { logPassFailed, logPassFinished, logPassStarted, type PassResult } from '../pass/pass-result';
 import type { PassProfileReport } from '../pass/profile';
-import { runPass, type PassOptions } from '../pass/run-pass';
+import { runPass, type PassContext, type PassOptions } from '../pass/run-pass';
 import { configFrom, type SetExit } from './common';
 import { emit } from './output';
 import { formatPassResult, formatProfile } from './pass-output';
@@ -64,15 +65,33 @@ export async function reconcileOnce(config: MoorConfig, opts: ReconcileOptions):
     const viaDaemon = await reconcileViaRunningDaemon(config, { progress: !opts.json && Boolean(process.stderr.isTTY) });
     if (viaDaemon) return viaDaemon;
   }
-  if (opts.dryRun) return withPassLock(config, { wait: Boolean(opts.wait) }, (ctx) => runPass(ctx, passOptions(opts)));
-  return announcedPass(config, (run) => withPassLock(config, { wait: Boolean(opts.wait) }, (ctx) => run(runPass(ctx, passOptions(opts)))));
+  if (opts.dryRun) return withPassLock(config, { wait: Boolean(opts.wait) }, (ctx) => loggedPass(ctx, opts));
+  return announcedPass(config, (run) => withPassLock(config, { wait: Boolean(opts.wait) }, (ctx) => run(loggedPass(ctx, opts))));
+}
+
+/**
+ * A pass in this process, announced in the journal as the daemon announces its passes
+ * (pass started, pass finished), so a timer's passes are found by the same MESSAGE_IDs. A
+ * dry run changes nothing and is not announced.
+ */
+async function loggedPass(ctx: PassContext, opts: ReconcileOptions): Promise<PassResult> {
+  if (opts.dryRun) return runPass(ctx, passOptions(opts));
+  logPassStarted(ctx.log, opts.daemon === false ? 'moor reconcile --once --no-daemon' : 'moor reconcile --once');
+  try {
+    const result = await runPass(ctx, passOptions(opts));
+    logPassFinished(ctx.log, result);
+    return result;
+  } catch (err) {
+    logPassFailed(ctx.log, exitCodeOfError(err), `pass failed: ${(err as Error).name}: ${(err as Error).message}`);
+    throw err;
+  }
 }
 
 /** One pass in this process, every step and host command timed: the result with its profile. */
 async function profiledPass(config: MoorConfig, opts: ReconcileOptions): Promise<PassResult & { profile: PassProfileReport }> {
   const pass = (run: <T>(p: Promise<T>) => Promise<T>) =>
     withPassLock(config, { wait: Boolean(opts.wait), profile: true }, async (ctx) => {
-      const result = await run(runPass(ctx, passOptions(opts)));
+      const result = await run(loggedPass(ctx, opts));
       return { ...result, profile: ctx.profile!.report() };
     });
   return opts.dryRun ? pass((p) => p) : announcedPass(config, pass);

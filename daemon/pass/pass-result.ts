@@ -4,6 +4,7 @@
 import type { Logger } from 'pino';
 import type { PlanAction, PlanItem, RolledBackFrom } from '../core/plan';
 import { ExitCode } from '../core/exit-codes';
+import { MESSAGE_IDS, MESSAGE_ID_KEY } from '../core/journal-entry';
 import type { StatusItem } from '../state/generation-records';
 import type { LastPass } from '../state/last-pass';
 
@@ -116,11 +117,33 @@ export function logItem(log: Logger, o: ItemOutcome, generation: number | undefi
     commit: commit.slice(0, 12),
     ...(o.error ? { error: o.error } : {}),
   };
-  if (o.result === 'failed') log.error(fields, `${o.workload}: ${o.action} failed`);
+  const failed = { ...fields, [MESSAGE_ID_KEY]: MESSAGE_IDS.workloadFailed };
+  if (o.result === 'failed') log.error(failed, `${o.workload}: ${o.action} failed`);
   // The rollback itself is a failure of the update; a workload kept rolled back is a reminder.
-  else if (o.result === 'rolled-back' && o.action !== 'keep') log.error(fields, `${o.workload}: ${o.action} failed, rolled back to the previous version`);
+  else if (o.result === 'rolled-back' && o.action !== 'keep') log.error(failed, `${o.workload}: ${o.action} failed, rolled back to the previous version`);
   else if (o.result === 'rolled-back') log.warn(fields, `${o.workload}: kept at the previous version (${o.reason})`);
   else log.info(fields, `${o.workload}: ${o.action} ${o.result}`);
+}
+
+/** The journal record of a pass about to run (MESSAGE_ID pass started). */
+export function logPassStarted(log: Logger, reasons: string): void {
+  log.info({ reasons, [MESSAGE_ID_KEY]: MESSAGE_IDS.passStarted }, 'pass starting');
+}
+
+/**
+ * The journal record of a pass that ran (MESSAGE_ID pass finished), at error priority
+ * unless it exited 0.
+ */
+export function logPassFinished(log: Logger, r: PassResult): void {
+  const line = `pass ${r.exitCode === 0 ? 'done' : `ended with exit ${r.exitCode}`}: ${r.summary}`;
+  const fields = { exit: r.exitCode, generation: r.generation, [MESSAGE_ID_KEY]: MESSAGE_IDS.passFinished };
+  if (r.exitCode === 0) log.info(fields, line);
+  else log.error(fields, line);
+}
+
+/** The journal record of a pass that ended in an error before it had a result (also pass finished). */
+export function logPassFailed(log: Logger, exitCode: number, summary: string): void {
+  log.error({ exit: exitCode, [MESSAGE_ID_KEY]: MESSAGE_IDS.passFinished }, summary);
 }
 
 /** The pass as last-pass.json records it. */

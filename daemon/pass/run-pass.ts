@@ -10,6 +10,7 @@ import pLimit from 'p-limit';
 import { contentsOf, hashesOf, renderedFromFiles, specifierIdentity, type RenderedWorkload } from '../core/desired';
 import { exitCodeOfError } from '../core/exit-codes';
 import { GuardError, HostError } from '../core/errors';
+import { MESSAGE_IDS, MESSAGE_ID_KEY } from '../core/journal-entry';
 import { planPass, removalGuard, type Observation, type PlanItem } from '../core/plan';
 import type { AppliedRecord } from '../state/applied';
 import type { StatusItem } from '../state/generation-records';
@@ -178,6 +179,8 @@ function planAndGuard(ctx: PassContext, view: HostView, observed: Observed, opts
   const guard = removalGuard(items, observed.installed.length, ctx.config.maxRemovals);
   const refused = guard && !opts.allowMassRemoval ? `${guard}; nothing was changed (run with --allow-mass-removal if this is intended)` : undefined;
   if (refused && !opts.dryRun) {
+    // Logged here, where both the daemon and `moor reconcile --once` pass: MESSAGE_ID guard refused.
+    ctx.log.error({ commit: desired.commit.slice(0, 12), [MESSAGE_ID_KEY]: MESSAGE_IDS.guardRefused }, `guard: ${refused}`);
     throw new GuardError(refused, items.filter((i) => i.action === 'remove').map((i) => i.workload));
   }
   return { items, ...(refused ? { refused } : {}), base };

@@ -15,6 +15,7 @@ import type { Logger } from '../host/log';
 import { openStateStore, type StateStore } from '../state/store';
 import { createHostOps, type HostOps } from '../pass/host-ops';
 import { runPass, type PassContext, type PassOptions } from '../pass/run-pass';
+import { logPassFailed, logPassFinished, logPassStarted } from '../pass/pass-result';
 import { PassProfile } from '../pass/profile';
 import type { PassRequest } from './pass-loop';
 import { errorOutcome, type PassOutcome } from './protocol';
@@ -41,7 +42,7 @@ export function createPassExecutor(deps: ExecutorDeps): (request: PassRequest) =
   return async (request) => {
     const config = deps.config();
     const log = deps.log;
-    log.info({ reasons: request.reasons.join(',') }, 'pass starting');
+    logPassStarted(log, request.reasons.join(','));
     let lock: PassLock | undefined;
     try {
       lock = await takeLock(config.lockPath, request, log);
@@ -54,13 +55,11 @@ export function createPassExecutor(deps: ExecutorDeps): (request: PassRequest) =
         { config, host: hostFor(config), store, log, ...profile },
         { shouldStop: request.shouldStop, onItem: request.onItem, ...(deps.passOptions ?? {}) },
       );
-      const line = `pass ${result.exitCode === 0 ? 'done' : `ended with exit ${result.exitCode}`}: ${result.summary}`;
-      if (result.exitCode === 0) log.info({ exit: result.exitCode, generation: result.generation }, line);
-      else log.error({ exit: result.exitCode, generation: result.generation }, line);
+      logPassFinished(log, result);
       return { kind: 'result', result };
     } catch (err) {
       const outcome = errorOutcome(err);
-      log.error({ exit: outcome.exitCode }, outcome.summary);
+      logPassFailed(log, outcome.exitCode, outcome.summary);
       return outcome;
     } finally {
       await lock?.release().catch((e: unknown) => log.error({ err: (e as Error).message }, 'releasing the pass lock failed'));

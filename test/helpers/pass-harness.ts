@@ -204,6 +204,8 @@ export class PassHarness {
   fake: FakeSystem;
   readonly clock = new FakeClock();
   readonly logs: string[] = [];
+  /** The native journal entries of the records in `logs`. */
+  readonly entries: Buffer[] = [];
   readonly log: Logger;
 
   constructor(options: HarnessOptions = {}) {
@@ -219,7 +221,9 @@ export class PassHarness {
     git(this.work, 'checkout', '-q', '-B', 'main');
     this.config = this.makeConfig(options.config ?? {});
     this.fake = options.fake ?? new FakeSystem();
-    this.log = createLogger('debug', { write: (line) => void this.logs.push(line), journal: true });
+    // Every record is also encoded as the native journal entry it would be under systemd and
+    // kept in `entries`; the send reports failure, so the lines are kept as well.
+    this.log = createLogger('debug', { write: (line) => void this.logs.push(line), journal: true, native: (entry) => (this.entries.push(entry), false) });
   }
 
   makeConfig(extra: ConfigFile): MoorConfig {

@@ -3,6 +3,8 @@
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { GuardError } from '../../daemon/core/errors';
+import { MESSAGE_IDS } from '../../daemon/core/journal-entry';
+import { decodeJournalEntry } from '../helpers/journal-entry';
 import { PassHarness, asUserLine, containerSpec } from '../helpers/pass-harness';
 
 let h: PassHarness;
@@ -182,6 +184,11 @@ describe('the mass-removal guard', () => {
     expect(error).toBeInstanceOf(GuardError);
     expect((error as GuardError).message).toContain('removes every workload (2)');
     expect([...(error as GuardError).removals].sort()).toEqual(['alpha', 'bravo']);
+    // The refusal is one journal record with its MESSAGE_ID, at error priority.
+    const refusals = h.entries.map((e) => Object.fromEntries(decodeJournalEntry(e))).filter((e) => e.MESSAGE_ID === MESSAGE_IDS.guardRefused);
+    expect(refusals).toHaveLength(1);
+    expect(refusals[0]).toMatchObject({ PRIORITY: '3', SYSLOG_IDENTIFIER: 'moor' });
+    expect(refusals[0]!.MESSAGE).toContain('removes every workload (2)');
     // Not one host command ran, and no state changed.
     expect(h.fake.callLines().slice(callsBefore)).toEqual([]);
     expect(await snapshot()).toEqual(before);
