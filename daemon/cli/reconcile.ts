@@ -7,7 +7,8 @@ import type { MoorConfig } from '../core/config/schema';
 import { UsageError } from '../core/errors';
 import type { PassResult } from '../pass/pass-result';
 import type { PassProfileReport } from '../pass/profile';
-import { runPass, type PassOptions } from '../pass/run-pass';
+import type { PassOptions } from '../pass/run-pass';
+import { runMeteredPass } from '../pass/pass-metrics';
 import { configFrom, type SetExit } from './common';
 import { emit } from './output';
 import { formatPassResult, formatProfile } from './pass-output';
@@ -64,14 +65,14 @@ export async function reconcileOnce(config: MoorConfig, opts: ReconcileOptions):
     if (viaDaemon) return viaDaemon;
   }
   return withPassLock(config, { wait: Boolean(opts.wait) }, (ctx) =>
-    runPass(ctx, passOptions(opts)),
+    runMeteredPass(ctx, passOptions(opts)),
   );
 }
 
 /** One pass in this process, every step and host command timed: the result with its profile. */
 async function profiledPass(config: MoorConfig, opts: ReconcileOptions): Promise<PassResult & { profile: PassProfileReport }> {
   return withPassLock(config, { wait: Boolean(opts.wait), profile: true }, async (ctx) => {
-    const result = await runPass(ctx, passOptions(opts));
+    const result = await runMeteredPass(ctx, passOptions(opts));
     return { ...result, profile: ctx.profile!.report() };
   });
 }

@@ -78,6 +78,10 @@ export function resolveConfig(merged: ConfigFile, files: string[]): MoorConfig {
     secrets: {
       ...(merged.secrets?.identity_file !== undefined ? { identityFile: merged.secrets.identity_file } : {}),
     },
+    metrics: {
+      ...(merged.metrics?.listen !== undefined ? { listen: merged.metrics.listen } : {}),
+      ...(merged.metrics?.textfile !== undefined ? { textfile: merged.metrics.textfile } : {}),
+    },
     files,
   };
 }
@@ -96,7 +100,7 @@ function resolvePolicy(p: NonNullable<ConfigFile['policy']>): Policy {
   };
 }
 
-const TABLES = new Set(['source', 'schedule', 'timeouts', 'apply', 'removal', 'gc', 'users', 'control', 'policy', 'trust', 'secrets']);
+const TABLES = new Set(['source', 'schedule', 'timeouts', 'apply', 'removal', 'gc', 'users', 'control', 'policy', 'trust', 'secrets', 'metrics']);
 
 /** Later files win key by key; the config's tables merge, every other value is replaced. */
 export function mergeConfigFiles(files: ConfigFile[]): ConfigFile {
