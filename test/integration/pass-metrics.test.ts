@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { GuardError } from '../../daemon/core/errors';
 import { metricsText, runMeteredPass } from '../../daemon/pass/pass-metrics';
+import { commitTime } from '../../daemon/host/git';
 import type { PassOptions } from '../../daemon/pass/context';
 import { startMetricsListener, type MetricsListener } from '../../daemon/service/metrics-listener';
 import { PassHarness, Timeline, TimelineRunner, containerSpec, git } from '../helpers/pass-harness';
@@ -97,6 +98,16 @@ describe('the metrics of passes', () => {
     const before = await metricsText(await h.openStore(), h.clock.now());
     expect(await metricsText(await h.openStore(), h.clock.now())).toBe(before);
     expect(value(parseExposition(before), 'moor_live_generation')).toBe(1);
+  });
+});
+
+describe('commitTime', () => {
+  it("reads a commit's committer time from git; an unknown commit or a missing checkout is no time, not an error", async () => {
+    const commit = h.commit(TWO);
+    expect(await commitTime(h.work, commit, 10_000)).toBe(Number(git(h.work, 'show', '-s', '--format=%ct', commit)));
+    expect(await commitTime(h.work, 'f'.repeat(40), 10_000)).toBeUndefined();
+    expect(await commitTime(join(h.root, 'no-checkout'), commit, 10_000)).toBeUndefined();
+    expect(await commitTime(h.work, '--help', 10_000)).toBeUndefined();
   });
 });
 
