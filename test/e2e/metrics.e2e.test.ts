@@ -44,7 +44,8 @@ describe('moor metrics', () => {
     expect(answer.status, await journalText(guest, 'moor.service', before)).toBe(200);
     scraped = parseExposition(answer.body);
     const last = JSON.parse(await guest.readFile('/var/lib/moor/last-pass.json')) as { at: string; exitCode: number };
-    const status = JSON.parse((await guest.run(['moor', 'status', '--json'])).stdout) as { live?: { generation: number } };
+    // Exit 1: a workload failed.
+    const status = JSON.parse((await guest.exec(['moor', 'status', '--json'])).stdout) as { live?: { generation: number } };
     expect(last.exitCode).toBe(1);
     expect(value(scraped, 'moor_passes_total', { result: 'partial' })).toBe(1);
     expect(value(scraped, 'moor_last_pass_exit_code')).toBe(1);
