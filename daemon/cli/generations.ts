@@ -1,6 +1,6 @@
 // moor generations | rollback <N> | resume | gc: the history of passes and moving in it.
 import type { Command } from 'commander';
-import { runPass } from '../pass/run-pass';
+import { runMeteredPass } from '../pass/pass-metrics';
 import { UsageError } from '../core/errors';
 import { ExitCode } from '../core/exit-codes';
 import { configFrom, type SetExit } from './common';
@@ -53,7 +53,7 @@ export function registerGenerations(program: Command, setExit: SetExit): void {
         if (info.state !== 'complete') throw new UsageError(`generation ${id} is ${info.state}; only a complete generation can be rolled back to`);
         await ctx.store.pin.pin(id);
         ctx.log.warn({ generation: id }, `rollback to generation ${id}: pinned until moor resume`);
-        return runPass(ctx, {});
+        return runMeteredPass(ctx, {});
       });
       emit(opts, result, formatPassResult);
       setExit(result.exitCode);

@@ -19,14 +19,16 @@ import { openStateStore, type StateStore } from '../state/store';
  */
 export async function withPassLock<T>(config: MoorConfig, opts: { wait: boolean; profile?: boolean }, fn: (ctx: PassContext) => Promise<T>): Promise<T> {
   await mkdir(dirname(config.lockPath), { recursive: true, mode: 0o755 });
+  const waitStart = performance.now();
   const lock = await acquirePassLock(config.lockPath, { wait: opts.wait });
+  const timings = { lockWaitMs: performance.now() - waitStart };
   try {
     const store = await openStateStore(config.stateDir, { clock: systemClock });
     const log = createLogger(config.logLevel);
     const profile = opts.profile ? new PassProfile(log) : undefined;
     const runner = profile ? profiledRunner(new ExecaRunner(), profile) : new ExecaRunner();
     const host = createHostOps(runner, config, { clock: systemClock });
-    return await fn({ config, host, store, log, ...(profile ? { profile } : {}) });
+    return await fn({ config, host, store, log, timings, ...(profile ? { profile } : {}) });
   } finally {
     await lock.release();
   }

@@ -9,6 +9,7 @@ import { exitCodeOfError } from '../core/exit-codes';
 import { logPassFailed, logPassFinished, logPassStarted, type PassResult } from '../pass/pass-result';
 import type { PassProfileReport } from '../pass/profile';
 import { runPass, type PassContext, type PassOptions } from '../pass/run-pass';
+import { runMeteredPass } from '../pass/pass-metrics';
 import { configFrom, type SetExit } from './common';
 import { emit } from './output';
 import { formatPassResult, formatProfile } from './pass-output';
@@ -78,7 +79,7 @@ async function loggedPass(ctx: PassContext, opts: ReconcileOptions): Promise<Pas
   if (opts.dryRun) return runPass(ctx, passOptions(opts));
   logPassStarted(ctx.log, opts.daemon === false ? 'moor reconcile --once --no-daemon' : 'moor reconcile --once');
   try {
-    const result = await runPass(ctx, passOptions(opts));
+    const result = await runMeteredPass(ctx, passOptions(opts));
     logPassFinished(ctx.log, result);
     return result;
   } catch (err) {

@@ -277,3 +277,16 @@ export async function measureTree(dir: string, ref: string, budget: RepoBudget, 
   }
   return undefined;
 }
+
+/** A commit's committer time (unix seconds) in the checkout; undefined when git does not know it (or there is no checkout). */
+export async function commitTime(dir: string, commit: string, timeoutMs: number): Promise<number | undefined> {
+  if (!/^[0-9a-f]{7,64}$/.test(commit)) return undefined;
+  try {
+    // simple-git throws at once for a directory that does not exist.
+    const out = await simpleGit({ baseDir: dir, timeout: { block: timeoutMs } }).raw(['show', '-s', '--format=%ct', commit, '--']);
+    const seconds = Number(out.trim());
+    return Number.isFinite(seconds) && seconds > 0 ? seconds : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -9,7 +9,7 @@ import type { StateStore } from '../state/store';
 import type { DesiredState } from './desired-source';
 import type { HostOps } from './host-ops';
 import type { ItemOutcome } from './pass-result';
-import type { PassProfile } from './profile';
+import type { PassProfile, PassTimings } from './profile';
 
 /** What a pass works with: the config, the host, the state store and the log. */
 export interface PassContext {
@@ -19,6 +19,8 @@ export interface PassContext {
   log: Logger;
   /** Where the pass's time goes, when asked (`--profile`, or the daemon's debug log). */
   profile?: PassProfile;
+  /** Filled as the pass runs, for its metrics (pass/pass-metrics.ts). */
+  timings?: PassTimings;
 }
 
 export interface PassOptions {

@@ -15,7 +15,7 @@ import { syncRepo } from '../host/git';
 import { scanTree } from '../host/repo-scan';
 import { loadTransformsDir } from '../host/transforms-load';
 import type { StateStore } from '../state/store';
-import { timed, type PassProfile } from './profile';
+import { timed, type PassProfile, type PassTimings } from './profile';
 
 export interface DesiredWorkload {
   name: string;
@@ -59,7 +59,12 @@ export function trustDir(config: MoorConfig): string {
   return join(config.stateDir, 'trust');
 }
 
-export async function desiredFromRepo(config: MoorConfig, trust: TrustContext = { allowHistoryRewrite: false }, profile?: PassProfile): Promise<DesiredState> {
+export async function desiredFromRepo(
+  config: MoorConfig,
+  trust: TrustContext = { allowHistoryRewrite: false },
+  profile?: PassProfile,
+  timings?: PassTimings,
+): Promise<DesiredState> {
   const url = config.source.url;
   if (!url) throw new SourceError('no source configured: set source.url or source.bare_repo in the config');
   const dir = checkoutDir(config);
@@ -85,6 +90,7 @@ export async function desiredFromRepo(config: MoorConfig, trust: TrustContext = 
     if (!judged.accept) throw new TrustError(tip, judged.reasons);
     verdict = judged;
   };
+  const fetchStart = performance.now();
   const { commit } = await timed(profile, 'desired.fetch', () => syncRepo({
     url,
     branch: config.source.branch,
@@ -94,6 +100,7 @@ export async function desiredFromRepo(config: MoorConfig, trust: TrustContext = 
     budget: config.repoBudget,
     ...(config.trust.mode !== 'off' ? { vetTip } : {}),
   }));
+  if (timings) timings.fetchMs = performance.now() - fetchStart;
   const scanned = await timed(profile, 'desired.scan', () => scanTree(dir, { maxFileBytes: config.maxFileBytes, budget: config.repoBudget }));
   const discovery = await timed(profile, 'desired.discover', async () =>
     discover(scanned, {

@@ -54,6 +54,12 @@ export class PassProfile {
 }
 
 /** Runs fn as a span of the pass's profile, if it has one. */
+/** The times a pass's metrics need from inside it (pass/pass-metrics.ts), measured whether or not a profile is. */
+export interface PassTimings {
+  lockWaitMs?: number;
+  fetchMs?: number;
+}
+
 export function timed<T>(profile: PassProfile | undefined, name: string, fn: () => Promise<T>): Promise<T> {
   return profile ? profile.span(name, fn) : fn();
 }

@@ -76,7 +76,7 @@ async function desiredState(ctx: PassContext, opts: PassOptions): Promise<Desire
   const pin = await ctx.store.pin.read();
   if (pin) return { ...(await desiredFromGeneration(ctx.store, pin.generation)), pinned: pin.generation };
   const live = ctx.config.trust.mode !== 'off' ? await liveCommit(ctx) : undefined;
-  const desired = await desiredFromRepo(ctx.config, { ...(live ? { live } : {}), allowHistoryRewrite: Boolean(opts.allowHistoryRewrite) }, ctx.profile);
+  const desired = await desiredFromRepo(ctx.config, { ...(live ? { live } : {}), allowHistoryRewrite: Boolean(opts.allowHistoryRewrite) }, ctx.profile, ctx.timings);
   for (const reason of desired.trustWarnings ?? []) ctx.log.warn({ commit: desired.commit, mode: 'warn' }, `trust: ${reason} (deployed: trust.mode is "warn")`);
   return refuseExistingGroups(desired, {
     owns: async (user) => (await ctx.store.ownedUsers.get(user)) !== undefined,

@@ -14,6 +14,8 @@ import { createLogger, type LogSink, type Logger } from '../host/log';
 import { generationRows, statusReport, type DaemonInfo } from '../state/reports';
 import { openStateStore, type StateStore } from '../state/store';
 import { startControlServer, type ControlLimits, type ControlServer } from './control-server';
+import { startMetricsListener, type MetricsListener } from './metrics-listener';
+import { metricsText } from '../pass/pass-metrics';
 import { createPassExecutor, type ExecutorDeps } from './pass-executor';
 import { listenFdsFromEnv, unsetListenEnv } from './listen-fds';
 import { PassLoop, type PassExecutor } from './pass-loop';
@@ -58,6 +60,7 @@ export class Agent {
   readonly announcer: NotifySender;
   private readonly startedAt = new Date();
   private control!: ControlServer;
+  private metricsListener: MetricsListener | undefined;
   private schedule!: Schedule;
   private watches: Watches | undefined;
   private stopWatchdog: () => void = () => undefined;
@@ -149,6 +152,7 @@ export class Agent {
       api: {
         status: async () => ({ ...(await statusReport(await this.readStore())), daemon: this.info() }),
         generations: async () => generationRows(await this.readStore()),
+        metrics: () => this.metrics(),
         reconcile: (onItem) => this.loop.trigger('control', onItem),
         webhookSecretFile: () => this.config.control.webhookSecretFile,
         branch: () => this.config.source.branch,
@@ -156,6 +160,10 @@ export class Agent {
         stopping: () => this.stopping !== undefined,
       },
     });
+
+    if (config.metrics.listen) {
+      this.metricsListener = await startMetricsListener({ ...config.metrics.listen, metrics: () => this.metrics(), log: this.log });
+    }
 
     this.schedule = new Schedule({
       cron: config.schedule.cron,
@@ -185,10 +193,16 @@ export class Agent {
     if (this.opts.startupPass ?? true) this.trigger('startup');
   }
 
+  /** GET /metrics on the control socket and on metrics.listen: from state, so a restarted daemon reports the last pass. */
+  private async metrics(): Promise<string> {
+    return metricsText(await this.readStore(), new Date());
+  }
+
   private async abandon(): Promise<void> {
     this.schedule?.stop();
     await this.watches?.close().catch(() => undefined);
     await this.control?.close().catch(() => undefined);
+    await this.metricsListener?.close().catch(() => undefined);
     for (const [signal, handler] of this.signalHandlers) process.off(signal, handler);
   }
 
@@ -274,6 +288,9 @@ export class Agent {
     this.watches = await this.watch(next);
     if (next.control.socket !== prev.control.socket) {
       this.log.warn({ socket: next.control.socket, serving: this.control.where }, 'control.socket changed: it takes effect when the daemon restarts');
+    }
+    if (JSON.stringify(next.metrics.listen) !== JSON.stringify(prev.metrics.listen)) {
+      this.log.warn({ listen: this.metricsListener?.where ?? 'off' }, 'metrics.listen changed: it takes effect when the daemon restarts');
     }
     if (next.control.mode !== prev.control.mode) {
       if (this.control.activated) this.log.warn('control.mode changed: the socket comes from moor.socket, set SocketMode= there');
@@ -371,6 +388,7 @@ export class Agent {
     if (notifyMs > 0) await Promise.race([this.announcer.idle(), new Promise<void>((r) => setTimeout(r, notifyMs).unref())]);
     // The control API stays up until now so that waiting clients get the pass's last line.
     await this.control.close().catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'closing the control API failed'));
+    await this.metricsListener?.close();
     this.stopWatchdog();
     this.releaseSignals();
     const code = finished ? ExitCode.Ok : ExitCode.Failed;

@@ -9,6 +9,8 @@
 //   POST /v1/webhook       when control.webhook_secret_file is set: HMAC-SHA256 signed
 //                          (X-Hub-Signature-256) or GitLab token (X-Gitlab-Token)
 //                          trigger, answered at once; a replayed delivery triggers nothing
+//   GET  /metrics          Prometheus text format (core/metrics.ts), where Prometheus
+//                          looks by default
 //
 // Whoever can reach the socket must not be able to starve it: a connection that sends no
 // request is dropped after firstRequestMs, an idle one after idleMs, one in error is
@@ -20,6 +22,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { chmod, lstat, mkdir, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { HostError } from '../core/errors';
+import { EXPOSITION_CONTENT_TYPE } from '../core/metrics';
 import type { Logger } from '../host/log';
 import type { ItemOutcome } from '../pass/pass-result';
 import type { Ticket } from './pass-loop';
@@ -29,6 +32,8 @@ import { checkSignature, checkToken, readWebhookSecret, ReplayGuard, webhookDeci
 export interface ControlApi {
   status(): Promise<unknown>;
   generations(): Promise<unknown>;
+  /** The Prometheus exposition text. */
+  metrics(): Promise<string>;
   reconcile(onItem: (item: ItemOutcome) => void): Ticket;
   /** The webhook's secret file; undefined: the endpoint does not exist. */
   webhookSecretFile(): string | undefined;
@@ -286,6 +291,8 @@ async function handle(req: IncomingMessage, res: ServerResponse, api: ControlApi
       return sendJson(res, 200, await api.status());
     case '/v1/generations':
       return sendJson(res, 200, await api.generations());
+    case '/metrics':
+      return sendMetrics(res, await api.metrics());
     case '/v1/reconcile':
       await readBody(req, limits.bodyBytes);
       if (!serving.conns.stream(req.socket, res)) return sendJson(res, 503, { error: `${limits.maxStreams} reconcile streams are open: try again when a pass ends` });
@@ -300,6 +307,7 @@ const ROUTES: Record<string, { method: string }> = {
   '/v1/generations': { method: 'GET' },
   '/v1/reconcile': { method: 'POST' },
   '/v1/webhook': { method: 'POST' },
+  '/metrics': { method: 'GET' },
 };
 
 async function reconcile(res: ServerResponse, api: ControlApi): Promise<void> {
@@ -380,6 +388,11 @@ function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
     req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
   });
+}
+
+export function sendMetrics(res: ServerResponse, text: string): void {
+  res.writeHead(200, { 'Content-Type': EXPOSITION_CONTENT_TYPE, 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-store' });
+  res.end(text);
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown, close = false): void {

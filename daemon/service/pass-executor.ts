@@ -1,5 +1,6 @@
 // One daemon pass: take the same pass lock as `moor reconcile --once` (process lock →
-// state store → per workload), run the pass, and turn however it ends into an outcome.
+// state store → per workload), run the pass with its metrics (pass/pass-metrics.ts), and
+// turn however it ends into an outcome.
 //
 // The lock is awaited in short slices rather than in one unbounded wait, so that a
 // daemon told to stop while a manual `moor rollback` holds the lock stops promptly
@@ -17,6 +18,7 @@ import { createHostOps, type HostOps } from '../pass/host-ops';
 import { runPass, type PassContext, type PassOptions } from '../pass/run-pass';
 import { logPassFailed, logPassFinished, logPassStarted } from '../pass/pass-result';
 import { PassProfile } from '../pass/profile';
+import { runMeteredPass } from '../pass/pass-metrics';
 import type { PassRequest } from './pass-loop';
 import { errorOutcome, type PassOutcome } from './protocol';
 
@@ -45,15 +47,18 @@ export function createPassExecutor(deps: ExecutorDeps): (request: PassRequest) =
     logPassStarted(log, request.reasons.join(','));
     let lock: PassLock | undefined;
     try {
+      const waitStart = performance.now();
       lock = await takeLock(config.lockPath, request, log);
+      const lockWaitMs = performance.now() - waitStart;
       if (!lock) return { kind: 'cancelled', summary: 'the daemon is stopping: the pass did not run' };
       request.progress();
       const store = await openStore(config);
       // At debug level every step of the pass is a journal line with its time.
       const profile = config.logLevel === 'debug' ? { profile: new PassProfile(log) } : {};
-      const result = await pass(
-        { config, host: hostFor(config), store, log, ...profile },
+      const result = await runMeteredPass(
+        { config, host: hostFor(config), store, log, ...profile, timings: { lockWaitMs } },
         { shouldStop: request.shouldStop, onItem: request.onItem, ...(deps.passOptions ?? {}) },
+        pass,
       );
       logPassFinished(log, result);
       return { kind: 'result', result };

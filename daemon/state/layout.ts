@@ -16,6 +16,8 @@ export interface StateLayout {
   pin: string;
   redeploy: string;
   lastPass: string;
+  /** Prometheus totals across processes (core/metrics.ts). */
+  metrics: string;
   /** Homes of removed workloads. */
   archives: string;
   /** Corrupt generations moved aside, each with why. */
@@ -36,6 +38,7 @@ export function stateLayout(root: string): StateLayout {
     pin: join(root, 'pin.json'),
     redeploy: join(root, 'redeploy'),
     lastPass: join(root, 'last-pass.json'),
+    metrics: join(root, 'metrics.json'),
     archives: join(root, 'archives'),
     quarantine: join(root, 'quarantine'),
     blobs: join(root, 'blobs'),

@@ -12,6 +12,7 @@ import { AppliedStore } from './applied';
 import { ArchiveStore } from './archives';
 import { DIR_MODE, ensureDir, isNotFound, listDir } from './atomic';
 import { GenerationStore } from './generations';
+import { MetricsStore } from './metrics';
 import { LastPassStore } from './last-pass';
 import { stateLayout, type StateLayout } from './layout';
 import { OwnedUsersRegistry } from './owned-users';
@@ -35,6 +36,8 @@ export interface StateStore {
   readonly redeploy: RedeployRequests;
   /** The outcome of the latest pass, also one that made no generation. */
   readonly lastPass: LastPassStore;
+  /** Prometheus totals, added to by every pass. */
+  readonly metrics: MetricsStore;
   /** Homes of removed workloads. */
   readonly archives: ArchiveStore;
   /** Deletes the generations the policy selects, never `current` or the pinned one. Under the pass lock. */
@@ -78,6 +81,7 @@ export async function openStateStore(dir: string, options: OpenStateStoreOptions
     pin,
     redeploy: new RedeployRequests(layout, clock),
     lastPass: new LastPassStore(layout),
+    metrics: new MetricsStore(layout),
     archives: new ArchiveStore(layout, clock),
     async gc(policy, now = clock.now()) {
       // Corrupt generations are moved aside first: gc judges only what it can read.
@@ -126,7 +130,7 @@ async function tighten(path: string): Promise<void> {
 }
 
 /** What moor keeps in a state dir (and a fresh file system's lost+found). */
-const OURS = /^(generations|applied|redeploy|archives|quarantine|blobs|checkout|trust|current|owned-users\.json|pin\.json|last-pass\.json|lost\+found)(\.|$)|^\.current/;
+const OURS = /^(generations|applied|redeploy|archives|quarantine|blobs|checkout|trust|current|owned-users\.json|pin\.json|last-pass\.json|metrics\.json|lost\+found)(\.|$)|^\.current/;
 
 async function refuseForeignDir(layout: StateLayout): Promise<void> {
   const entries = await listDir(layout.root).catch((err: NodeJS.ErrnoException) => {

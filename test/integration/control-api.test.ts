@@ -59,6 +59,7 @@ async function start(overrides: Partial<ControlApi> = {}, limits = {}): Promise<
   const api: ControlApi = {
     status: async () => ({ live: { generation: 7, commit: 'abcdef1234', source: 'x', kind: 'pass' }, workloads: [], daemon: { pid: process.pid } }),
     generations: async () => [{ generation: 7, state: 'complete', current: true }],
+    metrics: async () => '# TYPE moor_live_generation gauge\nmoor_live_generation 7\n',
     reconcile: (onItem) => loop.trigger('control', onItem),
     webhookSecretFile: () => secretFile,
     branch: () => 'main',
@@ -182,6 +183,15 @@ describe('GET /v1/status and /v1/generations', () => {
     expect(r.status).toBe(500);
     expect(JSON.parse(r.body)).toEqual({ error: 'state dir unreadable' });
     expect(logs.some((l) => l.startsWith('<3>control request failed'))).toBe(true);
+  });
+
+  it('GET /metrics answers the exposition text as Prometheus asks for it; other methods are 405', async () => {
+    await start();
+    const r = await raw('GET', '/metrics');
+    expect(r.status).toBe(200);
+    expect(r.headers['content-type']).toBe('text/plain; version=0.0.4; charset=utf-8');
+    expect(r.body).toBe('# TYPE moor_live_generation gauge\nmoor_live_generation 7\n');
+    expect((await raw('POST', '/metrics', '')).status).toBe(405);
   });
 
   it('unknown paths are 404, wrong methods 405', async () => {

@@ -1,7 +1,8 @@
 // The daemon with the real pass, lock and state store over a fake host: a push to the bare
 // repo deploys through the ref watch; `moor status` and `moor reconcile --once` (as child
 // processes) go through the running daemon and say so, and work without it; a failing
-// pass is recorded for `moor status`; the daemon and a manual pass never overlap.
+// pass is recorded for `moor status`; GET /metrics counts the passes and a textfile the
+// in-process ones; the daemon and a manual pass never overlap.
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -14,6 +15,8 @@ import { createLogger } from '../../daemon/host/log';
 import { openStateStore } from '../../daemon/state/store';
 import { REPO_ROOT } from '../helpers/cli';
 import { containerSpec, PassHarness } from '../helpers/pass-harness';
+import { family, parseExposition, value } from '../helpers/prometheus-text';
+import { request } from 'node:http';
 
 let h: PassHarness;
 let configFile: string;
@@ -183,6 +186,62 @@ describe('the daemon with the real pass', () => {
     const rec = await moor(['reconcile', '--once']);
     expect(rec.code).toBe(2);
     expect(rec.stderr).toMatch(/problem/);
+  });
+});
+
+describe('metrics', () => {
+  function scrape(): Promise<{ status: number; body: string }> {
+    return new Promise((done, fail) => {
+      const req = request({ socketPath, path: '/metrics' }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (body += c));
+        res.on('end', () => done({ status: res.statusCode ?? 0, body }));
+      });
+      req.on('error', fail);
+      req.end();
+    });
+  }
+
+  it("GET /metrics on the control socket counts the daemon's passes and its lock wait; a restarted daemon reports them still", async () => {
+    h.commit({ 'web.container': containerSpec() });
+    const manual = await acquirePassLock(h.lockPath, { wait: false });
+    await startDaemon();
+    await waitFor(() => h.logs.some((l) => l.startsWith('<6>waiting for the pass lock')), 'the daemon to queue on the lock');
+    await new Promise((r) => setTimeout(r, 300));
+    await manual.release();
+    await waitFor(() => sent.some((s) => s.startsWith('STATUS=gen 1')), 'the startup pass');
+
+    const r = await scrape();
+    expect(r.status).toBe(200);
+    const m = parseExposition(r.body);
+    expect(value(m, 'moor_passes_total', { result: 'ok' })).toBe(1);
+    expect(value(m, 'moor_last_pass_exit_code')).toBe(0);
+    expect(value(m, 'moor_live_generation')).toBe(1);
+    expect(value(m, 'moor_workload_restarts_total', { workload: 'web' })).toBe(1);
+    expect(Number(family(m, 'moor_lock_wait_seconds').metrics[0]!.sum)).toBeGreaterThanOrEqual(0.3);
+
+    await daemon!.stop();
+    daemon = undefined;
+    await startDaemon(false);
+    const again = parseExposition((await scrape()).body);
+    expect(value(again, 'moor_passes_total', { result: 'ok' })).toBe(1);
+    expect(value(again, 'moor_last_pass_exit_code')).toBe(0);
+    expect(value(again, 'moor_live_generation')).toBe(1);
+    expect(value(again, 'moor_last_pass_timestamp_seconds')).toBe(value(m, 'moor_last_pass_timestamp_seconds'));
+  });
+
+  it('`moor reconcile --once` without a daemon counts its pass too, and writes the node_exporter textfile', async () => {
+    const textfile = join(h.root, 'node-exporter', 'moor.prom');
+    writeFileSync(configFile, `${readFileSync(configFile, 'utf8')}[metrics]\ntextfile = "${textfile}"\n`);
+    h.commit({ 'web.container': containerSpec() });
+    // A source that cannot be fetched: the pass fails before it touches this host.
+    rmSync(h.bare, { recursive: true, force: true });
+    const rec = await moor(['reconcile', '--once', '--no-daemon']);
+    expect(rec.code).toBe(4);
+    const m = parseExposition(readFileSync(textfile, 'utf8'));
+    expect(value(m, 'moor_passes_total', { result: 'source_unavailable' })).toBe(1);
+    expect(value(m, 'moor_last_pass_exit_code')).toBe(4);
   });
 });
 

@@ -87,6 +87,20 @@ describe('config', () => {
     expect(parseConfigText('c', 'max_removals = 3').max_removals).toEqual({ count: 3 });
   });
 
+  it('[metrics]: off unless set; listen as address:port (IPv6 in brackets), textfile an absolute .prom path', async () => {
+    expect((await loadConfig({ file: join(configDir({}), 'config.toml') })).metrics).toEqual({});
+    expect(parseConfigText('c', '[metrics]\nlisten = "127.0.0.1:9561"').metrics?.listen).toEqual({ host: '127.0.0.1', port: 9561 });
+    expect(parseConfigText('c', '[metrics]\nlisten = "[::1]:9561"').metrics?.listen).toEqual({ host: '::1', port: 9561 });
+    const dir = configDir({ 'config.toml': '[metrics]\nlisten = "localhost:9100"\ntextfile = "/var/lib/prometheus/node-exporter/moor.prom"\n' });
+    expect((await loadConfig({ file: join(dir, 'config.toml') })).metrics).toEqual({ listen: { host: 'localhost', port: 9100 }, textfile: '/var/lib/prometheus/node-exporter/moor.prom' });
+    for (const bad of ['9561', '127.0.0.1', '127.0.0.1:0', '127.0.0.1:70000', 'http://127.0.0.1:9561']) {
+      const err = configErrorOf(() => parseConfigText('c.toml', `[metrics]\nlisten = "${bad}"\n`));
+      expect(err.key).toBe('metrics.listen');
+    }
+    expect(configErrorOf(() => parseConfigText('c.toml', '[metrics]\ntextfile = "moor.prom"\n')).key).toBe('metrics.textfile');
+    expect(configErrorOf(() => parseConfigText('c.toml', '[metrics]\ntextfile = "/var/lib/moor.txt"\n')).message).toContain('.prom');
+  });
+
   it('refuses a newline or control character in a source key, naming the key and line (git config injection)', () => {
     // The value a TOML escape makes of this would add a [remote] section, and a command, to
     // the git config moor writes for a local source.

@@ -79,6 +79,10 @@ export function resolveConfig(merged: ConfigFile, files: string[]): MoorConfig {
       ...(merged.secrets?.identity_file !== undefined ? { identityFile: merged.secrets.identity_file } : {}),
     },
     ...resolveNotify(merged.notify, files),
+    metrics: {
+      ...(merged.metrics?.listen !== undefined ? { listen: merged.metrics.listen } : {}),
+      ...(merged.metrics?.textfile !== undefined ? { textfile: merged.metrics.textfile } : {}),
+    },
     files,
   };
 }
@@ -122,7 +126,7 @@ function resolveNotify(n: ConfigFile['notify'], files: string[]): { notify?: Not
   };
 }
 
-const TABLES = new Set(['source', 'schedule', 'timeouts', 'apply', 'removal', 'gc', 'users', 'control', 'policy', 'trust', 'secrets', 'notify']);
+const TABLES = new Set(['source', 'schedule', 'timeouts', 'apply', 'removal', 'gc', 'users', 'control', 'policy', 'trust', 'secrets', 'notify', 'metrics']);
 
 /** Later files win key by key; the config's tables merge, every other value is replaced. */
 export function mergeConfigFiles(files: ConfigFile[]): ConfigFile {

@@ -26,6 +26,16 @@ const fileMode = z
 const NO_CONTROL = /^[^\u0000-\u001f\u007f]*$/;
 const plain = (schema: z.ZodString) => schema.regex(NO_CONTROL, 'must not contain a newline or any other control character');
 
+// `[metrics] listen`: "127.0.0.1:9561", "[::1]:9561" or "localhost:9561" → where to bind.
+const listenAddress = z
+  .string()
+  .regex(/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'an address and port like "127.0.0.1:9561" or "[::1]:9561"')
+  .transform((s) => {
+    const colon = s.lastIndexOf(':');
+    return { host: s.slice(0, colon).replace(/^\[(.*)\]$/, '$1'), port: Number(s.slice(colon + 1)) };
+  })
+  .refine((a) => a.port >= 1 && a.port <= 65535, 'a port from 1 to 65535');
+
 // A reserved name: a user name, or a prefix of one followed by "*".
 const reservedName = z.string().regex(new RegExp(`^${USER_NAME_CHARS}\\*?$`), `a user name (${USER_NAME_CHARS}), or a prefix of one followed by "*"`);
 
@@ -168,6 +178,12 @@ export const configFileSchema = z.strictObject({
     })
     .optional(),
   notify: notifyTable.optional(),
+  metrics: z
+    .strictObject({
+      listen: listenAddress.optional(),
+      textfile: plain(z.string()).startsWith('/', 'an absolute path').endsWith('.prom', "a file name ending in .prom (node_exporter's textfile collector reads only those)").optional(),
+    })
+    .optional(),
 });
 
 export interface RepoBudget {
@@ -224,6 +240,8 @@ export interface MoorConfig {
   secrets: { identityFile?: string };
   /** Who hears of a pass; unset when the config has no [notify] table or it names no receiver. */
   notify?: NotifyConfig;
+  /** Prometheus metrics beyond the control socket's GET /metrics: a TCP listener, a node_exporter textfile; both off unless set. */
+  metrics: { listen?: { host: string; port: number }; textfile?: string };
   /** The files the config was read from, in merge order. */
   files: string[];
 }
