@@ -583,6 +583,9 @@ export async function bootGuest(options: BootOptions = {}): Promise<Guest> {
     // The writer workload users run, bundled beside moor.mjs (build.ts).
     const writer = join(dirname(bundle), 'write-files.mjs');
     if (existsSync(writer)) binds.push(`--bind-ro=${realpathSync(writer)}:${dirname(GUEST_MOOR)}/write-files.mjs`);
+    // The journal's native protocol (host/journal-socket.ts): moor loads the addon from beside moor.mjs.
+    const dgram = join(dirname(bundle), 'unix-dgram.node');
+    if (existsSync(dgram)) binds.push(`--bind-ro=${realpathSync(dgram)}:${dirname(GUEST_MOOR)}/unix-dgram.node`);
   }
   for (const [host, guest] of Object.entries(options.bindReadOnly ?? {})) binds.push(`--bind-ro=${host}:${guest}`);
   // Rootless Podman's pasta and fuse-overlayfs want these; bound only when the host has them.

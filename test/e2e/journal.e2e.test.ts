@@ -16,7 +16,8 @@ beforeAll(async () => {
   const setup = inject('e2e');
   if (setup.bundleError) throw new Error(`no moor bundle to test: ${setup.bundleError}`);
   if (!existsSync(HOST_DGRAM_ADDON)) throw new Error(`${HOST_DGRAM_ADDON} is missing: run \`npm run build\` where the unix-dgram addon builds`);
-  guest = await bootDaemonGuest({ bindReadOnly: { [HOST_DGRAM_ADDON]: GUEST_MOOR.replace(/moor\.mjs$/, 'unix-dgram.node') } });
+  // Every guest has the addon beside moor.mjs (guest.ts), as install-units --bundle puts it.
+  guest = await bootDaemonGuest();
   await installMoor(guest, daemonConfig());
 });
 
