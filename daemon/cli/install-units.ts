@@ -12,6 +12,7 @@ import { writeFileAtomic } from '../state/atomic';
 import { shippedUnits } from './shipped-units';
 import { WRITER_BUNDLE } from '../host/user-files';
 import type { SetExit } from './common';
+import { emit } from './output';
 
 /** Where moor.service and moor-reconcile.service expect the bundle. */
 export const BUNDLE_DIR = 'usr/local/lib/moor';
@@ -20,6 +21,7 @@ const BIN_LINK = 'usr/local/bin/moor';
 interface InstallOptions {
   prefix: string;
   bundle?: boolean;
+  json?: boolean;
 }
 
 export function registerInstallUnits(program: Command, setExit: SetExit): void {
@@ -28,6 +30,7 @@ export function registerInstallUnits(program: Command, setExit: SetExit): void {
     .description('install the systemd units, sysusers.d and tmpfiles.d entries, and print the commands to enable them')
     .option('--prefix <dir>', 'install under this root instead of / (to stage an image)', '/')
     .option('--bundle', `also install this moor.mjs (and its writer and sd-notify addon) as /${BUNDLE_DIR}/moor.mjs, with /${BIN_LINK} linking to it`)
+    .option('--json', 'print the result as JSON: each file with what was done to it, and the next steps')
     .action(async (opts: InstallOptions) => {
       const prefix = resolve(opts.prefix);
       const lines: string[] = [];
@@ -36,7 +39,13 @@ export function registerInstallUnits(program: Command, setExit: SetExit): void {
         lines.push(`${await installText(target, file.content, 0o644)}  ${target}`);
       }
       if (opts.bundle) lines.push(...(await installBundle(prefix)));
-      process.stdout.write(`${lines.join('\n')}\n\n${nextSteps(prefix, Boolean(opts.bundle))}\n`);
+      const next = nextSteps(prefix, Boolean(opts.bundle));
+      // Each line is "<done>  <path>" (a link's line adds " -> target"): the same facts for scripts.
+      const files = lines.map((l) => {
+        const [done, ...rest] = l.split(/\s+/);
+        return { path: rest[0]!, done: done! };
+      });
+      emit(opts, { prefix, files, nextSteps: next }, () => `${lines.join('\n')}\n\n${next}`);
       setExit(ExitCode.Ok);
     });
 }
