@@ -52,7 +52,7 @@ export function liveWorkload(input: LiveUnitsInput): LiveWorkload {
     if (!input.shouldRun || !gate) return shown;
     if (!managerUp) return { ...shown, drift: `${input.managerUnit} is ${input.managerState}` };
     const health = unitHealth(s);
-    return health.state === 'failed' ? { ...shown, drift: `${unit} is ${health.detail}` } : shown;
+    return health.state === 'failed' ? { ...shown, drift: `${unit}: ${health.detail}` } : shown;
   });
   const drift = units.filter((u) => u.drift !== undefined).map((u) => u.drift!);
   return { manager: input.managerState, units, drift: [...new Set(drift)] };

@@ -61,7 +61,7 @@ describe('moor status, live', () => {
     const web = report.workloads.find((w) => w.workload === 'web')!;
     // The last pass's record is unchanged; the host is not.
     expect(web.result).toBe('ok');
-    expect(web.systemd).toMatchObject({ units: [{ unit: 'web.service', activeState: 'inactive', subState: 'dead', drift: 'web.service is inactive (Result=success)' }], drift: ['web.service is inactive (Result=success)'] });
+    expect(web.systemd).toMatchObject({ units: [{ unit: 'web.service', activeState: 'inactive', subState: 'dead', drift: 'web.service: inactive (Result=success)' }], drift: ['web.service: inactive (Result=success)'] });
     expect(report.workloads.find((w) => w.workload === 'db')!.systemd).toMatchObject({ drift: [] });
     expect(statusExitCode(report)).toBe(1);
     const text = formatStatus(report);
@@ -110,7 +110,7 @@ describe('moor status WORKLOAD', () => {
     const text = formatDetail(detail);
     expect(text).toContain(`runs: @${c1.slice(0, 12)} from generation 1`);
     expect(text).toContain('live generation: 1');
-    expect(text).toMatch(/api\.service\s+loaded\s+failed\s+failed\s+exit-code\s+api\.service is failed \(Result=exit-code\)/);
+    expect(text).toMatch(/api\.service\s+loaded\s+failed\s+failed\s+exit-code\s+api\.service: failed \(Result=exit-code\)/);
     expect(text).toContain('last lines of api.service:');
     expect(text).toContain('api[3]: panic: config missing');
     expect(await workloadDetail(report, 'nope', h.host(h.fake), { root: true })).toBeUndefined();
