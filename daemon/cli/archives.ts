@@ -22,7 +22,7 @@ export function registerArchives(program: Command, setExit: SetExit): void {
         createdAt: a.createdAt.toISOString(),
         bytes: a.bytes,
       }));
-      emit(opts, list, (l) =>
+      emit(opts, { archives: list }, ({ archives: l }) =>
         l.length === 0
           ? 'no archives'
           : table([['ARCHIVE', 'WORKLOAD', 'OLD UID', 'CREATED', 'BYTES'], ...l.map((a) => [a.name, a.workload, String(a.uid), a.createdAt, String(a.bytes)])]),

@@ -13,7 +13,7 @@ export function registerDoctor(program: Command, setExit: SetExit): void {
     .option('--json', 'print the result as JSON')
     .action(async (opts: { json?: boolean }) => {
       const checks = await runPreflight(new ExecaRunner());
-      emit(opts, checks, (c) => table([['CHECK', 'OK', 'DETAIL'], ...c.map((x) => [x.name, x.ok ? 'ok' : 'FAIL', x.ok ? x.detail : `${x.detail} (fix: ${x.hint})`])]));
+      emit(opts, { checks }, ({ checks: c }) => table([['CHECK', 'OK', 'DETAIL'], ...c.map((x) => [x.name, x.ok ? 'ok' : 'FAIL', x.ok ? x.detail : `${x.detail} (fix: ${x.hint})`])]));
       setExit(checks.every((c) => c.ok) ? ExitCode.Ok : ExitCode.Invalid);
     });
 }

@@ -18,7 +18,7 @@ export function registerGenerations(program: Command, setExit: SetExit): void {
     .action(async (opts: { json?: boolean }, cmd: Command) => {
       const config = await configFrom(cmd);
       const list = await generationRows(await openStoreReadOnly(config));
-      emit(opts, list, (l) =>
+      emit(opts, { generations: list }, ({ generations: l }) =>
         l.length === 0
           ? 'no generations yet'
           : table([
@@ -65,27 +65,28 @@ export function registerGenerations(program: Command, setExit: SetExit): void {
     .option('--wait', 'queue behind a running pass instead of exiting 3')
     .option('--no-pass', 'only end the pin: the next scheduled pass follows the repo')
     .option('--no-daemon', 'run the pass in this process even when a moor daemon answers on the control socket')
-    .action(async (opts: { wait?: boolean; pass?: boolean; daemon?: boolean }, cmd: Command) => {
+    .option('--json', 'print the result as JSON: unpinned (the generation, or null), and the pass it ran')
+    .action(async (opts: { wait?: boolean; pass?: boolean; daemon?: boolean; json?: boolean }, cmd: Command) => {
       const config = await configFrom(cmd);
       const was = await withPassLock(config, { wait: Boolean(opts.wait) }, async (ctx) => {
         const pin = await ctx.store.pin.read();
         await ctx.store.pin.unpin();
         return pin?.generation;
       });
-      if (was === undefined) {
-        process.stdout.write('not pinned: nothing to resume, no pass started\n');
+      if (was === undefined || opts.pass === false) {
+        const text =
+          was === undefined
+            ? 'not pinned: nothing to resume, no pass started'
+            : `unpinned generation ${was}: no pass started; the next pass follows the repo again (moor reconcile --once to run it now)`;
+        emit(opts, { unpinned: was ?? null }, () => text);
         setExit(ExitCode.Ok);
         return;
       }
-      if (opts.pass === false) {
-        process.stdout.write(`unpinned generation ${was}: no pass started; the next pass follows the repo again (moor reconcile --once to run it now)\n`);
-        setExit(ExitCode.Ok);
-        return;
-      }
-      // The pin is gone whatever becomes of this pass: say so before it runs.
-      process.stdout.write(`unpinned generation ${was}: running a pass that follows the repo again\n`);
+      // The pin is gone whatever becomes of this pass: say so before it runs (on stderr
+      // with --json, so stdout stays one JSON object).
+      (opts.json ? process.stderr : process.stdout).write(`unpinned generation ${was}: running a pass that follows the repo again\n`);
       const result = await reconcileOnce(config, { wait: Boolean(opts.wait), daemon: opts.daemon !== false });
-      emit({}, result, formatPassResult);
+      emit(opts, { unpinned: was, ...result }, formatPassResult);
       setExit(result.exitCode);
     });
 

@@ -13,6 +13,7 @@ import { shippedUnits } from './shipped-units';
 import { WRITER_BUNDLE } from '../host/user-files';
 import { configFrom, type SetExit } from './common';
 import { TIMER_DROP_IN, timerDropIn } from './timer-schedule';
+import { emit } from './output';
 
 /** Where moor.service and moor-reconcile.service expect the bundle. */
 export const BUNDLE_DIR = 'usr/local/lib/moor';
@@ -21,6 +22,7 @@ const BIN_LINK = 'usr/local/bin/moor';
 interface InstallOptions {
   prefix: string;
   bundle?: boolean;
+  json?: boolean;
 }
 
 export function registerInstallUnits(program: Command, setExit: SetExit): void {
@@ -29,6 +31,7 @@ export function registerInstallUnits(program: Command, setExit: SetExit): void {
     .description('install the systemd units, sysusers.d and tmpfiles.d entries, and print the commands to enable them')
     .option('--prefix <dir>', 'install under this root instead of / (to stage an image)', '/')
     .option('--bundle', `also install this moor.mjs (and its writer, sd-notify and unix-dgram addons) as /${BUNDLE_DIR}/moor.mjs, with /${BIN_LINK} linking to it`)
+    .option('--json', 'print the result as JSON: each file with what was done to it, and the next steps')
     .action(async (opts: InstallOptions, cmd: Command) => {
       const prefix = resolve(opts.prefix);
       // Before anything is written: a schedule.cron the timer cannot follow installs nothing.
@@ -41,7 +44,13 @@ export function registerInstallUnits(program: Command, setExit: SetExit): void {
       const dropIn = join(prefix, TIMER_DROP_IN);
       lines.push(`${await installText(dropIn, schedule, 0o644)}  ${dropIn}`);
       if (opts.bundle) lines.push(...(await installBundle(prefix)));
-      process.stdout.write(`${lines.join('\n')}\n\n${nextSteps(prefix, Boolean(opts.bundle))}\n`);
+      const next = nextSteps(prefix, Boolean(opts.bundle));
+      // Each line is "<done>  <path>" (a link's line adds " -> target"): the same facts for scripts.
+      const files = lines.map((l) => {
+        const [done, ...rest] = l.split(/\s+/);
+        return { path: rest[0]!, done: done! };
+      });
+      emit(opts, { prefix, files, nextSteps: next }, () => `${lines.join('\n')}\n\n${next}`);
       setExit(ExitCode.Ok);
     });
 }

@@ -8,9 +8,21 @@ export interface OutputOptions {
   json?: boolean;
 }
 
-export function emit<T>(opts: OutputOptions, result: T, human: (r: T) => string): void {
+/**
+ * The version of the shape of every `--json` object, its first key `"schema"`: raised when
+ * a key is removed or changes meaning (a new key does not raise it), so a script can refuse
+ * a shape it was not written for (docs/design.md §10).
+ */
+export const JSON_SCHEMA = 1;
+
+/** The JSON a command prints: the result, its schema version first. A list goes under a key of its own. */
+export function jsonOutput(result: object): string {
+  return safeJson(JSON.stringify({ schema: JSON_SCHEMA, ...result }, null, 2));
+}
+
+export function emit<T extends object>(opts: OutputOptions, result: T, human: (r: T) => string): void {
   if (opts.json) {
-    process.stdout.write(`${safeJson(JSON.stringify(result, null, 2))}\n`);
+    process.stdout.write(`${jsonOutput(result)}\n`);
   } else {
     // The functions that build the text escape one-line fields themselves (a newline in
     // one must not start a line of its own); this catches the rest, keeping the lines.

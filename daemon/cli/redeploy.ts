@@ -4,6 +4,7 @@ import { UsageError } from '../core/errors';
 import { ExitCode } from '../core/exit-codes';
 import { isValidUserName } from '../core/user-name';
 import { configFrom, type SetExit } from './common';
+import { emit } from './output';
 import { openStoreWithoutLock } from './pass-context';
 
 export function registerRedeploy(program: Command, setExit: SetExit): void {
@@ -11,11 +12,12 @@ export function registerRedeploy(program: Command, setExit: SetExit): void {
     .command('redeploy')
     .description('force a workload to be re-applied (files rewritten, services restarted) on the next pass; a workload rolled back from a failed update tries that version again')
     .argument('<workload>', 'the workload name')
-    .action(async (workload: string, _opts: unknown, cmd: Command) => {
+    .option('--json', 'print the result as JSON')
+    .action(async (workload: string, opts: { json?: boolean }, cmd: Command) => {
       if (!isValidUserName(workload)) throw new UsageError(`"${workload}" is not a workload name`);
       const config = await configFrom(cmd);
       await (await openStoreWithoutLock(config)).redeploy.request(workload);
-      process.stdout.write(`redeploy of ${workload} requested: the next pass re-applies it (moor reconcile --once to run it now)\n`);
+      emit(opts, { requested: workload }, (r) => `redeploy of ${r.requested} requested: the next pass re-applies it (moor reconcile --once to run it now)`);
       setExit(ExitCode.Ok);
     });
 }

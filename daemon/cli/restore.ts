@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { ExitCode } from '../core/exit-codes';
 import { restoreArchive } from '../pass/restore-archive';
 import { configFrom, type SetExit } from './common';
+import { emit } from './output';
 import { withPassLock } from './pass-context';
 
 export function registerRestore(program: Command, setExit: SetExit): void {
@@ -13,11 +14,14 @@ export function registerRestore(program: Command, setExit: SetExit): void {
     .argument('<archive>', 'an archive name or path from moor archives')
     .option('--workload <name>', 'restore into this workload instead of the one the archive was made of')
     .option('--wait', 'queue behind a running pass instead of exiting 3')
-    .action(async (arg: string, opts: { workload?: string; wait?: boolean }, cmd: Command) => {
+    .option('--json', 'print the result as JSON')
+    .action(async (arg: string, opts: { workload?: string; wait?: boolean; json?: boolean }, cmd: Command) => {
       const config = await configFrom(cmd);
       const out = await withPassLock(config, { wait: Boolean(opts.wait) }, (ctx) => restoreArchive(ctx, arg, opts.workload));
-      process.stdout.write(
-        `restored ${out.archive} into ${out.home} (user ${out.user}, uid ${out.uid}); its services were stopped and the next pass restarts them (moor reconcile --once to run it now)\n`,
+      emit(
+        opts,
+        out,
+        (o) => `restored ${o.archive} into ${o.home} (user ${o.user}, uid ${o.uid}); its services were stopped and the next pass restarts them (moor reconcile --once to run it now)`,
       );
       setExit(ExitCode.Ok);
     });

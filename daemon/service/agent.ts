@@ -11,7 +11,9 @@ import { ExecaRunner } from '../host/exec';
 import { loadConfig } from '../host/config-load';
 import { systemClock } from '../host/clock';
 import { createLogger, type LogSink, type Logger } from '../host/log';
-import { generationRows, statusReport, type DaemonInfo } from '../state/reports';
+import { generationRows, type DaemonInfo } from '../state/reports';
+import { isRoot, liveStatusReport } from '../state/live-status';
+import { createHostOps, type HostOps } from '../pass/host-ops';
 import { openStateStore, type StateStore } from '../state/store';
 import { startControlServer, type ControlLimits, type ControlServer } from './control-server';
 import { startMetricsListener, type MetricsListener } from './metrics-listener';
@@ -76,6 +78,8 @@ export class Agent {
   private resolveDone!: (code: ExitCode) => void;
   private readonly signalHandlers: Array<[NodeJS.Signals, () => void]> = [];
   private readonly readStore: () => Promise<StateStore>;
+  /** The host as a pass sees it; `moor status` asks it for the units' states now. */
+  private readonly hostFor: (config: MoorConfig) => HostOps;
   /** Set once serve() has started everything; a signal before that waits for it. */
   private ready = false;
   private pendingSignal: NodeJS.Signals | undefined;
@@ -91,6 +95,7 @@ export class Agent {
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
     const openStore = opts.openStore ?? ((c: MoorConfig, access: { readOnly: boolean }) => openStateStore(c.stateDir, { clock: systemClock, ...access }));
     this.readStore = () => openStore(this.config, { readOnly: true });
+    this.hostFor = opts.executorDeps?.host ?? ((c: MoorConfig) => createHostOps(new ExecaRunner(), c, { clock: systemClock }));
     const execute =
       opts.execute ?? createPassExecutor({ config: () => this.config, log: this.log, openStore: (c) => openStore(c, { readOnly: false }), ...opts.executorDeps });
     // Announced after the pass has released its lock, in the background (notify-send.ts).
@@ -150,7 +155,7 @@ export class Agent {
       ...(activation ? { listenFd: activation.fd } : {}),
       ...(this.opts.controlLimits ? { limits: this.opts.controlLimits } : {}),
       api: {
-        status: async () => ({ ...(await statusReport(await this.readStore())), daemon: this.info() }),
+        status: async () => ({ ...(await liveStatusReport(await this.readStore(), this.hostFor(this.config), { root: isRoot() })), daemon: this.info() }),
         generations: async () => generationRows(await this.readStore()),
         metrics: () => this.metrics(),
         reconcile: (onItem) => this.loop.trigger('control', onItem),

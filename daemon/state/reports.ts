@@ -2,6 +2,7 @@
 // store alone. The CLI prints them; the service answers GET /v1/status and
 // GET /v1/generations with the same shapes (the `--json` of those commands).
 import { ExitCode } from '../core/exit-codes';
+import type { LiveWorkload } from '../core/live-units';
 import type { AppliedRecord } from './applied';
 import type { Manifest } from './generation-records';
 import type { LastPass } from './last-pass';
@@ -70,6 +71,11 @@ export interface WorkloadStatus {
   removedAt?: string;
   /** The generation whose status this row shows. */
   generation?: number;
+  /**
+   * What systemd runs now (state/live-status.ts), when it was read: each unit's state and
+   * the drift, or why the user's manager could not be asked.
+   */
+  systemd?: LiveWorkload | { problem: string };
 }
 
 /** How long a removed workload stays a row of `moor status`. */
@@ -103,6 +109,8 @@ export interface StatusReport {
   workloads: WorkloadStatus[];
   /** Present when the running service answered. */
   daemon?: DaemonInfo;
+  /** When the units' live states were read, or why they were not (not root, systemd failing). */
+  systemd?: { readAt: string } | { unavailable: string };
 }
 
 /** The report of `moor status --json`, without the service's part. */
@@ -175,13 +183,18 @@ function mixedLive(live: Record<string, { hash: string }>, applied: readonly App
   return others.length === 0 ? undefined : { running: names.length - others.length, total: names.length, others };
 }
 
+/** The reasons a workload drifted now, when its live state was read. */
+export function driftOf(w: WorkloadStatus): string[] {
+  return w.systemd && 'drift' in w.systemd ? w.systemd.drift : [];
+}
+
 /**
  * `moor status`'s exit code: 0 when every workload runs as applied and the last pass
- * succeeded; 1 (as for a partial apply) when a workload failed or is rolled back, the last
- * pass did not succeed, or the live generation is corrupt. A state that cannot be read at
- * all throws (exit 6).
+ * succeeded; 1 (as for a partial apply) when a workload failed, is rolled back or drifted
+ * (a unit that should run does not, now), the last pass did not succeed, or the live
+ * generation is corrupt. A state that cannot be read at all throws (exit 6).
  */
 export function statusExitCode(r: StatusReport): ExitCode {
-  const workloads = r.workloads.some((w) => w.result === 'failed' || w.result === 'rolled-back');
+  const workloads = r.workloads.some((w) => w.result === 'failed' || w.result === 'rolled-back' || driftOf(w).length > 0);
   return workloads || (r.lastPass !== undefined && r.lastPass.exitCode !== 0) || r.liveCorrupt ? ExitCode.Partial : ExitCode.Ok;
 }

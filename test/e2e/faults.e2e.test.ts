@@ -39,7 +39,7 @@ afterAll(async () => {
 
 async function doctor(name: string): Promise<Check> {
   const run = await guest.moor(['doctor', '--json']);
-  return (JSON.parse(run.stdout) as Check[]).find((c) => c.name === name)!;
+  return (JSON.parse(run.stdout) as { checks: Check[] }).checks.find((c) => c.name === name)!;
 }
 
 const invocation = async (user: string, unit: string) => (await guest.systemctlUser(user, ['show', '-p', 'InvocationID', '--value', unit])).stdout.trim();

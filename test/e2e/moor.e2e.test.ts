@@ -129,7 +129,7 @@ describe('moor reconcile --once in a real systemd guest', () => {
 
   it('moor doctor reports the cgroup v2 hierarchy, the user bus and delegation as the guest has them', async () => {
     const r = await guest.moor(['doctor', '--json']);
-    const checks = Object.fromEntries((JSON.parse(r.stdout) as Array<{ name: string; ok: boolean; detail: string }>).map((c) => [c.name, c]));
+    const checks = Object.fromEntries((JSON.parse(r.stdout) as { checks: Array<{ name: string; ok: boolean; detail: string }> }).checks.map((c) => [c.name, c]));
     expect(checks['cgroup v2'], describeExec(r)).toMatchObject({ ok: true, detail: 'unified hierarchy (cgroup2fs at /sys/fs/cgroup)' });
     expect(checks['user bus']).toMatchObject({ ok: true, detail: 'dbus.socket of user managers is static' });
     // Delegation is as good as the controllers this guest's hierarchy offers (on a host that

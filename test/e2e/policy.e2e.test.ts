@@ -75,7 +75,7 @@ describe('a host policy in a real systemd guest', () => {
     await guest.pushRepo({ 'calm.container': container() });
     const second = await reconcile();
     expect(second.pass.exitCode, second.text).toBe(0);
-    const gens = JSON.parse((await guest.moor(['generations', '--json'])).stdout) as Array<{ generation: number; state: string }>;
+    const gens = (JSON.parse((await guest.moor(['generations', '--json'])).stdout) as { generations: Array<{ generation: number; state: string }> }).generations;
     const before = gens.filter((g) => g.state === 'complete').map((g) => g.generation).sort((a, b) => a - b).at(-2)!;
     const invocation = (await guest.systemctlUser('calm', ['show', '-p', 'InvocationID', '--value', 'calm.service'])).stdout.trim();
     const running = await guest.readFile('/home/calm/.config/containers/systemd/calm.container');

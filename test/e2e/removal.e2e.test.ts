@@ -110,7 +110,7 @@ describe('removing a workload in a real guest', () => {
   it('moor archives lists the home; restore into the re-added workload brings the volume data back under the new ids', async () => {
     const listed = await guest.moor(['archives', '--json']);
     expect(listed.code, describeExec(listed)).toBe(0);
-    const list = JSON.parse(listed.stdout) as Array<{ name: string; path: string; workload: string; uid: number; bytes: number }>;
+    const list = (JSON.parse(listed.stdout) as { archives: Array<{ name: string; path: string; workload: string; uid: number; bytes: number }> }).archives;
     expect(list).toHaveLength(1);
     expect(list[0]).toMatchObject({ workload: 'store', uid });
     const mode = (await guest.run(['stat', '-c', '%a %U', list[0]!.path, '/var/lib/moor/archives'])).stdout.trim().split('\n');
@@ -139,7 +139,7 @@ describe('removing a workload in a real guest', () => {
     expect(item('store')).toMatchObject({ action: 'remove', result: 'ok' });
     expect(await ownedFiles(uidNow, startNow)).toBe('');
     expect((await guest.exec(['test', '-e', '/home/store'])).code).not.toBe(0);
-    const list = JSON.parse((await guest.moor(['archives', '--json'])).stdout) as unknown[];
+    const list = (JSON.parse((await guest.moor(['archives', '--json'])).stdout) as { archives: unknown[] }).archives;
     expect(list).toHaveLength(1); // only the first removal's
     guest.forgetUsers();
   });

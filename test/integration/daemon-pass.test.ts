@@ -138,6 +138,13 @@ describe('the daemon with the real pass', () => {
     expect(human.stdout).toMatch(/^live: generation 1 /);
     expect(human.stdout).toContain(`daemon: pid ${process.pid}`);
 
+    // The daemon reads the units as the request comes: a service stopped since the pass is drift at once.
+    expect((report.workloads[0] as { systemd?: unknown }).systemd).toMatchObject({ manager: 'active', drift: [] });
+    Object.assign(h.fake.unit('web', 'web.service')!, { activeState: 'inactive', subState: 'dead' });
+    const drifted = await moor(['status']);
+    expect(drifted.code).toBe(1);
+    expect(drifted.stdout).toContain('DRIFT: web.service inactive (dead)');
+
     h.commit({ 'web.container': containerSpec('localhost/web:3') });
     const rec = await moor(['reconcile', '--once', '--json']);
     expect(rec.stderr).toContain('via the running daemon');

@@ -26,7 +26,7 @@ function listed(): { generation: number; state: string }[] {
   const r = runMoor(['--config', cfg, 'generations', '--json']);
   expect(r.stderr).toBe('');
   expect(r.code).toBe(0);
-  return (JSON.parse(r.stdout) as { generation: number; state: string }[]).map(({ generation, state }) => ({ generation, state }));
+  return (JSON.parse(r.stdout) as { generations: { generation: number; state: string }[] }).generations.map(({ generation, state }) => ({ generation, state }));
 }
 
 describe('garbage collection after a failed pass', () => {

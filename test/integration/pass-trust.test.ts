@@ -75,7 +75,7 @@ describe('trust.mode require (the default once signers are configured)', () => {
     const generations = runMoor(['--config', config, 'generations']);
     expect(generations.stdout).toMatch(/SIGNED BY/);
     expect(generations.stdout).toContain(`ops@example.org ${ops.fingerprint}`);
-    expect(JSON.parse(runMoor(['--config', config, 'generations', '--json']).stdout).at(-1).signer).toEqual(signer);
+    expect(JSON.parse(runMoor(['--config', config, 'generations', '--json']).stdout).generations.at(-1).signer).toEqual(signer);
     const status = runMoor(['--config', config, 'status', '--no-daemon']);
     expect(status.stdout).toContain(`@${commit.slice(0, 12)} (pass) from ${h.bare}, signed by ops@example.org (${ops.fingerprint})`);
     expect(JSON.parse(runMoor(['--config', config, 'status', '--no-daemon', '--json']).stdout).live.signer).toEqual(signer);
