@@ -3,17 +3,11 @@
 // for a terminal here, the one way out to stdout: text for people shows control and
 // invisible characters escaped (core/safe-text.ts); JSON keeps every value exact.
 import { safeJson, safeLines, safeText } from '../core/safe-text';
+import { JSON_SCHEMA } from '../core/json-schema';
 
 export interface OutputOptions {
   json?: boolean;
 }
-
-/**
- * The version of the shape of every `--json` object, its first key `"schema"`: raised when
- * a key is removed or changes meaning (a new key does not raise it), so a script can refuse
- * a shape it was not written for (docs/design.md §10).
- */
-export const JSON_SCHEMA = 1;
 
 /** The JSON a command prints: the result, its schema version first. A list goes under a key of its own. */
 export function jsonOutput(result: object): string {

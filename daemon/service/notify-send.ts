@@ -12,6 +12,7 @@ import type { PassResult } from '../pass/pass-result';
 import { readNotified, writeNotified } from '../state/notified';
 import type { PassOutcome, SerializedError } from './protocol';
 import { readWebhookSecret, signBody } from './webhook';
+import { JSON_SCHEMA } from '../core/json-schema';
 
 /** What a receiver gets: the result `moor reconcile --once --json` prints, or the error a pass ended with. */
 export type NotifyPayload = PassResult | { kind: 'error'; exitCode: number; summary: string; error: SerializedError };
@@ -83,7 +84,8 @@ export class NotifySender {
     }
     // Recorded before sending: a receiver that is down must not make every next pass resend.
     await writeNotified(stateDir, { result, exitCode: payload.exitCode, at: new Date().toISOString() });
-    const body = JSON.stringify(payload, null, 2);
+    // The same JSON `moor reconcile --once --json` prints, its schema version first.
+    const body = JSON.stringify({ schema: JSON_SCHEMA, ...payload }, null, 2);
     this.opts.log.info({ result, exit: payload.exitCode, previous: last ?? 'none' }, `notify: announcing a pass that ${result === 'ok' ? 'succeeded' : `ended with exit ${payload.exitCode}`}`);
     await Promise.all([this.runCommands(config, body), ...config.urls.map((url) => this.post(config, url, body))]);
   }

@@ -71,7 +71,7 @@ describe('a failing container explains itself', () => {
     const text = await guest.moor(['status']);
     expect(text.code, describeExec(text)).toBe(1);
     // No COMMIT: a workload that never applied runs no commit.
-    expect(text.stdout, describeExec(text)).toMatch(/^db +db +\d+ +- +create +failed +never +db\.service failed \(Result=exit-code\): main process exited with status 3 — output of db\.service: .*FATAL: cannot open \/data\/db$/m);
+    expect(text.stdout, describeExec(text)).toMatch(/^db +db +\d+ +- +create +failed +never +db\.service failed \(failed, exit-code\) +db\.service failed \(Result=exit-code\): main process exited with status 3 — output of db\.service: .*FATAL: cannot open \/data\/db$/m);
   });
 
   it('moor logs prints it, and so does the journalctl line it names', async () => {

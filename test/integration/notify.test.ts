@@ -126,7 +126,7 @@ describe('POSTs', () => {
     const header = d!.headers[SIGNATURE_HEADER.toLowerCase()] as string;
     expect(checkSignature(Buffer.from(SECRET), Buffer.from(d!.body), header)).toBe('ok');
     expect(checkSignature(Buffer.from('another secret'), Buffer.from(d!.body), header)).toBe('mismatch');
-    expect(JSON.parse(d!.body)).toEqual(JSON.parse(JSON.stringify(pass(1, 'broken'))));
+    expect(JSON.parse(d!.body)).toEqual({ schema: 1, ...JSON.parse(JSON.stringify(pass(1, 'broken'))) });
   });
 
   it('are retried on 500 with doubling waits, the same delivery id each time, until one is taken', async () => {
@@ -195,7 +195,7 @@ describe.skipIf(!asRoot)('commands', () => {
       delete process.env.MOOR_NOTIFY_TEST_LEAK;
     }
     expect(Number(readFileSync(`${out}.uid`, 'utf8').trim())).toBe(nobodyUid);
-    expect(JSON.parse(readFileSync(`${out}.json`, 'utf8'))).toEqual(JSON.parse(JSON.stringify(pass(1, 'broken'))));
+    expect(JSON.parse(readFileSync(`${out}.json`, 'utf8'))).toEqual({ schema: 1, ...JSON.parse(JSON.stringify(pass(1, 'broken'))) });
     const env = readFileSync(`${out}.env`, 'utf8');
     expect(env).toContain('USER=nobody');
     expect(env).not.toContain('MOOR_NOTIFY_TEST_LEAK');
