@@ -9,7 +9,7 @@
 //
 // Root only (systemd-nspawn); the first run on a machine builds the cached guest tree.
 import { parseArgs } from 'node:util';
-import { BUSYBOX_IMAGE, BUSYBOX_SERVE_FOREVER, GUEST_MOOR_CONFIG, REPO_ROOT, bootGuest, describeExec, shutdownAllGuests, type Guest } from '../test/e2e/guest';
+import { BUSYBOX_IMAGE, BUSYBOX_SERVE_FOREVER, REPO_ROOT, bootGuest, describeExec, prepareMoorHost, shutdownAllGuests, type Guest } from '../test/e2e/guest';
 import { buildBundle } from '../test/e2e/host-proc';
 
 const spec = (name: string) => `[Container]\nImage=${BUSYBOX_IMAGE}\nExec=${BUSYBOX_SERVE_FOREVER}\nEnvironment=NAME=${name}\n\n[Install]\nWantedBy=default.target\n`;
@@ -40,9 +40,7 @@ async function main(): Promise<void> {
 
   const guest: Guest = await bootGuest({ log: say });
   try {
-    await guest.writeFile('/etc/moor/config.toml', GUEST_MOOR_CONFIG);
-    await guest.installTestTransforms();
-    await guest.initBareRepo();
+    await prepareMoorHost(guest);
     const names = Array.from({ length: total }, (_, i) => `fs${String(i + 1).padStart(3, '0')}`);
     const repo: Record<string, string> = {};
     const failures: string[] = [];

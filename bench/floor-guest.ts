@@ -19,7 +19,7 @@
 //
 // Root only (systemd-nspawn); the first run on a machine builds the cached guest tree.
 import { parseArgs } from 'node:util';
-import { BUSYBOX_IMAGE, BUSYBOX_SERVE_FOREVER, GUEST_BARE_REPO, GUEST_MOOR, GUEST_MOOR_CONFIG, GUEST_NODE, REPO_ROOT, TEST_BASE_TRANSFORM, bootGuest, describeExec, shutdownAllGuests, type Guest } from '../test/e2e/guest';
+import { BUSYBOX_IMAGE, BUSYBOX_SERVE_FOREVER, GUEST_BARE_REPO, GUEST_MOOR, GUEST_NODE, REPO_ROOT, TEST_BASE_TRANSFORM, bootGuest, describeExec, prepareMoorHost, shutdownAllGuests, type Guest } from '../test/e2e/guest';
 import { buildBundle } from '../test/e2e/host-proc';
 import type { PassProfileReport } from '../daemon/pass/profile';
 
@@ -100,9 +100,7 @@ async function main(): Promise<void> {
 
   const guest: Guest = await bootGuest({ log: say });
   try {
-    await guest.writeFile('/etc/moor/config.toml', GUEST_MOOR_CONFIG);
-    await guest.installTestTransforms();
-    await guest.initBareRepo();
+    await prepareMoorHost(guest);
     for (const [name, body] of Object.entries(FLOOR)) await guest.writeFile(`/root/floor-${name}.sh`, body);
     await guest.run(['git', 'clone', '-q', GUEST_BARE_REPO, '/root/floor-clone']).catch(() => undefined);
 

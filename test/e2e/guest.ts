@@ -557,7 +557,14 @@ exec "$@"
 export async function bootMoorGuest(config: string | undefined = GUEST_MOOR_CONFIG): Promise<Guest> {
   const setup = inject('e2e');
   if (setup.bundleError) throw new Error(`no moor bundle to test: ${setup.bundleError}`);
-  const guest = await bootGuest();
+  return prepareMoorHost(await bootGuest(), config);
+}
+
+/**
+ * A booted guest made ready for moor as the suite and the guest benchmarks use it: its
+ * config (unless undefined), the test transforms, the bare repository it deploys from.
+ */
+export async function prepareMoorHost(guest: Guest, config: string | undefined = GUEST_MOOR_CONFIG): Promise<Guest> {
   if (config !== undefined) await guest.writeFile('/etc/moor/config.toml', config);
   await guest.installTestTransforms();
   await guest.initBareRepo();
