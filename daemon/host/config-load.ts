@@ -1,6 +1,7 @@
 // Reads /etc/moor/config.toml and config.d/*.toml (name order), validating each file on
 // its own so an error names the file and line it is in, then merging them.
 import { readFile, readdir } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { ConfigError } from '../core/errors';
@@ -36,7 +37,7 @@ export async function loadConfig(opts: LoadConfigOptions = {}): Promise<MoorConf
     parsed.push(parseConfigText(path, text));
     files.push(path);
   }
-  return resolveConfig(mergeConfigFiles(parsed), files);
+  return resolveConfig(mergeConfigFiles(parsed), files, { hostname: hostname() });
 }
 
 /** Parses and validates one file's text; throws ConfigError with file, line and key. */

@@ -1,10 +1,11 @@
 import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig, parseConfigText } from '../../daemon/host/config-load';
 import { ConfigError } from '../../daemon/core/errors';
 import { findKeyLine } from '../../daemon/core/config/key-line';
+import { hostNameOf } from '../../daemon/core/config/resolve';
 
 const dirs: string[] = [];
 function configDir(files: Record<string, string>): string {
@@ -99,6 +100,27 @@ describe('config', () => {
     }
     expect(configErrorOf(() => parseConfigText('c.toml', '[metrics]\ntextfile = "moor.prom"\n')).key).toBe('metrics.textfile');
     expect(configErrorOf(() => parseConfigText('c.toml', '[metrics]\ntextfile = "/var/lib/moor.txt"\n')).message).toContain('.prom');
+  });
+
+  it('[host] and [fleet]: the machine\'s short host name by default, labels, a ring and the ring before it', async () => {
+    const defaults = await loadConfig({ file: join(configDir({}), 'config.toml') });
+    expect(defaults.host).toEqual({ name: hostNameOf(hostname()), labels: {} });
+    expect(defaults.fleet).toEqual({ publish: false, ring: 'default' });
+    expect(hostNameOf('Web-01.Example.COM')).toBe('web-01');
+    expect(hostNameOf('under_score')).toBe('under-score');
+    expect(hostNameOf('')).toBe('localhost');
+    const dir = configDir({
+      'config.toml': '[host]\nname = "alpha"\nlabels = { zone = "eu-1", tier = "web" }\n[fleet]\npublish = true\nring = "main"\nafter = "canary"\n',
+    });
+    const c = await loadConfig({ file: join(dir, 'config.toml') });
+    expect(c.host).toEqual({ name: 'alpha', labels: { zone: 'eu-1', tier: 'web' } });
+    expect(c.fleet).toEqual({ publish: true, ring: 'main', after: 'canary' });
+    // A name reaches git ref names and spec values: nothing but plain characters.
+    for (const bad of ['Alpha', 'a/b', 'a..b', '-a', 'a\\nb']) expect(configErrorOf(() => parseConfigText('c.toml', `[host]\nname = "${bad}"\n`)).key).toBe('host.name');
+    expect(configErrorOf(() => parseConfigText('c.toml', '[host]\nlabels = { zone = "eu\\n[Service]" }\n')).key).toBe('host.labels.zone');
+    expect(configErrorOf(() => parseConfigText('c.toml', '[host]\nlabels = { "Bad Key" = "x" }\n')).message).toContain('label key');
+    const self = configDir({ 'config.toml': '[fleet]\nring = "canary"\nafter = "canary"\n' });
+    await expect(loadConfig({ file: join(self, 'config.toml') })).rejects.toThrow(/own ring/);
   });
 
   it('refuses a newline or control character in a source key, naming the key and line (git config injection)', () => {

@@ -1,5 +1,5 @@
 // Turns the merged file content into the full config with every default filled in.
-import type { ConfigFile, MoorConfig, NotifyConfig } from './schema';
+import { HOST_NAME_PATTERN, type ConfigFile, type MoorConfig, type NotifyConfig } from './schema';
 import type { Policy } from '../policy';
 import { DEFAULT_REPO_BUDGET } from '../repo-budget';
 import { defaultTrustMode } from '../trust';
@@ -7,10 +7,20 @@ import { ConfigError } from '../errors';
 
 export const DEFAULT_CONFIG_FILE = '/etc/moor/config.toml';
 
-export function resolveConfig(merged: ConfigFile, files: string[]): MoorConfig {
+/** What the config's defaults come from on this machine (read by host/config-load.ts). */
+export interface MachineFacts {
+  /** The kernel's host name (os.hostname()). */
+  hostname?: string;
+}
+
+export function resolveConfig(merged: ConfigFile, files: string[], machine: MachineFacts = {}): MoorConfig {
   if (merged.trust?.mode === 'require' && !merged.trust.allowed_signers && !merged.trust.gpg_keyring) {
     // With no signer every commit would be refused: a pass could never deploy anything.
     throw new ConfigError(files.at(-1) ?? DEFAULT_CONFIG_FILE, 'trust.mode = "require" needs trust.allowed_signers or trust.gpg_keyring (no signer would accept any commit)', undefined, 'trust.mode');
+  }
+  if (merged.fleet?.after !== undefined && merged.fleet.after === (merged.fleet.ring ?? DEFAULT_RING)) {
+    // A ring waiting for itself would never take a commit no host of it has taken.
+    throw new ConfigError(files.at(-1) ?? DEFAULT_CONFIG_FILE, `fleet.after = "${merged.fleet.after}" names this host's own ring; it must name the ring before it (canary hosts set none)`, undefined, 'fleet.after');
   }
   const stateDir = merged.state_dir ?? '/var/lib/moor';
   return {
@@ -83,8 +93,27 @@ export function resolveConfig(merged: ConfigFile, files: string[]): MoorConfig {
       ...(merged.metrics?.listen !== undefined ? { listen: merged.metrics.listen } : {}),
       ...(merged.metrics?.textfile !== undefined ? { textfile: merged.metrics.textfile } : {}),
     },
+    host: { name: merged.host?.name ?? hostNameOf(machine.hostname), labels: merged.host?.labels ?? {} },
+    fleet: {
+      publish: merged.fleet?.publish ?? false,
+      ring: merged.fleet?.ring ?? DEFAULT_RING,
+      ...(merged.fleet?.after !== undefined ? { after: merged.fleet.after } : {}),
+    },
     files,
   };
+}
+
+/** The ring of a host whose config names none. */
+export const DEFAULT_RING = 'default';
+
+/**
+ * The machine's host name as a fleet name: up to the first dot, lower-cased, anything
+ * else a host name cannot hold made "-". An unusable one is "localhost": `host.name`
+ * then has to be set for a fleet.
+ */
+export function hostNameOf(hostname: string | undefined): string {
+  const short = (hostname ?? '').split('.')[0]!.toLowerCase().replace(/[^a-z0-9-]/g, '-').replace(/^-+|-+$/g, '').slice(0, 63).replace(/-+$/, '');
+  return HOST_NAME_PATTERN.test(short) ? short : 'localhost';
 }
 
 function resolvePolicy(p: NonNullable<ConfigFile['policy']>): Policy {
@@ -126,7 +155,7 @@ function resolveNotify(n: ConfigFile['notify'], files: string[]): { notify?: Not
   };
 }
 
-const TABLES = new Set(['source', 'schedule', 'timeouts', 'apply', 'removal', 'gc', 'users', 'control', 'policy', 'trust', 'secrets', 'notify', 'metrics']);
+const TABLES = new Set(['source', 'schedule', 'timeouts', 'apply', 'removal', 'gc', 'users', 'control', 'policy', 'trust', 'secrets', 'notify', 'metrics', 'host', 'fleet']);
 
 /** Later files win key by key; the config's tables merge, every other value is replaced. */
 export function mergeConfigFiles(files: ConfigFile[]): ConfigFile {

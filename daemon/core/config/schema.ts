@@ -96,6 +96,22 @@ const notifyTable = z.strictObject({
   retries: z.number().int().min(0).max(10).optional(),
 });
 
+// A host's name and labels reach git ref names (moor-status/<name>), spec values
+// ({{host}}, {{label.KEY}}) and the fleet view: one line of plain characters each.
+export const HOST_NAME_PATTERN = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+export const LABEL_KEY_PATTERN = /^[a-z0-9]([a-z0-9_.-]{0,61}[a-z0-9])?$/;
+export const LABEL_VALUE_PATTERN = /^[A-Za-z0-9_.:@/+-]{0,128}$/;
+const hostName = z.string().regex(HOST_NAME_PATTERN, 'a host name: lower-case letters, digits and "-", at most 63 characters');
+const labels = z
+  .record(z.string(), z.string().regex(LABEL_VALUE_PATTERN, 'a label value: letters, digits and _ . : @ / + - (no spaces), at most 128 characters'))
+  .superRefine((record, ctx) => {
+    // Checked here rather than as the record's key schema, whose own message names no rule.
+    for (const key of Object.keys(record)) {
+      if (!LABEL_KEY_PATTERN.test(key)) ctx.addIssue({ code: 'custom', path: [key], message: 'a label key: lower-case letters, digits, "_", "." and "-"' });
+    }
+  });
+const ringName = z.string().regex(HOST_NAME_PATTERN, 'a ring name: lower-case letters, digits and "-"');
+
 export const configFileSchema = z.strictObject({
   log_level: z.enum(['debug', 'info', 'warn', 'error']).optional(),
   user_prefix: z.string().regex(new RegExp(`${USER_NAME_PATTERN.source}|^$`), 'empty or a user-name prefix').max(16).optional(),
@@ -178,6 +194,19 @@ export const configFileSchema = z.strictObject({
     })
     .optional(),
   notify: notifyTable.optional(),
+  host: z
+    .strictObject({
+      name: hostName.optional(),
+      labels: labels.optional(),
+    })
+    .optional(),
+  fleet: z
+    .strictObject({
+      publish: z.boolean().optional(),
+      ring: ringName.optional(),
+      after: ringName.optional(),
+    })
+    .optional(),
   metrics: z
     .strictObject({
       listen: listenAddress.optional(),
@@ -242,6 +271,16 @@ export interface MoorConfig {
   notify?: NotifyConfig;
   /** Prometheus metrics beyond the control socket's GET /metrics: a TCP listener, a node_exporter textfile; both off unless set. */
   metrics: { listen?: { host: string; port: number }; textfile?: string };
+  /**
+   * Who this host is in a fleet (docs/fleet.md): its name (default the machine's host name,
+   * up to the first dot, lower-cased) and labels.
+   */
+  host: { name: string; labels: Record<string, string> };
+  /**
+   * Staged rollout and the fleet view: whether this host pushes its status to
+   * `moor-status/<name>`, its ring, and the ring whose healthy commits it waits for.
+   */
+  fleet: { publish: boolean; ring: string; after?: string };
   /** The files the config was read from, in merge order. */
   files: string[];
 }
