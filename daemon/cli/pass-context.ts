@@ -3,7 +3,7 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { MoorConfig } from '../core/config/schema';
-import { createHostOps } from '../pass/host-ops';
+import { realHostOps } from '../pass/host-ops';
 import type { PassContext } from '../pass/context';
 import { PassProfile, profiledRunner } from '../pass/profile';
 import { systemClock } from '../host/clock';
@@ -27,7 +27,7 @@ export async function withPassLock<T>(config: MoorConfig, opts: { wait: boolean;
     const log = createLogger(config.logLevel);
     const profile = opts.profile ? new PassProfile(log) : undefined;
     const runner = profile ? profiledRunner(new ExecaRunner(), profile) : new ExecaRunner();
-    const host = createHostOps(runner, config, { clock: systemClock });
+    const host = realHostOps(config, systemClock, runner);
     return await fn({ config, host, store, log, timings, ...(profile ? { profile } : {}) });
   } finally {
     await lock.release();

@@ -6,8 +6,7 @@ import { UsageError } from '../core/errors';
 import { liveUnitsText } from '../core/live-units';
 import { formatUnitLogLine } from '../core/unit-log';
 import { systemClock } from '../host/clock';
-import { ExecaRunner } from '../host/exec';
-import { createHostOps } from '../pass/host-ops';
+import { realHostOps } from '../pass/host-ops';
 import { isRoot, liveStatusReport } from '../state/live-status';
 import { driftOf, statusExitCode, type DaemonInfo, type StatusReport, type WorkloadStatus } from '../state/reports';
 import { workloadDetail, type WorkloadDetail } from '../state/workload-detail';
@@ -128,7 +127,7 @@ export function registerStatus(program: Command, setExit: SetExit): void {
     .option('--no-daemon', 'read the state in this process even when a moor daemon answers on the control socket')
     .action(async (workload: string | undefined, opts: { json?: boolean; daemon?: boolean }, cmd: Command) => {
       const config = await configFrom(cmd);
-      const host = createHostOps(new ExecaRunner(), config, { clock: systemClock });
+      const host = realHostOps(config, systemClock);
       const report =
         (opts.daemon !== false ? await statusViaDaemon<StatusReport>(config) : undefined) ??
         (await liveStatusReport(await openStoreReadOnly(config), host, { root: isRoot() }));

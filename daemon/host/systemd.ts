@@ -2,7 +2,8 @@
 // workload's user manager. The user manager is reached by running
 //   systemctl --user ...
 // as the user (host/as-user.ts: a scope of the user's slice, a clean environment), which
-// talks to the manager's private socket under /run/user/UID/systemd/. The shorter
+// talks to the manager's private socket under /run/user/UID/systemd/. Reading unit states,
+// the most frequent question, goes to that socket directly over D-Bus (host/user-bus.ts). The shorter
 // `systemctl --user -M USER@` needs machined and a user D-Bus session, which minimal hosts
 // lack, so it is not used.
 import { HostError } from '../core/errors';
@@ -13,6 +14,7 @@ import { unitLogLines, type UnitLogLine } from '../core/unit-log';
 import { runAsUser, userSlice, type UserRef } from './as-user';
 import { commandError, mustSucceed } from './exec';
 import { readUnitJournal } from './journal';
+import type { UnitStateReader } from './user-bus';
 
 export type { UserRef } from './as-user';
 
@@ -108,6 +110,11 @@ export interface UserManagerOptions {
   /** Bound for a blocking start/restart; first starts may pull images. */
   startTimeoutMs?: number;
   generatorPath?: string;
+  /**
+   * Reads unit states over D-Bus (host/user-bus.ts) where the manager answers; `show`
+   * falls back to `systemctl --user show` when it does not. Unset: the command path only.
+   */
+  bus?: UnitStateReader;
 }
 
 export interface StartOptions {
@@ -118,6 +125,7 @@ export class UserManager {
   private readonly timeoutMs: number;
   private readonly startTimeoutMs: number;
   private readonly generatorPath: string;
+  private readonly bus: UnitStateReader | undefined;
 
   constructor(
     private readonly runner: CommandRunner,
@@ -126,6 +134,7 @@ export class UserManager {
     this.timeoutMs = options.timeoutMs ?? 60_000;
     this.startTimeoutMs = options.startTimeoutMs ?? 300_000;
     this.generatorPath = options.generatorPath ?? QUADLET_USER_GENERATOR;
+    this.bus = options.bus;
   }
 
   private systemctl(who: UserRef, args: readonly string[], timeoutMs = this.timeoutMs) {
@@ -165,6 +174,12 @@ export class UserManager {
     if (units.length === 0) return new Map();
     // Id is always asked for, so each block is checked against the unit it is paired with.
     const wanted = props.includes('Id') ? props : ['Id', ...props];
+    if (this.bus) {
+      // Any failure of the bus (no socket yet, a manager restarting, an answer moor cannot
+      // read) is answered by systemctl, whose own failure is then the error.
+      const read = await this.bus.show(who.uid, units, wanted).catch(() => undefined);
+      if (read) return read;
+    }
     const result = mustSucceed(await this.systemctl(who, ['show', '-p', wanted.join(','), ...units]));
     try {
       return parseUnitStatuses(units, result.stdout);

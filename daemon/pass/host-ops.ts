@@ -14,6 +14,8 @@ import { UserAccounts } from '../host/users';
 import { PodmanSecrets } from '../host/secrets';
 import type { UserRef } from '../host/as-user';
 import type { WriteFilesResult } from '../host/write-files-payload';
+import { ExecaRunner } from '../host/exec';
+import { UserBus, type UnitStateReader } from '../host/user-bus';
 
 export interface HostOps {
   users: UserAccounts;
@@ -44,7 +46,20 @@ export interface HostOpsOptions {
   readFile?: (path: string) => Promise<string>;
   /** What a path is, not following a symlink; a seam for tests. */
   pathKind?: PathKindOf;
+  /** Reads user units' states over D-Bus; the real host's (realHostOps) has one, a fake host none. */
+  userBus?: UnitStateReader;
 }
+
+/** The host operations of this machine: real commands, and unit states over D-Bus. */
+export function realHostOps(config: MoorConfig, clock: Clock, runner: CommandRunner = new ExecaRunner()): HostOps {
+  return createHostOps(runner, config, { clock, userBus: new UserBus({ timeoutMs: Math.min(config.timeouts.commandMs, USER_BUS_TIMEOUT_MS) }) });
+}
+
+/**
+ * A manager answers over D-Bus in milliseconds; one that does not within this is asked
+ * through systemctl instead, under the full command bound.
+ */
+const USER_BUS_TIMEOUT_MS = 10_000;
 
 export function createHostOps(runner: CommandRunner, config: MoorConfig, opts: HostOpsOptions): HostOps {
   const t = config.timeouts;
@@ -54,7 +69,7 @@ export function createHostOps(runner: CommandRunner, config: MoorConfig, opts: H
     users: new UserAccounts(runner, { timeoutMs: t.commandMs, sleep, idRange: config.users, ...(opts.readFile ? { readFile: opts.readFile } : {}) }),
     logind: new Logind(runner, { timeoutMs: t.commandMs }),
     system: new SystemManager(runner, { timeoutMs: t.commandMs, readyTimeoutMs: t.userManagerMs, sleep }),
-    userManager: new UserManager(runner, { timeoutMs: t.commandMs, startTimeoutMs: t.healthMs }),
+    userManager: new UserManager(runner, { timeoutMs: t.commandMs, startTimeoutMs: t.healthMs, ...(opts.userBus ? { bus: opts.userBus } : {}) }),
     writeFiles: (request) => writeUserFiles(runner, request, selfCommand, { timeoutMs: t.commandMs }),
     preparePodmanUserNamespace: (who) => preparePodmanUserNamespace(runner, who, { timeoutMs: t.commandMs }),
     leftovers: new Leftovers(runner, opts.clock, {

@@ -13,7 +13,7 @@ import { systemClock } from '../host/clock';
 import { createLogger, type LogSink, type Logger } from '../host/log';
 import { generationRows, type DaemonInfo } from '../state/reports';
 import { isRoot, liveStatusReport } from '../state/live-status';
-import { createHostOps, type HostOps } from '../pass/host-ops';
+import { realHostOps, type HostOps } from '../pass/host-ops';
 import { openStateStore, type StateStore } from '../state/store';
 import { startControlServer, type ControlLimits, type ControlServer } from './control-server';
 import { startMetricsListener, type MetricsListener } from './metrics-listener';
@@ -95,7 +95,7 @@ export class Agent {
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
     const openStore = opts.openStore ?? ((c: MoorConfig, access: { readOnly: boolean }) => openStateStore(c.stateDir, { clock: systemClock, ...access }));
     this.readStore = () => openStore(this.config, { readOnly: true });
-    this.hostFor = opts.executorDeps?.host ?? ((c: MoorConfig) => createHostOps(new ExecaRunner(), c, { clock: systemClock }));
+    this.hostFor = opts.executorDeps?.host ?? ((c: MoorConfig) => realHostOps(c, systemClock));
     const execute =
       opts.execute ?? createPassExecutor({ config: () => this.config, log: this.log, openStore: (c) => openStore(c, { readOnly: false }), ...opts.executorDeps });
     // Announced after the pass has released its lock, in the background (notify-send.ts).

@@ -10,11 +10,10 @@ import { dirname } from 'node:path';
 import type { MoorConfig } from '../core/config/schema';
 import { LockHeldError } from '../core/errors';
 import { systemClock } from '../host/clock';
-import { ExecaRunner } from '../host/exec';
 import { acquirePassLock, type PassLock } from '../host/lock';
 import type { Logger } from '../host/log';
 import { openStateStore, type StateStore } from '../state/store';
-import { createHostOps, type HostOps } from '../pass/host-ops';
+import { realHostOps, type HostOps } from '../pass/host-ops';
 import { runPass, type PassContext, type PassOptions } from '../pass/run-pass';
 import { logPassFailed, logPassFinished, logPassStarted } from '../pass/pass-result';
 import { PassProfile } from '../pass/profile';
@@ -38,7 +37,7 @@ export interface ExecutorDeps {
 
 export function createPassExecutor(deps: ExecutorDeps): (request: PassRequest) => Promise<PassOutcome> {
   const openStore = deps.openStore ?? ((c: MoorConfig) => openStateStore(c.stateDir, { clock: systemClock }));
-  const hostFor = deps.host ?? ((c: MoorConfig) => createHostOps(new ExecaRunner(), c, { clock: systemClock }));
+  const hostFor = deps.host ?? ((c: MoorConfig) => realHostOps(c, systemClock));
   const pass = deps.runPass ?? runPass;
 
   return async (request) => {
