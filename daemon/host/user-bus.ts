@@ -28,6 +28,9 @@ export interface UserBusOptions {
   runtimeDir?: string;
 }
 
+/** How long a request may wait unanswered before the manager is made to read again. */
+const NUDGE_MS = 25;
+
 /** A GetAll answer of a unit is a few kilobytes; nothing a manager says needs more. */
 const MAX_MESSAGE_BYTES = 1024 * 1024;
 
@@ -54,7 +57,17 @@ export class UserBus implements UnitStateReader {
       failed ??= err;
     });
     const deadline = AbortSignal.timeout(this.options.timeoutMs);
+    let nudge: NodeJS.Timeout | undefined;
     try {
+      await connected(bus, deadline);
+      // The manager leaves a request that reaches it in the same read as the client's
+      // closing BEGIN unanswered until more input arrives (seen on systemd 257: most of a
+      // burst of connections stalled). So the requests go out a turn after the handshake,
+      // and while any is unanswered a Peer.Ping every NUDGE_MS makes the manager read again.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      nudge = setInterval(() => {
+        bus.invoke({ destination: 'org.freedesktop.systemd1', path: '/org/freedesktop/systemd1', interface: 'org.freedesktop.DBus.Peer', member: 'Ping' }, { signal: deadline }).catch(() => undefined);
+      }, NUDGE_MS);
       // One GetAll per unit, all sent at once on the one connection: the manager answers
       // them in order, so the whole batch costs about one round trip more than one unit.
       const answers = await Promise.all(
@@ -85,7 +98,35 @@ export class UserBus implements UnitStateReader {
     } catch (err) {
       throw failed ?? err;
     } finally {
+      clearInterval(nudge);
       bus.connection.stream.destroy();
     }
   }
+}
+
+/** Resolves once the handshake is done; rejects on a connection error or at the deadline. */
+function connected(bus: ReturnType<typeof dbus.createClient>, deadline: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const fail = (err: unknown) => {
+      cleanup();
+      reject(err instanceof Error ? err : new Error(String(err)));
+    };
+    const done = () => {
+      cleanup();
+      resolve();
+    };
+    const abort = () => fail(deadline.reason);
+    const closed = () => fail(new Error('the manager closed the connection'));
+    const cleanup = () => {
+      bus.connection.off('connect', done);
+      bus.connection.off('error', fail);
+      bus.connection.off('close', closed);
+      deadline.removeEventListener('abort', abort);
+    };
+    if (deadline.aborted) return abort();
+    bus.connection.once('connect', done);
+    bus.connection.once('error', fail);
+    bus.connection.once('close', closed);
+    deadline.addEventListener('abort', abort);
+  });
 }

@@ -56,6 +56,8 @@ export interface BootOptions {
   moorBundle?: string | false;
   /** More read-only binds, host path → guest path. */
   bindReadOnly?: Record<string, string>;
+  /** Read-write binds, host path → guest path: a directory several guests share (a fleet's repository). */
+  bind?: Record<string, string>;
   bootTimeoutMs?: number;
   log?: (msg: string) => void;
 }
@@ -595,6 +597,7 @@ export async function bootGuest(options: BootOptions = {}): Promise<Guest> {
     if (existsSync(dgram)) binds.push(`--bind-ro=${realpathSync(dgram)}:${dirname(GUEST_MOOR)}/unix-dgram.node`);
   }
   for (const [host, guest] of Object.entries(options.bindReadOnly ?? {})) binds.push(`--bind-ro=${host}:${guest}`);
+  for (const [host, guest] of Object.entries(options.bind ?? {})) binds.push(`--bind=${host}:${guest}`);
   // Rootless Podman's pasta and fuse-overlayfs want these; bound only when the host has them.
   for (const dev of ['/dev/net/tun', '/dev/fuse']) if (existsSync(dev)) binds.push(`--bind=${dev}`);
 
