@@ -8,7 +8,7 @@ import { targetPath } from '../core/deploy-layout';
 import { secretName } from '../core/secrets';
 import { formatProblem, type Problem } from '../core/problem';
 import { renderFile } from '../core/render';
-import { groupsWithTransforms, type Identity } from '../core/transforms';
+import { groupsWithTransforms, type HostIdentity, type Identity } from '../core/transforms';
 import { UsageError } from '../core/errors';
 import { ExitCode } from '../core/exit-codes';
 import { safeLines, safeText } from '../core/safe-text';
@@ -68,7 +68,7 @@ export function registerRender(program: Command, setExit: SetExit): void {
         throw new UsageError(`${rel} belongs to no workload of ${root}`);
       }
       const repoFile = filesFor(workload)[0]!;
-      const identity = await identityFor(workload);
+      const identity = await identityFor(workload, config.host);
       const rendered = renderFile(repoFile, workload, transforms.set, identity);
       // Of the tree's problems, those that make this file's render wrong.
       const relevant = treeProblems(discovery, transforms.set, transforms.problems).filter(
@@ -110,12 +110,12 @@ function guessRoot(abs: string, groups: Set<string>): string {
 }
 
 /** The real uid and home when the workload's user exists on this host. */
-async function identityFor(w: { name: string; user: string }): Promise<Identity> {
+async function identityFor(w: { name: string; user: string }, host: HostIdentity): Promise<Identity> {
   try {
     const entry = await new UserAccounts(new ExecaRunner(), { timeoutMs: 5_000 }).lookupUser(w.user);
-    if (entry) return { name: w.name, user: w.user, uid: entry.uid, home: entry.home };
+    if (entry) return { name: w.name, user: w.user, uid: entry.uid, home: entry.home, host: host.name, labels: host.labels };
   } catch {
     // No getent (a CI container): fall back to the specifiers.
   }
-  return specifierIdentity(w);
+  return specifierIdentity(w, host);
 }
