@@ -7,7 +7,7 @@ import { discover } from '../discovery';
 import type { Problem } from '../problem';
 import type { DiscoveryOptions, TreeEntry, Workload } from '../types';
 import { FLEET_MANIFEST, manifestProblem, parseFleetManifest, type FleetManifest } from './manifest';
-import { hostFolders, hostInManifest, HOSTS_DIR, overlayHostFolder, roleGives } from './slice';
+import { hostFolders, HOSTS_DIR, overlayHostFolder, roleGives } from './slice';
 
 /** The manifest of the scanned tree: none (a single-host repository), or its problems. */
 export function readFleetManifest(entries: readonly TreeEntry[]): { manifest?: FleetManifest; problems: Problem[] } {
@@ -67,16 +67,12 @@ export function fleetLayoutProblems(entries: readonly TreeEntry[], manifest: Fle
 }
 
 /**
- * Workloads no host of the manifest is given (by a role, by its group's role, or by its
- * host folder): `moor check` reports them, a pass does not, since they run nowhere.
+ * Workloads no role names (by name or by group) and no host folder holds: forgotten
+ * rather than parked. `moor check` reports them, a pass does not, since they run nowhere.
  */
 export function unassignedWorkloads(manifest: FleetManifest, known: FleetWorkloads): Problem[] {
-  const given = (w: FleetWorkloads['workloads'][number]) =>
-    w.folder !== undefined ||
-    manifest.hosts.some((h) => {
-      const roles = hostInManifest(manifest, { name: h.name, labels: {} }).roles;
-      return roleGives(manifest.roles.filter((r) => roles.includes(r.name)), w);
-    });
+  // Named by any role, even one no host has: that parks a workload on purpose.
+  const given = (w: FleetWorkloads['workloads'][number]) => w.folder !== undefined || roleGives(manifest.roles, w);
   const problems: Problem[] = [];
   for (const name of new Set(known.workloads.map((w) => w.name))) {
     const all = known.workloads.filter((w) => w.name === name);
@@ -85,7 +81,7 @@ export function unassignedWorkloads(manifest: FleetManifest, known: FleetWorkloa
     problems.push({
       path: FLEET_MANIFEST,
       code: 'unassigned-workload',
-      message: `workload ${name} is given to no host: no role of any host names it${group !== undefined ? ` or its group ${group}` : ''}`,
+      message: `workload ${name} is given to no host: no role names it${group !== undefined ? ` or its group ${group}` : ''}, and no host folder holds it`,
       hint: 'put it in a role a host has, or in a role no host has to park it on purpose',
       workload: name,
     });

@@ -48,7 +48,14 @@ const NAME_RULE = 'lower-case letters, digits and "-", starting and ending with 
 
 /** A problem of fleet.toml at the line of `key` (a path of table and key names). */
 export function manifestProblem(text: string, key: readonly string[], code: string, message: string, hint: string): Problem {
-  const line = findKeyLine(text, key);
+  // A table's own header (`[hosts.alpha]`) before the first key inside it.
+  const header = text.split(/\r?\n/).findIndex((l) => {
+    const m = /^\s*\[\s*([^\]]+?)\s*\]/.exec(l);
+    const path = m?.[1]!.split('.').map((s) => s.trim().replace(/^(["'])(.*)\1$/, '$2'));
+    return path !== undefined && path.length >= key.length && key.every((k, i) => path[i] === k);
+  });
+  const found = findKeyLine(text, key);
+  const line = header >= 0 && (found === undefined || header + 1 < found) ? header + 1 : found;
   return { path: FLEET_MANIFEST, ...(line !== undefined ? { line } : {}), code, message, hint };
 }
 
