@@ -144,3 +144,24 @@ describe('moor check on a fleet', () => {
     expect(out.workloads.map((w) => w.name)).toEqual(['db', 'web']);
   });
 });
+
+describe('moor render on a fleet', () => {
+  const dir = repo({ ...good, 'hosts/beta/db.container': container('localhost/db:beta') });
+  const render = (file: string, ...args: string[]) => runMoor([...base, 'render', join(dir, file), '--repo', dir, '--transforms', transforms, ...args]);
+
+  it('renders a shared spec for the host --host names, with its name and the manifest\'s labels', () => {
+    const r = render('web.container', '--host', 'alpha');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('Environment=ZONE=eu-1 HOST=alpha');
+  });
+
+  it('renders a file of hosts/NAME/ for NAME, and says so when a shared file is replaced there', () => {
+    const own = render('hosts/beta/db.container', '--json');
+    expect(own.code).toBe(0);
+    expect(JSON.parse(own.stdout)).toMatchObject({ file: 'hosts/beta/db.container', workload: 'db', identity: { host: 'beta', labels: { zone: 'us-1' } } });
+    const shared = render('db.container', '--host', 'beta');
+    expect(shared.stdout).toContain('Image=localhost/db:beta');
+    expect(shared.stderr).toContain('host beta has its own hosts/beta/db.container');
+    expect(render('hosts/beta/db.container', '--host', 'alpha').code).toBe(2);
+  });
+});
