@@ -130,6 +130,17 @@ describe('the layout as a whole', () => {
     expect(fleetLayoutProblems(TREE, more, fleetWorkloads(TREE, more, opts))).toEqual([]);
   });
 
+  it('reads a folder\'s file beside a shared spec as discovery does: a pod member or a .kube of a container is no workload', () => {
+    const tree = [...TREE, file('shop.pod', '[Pod]\n'), file('hosts/beta/shop-web.container', spec('x')), file('hosts/beta/web-extra.kube', '[Kube]\nYaml=x.yaml\n')];
+    const m2 = manifest(`${FLEET}\n[roles.x]\nworkloads = ["shop-web", "web-extra", "shop"]\n`);
+    const known = fleetWorkloads(tree, m2, opts);
+    expect(known.workloads.filter((w) => w.folder === 'beta').map((w) => w.name).sort()).toEqual(['only-beta', 'web']);
+    expect(fleetLayoutProblems(tree, m2, known).map((p) => p.message)).toEqual([
+      'role x names workload "shop-web", which the repository does not hold',
+      'role x names workload "web-extra", which the repository does not hold',
+    ]);
+  });
+
   it('refuses a folder of a host the manifest does not name, and a file directly in hosts/', () => {
     const tree = [...TREE, file('hosts/gamma/web.container', spec('x')), file('hosts/notes.txt', 'x'), file('hosts/.gitkeep', ''), file('hosts/README.md', 'x')];
     expect(fleetLayoutProblems(tree, m, fleetWorkloads(tree, m, opts)).map((p) => [p.code, p.path])).toEqual([

@@ -5,6 +5,8 @@
 import { isUnitKind, type DiscoveryOptions, type GroupInfo, type TreeEntry, type Workload } from '../types';
 import { sortProblems, type Problem } from '../problem';
 import { walkEntries } from './walk';
+
+export { MOORIGNORE } from './ignores';
 import { buildWorkloads } from './attach';
 import { sectionProblems } from '../unit-sections';
 import { parseUnit } from '../unit-file';

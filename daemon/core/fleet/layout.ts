@@ -3,7 +3,7 @@
 // are whole-tree problems, the same on every host, so no host deploys from a manifest
 // another host would read differently. Which workloads no host is given is judged only
 // by `moor check` (unassignedWorkloads): it harms no host.
-import { discover } from '../discovery';
+import { discover, MOORIGNORE } from '../discovery';
 import type { Problem } from '../problem';
 import type { DiscoveryOptions, TreeEntry, Workload } from '../types';
 import { FLEET_MANIFEST, manifestProblem, parseFleetManifest, type FleetManifest } from './manifest';
@@ -26,7 +26,12 @@ export interface FleetWorkloads {
   groups: Set<string>;
 }
 
-/** What the shared tree and each named host's folder hold, discovered once each. */
+/**
+ * What the shared tree and each named host's folder hold. The shared tree is discovered
+ * once; a folder with the few shared specs its own could extend (a pod member, a `.kube`
+ * beside a container), so a fleet of many folders does not cost a discovery of the whole
+ * tree per host. Only names and groups are taken: problems are each host's pass's.
+ */
 export function fleetWorkloads(entries: readonly TreeEntry[], manifest: FleetManifest, opts: DiscoveryOptions): FleetWorkloads {
   const shared = discover(overlayHostFolder(entries, '').entries, opts);
   const workloads: FleetWorkloads['workloads'] = shared.workloads.map((w) => pick(w));
@@ -34,12 +39,18 @@ export function fleetWorkloads(entries: readonly TreeEntry[], manifest: FleetMan
   const { folders } = hostFolders(entries);
   for (const h of manifest.hosts.filter((x) => folders.has(x.name))) {
     const { entries: overlaid, fromFolder } = overlayHostFolder(entries, h.name);
-    const d = discover(overlaid, opts);
+    const own = [...fromFolder].filter((p) => SPEC.test(p)).map(stemOf);
+    const extended = (path: string) => SPEC.test(path) && own.some((s) => s.startsWith(`${stemOf(path)}-`) || s.startsWith(`${stemOf(path)}.`));
+    const d = discover(overlaid.filter((e) => fromFolder.has(e.path) || e.path === MOORIGNORE || extended(e.path)), opts);
     for (const g of d.groups) groups.add(g.name);
     for (const w of d.workloads) if (fromFolder.has(w.spec.path)) workloads.push({ ...pick(w), folder: h.name });
   }
   return { workloads, groups };
 }
+
+/** The files that can be a workload's own spec. */
+const SPEC = /\.(container|pod|kube)$/;
+const stemOf = (path: string) => path.slice(path.lastIndexOf('/') + 1).replace(SPEC, '');
 
 const pick = (w: Workload) => ({ name: w.name, ...(w.group !== undefined ? { group: w.group } : {}) });
 
