@@ -172,6 +172,17 @@ describe('a host folder laid over the shared tree', () => {
   });
 });
 
+describe('ignores in a fleet', () => {
+  it('apply the root .moorignore to the tree a host sees, its folder\'s files included', () => {
+    const m = manifest('[hosts.beta]\nroles = ["web"]\n[roles.web]\nworkloads = ["web"]\n');
+    const tree = [file('fleet.toml', m.text), file('.moorignore', '*.bak\n'), file('web.container', spec('x')), file('hosts/beta/web.bak', 'old'), file('hosts/beta/notes.md', 'x')];
+    const slice = sliceFor(tree, m, { name: 'beta', labels: {} });
+    const d = discover(slice.entries, opts);
+    expect(d.problems).toEqual([]);
+    expect(d.workloads.map((w) => [w.name, w.companions.length])).toEqual([['web', 0]]);
+  });
+});
+
 describe('sliceFor', () => {
   const m = manifest(FLEET);
   const names = (host: string, labels: Record<string, string> = {}) => {
