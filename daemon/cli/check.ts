@@ -4,6 +4,9 @@ import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { HostError, UsageError, ValidationError } from '../core/errors';
 import { discover } from '../core/discovery';
+import { FLEET_MANIFEST, fleetLayoutProblems, fleetWorkloads, readFleetManifest, sliceFor, unassignedWorkloads, type HostSlice } from '../core/fleet';
+import { HOST_NAME_PATTERN, LABEL_KEY_PATTERN, LABEL_VALUE_PATTERN, type MoorConfig } from '../core/config/schema';
+import type { DiscoveryOptions, TreeEntry } from '../core/types';
 import { validateTree, type RenderedWorkload } from '../core/desired';
 import { secretName } from '../core/secrets';
 import { decryptSecrets } from '../host/secrets';
@@ -20,12 +23,34 @@ import { configFrom, type SetExit } from './common';
 import { emit } from './output';
 import { formatCommitVerdict, verifyCommit, type CommitVerdict, type VerifyCommitOptions } from './verify-commit';
 
+interface CheckedWorkload {
+  name: string;
+  user: string;
+  files: string[];
+  units: string[];
+  valid: boolean;
+}
+
+/** One host of a fleet repository: its slice, rendered with its name and labels. */
+interface CheckedHost {
+  name: string;
+  roles: readonly string[];
+  labels: Readonly<Record<string, string>>;
+  workloads: CheckedWorkload[];
+  /** Problems of this host alone (those of every host are the result's own). */
+  problems: Problem[];
+}
+
 interface CheckResult {
   ok: boolean;
   dir: string;
   transforms: string;
-  workloads: { name: string; user: string; files: string[]; units: string[]; valid: boolean }[];
+  /** A fleet: every workload once, valid when valid on every host checked that deploys it. */
+  workloads: CheckedWorkload[];
+  /** A fleet: the problems of the whole tree, said once; each host's own are under `hosts`. */
   problems: Problem[];
+  /** Only for a repository with fleet.toml: each host checked. */
+  hosts?: CheckedHost[];
   /** What could not be checked here. */
   notes: string[];
   /** --verify-commit: whether a host in trust mode require would accept the commit. */
@@ -39,11 +64,13 @@ export function registerCheck(program: Command, setExit: SetExit): void {
     .argument('<dir>', 'the checkout to validate')
     .option('--transforms <dir>', 'transforms directory (default: transforms_dir of the config)')
     .option('--identity <file>', "an age identity file: each secret (.age) must also decrypt with it")
+    .option('--host <name>', 'with fleet.toml: check this host\'s slice only (default: every host it names); else the name {{host}} stands for')
+    .option('--label <key=value>', 'a label of the host checked, beyond the labels fleet.toml gives it (repeatable)', collectLabel, {})
     .option('--json', 'print the result as JSON')
     .option('--verify-commit <rev>', 'also check that commit REV of the repository is signed by an allowed signer, as a host in trust mode require does (exit 4 if not)')
     .option('--allowed-signers <file>', 'with --verify-commit: an SSH allowed-signers file (default: trust.allowed_signers of the config)')
     .option('--gpg-keyring <dir>', 'with --verify-commit: a directory of OpenPGP public keys (default: trust.gpg_keyring of the config)')
-    .action(async (dir: string, opts: { transforms?: string; identity?: string; json?: boolean } & Partial<VerifyCommitOptions>, cmd: Command) => {
+    .action(async (dir: string, opts: CheckOptions, cmd: Command) => {
       const config = await configFrom(cmd);
       const root = resolve(dir);
       if (!statSync(root, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`${dir}: not a directory`);
@@ -60,45 +87,166 @@ export function registerCheck(program: Command, setExit: SetExit): void {
         emit(opts, result, (r) => human(r, true));
         return setExit(exitOf(result));
       }
-      const discovery = discover(entries, { userPrefix: config.userPrefix, maxFileBytes: config.maxFileBytes, reservedNames: config.reservedNames });
       const transforms = await loadTransformsDir(transformsDir);
-      const checked = validateTree(discovery, transforms.set, transforms.problems, config.protectedUsers, config.policy);
+      const discoveryOptions = { userPrefix: config.userPrefix, maxFileBytes: config.maxFileBytes, reservedNames: config.reservedNames };
+      if (opts.host !== undefined && !HOST_NAME_PATTERN.test(opts.host)) throw new UsageError(`--host ${JSON.stringify(opts.host)}: not a host name (lower-case letters, digits and "-")`);
+      const fleet = readFleetManifest(entries);
       const notes: string[] = [];
-      for (const w of checked.workloads) {
-        if (w.problems.length > 0) continue;
-        const spec = discovery.workloads.find((d) => d.name === w.name)!.spec.path;
-        const taken = await groupTaken(w.user, config.timeouts.commandMs);
-        if (taken === 'unknown') {
-          notes.push('note: getent is not available here: workload names were not checked against the groups of this host');
-          break;
-        }
-        if (taken) w.problems.push(existingGroupProblem(spec, w.name, w.user));
+      const lookups = new GroupLookups(config.timeouts.commandMs, notes);
+      const common = { transforms, config, identity: opts.identity, lookups };
+      let result: CheckResult;
+      if (fleet.manifest === undefined && fleet.problems.length === 0) {
+        // A single-host repository: the whole tree, for this host's name and labels.
+        const host = { name: opts.host ?? config.host.name, labels: { ...config.host.labels, ...opts.label } };
+        const one = await checkSlice(entries, sliceFor(entries, undefined, host), discoveryOptions, common);
+        // A transform for a group this repository lacks applies to nothing: said here, where
+        // the repository and the host's transforms meet, not by a pass.
+        const unused = unusedTransforms(transforms.set, one.groups);
+        const problems = sortProblems([...one.problems, ...unused]);
+        result = { ok: problems.length === 0, dir: root, transforms: transformsDir, workloads: one.workloads, problems, notes };
+      } else {
+        const checked = await checkFleet(entries, fleet, opts, discoveryOptions, common);
+        result = { ok: checked.ok, dir: root, transforms: transformsDir, workloads: checked.workloads, problems: checked.problems, notes, hosts: checked.hosts };
       }
-      if (opts.identity !== undefined) {
-        for (const w of checked.workloads) w.problems.push(...(await undecryptable(w, resolve(opts.identity))));
-      }
-      // A transform for a group this repository lacks applies to nothing: said here, where
-      // the repository and the host's transforms meet, not by a pass.
-      const unused = unusedTransforms(transforms.set, discovery.groups.map((g) => g.name));
-      const problems = sortProblems([...checked.tree, ...unused, ...checked.workloads.flatMap((w) => w.problems)]);
-      const result: CheckResult = {
-        ok: problems.length === 0,
-        dir: root,
-        transforms: transformsDir,
-        workloads: checked.workloads.map((w) => ({
-          name: w.name,
-          user: w.user,
-          files: w.files.map((f) => f.source),
-          units: w.units.map((u) => u.unit),
-          valid: w.problems.length === 0,
-        })),
-        problems,
-        notes,
-        ...(commit ? { commit } : {}),
-      };
+      if (commit) result = { ...result, commit };
       emit(opts, result, (r) => human(r, transforms.found));
       setExit(exitOf(result));
     });
+}
+
+interface CheckOptions extends Partial<VerifyCommitOptions> {
+  transforms?: string;
+  identity?: string;
+  json?: boolean;
+  host?: string;
+  label: Record<string, string>;
+}
+
+/** `--label KEY=VALUE`, repeated: checked as `[host] labels` are. */
+function collectLabel(value: string, labels: Record<string, string>): Record<string, string> {
+  const eq = value.indexOf('=');
+  const key = value.slice(0, eq);
+  const v = value.slice(eq + 1);
+  if (eq < 0 || !LABEL_KEY_PATTERN.test(key) || !LABEL_VALUE_PATTERN.test(v)) {
+    throw new UsageError(`--label ${JSON.stringify(value)}: write KEY=VALUE, a label key of lower-case letters, digits, "_", "." and "-", a value of letters, digits and _ . : @ / + -`);
+  }
+  return { ...labels, [key]: v };
+}
+
+interface SliceCheckContext {
+  transforms: Awaited<ReturnType<typeof loadTransformsDir>>;
+  config: MoorConfig;
+  identity: string | undefined;
+  lookups: GroupLookups;
+}
+
+interface SliceCheck {
+  workloads: CheckedWorkload[];
+  /** Every problem of the slice, named by its repository path. */
+  problems: Problem[];
+  /** The group directories of the tree the slice saw. */
+  groups: string[];
+}
+
+/** One host's slice checked as that host's pass would: its tree, then its workloads rendered for it. */
+async function checkSlice(entries: readonly TreeEntry[], slice: HostSlice, discoveryOptions: DiscoveryOptions, ctx: SliceCheckContext): Promise<SliceCheck> {
+  const all = discover(slice.entries, { ...discoveryOptions, host: slice.host });
+  const discovery = slice.select(all);
+  const checked = validateTree(discovery, ctx.transforms.set, ctx.transforms.problems, slice.host, ctx.config.protectedUsers, ctx.config.policy);
+  for (const w of checked.workloads) {
+    if (w.problems.length > 0) continue;
+    const spec = discovery.workloads.find((d) => d.name === w.name)!.spec.path;
+    if (await ctx.lookups.taken(w.user)) w.problems.push(existingGroupProblem(spec, w.name, w.user));
+  }
+  if (ctx.identity !== undefined) {
+    for (const w of checked.workloads) w.problems.push(...(await undecryptable(w, resolve(ctx.identity))));
+  }
+  const inRepo = (p: Problem): Problem => ({ ...p, path: slice.repoPath(p.path) });
+  return {
+    workloads: checked.workloads.map((w) => ({
+      name: w.name,
+      user: w.user,
+      files: w.files.map((f) => slice.repoPath(f.source)),
+      units: w.units.map((u) => u.unit),
+      valid: w.problems.length === 0,
+    })),
+    problems: [...checked.tree, ...checked.workloads.flatMap((w) => w.problems)].map(inRepo),
+    groups: all.groups.map((g) => g.name),
+  };
+}
+
+/**
+ * Every host fleet.toml names (or the one `--host` names), each slice checked with that
+ * host's name and the labels the manifest gives it. A problem every host has is the
+ * tree's, said once; the rest are said for the host they affect.
+ */
+async function checkFleet(
+  entries: readonly TreeEntry[],
+  fleet: ReturnType<typeof readFleetManifest>,
+  opts: CheckOptions,
+  discoveryOptions: DiscoveryOptions,
+  ctx: SliceCheckContext,
+): Promise<Omit<CheckResult, 'dir' | 'transforms' | 'notes'>> {
+  const manifest = fleet.manifest;
+  if (manifest === undefined) return { ok: false, workloads: [], problems: sortProblems(fleet.problems), hosts: [] };
+  const known = fleetWorkloads(entries, manifest, discoveryOptions);
+  const tree: Problem[] = [
+    ...fleetLayoutProblems(entries, manifest, known),
+    // Only for the whole fleet: one host's slice says nothing of what the others are given.
+    ...(opts.host === undefined ? unassignedWorkloads(manifest, known) : []),
+    ...unusedTransforms(ctx.transforms.set, [...known.groups]),
+  ];
+  const names = opts.host !== undefined ? [opts.host] : manifest.hosts.map((h) => h.name);
+  const hosts: CheckedHost[] = [];
+  for (const name of names) {
+    const slice = sliceFor(entries, manifest, { name, labels: opts.label });
+    const checked = await checkSlice(entries, slice, discoveryOptions, ctx);
+    const notInFleet: Problem[] = slice.inFleet
+      ? []
+      : [{ path: FLEET_MANIFEST, code: 'fleet-unknown-host', message: `host ${name} is not named in ${FLEET_MANIFEST} and no role's select matches its labels; its pass would apply nothing`, hint: `add [hosts.${name}] to ${FLEET_MANIFEST}, or give it labels a role selects (--label KEY=VALUE here)` }];
+    hosts.push({ name, roles: slice.roles, labels: slice.host.labels, workloads: checked.workloads, problems: [...notInFleet, ...checked.problems] });
+  }
+  // A tree problem every host of several has is the tree's: said once, not once per host.
+  const key = (p: Problem) => JSON.stringify([p.path, p.line, p.code, p.message]);
+  const everywhere = hosts.length < 2 ? new Set<string>() : new Set(hosts[0]!.problems.filter((p) => p.workload === undefined).map(key).filter((k) => hosts.every((h) => h.problems.some((p) => key(p) === k))));
+  const shared = hosts[0]?.problems.filter((p) => everywhere.has(key(p))) ?? [];
+  for (const h of hosts) h.problems = sortProblems(h.problems.filter((p) => !everywhere.has(key(p))));
+  const problems = sortProblems([...tree, ...shared]);
+  const workloads = new Map<string, CheckedWorkload>();
+  for (const w of hosts.flatMap((h) => h.workloads)) {
+    const seen = workloads.get(w.name);
+    workloads.set(w.name, seen ? { ...seen, valid: seen.valid && w.valid } : w);
+  }
+  return {
+    ok: problems.length === 0 && hosts.every((h) => h.problems.length === 0),
+    workloads: [...workloads.values()].sort((a, b) => a.name.localeCompare(b.name)),
+    problems,
+    hosts,
+  };
+}
+
+/** Whether a workload's user name is a group of this host, asked once per user; getent missing is said once. */
+class GroupLookups {
+  private readonly answers = new Map<string, boolean>();
+  private unknown = false;
+  constructor(
+    private readonly timeoutMs: number,
+    private readonly notes: string[],
+  ) {}
+
+  async taken(user: string): Promise<boolean> {
+    if (this.unknown) return false;
+    const known = this.answers.get(user);
+    if (known !== undefined) return known;
+    const answer = await groupTaken(user, this.timeoutMs);
+    if (answer === 'unknown') {
+      this.unknown = true;
+      this.notes.push('note: getent is not available here: workload names were not checked against the groups of this host');
+      return false;
+    }
+    this.answers.set(user, answer);
+    return answer;
+  }
 }
 
 /**
@@ -151,6 +299,7 @@ function human(r: CheckResult, transformsFound: boolean): string {
   if (r.commit) lines.push(safeText(formatCommitVerdict(r.commit)));
   // A problem quotes the repo's own lines: one line each, whatever they hold.
   for (const p of r.problems) lines.push(safeText(formatProblem(p)));
+  if (r.hosts !== undefined) return [...lines, ...fleetLines(r, r.hosts)].join('\n');
   const valid = r.workloads.filter((w) => w.valid).length;
   if (r.ok) {
     lines.push(`ok: ${r.workloads.length} workload${r.workloads.length === 1 ? '' : 's'} valid in ${r.dir}`);
@@ -160,4 +309,21 @@ function human(r: CheckResult, transformsFound: boolean): string {
     lines.push(`${r.problems.length} problem${r.problems.length === 1 ? '' : 's'} in ${files} path${files === 1 ? '' : 's'}; ${valid} of ${r.workloads.length} workloads valid`);
   }
   return lines.join('\n');
+}
+
+/** A fleet: each host's problems under its name, then its workloads, then one summary line. */
+function fleetLines(r: CheckResult, hosts: readonly CheckedHost[]): string[] {
+  const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+  const lines: string[] = [];
+  for (const h of hosts) {
+    const valid = h.workloads.filter((w) => w.valid).length;
+    const roles = h.roles.length > 0 ? `roles ${h.roles.join(', ')}` : 'no roles';
+    const verdict = h.problems.length === 0 ? `${valid === h.workloads.length ? 'ok' : 'invalid'}, ${plural(h.workloads.length, 'workload')}` : `${plural(h.problems.length, 'problem')}; ${valid} of ${plural(h.workloads.length, 'workload')} valid`;
+    lines.push(safeText(`host ${h.name} (${roles}): ${verdict}`));
+    for (const p of h.problems) lines.push(safeText(`  ${formatProblem(p)}`));
+    for (const w of h.workloads) lines.push(safeText(`  ${w.name} (user ${w.user}): ${w.units.join(', ') || 'no units'}${w.valid ? '' : ' [invalid]'}`));
+  }
+  const total = r.problems.length + hosts.reduce((n, h) => n + h.problems.length, 0);
+  lines.push(r.ok ? `ok: ${plural(hosts.length, 'host')}, ${plural(r.workloads.length, 'workload')} valid in ${r.dir}` : `${plural(total, 'problem')} across ${plural(hosts.length, 'host')} in ${r.dir}`);
+  return lines;
 }

@@ -3,12 +3,13 @@ import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { basename, dirname, relative, resolve } from 'node:path';
 import { discover } from '../core/discovery';
+import { HOSTS_DIR, readFleetManifest, sliceFor } from '../core/fleet';
 import { filesOf, specifierIdentity, templateFilesOf, treeProblems } from '../core/desired';
 import { targetPath } from '../core/deploy-layout';
 import { secretName } from '../core/secrets';
 import { formatProblem, type Problem } from '../core/problem';
 import { renderFile } from '../core/render';
-import { groupsWithTransforms, type Identity } from '../core/transforms';
+import { groupsWithTransforms, type HostIdentity, type Identity } from '../core/transforms';
 import { UsageError } from '../core/errors';
 import { ExitCode } from '../core/exit-codes';
 import { safeLines, safeText } from '../core/safe-text';
@@ -39,20 +40,33 @@ export function registerRender(program: Command, setExit: SetExit): void {
     .argument('<file>', 'a file of a desired-state checkout')
     .option('--transforms <dir>', 'transforms directory (default: transforms_dir of the config)')
     .option('--repo <dir>', 'the checkout root (default: the nearest directory with .git, else the group layout)')
+    .option('--host <name>', 'with fleet.toml: render the file for this host (default: this host; a file of hosts/NAME/ is NAME\'s)')
     .option('--json', 'print the result as JSON')
-    .action(async (file: string, opts: { transforms?: string; repo?: string; json?: boolean }, cmd: Command) => {
+    .action(async (file: string, opts: { transforms?: string; repo?: string; host?: string; json?: boolean }, cmd: Command) => {
       const config = await configFrom(cmd);
       const abs = resolve(file);
       if (!existsSync(dirname(abs))) throw new UsageError(`${file}: no such file`);
       const transforms = await loadTransformsDir(resolve(opts.transforms ?? config.transformsDir));
       const root = opts.repo ? resolve(opts.repo) : guessRoot(abs, groupsWithTransforms(transforms.set));
-      const rel = relative(root, abs);
-      if (rel.startsWith('..')) throw new UsageError(`${file} is not inside the repo ${root}`);
+      const inRepo = relative(root, abs);
+      if (inRepo.startsWith('..')) throw new UsageError(`${file} is not inside the repo ${root}`);
 
-      const discovery = discover(await scanTree(root, { maxFileBytes: config.maxFileBytes, budget: config.repoBudget }), {
+      // A fleet repository: the tree of the host the file is for (a file of hosts/NAME/ is
+      // NAME's; any other, this host's, or --host's), with that host's labels.
+      const entries = await scanTree(root, { maxFileBytes: config.maxFileBytes, budget: config.repoBudget });
+      const fleet = readFleetManifest(entries);
+      if (fleet.problems.length > 0) throw new UsageError(fleet.problems.map((p) => safeText(formatProblem(p))).join('\n'));
+      const folder = fleet.manifest !== undefined ? /^hosts\/([^/]+)\//.exec(inRepo)?.[1] : undefined;
+      if (folder !== undefined && opts.host !== undefined && opts.host !== folder) throw new UsageError(`${inRepo} is a file of host ${folder}, not of --host ${opts.host}`);
+      const hostName = folder ?? opts.host ?? config.host.name;
+      // This host's configured labels are its own; another host's are the manifest's alone.
+      const slice = sliceFor(entries, fleet.manifest, { name: hostName, labels: hostName === config.host.name ? config.host.labels : {} });
+      const rel = folder !== undefined ? inRepo.slice(`${HOSTS_DIR}/${folder}/`.length) : inRepo;
+      const discovery = discover(slice.entries, {
         userPrefix: config.userPrefix,
         maxFileBytes: config.maxFileBytes,
         reservedNames: config.reservedNames,
+        host: slice.host,
       });
       // A file the repository lacks may be one a companion template makes for a workload of
       // the directory it names.
@@ -65,17 +79,17 @@ export function registerRender(program: Command, setExit: SetExit): void {
       if (!workload) {
         if (!exists) throw new UsageError(`${file}: no such file, and no companion template makes it`);
         if (fileProblems.length > 0) throw new UsageError(fileProblems.map((p) => safeText(formatProblem(p))).join('\n'));
-        throw new UsageError(`${rel} belongs to no workload of ${root}`);
+        throw new UsageError(`${inRepo} belongs to no workload of ${root}`);
       }
       const repoFile = filesFor(workload)[0]!;
-      const identity = await identityFor(workload);
+      const identity = await identityFor(workload, slice.host);
       const rendered = renderFile(repoFile, workload, transforms.set, identity);
       // Of the tree's problems, those that make this file's render wrong.
       const relevant = treeProblems(discovery, transforms.set, transforms.problems).filter(
         (p) => p.path === repoFile.path || p.path === `${repoFile.group}/` || transforms.problems.includes(p),
       );
       const out: RenderOutput = {
-        file: rel,
+        file: inRepo,
         workload: workload.name,
         user: workload.user,
         // A secret is no file: it becomes a Podman secret of the user, and what moor records is its hash.
@@ -86,7 +100,10 @@ export function registerRender(program: Command, setExit: SetExit): void {
         problems: [...relevant, ...rendered.problems],
       };
       if (!opts.json && repoFile.template !== undefined) {
-        process.stderr.write(`note: ${rel} is not in the repository; the companion template ${repoFile.template} makes it for workload ${workload.name}\n`);
+        process.stderr.write(`note: ${inRepo} is not in the repository; the companion template ${repoFile.template} makes it for workload ${workload.name}\n`);
+      }
+      if (!opts.json && exists && slice.repoPath(rel) !== inRepo) {
+        process.stderr.write(`note: host ${slice.host.name} has its own ${slice.repoPath(rel)}; that is what it deploys, and what is shown\n`);
       }
       if (!opts.json && typeof identity.uid === 'string') {
         process.stderr.write(`note: user ${workload.user} does not exist here; {{uid}} and {{home}} render as the specifiers %U and %h\n`);
@@ -110,12 +127,12 @@ function guessRoot(abs: string, groups: Set<string>): string {
 }
 
 /** The real uid and home when the workload's user exists on this host. */
-async function identityFor(w: { name: string; user: string }): Promise<Identity> {
+async function identityFor(w: { name: string; user: string }, host: HostIdentity): Promise<Identity> {
   try {
     const entry = await new UserAccounts(new ExecaRunner(), { timeoutMs: 5_000 }).lookupUser(w.user);
-    if (entry) return { name: w.name, user: w.user, uid: entry.uid, home: entry.home };
+    if (entry) return { name: w.name, user: w.user, uid: entry.uid, home: entry.home, host: host.name, labels: host.labels };
   } catch {
     // No getent (a CI container): fall back to the specifiers.
   }
-  return specifierIdentity(w);
+  return specifierIdentity(w, host);
 }

@@ -6,7 +6,7 @@ import { expectedUnits, fileAtTarget, targetPath, type ExpectedUnit } from './de
 import { policyProblems, type JudgedFile, type Policy } from './policy';
 import type { Problem } from './problem';
 import { renderFile } from './render';
-import { groupsWithTransforms, templateFileName, type Identity, type TransformSet } from './transforms';
+import { groupsWithTransforms, templateFileName, type HostIdentity, type Identity, type TransformSet } from './transforms';
 import { isUnitKind, type FileContents, type FileHashes, type FileKind, type RepoFile, type Workload } from './types';
 import { effectiveValue, parseUnit } from './unit-file';
 import { isUnitType, QUADLET_TYPES } from './validate';
@@ -151,8 +151,8 @@ const QUADLET_SECTION: Record<string, string> = { container: 'Container', pod: '
  * Stands in for a user that does not exist yet (check, render, step-2 validation):
  * systemd's own specifiers, which a user unit resolves to the same values.
  */
-export function specifierIdentity(w: Pick<Workload, 'name' | 'user'>): Identity {
-  return { name: w.name, user: w.user, uid: '%U', home: '%h' };
+export function specifierIdentity(w: Pick<Workload, 'name' | 'user'>, host: HostIdentity): Identity {
+  return { name: w.name, user: w.user, uid: '%U', home: '%h', host: host.name, labels: host.labels };
 }
 
 export function hashFiles(files: readonly { target: string; content: string }[]): string {
@@ -174,11 +174,15 @@ export interface ValidatedTree {
   workloads: RenderedWorkload[];
 }
 
-/** Step 2 of a pass, and all of `moor check`: discover, merge and validate everything. */
+/**
+ * Step 2 of a pass, and all of `moor check`: discover, merge and validate everything, for
+ * the host the workloads are rendered on (`{{host}}`, `{{label.KEY}}`).
+ */
 export function validateTree(
   discovery: Discovery,
   transforms: TransformSet,
   transformProblems: readonly Problem[],
+  host: HostIdentity,
   protectedUsers: readonly string[] = ['root'],
   policy?: Policy,
 ): ValidatedTree {
@@ -190,7 +194,7 @@ export function validateTree(
   ];
   return {
     tree: treeProblems(discovery, transforms, transformProblems),
-    workloads: discovery.workloads.map((w) => renderWorkload(w, transforms, specifierIdentity(w), own(w), policy)),
+    workloads: discovery.workloads.map((w) => renderWorkload(w, transforms, specifierIdentity(w, host), own(w), policy)),
   };
 }
 

@@ -2,12 +2,12 @@
 // transforms, checked before and after the merge so a transform that breaks a valid
 // spec is blamed on the transform, not on the spec's author.
 import type { Problem } from './problem';
-import { applyTransforms, substituteUnit, templateFileName, transformsFor, type Identity, type TransformSet } from './transforms';
+import { applyTransforms, missingLabels, substituteUnit, templateFileName, transformsFor, type Identity, type TransformSet } from './transforms';
 import { isUnitKind, type RepoFile, type Workload } from './types';
 import { kubeFileProblems } from './kube-files';
-import { appendEntry, parseUnit, setsKey, UnwritableUnitError, writeUnit, type UnitFile } from './unit-file';
+import { appendEntry, isEntry, parseUnit, setsKey, UnwritableUnitError, writeUnit, type UnitFile } from './unit-file';
 import { requirementFor, validateUnit } from './validate';
-import { expandSpecPlaceholders } from './spec-placeholders';
+import { expandSpecPlaceholders, missingLabelProblem } from './spec-placeholders';
 import { referenceProblems } from './unit-references';
 import { ciphertextOf, secretFileProblems, secretRecord, secretReferenceProblems } from './secrets';
 
@@ -34,6 +34,10 @@ export function renderFile(file: RepoFile, workload: Workload, transforms: Trans
   if (!isUnitKind(file.kind)) return { content: file.content, problems: [] };
 
   const read = parseUnit(file.content, file.path);
+  // A label this host lacks, named by a template or a transform, fails this workload on
+  // this host only, blamed on the line that names it.
+  const labels = hostLabelProblems(file, read.unit, transforms, identity);
+  if (labels.length > 0) return { problems: labels.map((p) => ({ ...p, workload: workload.name })) };
   // A template's placeholders were judged when the template was read and are filled in
   // as a transform's; a spec's are filled in here, and any other `{{` is its problem.
   const parsed = file.template === undefined ? read : { ...read, unit: substituteUnit(read.unit, identity) };
@@ -75,6 +79,26 @@ export function renderFile(file: RepoFile, workload: Workload, transforms: Trans
       ]),
     };
   }
+}
+
+function hostLabelProblems(file: RepoFile, unit: UnitFile, transforms: TransformSet, identity: Identity): Problem[] {
+  const problems: Problem[] = [];
+  if (file.template !== undefined) {
+    for (const section of unit.sections) {
+      for (const item of section.items) {
+        if (!isEntry(item)) continue;
+        for (const key of missingLabels(item.value, identity)) problems.push(missingLabelProblem(file.path, item.line, `${item.key}= in [${section.name}]`, key, identity.host));
+      }
+    }
+  }
+  for (const t of transformsFor(transforms, file.ext, file.group)) {
+    for (const section of t.sections) {
+      for (const rule of section.rules) {
+        for (const key of missingLabels(rule.value, identity)) problems.push(missingLabelProblem(t.path, rule.line, `${rule.key}= in [${section.name}]`, key, identity.host));
+      }
+    }
+  }
+  return problems;
 }
 
 /**

@@ -4,7 +4,7 @@
 // Go-template spellings (`{{.Name}}`) are refused with the name moor uses, as moor's
 // values are not guaranteed to be quadsync's.
 import type { Problem } from './problem';
-import { PLACEHOLDERS, type Identity } from './transforms';
+import { labelKeyOf, PLACEHOLDER_LIST, PLACEHOLDERS, placeholderValue, type Identity } from './transforms';
 import { isEntry, type UnitFile } from './unit-file';
 
 // Go templates' way to write literal braces, which a quadsync spec may already hold.
@@ -17,12 +17,6 @@ const TOKEN = /\{\{"\{\{"\}\}|\{\{"\}\}"\}\}|\{\{([^{}]*)\}\}|\{\{/g;
  * problem for each `{{` that is not one. Values are left as written where there is a problem.
  */
 export function expandSpecPlaceholders(unit: UnitFile, identity: Identity, path: string): Problem[] {
-  const values = new Map<string, string>([
-    ['name', identity.name],
-    ['user', identity.user],
-    ['uid', String(identity.uid)],
-    ['home', identity.home],
-  ]);
   const problems: Problem[] = [];
   for (const section of unit.sections) {
     for (const item of section.items) {
@@ -31,10 +25,15 @@ export function expandSpecPlaceholders(unit: UnitFile, identity: Identity, path:
       const expanded = item.value.replace(TOKEN, (whole: string, inner: string | undefined) => {
         if (whole === OPEN) return '{{';
         if (whole === CLOSE) return '}}';
-        const value = inner === undefined ? undefined : values.get(inner);
+        const value = inner === undefined ? undefined : placeholderValue(inner, identity);
         if (value !== undefined) return value;
         bad = true;
-        problems.push(placeholderProblem(path, item.line, section.name, item.key, whole, inner));
+        const label = inner === undefined ? undefined : labelKeyOf(inner);
+        problems.push(
+          label !== undefined
+            ? missingLabelProblem(path, item.line, `${item.key}= in [${section.name}]`, label, identity.host)
+            : placeholderProblem(path, item.line, section.name, item.key, whole, inner),
+        );
         return whole;
       });
       if (!bad) item.value = expanded;
@@ -43,8 +42,22 @@ export function expandSpecPlaceholders(unit: UnitFile, identity: Identity, path:
   return problems;
 }
 
+/**
+ * `{{label.KEY}}` for a host without that label: the workload's problem on that host alone,
+ * since another host of the fleet may have it.
+ */
+export function missingLabelProblem(path: string, line: number, where: string, key: string, host: string): Problem {
+  return {
+    path,
+    line,
+    code: 'missing-label',
+    message: `${where} uses {{label.${key}}}, but host ${host} has no label "${key}"`,
+    hint: `give host ${host} the label: labels = { ${key} = "..." } under [hosts.${host}] in fleet.toml, or [host] labels in its configuration`,
+  };
+}
+
 function placeholderProblem(path: string, line: number, section: string, key: string, whole: string, inner: string | undefined): Problem {
-  const known = PLACEHOLDERS.map((p) => `{{${p}}}`).join(', ');
+  const known = PLACEHOLDER_LIST;
   const where = `${key}= in [${section}]`;
   const meant = inner?.trim().replace(/^\./, '').toLowerCase();
   if (inner !== undefined && meant !== undefined && (PLACEHOLDERS as readonly string[]).includes(meant)) {

@@ -80,4 +80,6 @@ export interface DiscoveryOptions {
   maxFileBytes: number;
   /** User names refused beyond the built-in reserved list (`prefix*` entries match a prefix). */
   reservedNames?: readonly string[];
+  /** The host the tree is discovered for: `{{host}}` and `{{label.KEY}}` in a `.kube`'s `Yaml=`. */
+  host?: { name: string; labels: Readonly<Record<string, string>> };
 }

@@ -12,6 +12,7 @@ import { HostError, ValidationError } from '../core/errors';
 import { BudgetTally, DEFAULT_REPO_BUDGET } from '../core/repo-budget';
 import pLimit from 'p-limit';
 import { SECRET_EXT } from '../core/secrets';
+import { HOSTS_DIR } from '../core/fleet';
 
 /** Entries deeper than this are counted against the budget but never listed or read (discovery refuses them). */
 export const SCAN_MAX_DEPTH = 3;
@@ -35,6 +36,16 @@ interface Walk {
 }
 
 const SLASH = Buffer.from('/');
+const HOST_FOLDERS = Buffer.from(`${HOSTS_DIR}/`);
+
+/**
+ * The depth discovery sees an entry at: below hosts/<name>/ a fleet's host sees the folder's
+ * files as if at the root (core/fleet), so they are listed and read two levels deeper.
+ * Without fleet.toml, discovery refuses hosts/<name>/ as too deep, as it always has.
+ */
+function depthSeen(relPath: Buffer, depth: number): number {
+  return depth >= 3 && relPath.subarray(0, HOST_FOLDERS.length).equals(HOST_FOLDERS) ? depth - 2 : depth;
+}
 const DOT_GIT = Buffer.from('.git');
 
 /**
@@ -84,12 +95,13 @@ async function walk(root: Buffer, rel: Buffer, depth: number, listed: boolean, w
         ...(utf8 ? {} : { rawPath: shown }),
       };
       // Below a name discovery refuses, or deeper than it looks, entries are only counted.
-      const listHere = listed && depth <= SCAN_MAX_DEPTH;
+      const seen = depthSeen(relPath, depth);
+      const listHere = listed && seen <= SCAN_MAX_DEPTH;
       if (listHere) w.out.push(entry);
       if (isDir) {
         await walk(root, relPath, depth + 1, listHere && utf8, w);
         if (w.tally.exceeded) return;
-      } else if (listHere && utf8 && entry.type === 'file' && depth <= READ_MAX_DEPTH && st.size <= w.opts.maxFileBytes) {
+      } else if (listHere && utf8 && entry.type === 'file' && seen <= READ_MAX_DEPTH && st.size <= w.opts.maxFileBytes) {
         w.toRead.push({ entry, abs });
       }
     }

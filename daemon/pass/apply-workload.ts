@@ -4,6 +4,7 @@
 // time) that gives the applied state, or for an update that failed the cause once the
 // previous version runs again (the automatic rollback), or throws; it never touches
 // another workload.
+import type { WorkloadAccount } from '../core/transforms';
 import { posix } from 'node:path';
 import { HostError } from '../core/errors';
 import { fileAtTarget, unitsOfTargets, type ExpectedUnit } from '../core/deploy-layout';
@@ -12,7 +13,6 @@ import { secretName } from '../core/secrets';
 import type { PlanItem } from '../core/plan';
 import { loadedViolations, type Policy } from '../core/policy';
 import { parseUnit } from '../core/unit-file';
-import type { Identity } from '../core/transforms';
 import type { UserRef } from '../host/systemd';
 import type { StateStore } from '../state/store';
 import { ensureUser } from './ensure-user';
@@ -59,7 +59,7 @@ export interface Started {
 export async function startWorkload(
   ctx: ApplyContext,
   item: PlanItem,
-  render: (identity: Identity) => RenderedWorkload,
+  render: (account: WorkloadAccount) => RenderedWorkload,
   previousFiles: Record<string, string>,
   /** The content last applied (from its generation), to put back when the new files do not load or an update fails. */
   loadPrevious: () => Promise<Record<string, string> | undefined> = async () => undefined,

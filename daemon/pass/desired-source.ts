@@ -4,9 +4,11 @@
 import { join } from 'node:path';
 import type { MoorConfig } from '../core/config/schema';
 import { discover } from '../core/discovery';
+import { FLEET_MANIFEST, fleetLayoutProblems, fleetWorkloads, readFleetManifest, sliceFor, type HostSlice } from '../core/fleet';
+import type { DiscoveryOptions, TreeEntry } from '../core/types';
 import { renderWorkload, renderedFromFiles, validateTree, type RenderedWorkload } from '../core/desired';
 import type { Problem } from '../core/problem';
-import type { Identity } from '../core/transforms';
+import type { WorkloadAccount } from '../core/transforms';
 import { SourceError, TrustError, ValidationError } from '../core/errors';
 import { judgeTip, type Signer } from '../core/trust';
 import { tipFacts } from '../host/commit-trust';
@@ -22,8 +24,8 @@ export interface DesiredWorkload {
   user: string;
   /** The repo path of its `.container` or `.pod` (unset for a rolled-back generation). */
   spec?: string;
-  /** Renders the workload's files for its user's real uid and home. */
-  render(identity: Identity): RenderedWorkload;
+  /** Renders the workload's files for its user's real uid and home (on this host: the slice knows its name and labels). */
+  render(account: WorkloadAccount): RenderedWorkload;
 }
 
 export interface DesiredState {
@@ -102,26 +104,33 @@ export async function desiredFromRepo(
   }));
   if (timings) timings.fetchMs = performance.now() - fetchStart;
   const scanned = await timed(profile, 'desired.scan', () => scanTree(dir, { maxFileBytes: config.maxFileBytes, budget: config.repoBudget }));
-  const discovery = await timed(profile, 'desired.discover', async () =>
-    discover(scanned, {
-      userPrefix: config.userPrefix,
-      maxFileBytes: config.maxFileBytes,
-      reservedNames: config.reservedNames,
-    }),
-  );
+  const discovery = await timed(profile, 'desired.discover', async () => {
+    const opts = { userPrefix: config.userPrefix, maxFileBytes: config.maxFileBytes, reservedNames: config.reservedNames };
+    const slice = hostSlice(scanned, config, opts);
+    const all = discover(slice.entries, { ...opts, host: slice.host });
+    return { slice, all, mine: slice.select(all) };
+  });
+  const host = discovery.slice.host;
   const transforms = await timed(profile, 'desired.transforms', () => loadTransformsDir(config.transformsDir));
-  const checked = await timed(profile, 'desired.validate', async () => validateTree(discovery, transforms.set, transforms.problems, config.protectedUsers, config.policy));
-  if (checked.tree.length > 0) throw new ValidationError(checked.tree);
+  const checked = await timed(profile, 'desired.validate', async () => validateTree(discovery.mine, transforms.set, transforms.problems, host, config.protectedUsers, config.policy));
+  // Problems are named by their repository path (hosts/<name>/... for this host's own files).
+  const inRepo = (p: Problem): Problem => ({ ...p, path: discovery.slice.repoPath(p.path) });
+  if (checked.tree.length > 0) throw new ValidationError(checked.tree.map(inRepo));
 
   const invalid = new Map<string, { user: string; problems: Problem[] }>();
   const workloads: DesiredWorkload[] = [];
-  for (const w of discovery.workloads) {
+  for (const w of discovery.mine.workloads) {
     const validated = checked.workloads.find((r) => r.name === w.name)!;
     if (validated.problems.length > 0) {
-      invalid.set(w.name, { user: w.user, problems: validated.problems });
+      invalid.set(w.name, { user: w.user, problems: validated.problems.map(inRepo) });
       continue;
     }
-    workloads.push({ name: w.name, user: w.user, spec: w.spec.path, render: (identity) => renderWorkload(w, transforms.set, identity) });
+    workloads.push({
+      name: w.name,
+      user: w.user,
+      spec: discovery.slice.repoPath(w.spec.path),
+      render: (account) => renderWorkload(w, transforms.set, { ...account, host: host.name, labels: host.labels }),
+    });
   }
   return {
     kind: 'pass',
@@ -132,6 +141,31 @@ export async function desiredFromRepo(
     ...(verdict.signer ? { signer: verdict.signer } : {}),
     ...(verdict.reasons.length > 0 ? { trustWarnings: verdict.reasons } : {}),
   };
+}
+
+/**
+ * This host's slice of the tree (docs/fleet.md): the whole tree without fleet.toml; with
+ * it, fleet.toml's problems and the layout's fail the pass before anything changes, as
+ * does a host the manifest neither names nor selects.
+ */
+function hostSlice(scanned: readonly TreeEntry[], config: MoorConfig, opts: DiscoveryOptions): HostSlice {
+  const fleet = readFleetManifest(scanned);
+  if (fleet.problems.length > 0) throw new ValidationError(fleet.problems);
+  const slice = sliceFor(scanned, fleet.manifest, config.host);
+  if (fleet.manifest === undefined) return slice;
+  const layout = fleetLayoutProblems(scanned, fleet.manifest, fleetWorkloads(scanned, fleet.manifest, opts));
+  if (layout.length > 0) throw new ValidationError(layout);
+  if (!slice.inFleet) {
+    throw new ValidationError([
+      {
+        path: FLEET_MANIFEST,
+        code: 'fleet-unknown-host',
+        message: `this host is ${config.host.name}, which ${FLEET_MANIFEST} does not name and no role's select matches (labels: ${Object.entries(slice.host.labels).map(([k, v]) => `${k}=${v}`).join(', ') || 'none'})`,
+        hint: `add [hosts.${config.host.name}] to ${FLEET_MANIFEST}, or set [host] name in this host's configuration to the name the manifest gives it`,
+      },
+    ]);
+  }
+  return slice;
 }
 
 export async function desiredFromGeneration(store: StateStore, generation: number): Promise<DesiredState> {

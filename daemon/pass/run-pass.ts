@@ -7,7 +7,7 @@
 //   8 finish
 // A step that throws ends the pass; runPass records that failure for `moor status`.
 import pLimit from 'p-limit';
-import { contentsOf, hashesOf, renderedFromFiles, specifierIdentity, type RenderedWorkload } from '../core/desired';
+import { contentsOf, hashesOf, renderedFromFiles, type RenderedWorkload } from '../core/desired';
 import { exitCodeOfError } from '../core/exit-codes';
 import { GuardError, HostError } from '../core/errors';
 import { MESSAGE_IDS, MESSAGE_ID_KEY } from '../core/journal-entry';
@@ -108,7 +108,7 @@ async function renderForHost(ctx: PassContext, desired: DesiredState): Promise<H
   for (const w of desired.workloads) {
     const entry = entries.get(w.user);
     if (entry) uids.set(w.name, entry.uid);
-    rendered.set(w.name, w.render(entry ? { name: w.name, user: w.user, uid: entry.uid, home: entry.home } : specifierIdentity(w)));
+    rendered.set(w.name, w.render(entry ? { name: w.name, user: w.user, uid: entry.uid, home: entry.home } : { name: w.name, user: w.user, uid: '%U', home: '%h' }));
   }
   return { desired, rendered, uids };
 }

@@ -79,6 +79,19 @@ describe('scanTree', () => {
     expect(find(entries, 'a/b/c.txt')).toEqual({ path: 'a/b/c.txt', type: 'file', size: 6 });
   });
 
+  it('reads a host folder (hosts/<name>/) as deep as the root and its groups, and no deeper', async () => {
+    await put('hosts/beta/web.container', 'beta');
+    await put('hosts/beta/apps/api.env', 'A=1');
+    await put('hosts/beta/apps/x/y/z.txt', 'deep');
+    await put('other/beta/web.container', 'not read');
+    const entries = await scanTree(root, { maxFileBytes: MiB });
+    expect(find(entries, 'hosts/beta/web.container')?.content).toBe('beta');
+    expect(find(entries, 'hosts/beta/apps/api.env')?.content).toBe('A=1');
+    // As apps/x/y would be: listed, not entered.
+    expect(entries.map((e) => e.path).filter((p) => p.startsWith('hosts/beta/apps/x'))).toEqual(['hosts/beta/apps/x', 'hosts/beta/apps/x/y']);
+    expect(find(entries, 'other/beta/web.container')?.content).toBeUndefined();
+  });
+
   it.skipIf(!hasMkfifo())('reports a fifo as "other" without blocking on it', async () => {
     execFileSync('mkfifo', [path.join(root, 'web.container')]);
     const entries = await scanTree(root, { maxFileBytes: MiB });

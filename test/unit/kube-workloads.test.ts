@@ -17,7 +17,7 @@ function check(files: Record<string, string>, transformFiles: Record<string, str
   const d = discover(tree(files), { userPrefix: '', maxFileBytes: 1 << 20 });
   const t = loadTransformSet(Object.entries(transformFiles).map(([name, content]) => ({ name, path: `/etc/moor/transforms/${name}`, content })));
   expect(t.problems).toEqual([]);
-  const v = validateTree(d, Object.keys(transformFiles).length ? t.set : emptyTransformSet(), []);
+  const v = validateTree(d, Object.keys(transformFiles).length ? t.set : emptyTransformSet(), [], { name: 'h1', labels: {} });
   return { d, v, all: [...v.tree, ...v.workloads.flatMap((w) => w.problems)] };
 }
 const codes = (ps: readonly Problem[]) => ps.map((p) => `${p.code} ${p.path}${p.line ? `:${p.line}` : ''}`);

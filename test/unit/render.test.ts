@@ -26,7 +26,7 @@ function transforms(files: Record<string, string>): TransformSet {
   return r.set;
 }
 
-const identity = (name: string): Identity => ({ name, user: name, uid: 1005, home: `/var/lib/moor-users/${name}` });
+const identity = (name: string): Identity => ({ name, user: name, uid: 1005, home: `/var/lib/moor-users/${name}`, host: 'h1', labels: {} });
 
 const hostTransforms = transforms({
   '_base.container': '[Container]\nLabel=moor.workload={{name}}\nLogDriver=journald\n\n[Service]\nRestart=on-failure\n',
@@ -172,7 +172,7 @@ describe('renderFile', () => {
       '[Container]\nImage=x\nContainerName=web-app\nEnvironment=OWNER=web ID=1005\nVolume=/var/lib/moor-users/web/data:/data\nLabel=fmt={{.State}}\n',
     );
     // Before the user exists (moor check, moor render): systemd's specifiers.
-    const early: Identity = { name: 'web', user: 'web', uid: '%U', home: '%h' };
+    const early: Identity = { name: 'web', user: 'web', uid: '%U', home: '%h', host: 'h1', labels: {} };
     expect(renderFile(spec, workload(spec), emptyTransformSet(), early).content).toContain('Environment=OWNER=web ID=%U\nVolume=%h/data:/data\n');
   });
 
@@ -251,7 +251,7 @@ describe('renderFile', () => {
   it('reports a merged result the syntax cannot carry instead of writing it', () => {
     const t = transforms({ '_base.container': '[Container]\nLabel=home={{home}}\n' });
     const spec = repoFile('web.container', '[Container]\nImage=nginx\n');
-    const r = renderFile(spec, workload(spec), t, { name: 'web', user: 'web', uid: 1, home: '/home/web\\' });
+    const r = renderFile(spec, workload(spec), t, { name: 'web', user: 'web', uid: 1, home: '/home/web\\', host: 'h1', labels: {} });
     expect(r.content).toBeUndefined();
     expect(r.problems).toEqual([expect.objectContaining({ code: 'unwritable', workload: 'web' })]);
   });

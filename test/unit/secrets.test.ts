@@ -27,7 +27,7 @@ const SPEC = '[Container]\nImage=localhost/web:1\nSecret=web-db,type=env,target=
 
 function check(entries: TreeEntry[], transforms = emptyTransformSet()) {
   const d = discover(entries, { userPrefix: '', maxFileBytes: 1 << 20 });
-  return { d, v: validateTree(d, transforms, []) };
+  return { d, v: validateTree(d, transforms, [], { name: 'h1', labels: {} }) };
 }
 
 describe('the shape of an age file, without a key', () => {

@@ -22,7 +22,7 @@ function workloads(files: Record<string, string>): Workload[] {
   return d.workloads;
 }
 
-const identity = (name: string): Identity => ({ name, user: name, uid: 1007, home: `/home/${name}` });
+const identity = (name: string): Identity => ({ name, user: name, uid: 1007, home: `/home/${name}`, host: 'h1', labels: {} });
 const image = '[Container]\nImage=localhost/app:1\n';
 const dataVolume = '[Volume]\nLabel=owner={{name}} uid={{uid}}\n';
 
@@ -122,7 +122,7 @@ describe('files made from templates', () => {
 
   it('fails the workload alone when the file it makes is invalid, naming the template', () => {
     const [web] = workloads({ 'web.container': image });
-    const r = renderWorkload(web!, set({ '_base-side.container': '[Container]\nExec=sleep 1\n' }), specifierIdentity(web!));
+    const r = renderWorkload(web!, set({ '_base-side.container': '[Container]\nExec=sleep 1\n' }), specifierIdentity(web!, { name: 'h1', labels: {} }));
     expect(r.problems.map((p) => [p.code, p.path, p.workload])).toEqual([['missing-image', '/etc/moor/transforms/_base-side.container', 'web']]);
     expect(r.files.map((f) => f.name)).toEqual(['web.container']);
   });

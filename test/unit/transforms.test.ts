@@ -12,7 +12,7 @@ import {
 } from '../../daemon/core/transforms';
 import { cloneUnit, isEntry, parseUnit, writeUnit, type UnitFile } from '../../daemon/core/unit-file';
 
-const identity: Identity = { name: 'api', user: 'api', uid: 1001, home: '/srv/api' };
+const identity: Identity = { name: 'api', user: 'api', uid: 1001, home: '/srv/api', host: 'h1', labels: {} };
 
 function transform(name: string, content: string): Transform {
   const r = parseTransformFile(name, `transforms/${name}`, content);

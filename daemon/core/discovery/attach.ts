@@ -6,13 +6,16 @@
 import type { FileKind, RepoFile, Workload } from '../types';
 import type { Problem } from '../problem';
 import { kubeFileRefs } from '../kube-files';
-import { substitutePlaceholders } from '../transforms';
+import { substitutePlaceholders, type HostIdentity } from '../transforms';
 import { parseUnit } from '../unit-file';
 import { isUnitType } from '../validate';
 import { SECRET_EXT } from '../secrets';
 import { NAME_RULE_HINT, USER_NAME_MAX, nameCharsViolation, reservedNameEntry } from '../user-name';
 import { MOORIGNORE, isRepositoryFile } from './ignores';
 import type { Candidate } from './walk';
+
+/** No host given (a caller that renders nothing): `{{host}}` and labels stay unfilled. */
+const NO_HOST: HostIdentity = { name: '{{host}}', labels: {} };
 
 const QUADLET_COMPANIONS = new Set(['volume', 'network', 'image', 'build', 'kube']);
 const UNIT_TYPES = new Set(['service', 'timer', 'socket', 'path', 'target']);
@@ -29,6 +32,7 @@ export function buildWorkloads(
   candidates: readonly Candidate[],
   userPrefix: string,
   reservedNames: readonly string[] = [],
+  host: HostIdentity = NO_HOST,
 ): { workloads: Workload[]; problems: Problem[] } {
   const problems: Problem[] = [];
   const podStems = new Set(candidates.filter((c) => extOf(c.name) === 'pod').map((c) => stemOf(c.name)));
@@ -91,7 +95,7 @@ export function buildWorkloads(
       return owner === undefined ? [] : [{ file: c, owner }];
     }),
   ];
-  const readBy = kubeReads(kubes, candidates, userPrefix);
+  const readBy = kubeReads(kubes, candidates, userPrefix, host);
   for (const c of others) {
     const readers = readBy.get(c.path);
     if (readers !== undefined) {
@@ -130,12 +134,12 @@ export function extOf(name: string): string {
  * others are reported when the `.kube` is rendered. Placeholders known before the user
  * exists are filled in, as rendering will.
  */
-function kubeReads(kubes: readonly { file: Candidate; owner: string }[], candidates: readonly Candidate[], userPrefix: string): Map<string, Set<string>> {
+function kubeReads(kubes: readonly { file: Candidate; owner: string }[], candidates: readonly Candidate[], userPrefix: string, host: HostIdentity): Map<string, Set<string>> {
   const paths = new Set(candidates.map((c) => c.path));
   const out = new Map<string, Set<string>>();
   for (const { file, owner } of kubes) {
     if (!file.ok) continue;
-    const identity = { name: owner, user: userPrefix + owner, uid: '%U', home: '%h' };
+    const identity = { name: owner, user: userPrefix + owner, uid: '%U', home: '%h', host: host.name, labels: host.labels };
     const dir = file.path.slice(0, file.path.length - file.name.length);
     for (const ref of kubeFileRefs(parseUnit(substitutePlaceholders(file.content, identity), file.path).unit)) {
       const path = dir + (ref.name ?? '');

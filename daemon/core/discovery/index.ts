@@ -5,6 +5,8 @@
 import { isUnitKind, type DiscoveryOptions, type GroupInfo, type TreeEntry, type Workload } from '../types';
 import { sortProblems, type Problem } from '../problem';
 import { walkEntries } from './walk';
+
+export { MOORIGNORE } from './ignores';
 import { buildWorkloads } from './attach';
 import { sectionProblems } from '../unit-sections';
 import { parseUnit } from '../unit-file';
@@ -17,7 +19,7 @@ export interface Discovery {
 
 export function discover(entries: readonly TreeEntry[], opts: DiscoveryOptions): Discovery {
   const walked = walkEntries(entries, opts);
-  const built = buildWorkloads(walked.candidates, opts.userPrefix, opts.reservedNames);
+  const built = buildWorkloads(walked.candidates, opts.userPrefix, opts.reservedNames, opts.host);
   // Sections are judged here, not with the rest of a spec, because an unknown one fails
   // the whole tree (unit-sections.ts): a repository written for another tool is not
   // partly applied.

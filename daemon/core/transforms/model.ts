@@ -57,12 +57,25 @@ export interface Transform {
   sections: TransformSection[];
 }
 
-/** Who a spec is rendered for: the values of the `{{...}}` placeholders. */
+/** Who a spec is rendered for, and on which host: the values of the `{{...}}` placeholders. */
 export interface Identity {
   name: string;
   user: string;
   uid: number | string;
   home: string;
+  /** `{{host}}`: the host's name in its fleet (`[host] name`, docs/fleet.md). */
+  host: string;
+  /** `{{label.KEY}}`: the host's labels (fleet.toml's, overlaid by `[host] labels`). */
+  labels: Readonly<Record<string, string>>;
+}
+
+/** The workload's user as a host has it: what rendering needs besides the host. */
+export type WorkloadAccount = Pick<Identity, 'name' | 'user' | 'uid' | 'home'>;
+
+/** The host a workload is rendered on: what `{{host}}` and `{{label.KEY}}` stand for. */
+export interface HostIdentity {
+  name: string;
+  labels: Readonly<Record<string, string>>;
 }
 
 /**

@@ -4,7 +4,7 @@
 import type { Problem } from '../problem';
 import { isEntry, parseUnit } from '../unit-file';
 import { isTransformType, TRANSFORM_TYPES, type Transform, type TransformOp, type TransformSection } from './model';
-import { unknownPlaceholders } from './placeholders';
+import { PLACEHOLDER_LIST, unknownPlaceholders } from './placeholders';
 
 export type TransformParseResult = { ok: true; transform: Transform } | { ok: false; problems: Problem[] };
 
@@ -79,7 +79,7 @@ export function parseTransformFile(name: string, path: string, content: string):
         problem(
           'unknown-placeholder',
           `unknown placeholder ${placeholder} in ${path}:${entry.line}`,
-          'use {{name}}, {{user}}, {{uid}} or {{home}}, written exactly so, with no spaces inside the braces',
+          `use ${PLACEHOLDER_LIST}, written exactly so, with no spaces inside the braces`,
           entry.line,
         );
       }

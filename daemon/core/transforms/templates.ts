@@ -6,7 +6,7 @@
 import type { Problem } from '../problem';
 import { cloneUnit, isEntry, parseUnit, type UnitFile } from '../unit-file';
 import { isTransformType, TRANSFORM_TYPES, type CompanionTemplate, type Identity } from './model';
-import { substitutePlaceholders, unknownPlaceholders } from './placeholders';
+import { PLACEHOLDER_LIST, substitutePlaceholders, unknownPlaceholders } from './placeholders';
 
 export const TEMPLATE_PREFIX = '_base-';
 
@@ -59,7 +59,7 @@ export function parseTemplateFile(name: string, path: string, content: string): 
         problem(
           'unknown-placeholder',
           `unknown placeholder ${placeholder} in ${path}:${entry.line}`,
-          'use {{name}}, {{user}}, {{uid}} or {{home}}, written exactly so, with no spaces inside the braces',
+          `use ${PLACEHOLDER_LIST}, written exactly so, with no spaces inside the braces`,
           entry.line,
         );
       }
