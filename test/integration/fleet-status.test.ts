@@ -1,7 +1,8 @@
 // A fleet over one real git repository: hosts (each a FakeSystem and a state dir) publish
 // their status to moor-status/<host> after a pass, a host with fleet.after deploys only
 // what the ring before it ran healthy, and `moor fleet status` reads them all back.
-import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ConfigFile } from '../../daemon/core/config/schema';
@@ -13,7 +14,10 @@ import type { PassResult } from '../../daemon/pass/pass-result';
 import { homesOf } from '../../daemon/service/status-publish';
 import type { FakeSystem } from '../fakes/fake-system';
 import { runMoor } from '../helpers/cli';
-import { PassHarness, containerSpec, git } from '../helpers/pass-harness';
+import { PassHarness, containerSpec, emptySourceRepo, git } from '../helpers/pass-harness';
+import { Agent } from '../../daemon/service/agent';
+import type { Notifier } from '../../daemon/service/notify';
+import { summarize } from '../../daemon/pass/pass-result';
 
 const harnesses: PassHarness[] = [];
 afterEach(() => {
@@ -284,5 +288,69 @@ describe('moor fleet status', () => {
     expect(missing.code).toBe(4);
     expect(missing.stderr).toContain('moor-status');
     expect(existsSync(join(alpha.root, 'nowhere.git'))).toBe(false);
+  });
+});
+
+describe('who publishes', () => {
+  let dir: string;
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  function configFile(source: string): string {
+    const file = join(dir, 'config.toml');
+    mkdirSync(join(dir, 'transforms'), { recursive: true });
+    writeFileSync(file, [
+      `state_dir = ${JSON.stringify(join(dir, 'state'))}`,
+      `lock_path = ${JSON.stringify(join(dir, 'run', 'lock'))}`,
+      `transforms_dir = ${JSON.stringify(join(dir, 'transforms'))}`,
+      '[source]', `url = ${JSON.stringify(source)}`,
+      '[schedule]', 'cron = "0 0 1 1 *"',
+      '[control]', `socket = ${JSON.stringify(join(dir, 'run', 'moor.sock'))}`,
+      '[host]', 'name = "alpha"',
+      '[fleet]', 'publish = true',
+    ].join('\n'));
+    return file;
+  }
+
+  it('moor reconcile --once publishes once its pass is done', () => {
+    dir = mkdtempSync(join(tmpdir(), 'moor-fleet-cli-'));
+    // A repository without workloads: the pass runs no host command.
+    const { bare, commit } = emptySourceRepo(dir);
+    const r = runMoor(['--config', configFile(bare), 'reconcile', '--once', '--no-daemon']);
+    expect(r.code, r.stderr).toBe(0);
+    const doc = parseStatusDocument('alpha', git(dir, '--git-dir', bare, 'show', 'refs/heads/moor-status/alpha:status.json'));
+    expect(doc).toMatchObject({ document: { host: 'alpha', ring: 'default', commit, healthy: true, generation: 1 } });
+    expect(r.stderr).toContain('fleet: status published to moor-status/alpha');
+  });
+
+  it('the daemon publishes after each pass, in the background', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'moor-fleet-daemon-'));
+    const { bare, commit } = emptySourceRepo(dir);
+    const notifier: Notifier = { backend: 'none', watchdogPingMs: undefined, ready: () => undefined, reloading: () => undefined, stopping: () => undefined, status: () => undefined, watchdog: () => undefined };
+    let exitCode: 0 | 1 = 0;
+    const daemon = await Agent.start({
+      configFile: configFile(bare),
+      configRequired: true,
+      handleSignals: false,
+      startupPass: false,
+      logSink: { write: () => undefined, journal: true },
+      notifier,
+      execute: async () => {
+        const items = [{ workload: 'web', user: 'web', action: 'update' as const, reason: 'x', changed: [], removed: [], result: exitCode ? ('failed' as const) : ('ok' as const), durationMs: 1 }];
+        return { kind: 'result', result: summarize({ kind: 'pass', dryRun: false, commit, source: bare, items }) };
+      },
+    });
+    try {
+      await daemon.trigger('control');
+      await daemon.publisher.idle();
+      const first = parseStatusDocument('alpha', git(dir, '--git-dir', bare, 'show', 'refs/heads/moor-status/alpha:status.json'));
+      expect(first).toMatchObject({ document: { healthy: true, lastHealthy: commit, workloads: { web: { status: 'ok' } } } });
+      exitCode = 1;
+      await daemon.trigger('control');
+      await daemon.publisher.idle();
+      const second = parseStatusDocument('alpha', git(dir, '--git-dir', bare, 'show', 'refs/heads/moor-status/alpha:status.json'));
+      expect(second).toMatchObject({ document: { healthy: false, result: 'partial', lastHealthy: commit, workloads: { web: { status: 'failed' } } } });
+    } finally {
+      await daemon.stop();
+    }
   });
 });
