@@ -10,7 +10,7 @@ import { HOST_NAME_PATTERN } from '../core/config/schema';
 import { SourceError } from '../core/errors';
 import { MAX_STATUS_BYTES, parseStatusDocument, type PublishedStatus } from '../core/fleet-status';
 import { ancestryKey, type AncestryAnswers } from '../core/rollout';
-import { ExecaRunner } from './exec';
+import { ExecaRunner, runStreaming } from './exec';
 import { gitStep, networkGit, refuseControlCharacters, STATUS_BRANCHES, STATUS_REFS, trustLocalSource } from './git';
 
 export interface FleetRemote {
@@ -95,25 +95,48 @@ export async function readStatusBranches(dir: string, timeoutMs: number): Promis
   // One process sizes every status.json: "<type> <size>", or "<name> missing".
   const checks = (await mustGit(dir, ['cat-file', '--batch-check=%(objecttype) %(objectsize)'], timeoutMs, named.map((r) => `${r.object}:status.json\n`).join(''))).split('\n');
   const out: PublishedStatus[] = [];
+  const readable: { host: string; object: string }[] = [];
   for (const ref of refs) {
     const i = named.indexOf(ref);
-    if (i < 0) {
-      out.push({ host: ref.host, problem: 'the branch name is not a host name' });
-      continue;
-    }
-    const [type, size] = (checks[i] ?? '').split(' ');
-    if (type !== 'blob') {
-      out.push({ host: ref.host, problem: 'the branch holds no status.json file' });
-      continue;
-    }
-    if (Number(size) > MAX_STATUS_BYTES) {
-      out.push({ host: ref.host, problem: `status.json is ${size} bytes, more than ${MAX_STATUS_BYTES}` });
-      continue;
-    }
-    const text = await mustGit(dir, ['cat-file', 'blob', `${ref.object}:status.json`], timeoutMs);
-    out.push(parseStatusDocument(ref.host, text));
+    const [type, size] = i < 0 ? [] : (checks[i] ?? '').split(' ');
+    if (i < 0) out.push({ host: ref.host, problem: 'the branch name is not a host name' });
+    else if (type !== 'blob') out.push({ host: ref.host, problem: 'the branch holds no status.json file' });
+    else if (Number(size) > MAX_STATUS_BYTES) out.push({ host: ref.host, problem: `status.json is ${size} bytes, more than ${MAX_STATUS_BYTES}` });
+    else readable.push(ref);
   }
-  return out;
+  const contents = await catBlobs(dir, readable.map((r) => `${r.object}:status.json`), timeoutMs);
+  readable.forEach((ref, i) => out.push(contents[i] === undefined ? { host: ref.host, problem: 'status.json could not be read' } : parseStatusDocument(ref.host, contents[i]!)));
+  return out.sort((a, b) => (a.host < b.host ? -1 : a.host > b.host ? 1 : 0));
+}
+
+/**
+ * The contents of blobs already measured, in one `git cat-file --batch` (one process for
+ * the whole fleet, not one per host), as bytes: each "<oid> blob <size>" header is
+ * followed by exactly that many bytes. A name git does not find is undefined.
+ */
+async function catBlobs(dir: string, names: string[], timeoutMs: number): Promise<(Buffer | undefined)[]> {
+  if (names.length === 0) return [];
+  const chunks: Buffer[] = [];
+  const result = await runStreaming(['git', 'cat-file', '--batch'], { cwd: dir, env: localEnv(), timeoutMs, input: names.map((n) => `${n}\n`).join(''), onStdout: (chunk) => (chunks.push(chunk), false) });
+  if (result.timedOut) throw new SourceError(`git cat-file in ${dir} did not finish within ${timeoutMs} ms`);
+  if (result.exitCode !== 0) throw new SourceError(`git cat-file in ${dir} failed: ${result.stderr.trim().split('\n').join('; ')}`);
+  const out = Buffer.concat(chunks);
+  const blobs: (Buffer | undefined)[] = [];
+  let at = 0;
+  for (let i = 0; i < names.length && at < out.length; i++) {
+    const eol = out.indexOf(0x0a, at);
+    if (eol < 0) break;
+    const header = out.subarray(at, eol).toString('latin1').split(' ');
+    at = eol + 1;
+    if (header[1] !== 'blob') {
+      blobs.push(undefined);
+      continue;
+    }
+    const size = Number(header[2]);
+    blobs.push(out.subarray(at, at + size));
+    at += size + 1;
+  }
+  return blobs;
 }
 
 /** git's answer to each pair [a, b]: is a the commit b or an ancestor of it (a commit git lacks: no). */

@@ -213,6 +213,12 @@ describe('fleet.after: a staged rollout', () => {
     const warning = follower.logs.find((l) => l.includes('fleet.after: holding'));
     expect(warning).toMatch(/^<4>/);
     expect(warning).toContain('moor-status/gamma: status.json is not JSON');
+
+    // The branch deleted at the source is pruned from the follower's fetch: it moves on.
+    git(canary.root, '--git-dir', canary.bare, 'update-ref', '-d', 'refs/heads/moor-status/gamma');
+    const moved = await passAndPublish(follower);
+    expect(moved.result?.commit).toBe(published(canary, 'alpha').commit);
+    expect(moved.result?.commit).not.toBe(c1);
   });
 });
 
