@@ -18,6 +18,7 @@ import { PassHarness, containerSpec, emptySourceRepo, git } from '../helpers/pas
 import { Agent } from '../../daemon/service/agent';
 import type { Notifier } from '../../daemon/service/notify';
 import { summarize } from '../../daemon/pass/pass-result';
+import { openStateStore } from '../../daemon/state/store';
 
 const harnesses: PassHarness[] = [];
 afterEach(() => {
@@ -146,6 +147,19 @@ describe('fleet.publish', () => {
     const fixed = h.commit({ 'web.container': containerSpec() });
     expect((await passAndPublish(h)).published).toBe('published');
     expect(published(h, 'alpha')).toMatchObject({ healthy: true, lastHealthy: fixed, result: 'ok' });
+  });
+});
+
+describe('the state dir', () => {
+  it('one holding only what publishing wrote is moor\'s own, not refused as foreign', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'moor-fleet-state-'));
+    try {
+      writeFileSync(join(dir, 'published.json'), '{"lastHealthy": null}');
+      mkdirSync(join(dir, 'fleet.git'));
+      await expect(openStateStore(dir)).resolves.toMatchObject({ dir });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
