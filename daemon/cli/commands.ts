@@ -17,6 +17,7 @@ import { registerRestore } from './restore';
 import { registerStatus } from './status';
 import { registerCompletion } from './completion';
 import { registerMan } from './man';
+import { registerFleet } from './fleet-status';
 
 export function registerCommands(program: Command, setExit: SetExit): void {
   registerReconcile(program, setExit);
@@ -33,6 +34,7 @@ export function registerCommands(program: Command, setExit: SetExit): void {
   registerDaemon(program, setExit);
   registerInstallUnits(program, setExit);
   registerDoctor(program, setExit);
+  registerFleet(program, setExit);
   // Last: they describe every command registered above.
   registerCompletion(program, setExit);
   registerMan(program, setExit);

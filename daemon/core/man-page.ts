@@ -33,7 +33,8 @@ export function moorManPage(program: CommandSpec, exitCodes: Record<number, stri
     ...program.options.flatMap((o) => ['.TP', `.B ${roffText(o.flags)}`, roffText(o.description)]),
     '.SH COMMANDS',
   ];
-  for (const c of program.commands) {
+  // A command with commands of its own (moor fleet status) is listed as each of them.
+  for (const c of program.commands.flatMap((c) => (c.commands.length === 0 ? [c] : c.commands.map((s) => ({ ...s, name: `${c.name} ${s.name}` }))))) {
     lines.push('.SS', `.B moor ${roffText(c.name)}${c.usage ? ` ${roffText(c.usage)}` : ''}`, '.PP', roffText(c.description));
     for (const o of c.options) lines.push('.TP', `.B ${roffText(o.flags)}`, roffText(o.description));
   }

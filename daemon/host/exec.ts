@@ -149,6 +149,8 @@ export interface StreamRunOptions {
   cwd?: string;
   /** Called with each chunk of stdout; returning true stops the command (its group is killed). */
   onStdout: (chunk: Buffer) => boolean;
+  /** Written to the child's stdin, then closed; without it stdin is closed from the start. */
+  input?: string;
 }
 
 export interface StreamRunResult {
@@ -172,7 +174,7 @@ export async function runStreaming(argv: readonly string[], options: StreamRunOp
   const subprocess = execa(file, args, {
     reject: false,
     detached: true,
-    stdin: 'ignore',
+    ...(options.input === undefined ? { stdin: 'ignore' as const } : { input: options.input }),
     buffer: { stdout: false, stderr: true },
     maxBuffer: { stderr: 64 * 1024 },
     ...(options.env === undefined ? {} : { env: options.env, extendEnv: false }),

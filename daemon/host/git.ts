@@ -27,7 +27,19 @@ export interface SyncRepoOptions {
    * checkout then stays at the commit it held (the trust check, host/commit-trust.ts).
    */
   vetTip?: (commit: string) => Promise<void>;
+  /** Also fetch the fleet's status branches (`moor-status/*`) into `STATUS_REFS` (fleet.after). */
+  statusBranches?: boolean;
+  /**
+   * The commit to check out, chosen from the fetched tip (the ring rule); the tip itself
+   * without it. The budget and vetTip judge this commit, not the tip.
+   */
+  pickTarget?: (tip: string) => Promise<string>;
 }
+
+/** Where the fleet's status branches are fetched to, in the checkout and in moor's own git dirs. */
+export const STATUS_REFS = 'refs/moor-status/';
+/** The fleet's status branches in the source repository. */
+export const STATUS_BRANCHES = 'refs/heads/moor-status/';
 
 export interface SyncResult {
   commit: string;
@@ -44,7 +56,7 @@ function shellQuote(text: string): string {
 // reach git, and messages are in the C locale. Proxy settings pass for https sources.
 const PASSED_ENV = /^(PATH|HOME|TMPDIR|SSH_AUTH_SOCK|(https?|all|no)_proxy|(HTTPS?|ALL|NO)_PROXY)$/;
 
-function gitEnv(sshKey: string | undefined): Record<string, string> {
+export function gitEnv(sshKey: string | undefined): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && PASSED_ENV.test(k)) env[k] = v;
   env.LC_ALL = 'C';
@@ -72,7 +84,7 @@ function openGit(dir: string, options: SyncRepoOptions, globalConfig?: string): 
  * system or global config, not from `-c`, so moor points GIT_CONFIG_GLOBAL at a file of
  * its own that includes root's usual ~/.gitconfig and trusts exactly the configured path.
  */
-async function trustLocalSource(options: SyncRepoOptions): Promise<string | undefined> {
+export async function trustLocalSource(options: Pick<SyncRepoOptions, 'url' | 'dir'>): Promise<string | undefined> {
   if (!options.url.startsWith('/')) return undefined;
   const file = join(dirname(options.dir), '.git-global.config');
   // Without HOME (a system service) there is no ~/.gitconfig to include, and git would
@@ -93,7 +105,7 @@ const FETCH_KILL_GRACE_MS = 2_000;
  * past timeouts.fetch. Run through ExecaRunner instead, git and every helper it started
  * are one process group, killed together at the bound.
  */
-async function networkGit(dir: string, args: string[], options: SyncRepoOptions, globalConfig: string | undefined): Promise<string> {
+export async function networkGit(dir: string, args: string[], options: Pick<SyncRepoOptions, 'sshKey' | 'timeoutMs'>, globalConfig: string | undefined): Promise<string> {
   const env = { ...gitEnv(options.sshKey), ...(globalConfig ? { GIT_CONFIG_GLOBAL: globalConfig } : {}) };
   const result = await new ExecaRunner({ killGraceMs: FETCH_KILL_GRACE_MS }).run(['git', ...args], { timeoutMs: options.timeoutMs, cwd: dir, env });
   if (result.timedOut) throw new Error(`no answer within timeouts.fetch (${options.timeoutMs} ms): stopped`);
@@ -101,7 +113,7 @@ async function networkGit(dir: string, args: string[], options: SyncRepoOptions,
   return result.stdout;
 }
 
-async function step<T>(what: string, action: () => Promise<T>): Promise<T> {
+export async function gitStep<T>(what: string, action: () => Promise<T>): Promise<T> {
   try {
     return await action();
   } catch (e) {
@@ -131,7 +143,7 @@ async function isRepoRoot(dir: string, options: SyncRepoOptions): Promise<boolea
   } catch {
     return false;
   }
-  return step('rev-parse', () => openGit(dir, options).checkIsRepo(CheckRepoActions.IS_REPO_ROOT));
+  return gitStep('rev-parse', () => openGit(dir, options).checkIsRepo(CheckRepoActions.IS_REPO_ROOT));
 }
 
 /**
@@ -151,11 +163,11 @@ export async function syncRepo(options: SyncRepoOptions): Promise<SyncResult> {
       (c) => c.trim() || null,
       () => null,
     );
-    const remotes = await step('remote', () => git.getRemotes(true));
+    const remotes = await gitStep('remote', () => git.getRemotes(true));
     const origin = remotes.find((r) => r.name === 'origin');
-    if (!origin) await step('remote add', () => git.addRemote('origin', url));
+    if (!origin) await gitStep('remote add', () => git.addRemote('origin', url));
     // The configured URL wins over whatever the checkout was cloned from.
-    else if (origin.refs.fetch !== url) await step('remote set-url', () => git.remote(['set-url', 'origin', url]));
+    else if (origin.refs.fetch !== url) await gitStep('remote set-url', () => git.remote(['set-url', 'origin', url]));
   } else {
     // `git clean -ffdx` below would wipe whatever else lives in a misconfigured directory.
     if (!(await isEmptyOrMissing(dir))) {
@@ -163,30 +175,32 @@ export async function syncRepo(options: SyncRepoOptions): Promise<SyncResult> {
     }
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const git = openGit(dir, options);
-    await step('init', () => git.init());
-    await step('remote add', () => git.addRemote('origin', url));
+    await gitStep('init', () => git.init());
+    await gitStep('remote add', () => git.addRemote('origin', url));
   }
 
   const globalConfig = await trustLocalSource(options);
   const git = openGit(dir, options, globalConfig);
-  // '+' accepts a rewritten history (force-push): the remote is the truth.
-  await step(`fetch ${branch}`, () => networkGit(dir, ['fetch', '--force', '--no-tags', 'origin', `+refs/heads/${branch}:${remoteRef}`], options, globalConfig)).catch(
+  // '+' accepts a rewritten history (force-push): the remote is the truth. Status branches
+  // a host deleted are pruned, so a host gone from the fleet stops counting.
+  const refspecs = [`+refs/heads/${branch}:${remoteRef}`, ...(options.statusBranches ? [`+${STATUS_BRANCHES}*:${STATUS_REFS}*`] : [])];
+  const prune = options.statusBranches ? ['--prune'] : [];
+  await gitStep(`fetch ${branch}`, () => networkGit(dir, ['fetch', '--force', '--no-tags', ...prune, 'origin', ...refspecs], options, globalConfig)).catch(
     async (err: unknown) => {
       throw (await missingBranch(() => networkGit(dir, ['ls-remote', 'origin'], options, globalConfig), branch, err)) ?? err;
     },
   );
+  const tip = (await gitStep('rev-parse', () => git.revparse(['--verify', `${remoteRef}^{commit}`]))).trim();
+  const target = options.pickTarget ? await options.pickTarget(tip) : tip;
   if (options.budget) {
-    const over = await measureTree(dir, remoteRef, options.budget, options);
+    const over = await measureTree(dir, target, options.budget, options);
     if (over) throw new ValidationError([over]);
   }
-  if (options.vetTip) {
-    const tip = (await step('rev-parse', () => git.revparse(['--verify', `${remoteRef}^{commit}`]))).trim();
-    await options.vetTip(tip);
-  }
-  await step('checkout', () => git.raw(['checkout', '--force', '-B', branch, remoteRef]));
-  await step('reset', () => git.raw(['reset', '--hard', remoteRef]));
-  await step('clean', () => git.raw(['clean', '-ffdx']));
-  const commit = (await step('rev-parse', () => git.revparse(['HEAD']))).trim();
+  if (options.vetTip) await options.vetTip(target);
+  await gitStep('checkout', () => git.raw(['checkout', '--force', '-B', branch, target]));
+  await gitStep('reset', () => git.raw(['reset', '--hard', target]));
+  await gitStep('clean', () => git.raw(['clean', '-ffdx']));
+  const commit = (await gitStep('rev-parse', () => git.revparse(['HEAD']))).trim();
   return { commit, changed: commit !== before };
 }
 
@@ -215,7 +229,7 @@ async function missingBranch(lsRemote: () => Promise<string>, branch: string, er
  * runs GIT_SSH_COMMAND: a newline in one could add git configuration of its own (a command
  * run as root). The config loader refuses them; this refuses them again at the door.
  */
-function refuseControlCharacters(options: SyncRepoOptions): void {
+export function refuseControlCharacters(options: Pick<SyncRepoOptions, 'url' | 'sshKey'> & { branch?: string }): void {
   const values: [string, string | undefined][] = [
     ['source.url', options.url],
     ['source.branch', options.branch],

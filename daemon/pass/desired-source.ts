@@ -14,6 +14,8 @@ import { judgeTip, type Signer } from '../core/trust';
 import { tipFacts } from '../host/commit-trust';
 import { existingGroupProblem } from '../core/user-name';
 import { syncRepo } from '../host/git';
+import { ancestryAnswers, readStatusBranches } from '../host/fleet-git';
+import { ancestryQuestions, decideRollout, type RolloutDecision } from '../core/rollout';
 import { scanTree } from '../host/repo-scan';
 import { loadTransformsDir } from '../host/transforms-load';
 import type { StateStore } from '../state/store';
@@ -42,6 +44,8 @@ export interface DesiredState {
   signer?: Signer;
   /** warn mode: why the commit would have been refused under require. */
   trustWarnings?: string[];
+  /** `fleet.after`: the ring rule's decision, and the tip it was made against. */
+  rollout?: RolloutDecision & { tip: string };
 }
 
 /** What the trust check of a pass compares the tip with, and what it may waive. */
@@ -50,6 +54,26 @@ export interface TrustContext {
   live?: { commit: string; generation: number };
   /** `--allow-history-rewrite`: this pass only. */
   allowHistoryRewrite: boolean;
+}
+
+/**
+ * `fleet.after`: the commit the ring rule picks from the fetched tip (core/rollout.ts), read
+ * from the status branches fetched into the checkout. Holding keeps the live commit; with
+ * none, the pass fails before anything changes (exit 4), naming the ring it waits for.
+ */
+function ringTarget(config: MoorConfig, ring: string, live: string | undefined, decided: (d: RolloutDecision & { tip: string }) => void) {
+  const dir = checkoutDir(config);
+  return async (tip: string): Promise<string> => {
+    const statuses = await readStatusBranches(dir, config.timeouts.commandMs);
+    const input = { ring, branch: config.source.branch, tip, ...(live ? { live } : {}), statuses };
+    const decision = decideRollout(input, await ancestryAnswers(dir, ancestryQuestions(input), config.timeouts.commandMs));
+    decided({ ...decision, tip });
+    if (decision.take) return decision.commit;
+    if (live) return live;
+    throw new SourceError(
+      `fleet.after = "${ring}": ${decision.message}; this host has no live generation to stay at, so nothing was deployed (it deploys once every host of ring ${ring} has published a healthy commit of branch ${config.source.branch})`,
+    );
+  };
 }
 
 export function checkoutDir(config: MoorConfig): string {
@@ -92,6 +116,8 @@ export async function desiredFromRepo(
     if (!judged.accept) throw new TrustError(tip, judged.reasons);
     verdict = judged;
   };
+  let rollout: DesiredState['rollout'];
+  const ring = config.fleet.after;
   const fetchStart = performance.now();
   const { commit } = await timed(profile, 'desired.fetch', () => syncRepo({
     url,
@@ -101,6 +127,7 @@ export async function desiredFromRepo(
     timeoutMs: config.timeouts.fetchMs,
     budget: config.repoBudget,
     ...(config.trust.mode !== 'off' ? { vetTip } : {}),
+    ...(ring !== undefined ? { statusBranches: true, pickTarget: ringTarget(config, ring, trust.live?.commit, (d) => (rollout = d)) } : {}),
   }));
   if (timings) timings.fetchMs = performance.now() - fetchStart;
   const scanned = await timed(profile, 'desired.scan', () => scanTree(dir, { maxFileBytes: config.maxFileBytes, budget: config.repoBudget }));
@@ -140,6 +167,7 @@ export async function desiredFromRepo(
     invalid,
     ...(verdict.signer ? { signer: verdict.signer } : {}),
     ...(verdict.reasons.length > 0 ? { trustWarnings: verdict.reasons } : {}),
+    ...(rollout ? { rollout } : {}),
   };
 }
 

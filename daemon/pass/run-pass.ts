@@ -75,14 +75,24 @@ async function recover(ctx: PassContext): Promise<void> {
 async function desiredState(ctx: PassContext, opts: PassOptions): Promise<DesiredState> {
   const pin = await ctx.store.pin.read();
   if (pin) return { ...(await desiredFromGeneration(ctx.store, pin.generation)), pinned: pin.generation };
-  const live = ctx.config.trust.mode !== 'off' ? await liveCommit(ctx) : undefined;
+  // The history rule and the ring rule both compare with the live commit.
+  const live = ctx.config.trust.mode !== 'off' || ctx.config.fleet.after !== undefined ? await liveCommit(ctx) : undefined;
   const desired = await desiredFromRepo(ctx.config, { ...(live ? { live } : {}), allowHistoryRewrite: Boolean(opts.allowHistoryRewrite) }, ctx.profile, ctx.timings);
+  logRollout(ctx, desired.rollout);
   for (const reason of desired.trustWarnings ?? []) ctx.log.warn({ commit: desired.commit, mode: 'warn' }, `trust: ${reason} (deployed: trust.mode is "warn")`);
   return refuseExistingGroups(desired, {
     owns: async (user) => (await ctx.store.ownedUsers.get(user)) !== undefined,
     groupExists: (name) => ctx.host.users.groupExists(name),
     userExists: async (name) => (await ctx.host.users.lookupUser(name)) !== null,
   });
+}
+
+/** The ring rule's decision: a commit taken at info priority, a hold at warning. */
+function logRollout(ctx: PassContext, rollout: DesiredState['rollout']): void {
+  if (!rollout) return;
+  const fields = { ring: rollout.ring, tip: rollout.tip.slice(0, 12), ...(rollout.take ? { commit: rollout.commit.slice(0, 12), hosts: rollout.hosts.join(',') } : {}) };
+  if (rollout.take) ctx.log.info(fields, `fleet.after: ${rollout.message}`);
+  else ctx.log.warn(fields, `fleet.after: ${rollout.message}`);
 }
 
 /**

@@ -26,6 +26,7 @@ import type { PassOutcome, TriggerReason } from './protocol';
 import { checkCron, Schedule, type CreateCronTask } from './schedule';
 import { readWebhookSecret } from './webhook';
 import { NotifySender, notifyPayloadOf } from './notify-send';
+import { homesOf, StatusPublisher } from './status-publish';
 import { notifyAccount } from '../host/notify-command';
 import { checkIdentityFile } from '../host/secrets';
 import { startWatches, watchTargets, type WatchKind, type Watches } from './watch';
@@ -60,6 +61,8 @@ export class Agent {
   private readonly loop: PassLoop;
   /** Tells the [notify] receivers of each pass (not to be confused with `notifier`, sd_notify). */
   readonly announcer: NotifySender;
+  /** Pushes each pass's status to the host's status branch (`fleet.publish`). */
+  readonly publisher: StatusPublisher;
   private readonly startedAt = new Date();
   private control!: ControlServer;
   private metricsListener: MetricsListener | undefined;
@@ -105,12 +108,15 @@ export class Agent {
       log: this.log,
       ...(opts.notifyRetryBaseMs !== undefined ? { retryBaseMs: opts.notifyRetryBaseMs } : {}),
     });
+    // Published after the pass has released its lock too (status-publish.ts).
+    this.publisher = new StatusPublisher({ config: () => this.config, log: this.log, homes: (users) => homesOf(this.hostFor(this.config), users) });
     this.loop = new PassLoop(execute, {
       log: this.log,
       onOutcome: (o) => {
         this.recordOutcome(o);
         const payload = notifyPayloadOf(o);
         if (payload) this.announcer.announce(payload);
+        if (payload) this.publisher.publish(payload);
       },
     });
   }
@@ -391,6 +397,8 @@ export class Agent {
     // The last pass's announcement gets its chance to go out, bounded by notify.timeout.
     const notifyMs = this.config.notify?.timeoutMs ?? 0;
     if (notifyMs > 0) await Promise.race([this.announcer.idle(), new Promise<void>((r) => setTimeout(r, notifyMs).unref())]);
+    // And the last status its push, bounded by a fetch and a push.
+    if (this.config.fleet.publish) await Promise.race([this.publisher.idle(), new Promise<void>((r) => setTimeout(r, 2 * this.config.timeouts.fetchMs).unref())]);
     // The control API stays up until now so that waiting clients get the pass's last line.
     await this.control.close().catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'closing the control API failed'));
     await this.metricsListener?.close();

@@ -130,7 +130,7 @@ async function tighten(path: string): Promise<void> {
 }
 
 /** What moor keeps in a state dir (and a fresh file system's lost+found). */
-const OURS = /^(generations|applied|redeploy|archives|quarantine|blobs|checkout|trust|current|owned-users\.json|pin\.json|last-pass\.json|metrics\.json|lost\+found)(\.|$)|^\.current/;
+const OURS = /^(generations|applied|redeploy|archives|quarantine|blobs|checkout|trust|current|owned-users\.json|pin\.json|last-pass\.json|metrics\.json|published\.json|fleet\.git|lost\+found)(\.|$)|^\.current/;
 
 async function refuseForeignDir(layout: StateLayout): Promise<void> {
   const entries = await listDir(layout.root).catch((err: NodeJS.ErrnoException) => {

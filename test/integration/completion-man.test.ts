@@ -49,11 +49,19 @@ describe('moor completion', () => {
     expect(complete('logs', '-')).toEqual(expect.arrayContaining(['-f', '-n', '--json', '--config']));
   });
 
+  it('bash: a command with commands of its own completes them, then their options', () => {
+    expect(complete('fl')).toEqual(['fleet']);
+    expect(complete('fleet', '')).toEqual(['status']);
+    expect(complete('fleet', 'status', '--')).toEqual(expect.arrayContaining(['--json', '--source', '--config']));
+    expect(complete('--config', '/etc/moor/config.toml', 'fleet', 'status', '--s')).toEqual(['--source']);
+  });
+
   it('zsh: the script is a #compdef file naming every command and its options', () => {
     const r = runMoor(['completion', 'zsh']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout.startsWith('#compdef moor\n')).toBe(true);
-    for (const name of ['reconcile', 'status', 'install-units', 'man']) expect(r.stdout).toContain(`'${name}:`);
+    for (const name of ['reconcile', 'status', 'install-units', 'man', 'fleet']) expect(r.stdout).toContain(`'${name}:`);
+    expect(r.stdout).toContain("'1:fleet command:(status)'");
     expect(r.stdout).toContain("'--allow-mass-removal[");
     // zsh and man come with scripts/setup: a machine without them fails here, never skips.
     const file = join(dir, '_moor');
@@ -92,6 +100,7 @@ describe('moor man', () => {
       ['logs', ['--json']],
       ['install-units', ['--prefix <dir>', '--bundle']],
       ['completion', []],
+      ['fleet status', ['--source <url>', '--json']],
     ] as const) {
       expect(text).toContain(`moor ${cmd}`);
       for (const f of flags) expect(text).toContain(f);

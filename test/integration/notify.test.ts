@@ -232,7 +232,7 @@ describe.skipIf(!asRoot)('commands', () => {
 });
 
 describe('a pass run in this process (reconcile --once)', () => {
-  const config = (): MoorConfig => ({ stateDir: dir, logLevel: 'error', notify: notifyConfig() }) as MoorConfig;
+  const config = (): MoorConfig => ({ stateDir: dir, logLevel: 'error', notify: notifyConfig(), fleet: { publish: false, ring: 'default' } }) as MoorConfig;
 
   it('is announced once it has returned, a failing one too; one that never ran (lock held) is not', async () => {
     let heldDuringPass = -1;
