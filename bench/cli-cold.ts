@@ -8,10 +8,12 @@
 // control socket nobody listens on (so `status` reads the state itself), and for `check`
 // the example repository with an empty transform for its group. No root and no systemd needed.
 // The commands run interleaved, one process at a time, so a burst of load on the machine
-// falls on all of them alike; the figure of each is its median wall time. --compare runs
+// falls on all of them alike; the figures of each are its median wall time and the median
+// CPU time (user + system, every thread) the process reports as it exits, which load from
+// other work on the machine moves less than wall time. --compare runs
 // the same commands of another build (an earlier commit's dist/moor.mjs) in the same rounds.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,12 +35,25 @@ function median(xs: number[]): number {
   return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
-function timed(c: Case): number {
+/** Preloaded into every measured process: its own CPU time, written as it exits. */
+const CPU_HOOK = `import { writeFileSync } from 'node:fs';
+process.on('exit', () => {
+  const u = process.cpuUsage();
+  writeFileSync(process.env.MOOR_BENCH_CPU_FILE, String((u.user + u.system) / 1000));
+});
+`;
+
+interface Timing {
+  wallMs: number;
+  cpuMs: number;
+}
+
+function timed(c: Case, hook: string, cpuFile: string): Timing {
   const start = process.hrtime.bigint();
-  const r = spawnSync(process.execPath, c.argv, { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
-  const ms = Number(process.hrtime.bigint() - start) / 1e6;
+  const r = spawnSync(process.execPath, ['--import', hook, ...c.argv], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '', MOOR_BENCH_CPU_FILE: cpuFile } });
+  const wallMs = Number(process.hrtime.bigint() - start) / 1e6;
   if (r.status === null || !c.ok.includes(r.status)) throw new Error(`${c.name}: exit ${r.status ?? r.signal}\n${r.stderr}`);
-  return ms;
+  return { wallMs, cpuMs: Number(readFileSync(cpuFile, 'utf8')) };
 }
 
 async function main(): Promise<void> {
@@ -86,24 +101,40 @@ async function main(): Promise<void> {
       ...commands('moor ', bundle),
       ...(values.compare ? commands('compared ', resolve(values.compare)) : []),
     ];
+    const hook = join(dir, 'cpu-hook.mjs');
+    writeFileSync(hook, CPU_HOOK);
+    const cpuFile = join(dir, 'cpu');
     // One untimed round: the page cache holds the bundle and node for every timed run alike.
-    for (const c of cases) timed(c);
-    const times = new Map<string, number[]>(cases.map((c) => [c.name, []]));
-    for (let i = 0; i < runs; i++) for (const c of cases) times.get(c.name)!.push(timed(c));
+    for (const c of cases) timed(c, hook, cpuFile);
+    const times = new Map<string, Timing[]>(cases.map((c) => [c.name, []]));
+    for (let i = 0; i < runs; i++) for (const c of cases) times.get(c.name)!.push(timed(c, hook, cpuFile));
 
-    const floor = median(times.get('node -e 0')!);
+    const round = (n: number) => Number(n.toFixed(1));
+    const floor = median(times.get('node -e 0')!.map((t) => t.wallMs));
+    const cpuFloor = median(times.get('node -e 0')!.map((t) => t.cpuMs));
     const rows = cases.map((c) => {
-      const ms = times.get(c.name)!;
-      return { name: c.name, medianMs: Number(median(ms).toFixed(1)), minMs: Number(Math.min(...ms).toFixed(1)), overFloorMs: Number((median(ms) - floor).toFixed(1)), ratio: Number((median(ms) / floor).toFixed(2)) };
+      const wall = times.get(c.name)!.map((t) => t.wallMs);
+      const cpu = times.get(c.name)!.map((t) => t.cpuMs);
+      return {
+        name: c.name,
+        medianMs: round(median(wall)),
+        minMs: round(Math.min(...wall)),
+        overFloorMs: round(median(wall) - floor),
+        ratio: Number((median(wall) / floor).toFixed(2)),
+        cpuMedianMs: round(median(cpu)),
+        cpuOverFloorMs: round(median(cpu) - cpuFloor),
+      };
     });
     if (values.json) {
       process.stdout.write(`${JSON.stringify({ benchmark: 'cli-cold', runs, bundle, ...(values.compare ? { compared: resolve(values.compare) } : {}), node: process.version, rows })}\n`);
       return;
     }
-    process.stdout.write(`cli-cold (${bundle}, node ${process.version}, ${runs} runs each, interleaved): median wall ms, and its ratio to node -e 0\n`);
+    process.stdout.write(`cli-cold (${bundle}, node ${process.version}, ${runs} runs each, interleaved): median wall ms, its ratio to node -e 0; median CPU ms\n`);
     if (values.compare) process.stdout.write(`  compared: ${resolve(values.compare)}\n`);
     for (const r of rows) {
-      process.stdout.write(`  ${r.name.padEnd(20)} median ${String(r.medianMs).padStart(6)} ms  min ${String(r.minMs).padStart(6)} ms  +${String(r.overFloorMs).padStart(6)} ms  ${r.ratio.toFixed(2)}×\n`);
+      process.stdout.write(
+        `  ${r.name.padEnd(20)} wall median ${String(r.medianMs).padStart(6)} ms  min ${String(r.minMs).padStart(6)} ms  +${String(r.overFloorMs).padStart(6)} ms  ${r.ratio.toFixed(2)}×   cpu median ${String(r.cpuMedianMs).padStart(6)} ms  +${String(r.cpuOverFloorMs).padStart(6)} ms\n`,
+      );
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -61,10 +61,14 @@ async function main(): Promise<void> {
     // The daemon idle after its last pass: its resident memory, and its cgroup's.
     await new Promise((r) => setTimeout(r, 5_000));
     const pid = (await guest.run(['systemctl', 'show', 'moor.service', '-p', 'MainPID', '--value'])).stdout.trim();
-    const rssKiB = Number(/^VmRSS:\s+(\d+) kB$/m.exec((await guest.run(['cat', `/proc/${pid}/status`])).stdout)?.[1] ?? NaN);
+    const procStatus = (await guest.run(['cat', `/proc/${pid}/status`])).stdout;
+    const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(procStatus)?.[1] ?? NaN);
+    const rssKiB = kib('VmRSS');
     const cgroupBytes = Number((await guest.run(['systemctl', 'show', 'moor.service', '-p', 'MemoryCurrent', '--value'])).stdout.trim());
     const mib = (bytes: number) => Number((bytes / 1048576).toFixed(1));
-    const idle = { rssMiB: mib(rssKiB * 1024), cgroupMiB: Number.isFinite(cgroupBytes) ? mib(cgroupBytes) : undefined };
+    // RSS in two parts: what the process holds (anonymous: the heap, malloc) and the pages
+    // of files it maps (node's own binary, shared with every other node process).
+    const idle = { rssMiB: mib(rssKiB * 1024), anonMiB: mib(kib('RssAnon') * 1024), fileMiB: mib(kib('RssFile') * 1024), cgroupMiB: Number.isFinite(cgroupBytes) ? mib(cgroupBytes) : undefined };
     const s = summarize(measured.map((m) => m.ms));
     const p = summarize(passStarts);
     const sec = (ms: number) => Number((ms / 1000).toFixed(2));
@@ -76,7 +80,7 @@ async function main(): Promise<void> {
       process.stdout.write(`push-to-deploy (git push → new InvocationID active, systemd guest): n=${measured.length} min=${sec(s.min)} s median=${sec(s.median)} s max=${sec(s.max)} s\n`);
       process.stdout.write(`  of which git push → the daemon's pass starting: min=${sec(p.min)} s median=${sec(p.median)} s max=${sec(p.max)} s\n`);
       const cgroup = idle.cgroupMiB === undefined ? 'memory not accounted' : `${idle.cgroupMiB} MiB`;
-      process.stdout.write(`daemon idle after its last pass: RSS ${idle.rssMiB} MiB (moor.service's cgroup: ${cgroup})\n`);
+      process.stdout.write(`daemon idle after its last pass: RSS ${idle.rssMiB} MiB (anonymous ${idle.anonMiB} MiB, files ${idle.fileMiB} MiB; moor.service's cgroup: ${cgroup})\n`);
     }
   } finally {
     await guest.shutdown();
