@@ -69,7 +69,7 @@ describe('the units', () => {
       'ExecReload=/bin/kill -HUP $MAINPID',
       'Wants=network-online.target moor.socket',
       'After=network-online.target systemd-logind.service moor.socket',
-      'ExecStart=node --max-semi-space-size=1 /usr/local/lib/moor/moor.mjs daemon',
+      'ExecStart=node /usr/local/lib/moor/moor.mjs daemon',
       'WantedBy=multi-user.target',
     ]) {
       expect(s.split('\n'), line).toContain(line);
