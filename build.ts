@@ -1,10 +1,18 @@
-// Bundles the CLI into one ESM file so a host needs only Node >= 20 and dist/moor.mjs.
-import { build } from 'esbuild';
+// Bundles the CLI into dist/moor.mjs and the chunks it loads when a command needs them
+// (dist/chunks/), so a host needs only Node >= 20 and dist/.
+import { build, type Plugin } from 'esbuild';
 import { chmod, copyFile, readFile, readdir, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { parseArgs } from 'node:util';
 
-const outfile = 'dist/moor.mjs';
+// --outdir: build elsewhere than dist/ (a test installs from a build of its own).
+const out = parseArgs({ options: { outdir: { type: 'string', default: 'dist' } } }).values.outdir;
+const outfile = join(out, 'moor.mjs');
+// Beside moor.mjs: the code a command loads only when it runs (each `await import()` in
+// daemon/ begins one), named by content so that a new build never reuses an old name for
+// other code. host/bundle-dir.ts finds moor.mjs's folder from a chunk by this name.
+const chunksDir = join(out, 'chunks');
 
 // units/ is the one source of the shipped systemd units; `moor install-units` carries them
 // inside the bundle (see daemon/cli/shipped-units.ts).
@@ -40,10 +48,27 @@ const common = {
   banner: { js: banner },
 } as const;
 
+// zod's namespace carries every language's error messages (370 KB, an eighth of the
+// bundle), all compiled at each start; moor's messages are English, zod's default, which
+// zod imports on its own, and z.locales is never used.
+const zodWithoutLocales: Plugin = {
+  name: 'zod-without-locales',
+  setup(b) {
+    b.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) => (args.importer.includes('/node_modules/zod/') ? { path: 'zod-locales', namespace: 'moor-empty' } : undefined));
+    b.onLoad({ filter: /.*/, namespace: 'moor-empty' }, () => ({ contents: 'export {};', loader: 'js' }));
+  },
+};
+
+// A build never leaves the chunks of an earlier one behind.
+await rm(chunksDir, { recursive: true, force: true });
 await build({
   ...common,
-  entryPoints: ['daemon/main.ts'],
-  outfile,
+  entryPoints: { moor: 'daemon/main.ts' },
+  outdir: out,
+  splitting: true,
+  chunkNames: 'chunks/[name]-[hash]',
+  outExtension: { '.js': '.mjs' },
+  plugins: [zodWithoutLocales],
   // sd-notify is a native addon: it cannot be bundled and is loaded (optionally) at run time.
   external: ['sd-notify'],
   define: {
@@ -53,18 +78,19 @@ await build({
   },
 });
 await chmod(outfile, 0o755);
-console.log(`built ${outfile}`);
+console.log(`built ${outfile} and ${(await readdir(chunksDir)).length} chunks in ${chunksDir}/`);
 
 // The writer a workload user runs to write its files, alone: it starts in a fraction of
 // the CLI's time (daemon/write-files-main.ts). host/user-files.ts runs it from beside moor.mjs.
-await build({ ...common, entryPoints: ['daemon/write-files-main.ts'], outfile: 'dist/write-files.mjs' });
-await chmod('dist/write-files.mjs', 0o755);
-console.log('built dist/write-files.mjs');
+const writer = join(out, 'write-files.mjs');
+await build({ ...common, entryPoints: ['daemon/write-files-main.ts'], outfile: writer });
+await chmod(writer, 0o755);
+console.log(`built ${writer}`);
 
 // The sd-notify addon's compiled file, loaded from next to the bundle (daemon/service/notify.ts).
 // It is built for this Node.js version; a host on another one falls back to systemd-notify.
 const addon = 'node_modules/sd-notify/build/Release/notify.node';
-const sidecar = 'dist/sd-notify.node';
+const sidecar = join(out, 'sd-notify.node');
 if (existsSync(addon)) {
   await copyFile(addon, sidecar);
   console.log(`copied ${sidecar}`);
@@ -77,7 +103,7 @@ if (existsSync(addon)) {
 // log records go to journald's native socket with their fields. Built for this Node.js
 // version; without it (or on another version) records are stderr lines, as before.
 const dgramAddon = 'node_modules/unix-dgram/build/Release/unix_dgram.node';
-const dgramSidecar = 'dist/unix-dgram.node';
+const dgramSidecar = join(out, 'unix-dgram.node');
 if (existsSync(dgramAddon)) {
   await copyFile(dgramAddon, dgramSidecar);
   console.log(`copied ${dgramSidecar}`);

@@ -58,25 +58,37 @@ async function main(): Promise<void> {
       passStarts.push(Math.round(started.at - m.pushStartedMs));
       say(`run ${run}: ${(m.ms / 1000).toFixed(2)} s (${m.commit.slice(0, 7)}; the daemon's pass started after ${((started.at - m.pushStartedMs) / 1000).toFixed(2)} s)`);
     }
-    // The daemon idle after its last pass: its resident memory, and its cgroup's.
-    await new Promise((r) => setTimeout(r, 5_000));
+    // The daemon idle after its last pass: its resident memory, and its cgroup's, 5 s after
+    // the pass and again 35 s after it, once V8's memory reducer has given back what the
+    // pass's garbage collections left committed (the young generation above all).
     const pid = (await guest.run(['systemctl', 'show', 'moor.service', '-p', 'MainPID', '--value'])).stdout.trim();
-    const rssKiB = Number(/^VmRSS:\s+(\d+) kB$/m.exec((await guest.run(['cat', `/proc/${pid}/status`])).stdout)?.[1] ?? NaN);
-    const cgroupBytes = Number((await guest.run(['systemctl', 'show', 'moor.service', '-p', 'MemoryCurrent', '--value'])).stdout.trim());
     const mib = (bytes: number) => Number((bytes / 1048576).toFixed(1));
-    const idle = { rssMiB: mib(rssKiB * 1024), cgroupMiB: Number.isFinite(cgroupBytes) ? mib(cgroupBytes) : undefined };
+    const sample = async () => {
+      const procStatus = (await guest.run(['cat', `/proc/${pid}/status`])).stdout;
+      const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(procStatus)?.[1] ?? NaN);
+      const cgroupBytes = Number((await guest.run(['systemctl', 'show', 'moor.service', '-p', 'MemoryCurrent', '--value'])).stdout.trim());
+      // RSS in two parts: what the process holds (anonymous: the heap, malloc) and the pages
+      // of files it maps (node's own binary, shared with every other node process).
+      return { rssMiB: mib(kib('VmRSS') * 1024), anonMiB: mib(kib('RssAnon') * 1024), fileMiB: mib(kib('RssFile') * 1024), cgroupMiB: Number.isFinite(cgroupBytes) ? mib(cgroupBytes) : undefined };
+    };
+    await new Promise((r) => setTimeout(r, 5_000));
+    const idle = await sample();
+    await new Promise((r) => setTimeout(r, 30_000));
+    const settled = await sample();
     const s = summarize(measured.map((m) => m.ms));
     const p = summarize(passStarts);
     const sec = (ms: number) => Number((ms / 1000).toFixed(2));
     if (values.json) {
       process.stdout.write(
-        `${JSON.stringify({ benchmark: 'push-to-deploy-guest', runs: measured.map((m, i) => ({ run: i + 1, commit: m.commit, seconds: sec(m.ms), passStartSeconds: sec(passStarts[i]!) })), min: sec(s.min), median: sec(s.median), max: sec(s.max), daemonIdle: idle })}\n`,
+        `${JSON.stringify({ benchmark: 'push-to-deploy-guest', runs: measured.map((m, i) => ({ run: i + 1, commit: m.commit, seconds: sec(m.ms), passStartSeconds: sec(passStarts[i]!) })), min: sec(s.min), median: sec(s.median), max: sec(s.max), daemonIdle: idle, daemonIdleSettled: settled })}\n`,
       );
     } else {
       process.stdout.write(`push-to-deploy (git push → new InvocationID active, systemd guest): n=${measured.length} min=${sec(s.min)} s median=${sec(s.median)} s max=${sec(s.max)} s\n`);
       process.stdout.write(`  of which git push → the daemon's pass starting: min=${sec(p.min)} s median=${sec(p.median)} s max=${sec(p.max)} s\n`);
-      const cgroup = idle.cgroupMiB === undefined ? 'memory not accounted' : `${idle.cgroupMiB} MiB`;
-      process.stdout.write(`daemon idle after its last pass: RSS ${idle.rssMiB} MiB (moor.service's cgroup: ${cgroup})\n`);
+      for (const [when, m] of [['5 s', idle], ['35 s', settled]] as const) {
+        const cgroup = m.cgroupMiB === undefined ? 'memory not accounted' : `${m.cgroupMiB} MiB`;
+        process.stdout.write(`daemon idle ${when} after its last pass: RSS ${m.rssMiB} MiB (anonymous ${m.anonMiB} MiB, files ${m.fileMiB} MiB; moor.service's cgroup: ${cgroup})\n`);
+      }
     }
   } finally {
     await guest.shutdown();

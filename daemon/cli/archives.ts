@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import { ExitCode } from '../core/exit-codes';
 import { configFrom, type SetExit } from './common';
 import { emit, table } from './output';
-import { openStoreReadOnly } from './pass-context';
 
 export function registerArchives(program: Command, setExit: SetExit): void {
   program
@@ -13,6 +12,7 @@ export function registerArchives(program: Command, setExit: SetExit): void {
     .option('--json', 'print the result as JSON')
     .action(async (opts: { json?: boolean }, cmd: Command) => {
       const config = await configFrom(cmd);
+      const { openStoreReadOnly } = await import('./pass-context');
       const store = await openStoreReadOnly(config);
       const list = (await store.archives.list()).map((a) => ({
         name: a.name,

@@ -1,7 +1,5 @@
 // moor daemon: the long-lived agent that moor.service runs (docs/design.md §9).
 import type { Command } from 'commander';
-import { Agent } from '../service/agent';
-import { DEFAULT_CONFIG_FILE } from '../core/config/resolve';
 import type { GlobalOptions, SetExit } from './common';
 
 export function registerDaemon(program: Command, setExit: SetExit): void {
@@ -10,6 +8,8 @@ export function registerDaemon(program: Command, setExit: SetExit): void {
     .description('run the long-lived agent: passes on a schedule, on changes, on SIGHUP and on request over the control socket')
     .action(async (_opts: object, cmd: Command) => {
       const { config } = cmd.optsWithGlobals<GlobalOptions>();
+      // The service and all it runs (the watches, the schedule, the control API) load only here.
+      const [{ Agent }, { DEFAULT_CONFIG_FILE }] = await Promise.all([import('../service/agent'), import('../core/config/resolve')]);
       const daemon = await Agent.start({
         configFile: config,
         configRequired: config !== DEFAULT_CONFIG_FILE,

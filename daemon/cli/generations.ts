@@ -1,14 +1,15 @@
 // moor generations | rollback <N> | resume | gc: the history of passes and moving in it.
 import type { Command } from 'commander';
-import { runMeteredPass } from '../pass/pass-metrics';
 import { UsageError } from '../core/errors';
 import { ExitCode } from '../core/exit-codes';
 import { configFrom, type SetExit } from './common';
 import { emit, table } from './output';
 import { formatPassResult } from './pass-output';
-import { openStoreReadOnly, withPassLock } from './pass-context';
 import { generationRows } from '../state/reports';
 import { reconcileOnce } from './reconcile';
+
+// The state store and the pass load when a command here runs, not with the command line (build.ts).
+const passContext = () => import('./pass-context');
 
 export function registerGenerations(program: Command, setExit: SetExit): void {
   program
@@ -17,6 +18,7 @@ export function registerGenerations(program: Command, setExit: SetExit): void {
     .option('--json', 'print the result as JSON')
     .action(async (opts: { json?: boolean }, cmd: Command) => {
       const config = await configFrom(cmd);
+      const { openStoreReadOnly } = await passContext();
       const list = await generationRows(await openStoreReadOnly(config));
       emit(opts, { generations: list }, ({ generations: l }) =>
         l.length === 0
@@ -47,6 +49,7 @@ export function registerGenerations(program: Command, setExit: SetExit): void {
       const id = Number(arg);
       if (!Number.isInteger(id) || id <= 0) throw new UsageError(`"${arg}" is not a generation number`);
       const config = await configFrom(cmd);
+      const [{ withPassLock }, { runMeteredPass }] = await Promise.all([passContext(), import('../pass/pass-metrics')]);
       const result = await withPassLock(config, { wait: Boolean(opts.wait) }, async (ctx) => {
         const info = await ctx.store.generations.info(id);
         if (!info) throw new UsageError(`generation ${id} does not exist (see moor generations)`);
@@ -68,6 +71,7 @@ export function registerGenerations(program: Command, setExit: SetExit): void {
     .option('--json', 'print the result as JSON: unpinned (the generation, or null), and the pass it ran')
     .action(async (opts: { wait?: boolean; pass?: boolean; daemon?: boolean; json?: boolean }, cmd: Command) => {
       const config = await configFrom(cmd);
+      const { withPassLock } = await passContext();
       const was = await withPassLock(config, { wait: Boolean(opts.wait) }, async (ctx) => {
         const pin = await ctx.store.pin.read();
         await ctx.store.pin.unpin();
@@ -97,6 +101,7 @@ export function registerGenerations(program: Command, setExit: SetExit): void {
     .option('--json', 'print the result as JSON')
     .action(async (opts: { wait?: boolean; json?: boolean }, cmd: Command) => {
       const config = await configFrom(cmd);
+      const { withPassLock } = await passContext();
       const report = await withPassLock(config, { wait: Boolean(opts.wait) }, async (ctx) => ({
         ...(await ctx.store.gc(config.gc)),
         archives: await ctx.store.archives.gc({ maxAgeMs: config.removal.archiveMaxAgeMs, maxBytes: config.removal.archiveMaxBytes }),

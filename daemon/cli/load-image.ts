@@ -3,10 +3,8 @@
 // pass lock).
 import type { Command } from 'commander';
 import { ExitCode } from '../core/exit-codes';
-import { loadImage } from '../pass/load-image';
 import { configFrom, type SetExit } from './common';
 import { emit } from './output';
-import { withPassLock } from './pass-context';
 
 export function registerLoadImage(program: Command, setExit: SetExit): void {
   program
@@ -18,6 +16,7 @@ export function registerLoadImage(program: Command, setExit: SetExit): void {
     .option('--json', 'print the result as JSON')
     .action(async (workload: string, archive: string, opts: { wait?: boolean; json?: boolean }, cmd: Command) => {
       const config = await configFrom(cmd);
+      const [{ withPassLock }, { loadImage }] = await Promise.all([import('./pass-context'), import('../pass/load-image')]);
       const out = await withPassLock(config, { wait: Boolean(opts.wait) }, (ctx) => loadImage(ctx, workload, archive));
       emit(opts, out, (o) =>
         `loaded ${o.images.length > 0 ? o.images.join(', ') : 'the archive'} into the image store of ${o.user} (uid ${o.uid}), workload ${o.workload}`,

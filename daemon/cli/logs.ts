@@ -6,11 +6,7 @@ import { ExitCode } from '../core/exit-codes';
 import { journalField, type JournalEntry } from '../core/parse/journal';
 import { safeJson, safeText } from '../core/safe-text';
 import { formatUnitLogLine, unitJournalCommandLine, unitLogLine, unitLogLines, type UnitJournalQuery, type UnitLogLine } from '../core/unit-log';
-import { ExecaRunner } from '../host/exec';
-import { followUnitJournal, readUnitJournal } from '../host/journal';
-import { workloadUnits } from '../state/workload-units';
 import { configFrom, type SetExit } from './common';
-import { openStoreReadOnly } from './pass-context';
 
 const MAX_LINES = 100_000;
 
@@ -44,6 +40,8 @@ export function registerLogs(program: Command, setExit: SetExit): void {
     .addHelpText('after', HELP)
     .action(async (workload: string, opts: { follow?: boolean; lines: number; json?: boolean }, cmd: Command) => {
       const config = await configFrom(cmd);
+      // Loaded here, not with the command line: the other commands never need them (build.ts).
+      const [{ ExecaRunner }, { readUnitJournal }, { workloadUnits }, { openStoreReadOnly }] = await Promise.all([import('../host/exec'), import('../host/journal'), import('../state/workload-units'), import('./pass-context')]);
       const found = await workloadUnits(await openStoreReadOnly(config), workload);
       if (!found) throw new UsageError(`no workload named "${safeText(workload)}" on this host (moor status lists them)`);
       if (found.uid === undefined) {
@@ -84,6 +82,7 @@ async function follow(query: UnitJournalQuery, last: JournalEntry | undefined, p
   process.once('SIGTERM', end);
   try {
     const cursor = last ? journalField(last, '__CURSOR') : undefined;
+    const { followUnitJournal } = await import('../host/journal');
     const result = await followUnitJournal(query, {
       ...(cursor !== undefined ? { afterCursor: cursor } : {}),
       signal: stop.signal,

@@ -3,13 +3,8 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { MoorConfig } from '../core/config/schema';
-import { realHostOps } from '../pass/host-ops';
 import type { PassContext } from '../pass/context';
-import { PassProfile, profiledRunner } from '../pass/profile';
 import { systemClock } from '../host/clock';
-import { ExecaRunner } from '../host/exec';
-import { acquirePassLock } from '../host/lock';
-import { createLogger } from '../host/log';
 import { openStateStore, type StateStore } from '../state/store';
 
 /**
@@ -18,6 +13,15 @@ import { openStateStore, type StateStore } from '../state/store';
  * debug level).
  */
 export async function withPassLock<T>(config: MoorConfig, opts: { wait: boolean; profile?: boolean }, fn: (ctx: PassContext) => Promise<T>): Promise<T> {
+  // The lock, the logger and the host operations load with the first command that changes
+  // the host; `moor status` and the other readers open the store alone (build.ts).
+  const [{ acquirePassLock }, { createLogger }, { PassProfile, profiledRunner }, { ExecaRunner }, { realHostOps }] = await Promise.all([
+    import('../host/lock'),
+    import('../host/log'),
+    import('../pass/profile'),
+    import('../host/exec'),
+    import('../pass/host-ops'),
+  ]);
   await mkdir(dirname(config.lockPath), { recursive: true, mode: 0o755 });
   const waitStart = performance.now();
   const lock = await acquirePassLock(config.lockPath, { wait: opts.wait });

@@ -6,16 +6,12 @@ import type { Command } from 'commander';
 import type { MoorConfig } from '../core/config/schema';
 import { UsageError } from '../core/errors';
 import { exitCodeOfError } from '../core/exit-codes';
-import { logPassFailed, logPassFinished, logPassStarted, type PassResult } from '../pass/pass-result';
+import type { PassResult } from '../pass/pass-result';
 import type { PassProfileReport } from '../pass/profile';
-import { runPass, type PassContext, type PassOptions } from '../pass/run-pass';
-import { runMeteredPass } from '../pass/pass-metrics';
+import type { PassContext, PassOptions } from '../pass/run-pass';
 import { configFrom, type SetExit } from './common';
 import { emit } from './output';
 import { formatPassResult, formatProfile } from './pass-output';
-import { withPassLock } from './pass-context';
-import { reconcileViaRunningDaemon } from './via-daemon';
-import { announcedPass } from './pass-notify';
 
 interface ReconcileOptions {
   once?: boolean;
@@ -63,9 +59,12 @@ export function registerReconcile(program: Command, setExit: SetExit): void {
  */
 export async function reconcileOnce(config: MoorConfig, opts: ReconcileOptions): Promise<PassResult> {
   if (opts.daemon !== false && !opts.dryRun && !opts.allowMassRemoval && !opts.allowHistoryRewrite) {
+    const { reconcileViaRunningDaemon } = await import('./via-daemon');
     const viaDaemon = await reconcileViaRunningDaemon(config, { progress: !opts.json && Boolean(process.stderr.isTTY) });
     if (viaDaemon) return viaDaemon;
   }
+  // The pass and all it drives load only when this process runs one (build.ts).
+  const [{ withPassLock }, { announcedPass }] = await Promise.all([import('./pass-context'), import('./pass-notify')]);
   if (opts.dryRun) return withPassLock(config, { wait: Boolean(opts.wait) }, (ctx) => loggedPass(ctx, opts));
   return announcedPass(config, (run) => withPassLock(config, { wait: Boolean(opts.wait) }, (ctx) => run(loggedPass(ctx, opts))));
 }
@@ -76,6 +75,7 @@ export async function reconcileOnce(config: MoorConfig, opts: ReconcileOptions):
  * dry run changes nothing and is not announced.
  */
 async function loggedPass(ctx: PassContext, opts: ReconcileOptions): Promise<PassResult> {
+  const [{ runPass }, { runMeteredPass }, { logPassFailed, logPassFinished, logPassStarted }] = await Promise.all([import('../pass/run-pass'), import('../pass/pass-metrics'), import('../pass/pass-result')]);
   if (opts.dryRun) return runPass(ctx, passOptions(opts));
   logPassStarted(ctx.log, opts.daemon === false ? 'moor reconcile --once --no-daemon' : 'moor reconcile --once');
   try {
@@ -90,6 +90,7 @@ async function loggedPass(ctx: PassContext, opts: ReconcileOptions): Promise<Pas
 
 /** One pass in this process, every step and host command timed: the result with its profile. */
 async function profiledPass(config: MoorConfig, opts: ReconcileOptions): Promise<PassResult & { profile: PassProfileReport }> {
+  const [{ withPassLock }, { announcedPass }] = await Promise.all([import('./pass-context'), import('./pass-notify')]);
   const pass = (run: <T>(p: Promise<T>) => Promise<T>) =>
     withPassLock(config, { wait: Boolean(opts.wait), profile: true }, async (ctx) => {
       const result = await run(loggedPass(ctx, opts));

@@ -5,7 +5,6 @@ import { ExitCode } from '../core/exit-codes';
 import { isValidUserName } from '../core/user-name';
 import { configFrom, type SetExit } from './common';
 import { emit } from './output';
-import { openStoreWithoutLock } from './pass-context';
 
 export function registerRedeploy(program: Command, setExit: SetExit): void {
   program
@@ -16,6 +15,7 @@ export function registerRedeploy(program: Command, setExit: SetExit): void {
     .action(async (workload: string, opts: { json?: boolean }, cmd: Command) => {
       if (!isValidUserName(workload)) throw new UsageError(`"${workload}" is not a workload name`);
       const config = await configFrom(cmd);
+      const { openStoreWithoutLock } = await import('./pass-context');
       await (await openStoreWithoutLock(config)).redeploy.request(workload);
       emit(opts, { requested: workload }, (r) => `redeploy of ${r.requested} requested: the next pass re-applies it (moor reconcile --once to run it now)`);
       setExit(ExitCode.Ok);

@@ -2,21 +2,11 @@
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { basename, dirname, relative, resolve } from 'node:path';
-import { discover } from '../core/discovery';
-import { HOSTS_DIR, readFleetManifest, sliceFor } from '../core/fleet';
-import { filesOf, specifierIdentity, templateFilesOf, treeProblems } from '../core/desired';
-import { targetPath } from '../core/deploy-layout';
-import { secretName } from '../core/secrets';
 import { formatProblem, type Problem } from '../core/problem';
-import { renderFile } from '../core/render';
-import { groupsWithTransforms, type HostIdentity, type Identity } from '../core/transforms';
+import type { HostIdentity, Identity } from '../core/transforms';
 import { UsageError } from '../core/errors';
 import { ExitCode } from '../core/exit-codes';
 import { safeLines, safeText } from '../core/safe-text';
-import { ExecaRunner } from '../host/exec';
-import { scanTree } from '../host/repo-scan';
-import { loadTransformsDir } from '../host/transforms-load';
-import { UserAccounts } from '../host/users';
 import { configFrom, type SetExit } from './common';
 import { emit } from './output';
 
@@ -44,6 +34,18 @@ export function registerRender(program: Command, setExit: SetExit): void {
     .option('--json', 'print the result as JSON')
     .action(async (file: string, opts: { transforms?: string; repo?: string; host?: string; json?: boolean }, cmd: Command) => {
       const config = await configFrom(cmd);
+      // Discovery, rendering and the policy's parsers load here, not with the command line (build.ts).
+      const [{ discover }, { HOSTS_DIR, readFleetManifest, sliceFor }, { filesOf, templateFilesOf, treeProblems }, { targetPath }, { secretName }, { renderFile }, { groupsWithTransforms }, { scanTree }, { loadTransformsDir }] = await Promise.all([
+        import('../core/discovery'),
+        import('../core/fleet'),
+        import('../core/desired'),
+        import('../core/deploy-layout'),
+        import('../core/secrets'),
+        import('../core/render'),
+        import('../core/transforms'),
+        import('../host/repo-scan'),
+        import('../host/transforms-load'),
+      ]);
       const abs = resolve(file);
       if (!existsSync(dirname(abs))) throw new UsageError(`${file}: no such file`);
       const transforms = await loadTransformsDir(resolve(opts.transforms ?? config.transformsDir));
@@ -128,6 +130,7 @@ function guessRoot(abs: string, groups: Set<string>): string {
 
 /** The real uid and home when the workload's user exists on this host. */
 async function identityFor(w: { name: string; user: string }, host: HostIdentity): Promise<Identity> {
+  const [{ specifierIdentity }, { ExecaRunner }, { UserAccounts }] = await Promise.all([import('../core/desired'), import('../host/exec'), import('../host/users')]);
   try {
     const entry = await new UserAccounts(new ExecaRunner(), { timeoutMs: 5_000 }).lookupUser(w.user);
     if (entry) return { name: w.name, user: w.user, uid: entry.uid, home: entry.home, host: host.name, labels: host.labels };

@@ -2,10 +2,8 @@
 // (pass/restore-archive.ts does it, under the pass lock).
 import type { Command } from 'commander';
 import { ExitCode } from '../core/exit-codes';
-import { restoreArchive } from '../pass/restore-archive';
 import { configFrom, type SetExit } from './common';
 import { emit } from './output';
-import { withPassLock } from './pass-context';
 
 export function registerRestore(program: Command, setExit: SetExit): void {
   program
@@ -17,6 +15,7 @@ export function registerRestore(program: Command, setExit: SetExit): void {
     .option('--json', 'print the result as JSON')
     .action(async (arg: string, opts: { workload?: string; wait?: boolean; json?: boolean }, cmd: Command) => {
       const config = await configFrom(cmd);
+      const [{ withPassLock }, { restoreArchive }] = await Promise.all([import('./pass-context'), import('../pass/restore-archive')]);
       const out = await withPassLock(config, { wait: Boolean(opts.wait) }, (ctx) => restoreArchive(ctx, arg, opts.workload));
       emit(
         opts,

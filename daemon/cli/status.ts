@@ -5,16 +5,11 @@ import type { Command } from 'commander';
 import { UsageError } from '../core/errors';
 import { liveUnitsText } from '../core/live-units';
 import { formatUnitLogLine } from '../core/unit-log';
-import { systemClock } from '../host/clock';
-import { realHostOps } from '../pass/host-ops';
-import { isRoot, liveStatusReport } from '../state/live-status';
 import { driftOf, statusExitCode, type DaemonInfo, type StatusReport, type WorkloadStatus } from '../state/reports';
-import { workloadDetail, type WorkloadDetail } from '../state/workload-detail';
+import type { WorkloadDetail } from '../state/workload-detail';
 import { configFrom, type SetExit } from './common';
 import { emit, table } from './output';
-import { openStoreReadOnly } from './pass-context';
 import { safeText } from '../core/safe-text';
-import { statusViaDaemon } from './via-daemon';
 
 export function formatStatus(r: StatusReport): string {
   const lines: string[] = [];
@@ -127,6 +122,15 @@ export function registerStatus(program: Command, setExit: SetExit): void {
     .option('--no-daemon', 'read the state in this process even when a moor daemon answers on the control socket')
     .action(async (workload: string | undefined, opts: { json?: boolean; daemon?: boolean }, cmd: Command) => {
       const config = await configFrom(cmd);
+      // Loaded here, not with the command line: the other commands never need them (build.ts).
+      const [{ systemClock }, { realHostOps }, { isRoot, liveStatusReport }, { workloadDetail }, { openStoreReadOnly }, { statusViaDaemon }] = await Promise.all([
+        import('../host/clock'),
+        import('../pass/host-ops'),
+        import('../state/live-status'),
+        import('../state/workload-detail'),
+        import('./pass-context'),
+        import('./via-daemon'),
+      ]);
       const host = realHostOps(config, systemClock);
       const report =
         (opts.daemon !== false ? await statusViaDaemon<StatusReport>(config) : undefined) ??

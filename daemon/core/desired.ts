@@ -1,53 +1,19 @@
 // From a discovered tree and the host's transforms to the files each workload's user
 // gets, the units they yield, and one content hash per workload (docs/design.md §6 steps 2 and 3).
-import { createHash } from 'node:crypto';
 import type { Discovery } from './discovery';
-import { expectedUnits, fileAtTarget, targetPath, type ExpectedUnit } from './deploy-layout';
+import { expectedUnits, targetPath } from './deploy-layout';
 import { policyProblems, type JudgedFile, type Policy } from './policy';
 import type { Problem } from './problem';
 import { renderFile } from './render';
+import { hashFiles, QUADLET_SECTION, sha256, type DesiredFile, type RenderedWorkload } from './rendered';
 import { groupsWithTransforms, templateFileName, type HostIdentity, type Identity, type TransformSet } from './transforms';
-import { isUnitKind, type FileContents, type FileHashes, type FileKind, type RepoFile, type Workload } from './types';
+import { isUnitKind, type RepoFile, type Workload } from './types';
 import { effectiveValue, parseUnit } from './unit-file';
 import { isUnitType, QUADLET_TYPES } from './validate';
 
-export interface DesiredFile {
-  /** Path relative to the user's ~/.config. */
-  target: string;
-  /** Repo path it was rendered from. */
-  source: string;
-  name: string;
-  ext: string;
-  kind: FileKind;
-  content: string;
-  sha256: string;
-  /**
-   * A secret's ciphertext (base64) when rendered from the repository, for the pass to
-   * decrypt and deliver; `content` holds only its hash, and that is all a record keeps. A
-   * secret rendered from a generation has none: its value is left as it is on the host.
-   */
-  ciphertext?: string;
-}
-
-export interface RenderedWorkload {
-  name: string;
-  user: string;
-  files: DesiredFile[];
-  units: ExpectedUnit[];
-  /** Hash over every file's target and content: what the applied record compares. */
-  hash: string;
-  problems: Problem[];
-}
-
-/** Target → sha256 of every file: what the plan and the applied record compare. */
-export function hashesOf(r: RenderedWorkload): FileHashes {
-  return Object.fromEntries(r.files.map((f) => [f.target, f.sha256]));
-}
-
-/** Target → content of every file: what a generation keeps and a rollback re-applies. */
-export function contentsOf(r: RenderedWorkload): FileContents {
-  return Object.fromEntries(r.files.map((f) => [f.target, f.content]));
-}
+// The shapes a render and a generation share live in rendered.ts, which readers of the
+// state (moor status, moor logs) import without the policy and its YAML parser.
+export { contentsOf, hashesOf, hashFiles, renderedFromFiles, sha256, type DesiredFile, type RenderedWorkload } from './rendered';
 
 /**
  * Problems that make the whole tree unreliable: discovery's structural problems, broken
@@ -145,26 +111,12 @@ const dataFileOf = (files: readonly DesiredFile[]) => (name: string) => {
   return f ? { path: f.source, content: f.content } : undefined;
 };
 
-const QUADLET_SECTION: Record<string, string> = { container: 'Container', pod: 'Pod', kube: 'Kube', volume: 'Volume', network: 'Network', image: 'Image', build: 'Build' };
-
 /**
  * Stands in for a user that does not exist yet (check, render, step-2 validation):
  * systemd's own specifiers, which a user unit resolves to the same values.
  */
 export function specifierIdentity(w: Pick<Workload, 'name' | 'user'>, host: HostIdentity): Identity {
   return { name: w.name, user: w.user, uid: '%U', home: '%h', host: host.name, labels: host.labels };
-}
-
-export function hashFiles(files: readonly { target: string; content: string }[]): string {
-  const h = createHash('sha256');
-  for (const f of [...files].sort((a, b) => a.target.localeCompare(b.target))) {
-    h.update(f.target).update('\0').update(f.content).update('\0');
-  }
-  return h.digest('hex');
-}
-
-export function sha256(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
 }
 
 export interface ValidatedTree {
@@ -196,26 +148,4 @@ export function validateTree(
     tree: treeProblems(discovery, transforms, transformProblems),
     workloads: discovery.workloads.map((w) => renderWorkload(w, transforms, specifierIdentity(w, host), own(w), policy)),
   };
-}
-
-/**
- * A workload from files already rendered (a generation being rolled back to): the same
- * shape as a fresh render, so the pass applies both the same way.
- */
-export function renderedFromFiles(name: string, user: string, files: FileContents): RenderedWorkload {
-  const out: DesiredFile[] = [];
-  const serviceNames = new Map<string, string>();
-  for (const [target, content] of Object.entries(files)) {
-    const meta = fileAtTarget(target);
-    if (!meta) continue;
-    const section = QUADLET_SECTION[meta.ext];
-    if (meta.kind === 'quadlet' && section) {
-      const serviceName = effectiveValue(parseUnit(content).unit, section, 'ServiceName');
-      if (serviceName) serviceNames.set(target, serviceName);
-    }
-    out.push({ target, source: target, ...meta, content, sha256: sha256(content) });
-  }
-  out.sort((a, b) => a.target.localeCompare(b.target));
-  const units = expectedUnits(out.map((f) => ({ ...f, path: f.source, serviceName: serviceNames.get(f.source) })));
-  return { name, user, files: out, units, hash: hashFiles(out), problems: [] };
 }

@@ -1,8 +1,12 @@
 // The one place that starts child processes (docs/design.md §6: every command runs from an argv
 // array, never a shell, and has a timeout).
-import { execa } from 'execa';
 import { CommandError } from '../core/errors';
 import type { CommandResult, CommandRunner, RunOptions } from '../core/ports';
+
+// execa and what it brings are a sixth of the CLI's code: a command that starts no process
+// (`moor --help`, `moor status` with nothing to ask systemd) does not load it (build.ts
+// splits the bundle at each import()).
+const loadExeca = async () => (await import('execa')).execa;
 
 export interface ExecaRunnerOptions {
   /** Time between SIGTERM and SIGKILL once a command overran its timeout. */
@@ -49,6 +53,7 @@ export class ExecaRunner implements CommandRunner {
     const [file, ...args] = argv;
     if (file === undefined) throw new Error('ExecaRunner.run: empty argv');
     installExitHook();
+    const execa = await loadExeca();
     const started = Date.now();
     const subprocess = execa(file, args, {
       reject: false,
@@ -123,6 +128,7 @@ export interface FdRunResult {
 export async function runWithInheritedFd(argv: readonly string[], fd: number, timeoutMs: number): Promise<FdRunResult> {
   const [file, ...args] = argv;
   if (file === undefined) throw new Error('runWithInheritedFd: empty argv');
+  const execa = await loadExeca();
   const result = await execa(file, args, {
     reject: false,
     // execa's types only admit descriptors 3-9 here; at run time any number passes
@@ -171,6 +177,7 @@ export async function runStreaming(argv: readonly string[], options: StreamRunOp
   const [file, ...args] = argv;
   if (file === undefined) throw new Error('runStreaming: empty argv');
   installExitHook();
+  const execa = await loadExeca();
   const subprocess = execa(file, args, {
     reject: false,
     detached: true,

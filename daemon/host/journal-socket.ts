@@ -8,8 +8,8 @@
 // to the transport and never throws.
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { besideBundle } from './bundle-dir';
 import { stderrIsJournal } from './journal-stream';
 
 export const JOURNAL_SOCKET = '/run/systemd/journal/socket';
@@ -73,7 +73,7 @@ export function nativeJournal(env: NodeJS.ProcessEnv = process.env, path: string
 export function loadUnixDgramAddon(): UnixDgramAddon | undefined {
   const here = fileURLToPath(import.meta.url);
   const require = createRequire(here);
-  const candidates = [join(dirname(here), 'unix-dgram.node'), 'unix-dgram/build/Release/unix_dgram.node'];
+  const candidates = [besideBundle('unix-dgram.node'), 'unix-dgram/build/Release/unix_dgram.node'];
   for (const candidate of candidates) {
     try {
       const addon = require(candidate) as UnixDgramAddon;

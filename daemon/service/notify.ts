@@ -7,9 +7,9 @@
 // warning. Nothing here ever throws: a notification must not take the daemon down.
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
 import type { CommandRunner } from '../core/ports';
 import { safeText } from '../core/safe-text';
+import { besideBundle } from '../host/bundle-dir';
 import type { Logger } from '../host/log';
 
 export type NotifyBackendName = 'addon' | 'systemd-notify' | 'none';
@@ -128,13 +128,13 @@ export function watchdogPingInterval(env: NodeJS.ProcessEnv, pid: number): numbe
 }
 
 /**
- * The bundle ships the addon's compiled file next to itself (dist/sd-notify.node); from
+ * The bundle ships the addon's compiled file beside moor.mjs (dist/sd-notify.node); from
  * source, the sd-notify package provides it.
  */
 export async function loadSdNotifyAddon(): Promise<SdNotifyAddon> {
   const require = createRequire(import.meta.url);
-  const sidecar = new URL('./sd-notify.node', import.meta.url);
-  if (sidecar.protocol === 'file:' && existsSync(sidecar)) return require(fileURLToPath(sidecar)) as SdNotifyAddon;
+  const sidecar = besideBundle('sd-notify.node');
+  if (existsSync(sidecar)) return require(sidecar) as SdNotifyAddon;
   const mod = await import('sd-notify');
   return mod.default ?? mod;
 }

@@ -4,7 +4,7 @@
 // which units they yield (ServiceName= overrides too); the pass's item or the applied
 // record says the uid. Otherwise the applied record alone (a workload the newest pass left
 // as it ran). A workload in neither is not this host's.
-import { renderedFromFiles } from '../core/desired';
+import { renderedFromFiles } from '../core/rendered';
 import { unitsOfTargets, type ExpectedUnit } from '../core/deploy-layout';
 import type { StateStore } from './store';
 

@@ -589,6 +589,9 @@ export async function bootGuest(options: BootOptions = {}): Promise<Guest> {
   if (bundle !== false) {
     if (existsSync(bundle)) binds.push(`--bind-ro=${realpathSync(bundle)}:${GUEST_MOOR}`);
     else if (options.moorBundle !== undefined) throw new GuestUnavailableError(`moor bundle ${bundle} does not exist: run \`npm run build\``);
+    // The code each command loads when it runs (build.ts): moor.mjs imports it from chunks/ beside itself.
+    const chunks = join(dirname(bundle), 'chunks');
+    if (existsSync(chunks)) binds.push(`--bind-ro=${realpathSync(chunks)}:${dirname(GUEST_MOOR)}/chunks`);
     // The writer workload users run, bundled beside moor.mjs (build.ts).
     const writer = join(dirname(bundle), 'write-files.mjs');
     if (existsSync(writer)) binds.push(`--bind-ro=${realpathSync(writer)}:${dirname(GUEST_MOOR)}/write-files.mjs`);

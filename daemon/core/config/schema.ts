@@ -5,7 +5,8 @@ import { z } from 'zod';
 import { DURATION_PATTERN, parseDuration } from './duration';
 import { USER_NAME_CHARS, USER_NAME_PATTERN } from '../user-name';
 import type { IdRangeConfig } from '../id-allocation';
-import { NAMESPACES, PULL_POLICIES, type Policy } from '../policy';
+import type { Policy } from '../policy';
+import { NAMESPACES, PULL_POLICIES } from '../policy-values';
 import { TRUST_MODES, type TrustConfig } from '../trust';
 import { NOTIFY_ON, type NotifyOn } from '../notify-policy';
 

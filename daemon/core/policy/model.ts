@@ -2,10 +2,10 @@
 // workload to do, and the facts about a unit that it is judged on. No policy at all means
 // every rule is off, today's behaviour.
 
-export const NAMESPACES = ['network', 'pid', 'ipc', 'uts', 'userns', 'cgroupns'] as const;
-export type Namespace = (typeof NAMESPACES)[number];
+import { NAMESPACES } from '../policy-values';
 
-export const PULL_POLICIES = ['always', 'missing', 'never', 'newer'] as const;
+export { NAMESPACES, PULL_POLICIES } from '../policy-values';
+export type Namespace = (typeof NAMESPACES)[number];
 
 /** The `[policy]` table, resolved. An unset rule is not enforced; `[]` allows nothing. */
 export interface Policy {
