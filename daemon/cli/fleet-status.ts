@@ -12,7 +12,6 @@ import { mergeConfigFiles, resolveConfig } from '../core/config/resolve';
 import { UsageError } from '../core/errors';
 import { ExitCode } from '../core/exit-codes';
 import { failedWorkloads, type StatusDocument } from '../core/fleet-status';
-import { ensureFleetDir, fetchStatusBranches, readStatusBranches, remoteBranchTip } from '../host/fleet-git';
 import { configFrom, type SetExit } from './common';
 import { emit, table } from './output';
 
@@ -64,6 +63,8 @@ export async function fleetView(config: MoorConfig, source?: string): Promise<Fl
   if (!url) throw new UsageError('no source to read: set source.url in the config, or give --source URL');
   const branch = config.source.branch;
   const remote = { url, timeoutMs: config.timeouts.fetchMs, ...(config.source.sshKey && source === undefined ? { sshKey: config.source.sshKey } : {}) };
+  // git's side loads here, not with the command line (build.ts).
+  const { ensureFleetDir, fetchStatusBranches, readStatusBranches, remoteBranchTip } = await import('../host/fleet-git');
   const scratch = await mkdtemp(join(tmpdir(), 'moor-fleet-'));
   try {
     const dir = join(scratch, 'fleet.git');
