@@ -2,7 +2,7 @@
 // The command line only; cli/check-run.ts does the work when the command runs.
 import type { Command } from 'commander';
 import { UsageError } from '../core/errors';
-import { LABEL_KEY_PATTERN, LABEL_VALUE_PATTERN } from '../core/config/schema';
+import { LABEL_KEY_PATTERN, LABEL_VALUE_PATTERN } from '../core/config/host-names';
 import type { SetExit } from './common';
 import type { CheckOptions } from './check-run';
 

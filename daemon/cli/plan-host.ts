@@ -15,7 +15,7 @@ import { formatProblem, sortProblems, type Problem } from '../core/problem';
 import { safeText } from '../core/safe-text';
 import { scanTree } from '../host/repo-scan';
 import { loadTransformsDir } from '../host/transforms-load';
-import { fleetView } from './fleet-status';
+import { fleetView } from './fleet-view';
 import { table } from './output';
 
 export interface PlanHostOptions {

@@ -11,7 +11,7 @@
 // talks to the same socket), but it must not stall or bloat moor. Every call is bounded
 // in time and every message in size, and anything unexpected is an error the caller
 // answers by asking systemctl instead.
-import dbus from 'dbus-native';
+import type dbusNative from 'dbus-native';
 import { toUnitStatus, type UnitStatus } from '../core/parse/systemctl-show';
 import { unitObjectPath, unitPropertiesFromDbus } from '../core/parse/dbus-unit-properties';
 
@@ -41,6 +41,8 @@ export class UserBus implements UnitStateReader {
     const out = new Map<string, UnitStatus>();
     if (units.length === 0) return out;
     const socket = `${this.options.runtimeDir ?? '/run/user'}/${uid}/systemd/private`;
+    // Loaded with the first question: a command that asks no manager never loads it.
+    const { default: dbus } = await import('dbus-native');
     const bus = dbus.createClient({
       busAddress: `unix:path=${socket}`,
       direct: true,
@@ -105,7 +107,7 @@ export class UserBus implements UnitStateReader {
 }
 
 /** Resolves once the handshake is done; rejects on a connection error or at the deadline. */
-function connected(bus: ReturnType<typeof dbus.createClient>, deadline: AbortSignal): Promise<void> {
+function connected(bus: ReturnType<typeof dbusNative.createClient>, deadline: AbortSignal): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const fail = (err: unknown) => {
       cleanup();

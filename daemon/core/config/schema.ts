@@ -97,11 +97,8 @@ const notifyTable = z.strictObject({
   retries: z.number().int().min(0).max(10).optional(),
 });
 
-// A host's name and labels reach git ref names (moor-status/<name>), spec values
-// ({{host}}, {{label.KEY}}) and the fleet view: one line of plain characters each.
-export const HOST_NAME_PATTERN = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
-export const LABEL_KEY_PATTERN = /^[a-z0-9]([a-z0-9_.-]{0,61}[a-z0-9])?$/;
-export const LABEL_VALUE_PATTERN = /^[A-Za-z0-9_.:@/+-]{0,128}$/;
+import { HOST_NAME_PATTERN, LABEL_KEY_PATTERN, LABEL_VALUE_PATTERN } from './host-names';
+export { HOST_NAME_PATTERN, LABEL_KEY_PATTERN, LABEL_VALUE_PATTERN } from './host-names';
 const hostName = z.string().regex(HOST_NAME_PATTERN, 'a host name: lower-case letters, digits and "-", at most 63 characters');
 const labels = z
   .record(z.string(), z.string().regex(LABEL_VALUE_PATTERN, 'a label value: letters, digits and _ . : @ / + - (no spaces), at most 128 characters'))
