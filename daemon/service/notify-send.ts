@@ -13,6 +13,7 @@ import { readNotified, writeNotified } from '../state/notified';
 import type { PassOutcome, SerializedError } from './protocol';
 import { readWebhookSecret, signBody } from './webhook';
 import { JSON_SCHEMA } from '../core/json-schema';
+import { BackgroundChain } from './background-chain';
 
 /** What a receiver gets: the result `moor reconcile --once --json` prints, or the error a pass ended with. */
 export type NotifyPayload = PassResult | { kind: 'error'; exitCode: number; summary: string; error: SerializedError };
@@ -40,7 +41,7 @@ export interface NotifySenderOptions {
 }
 
 export class NotifySender {
-  private chain: Promise<void> = Promise.resolve();
+  private readonly chain = new BackgroundChain();
   private queued = 0;
 
   constructor(private readonly opts: NotifySenderOptions) {}
@@ -53,7 +54,7 @@ export class NotifySender {
       return;
     }
     this.queued++;
-    this.chain = this.chain.then(async () => {
+    this.chain.queue(async () => {
       this.queued--;
       try {
         await this.deliver(payload);
@@ -64,12 +65,8 @@ export class NotifySender {
   }
 
   /** Resolves once every queued announcement has been sent or has failed. */
-  async idle(): Promise<void> {
-    let seen: Promise<void>;
-    do {
-      seen = this.chain;
-      await seen;
-    } while (seen !== this.chain);
+  idle(): Promise<void> {
+    return this.chain.idle();
   }
 
   private async deliver(payload: NotifyPayload): Promise<void> {

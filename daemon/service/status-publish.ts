@@ -6,6 +6,7 @@ import type { MoorConfig } from '../core/config/schema';
 import type { Logger } from '../host/log';
 import type { HostOps } from '../pass/host-ops';
 import { publishStatus, type PublishDeps, type PublishedPass, type PublishOutcome } from '../pass/fleet-publish';
+import { BackgroundChain } from './background-chain';
 
 export interface StatusPublisherOptions {
   /** The config in force (a reload changes it). */
@@ -17,7 +18,7 @@ export interface StatusPublisherOptions {
 }
 
 export class StatusPublisher {
-  private chain: Promise<void> = Promise.resolve();
+  private readonly chain = new BackgroundChain();
   private waiting: PublishedPass | undefined;
 
   constructor(private readonly opts: StatusPublisherOptions) {}
@@ -28,7 +29,7 @@ export class StatusPublisher {
     const queued = this.waiting !== undefined;
     this.waiting = pass;
     if (queued) return;
-    this.chain = this.chain.then(async () => {
+    this.chain.queue(async () => {
       const next = this.waiting!;
       this.waiting = undefined;
       const outcome = await publishStatus(this.opts.config(), next, { log: this.opts.log, homes: this.opts.homes });
@@ -37,12 +38,8 @@ export class StatusPublisher {
   }
 
   /** Resolves once every queued publish has been pushed or has failed. */
-  async idle(): Promise<void> {
-    let seen: Promise<void>;
-    do {
-      seen = this.chain;
-      await seen;
-    } while (seen !== this.chain);
+  idle(): Promise<void> {
+    return this.chain.idle();
   }
 }
 
