@@ -11,9 +11,10 @@
 // talks to the same socket), but it must not stall or bloat moor. Every call is bounded
 // in time and every message in size, and anything unexpected is an error the caller
 // answers by asking systemctl instead.
+import { setMaxListeners } from 'node:events';
 import type dbusNative from 'dbus-native';
 import { toUnitStatus, type UnitStatus } from '../core/parse/systemctl-show';
-import { unitObjectPath, unitPropertiesFromDbus } from '../core/parse/dbus-unit-properties';
+import { propertyInterface, unitObjectPath, unitPropertiesFromDbus } from '../core/parse/dbus-unit-properties';
 
 /** What UserManager asks over D-Bus (a seam: the fake host has no bus). */
 export interface UnitStateReader {
@@ -28,11 +29,14 @@ export interface UserBusOptions {
   runtimeDir?: string;
 }
 
+/** The errors of a Get that mean the unit has no such property: what systemctl show leaves out. */
+const ABSENT = new Set(['org.freedesktop.DBus.Error.UnknownProperty', 'org.freedesktop.DBus.Error.UnknownInterface', 'org.freedesktop.DBus.Error.InvalidArgs']);
+
 /** How long a request may wait unanswered before the manager is made to read again. */
 const NUDGE_MS = 25;
 
-/** A GetAll answer of a unit is a few kilobytes; nothing a manager says needs more. */
-const MAX_MESSAGE_BYTES = 1024 * 1024;
+/** One property of a unit is a few bytes; nothing a manager says to these questions needs more. */
+const MAX_MESSAGE_BYTES = 64 * 1024;
 
 export class UserBus implements UnitStateReader {
   constructor(private readonly options: UserBusOptions) {}
@@ -59,6 +63,8 @@ export class UserBus implements UnitStateReader {
       failed ??= err;
     });
     const deadline = AbortSignal.timeout(this.options.timeoutMs);
+    // Every call of the batch listens for the one deadline: not the leak Node warns of past ten.
+    setMaxListeners(0, deadline);
     let nudge: NodeJS.Timeout | undefined;
     try {
       await connected(bus, deadline);
@@ -70,32 +76,42 @@ export class UserBus implements UnitStateReader {
       nudge = setInterval(() => {
         bus.invoke({ destination: 'org.freedesktop.systemd1', path: '/org/freedesktop/systemd1', interface: 'org.freedesktop.DBus.Peer', member: 'Ping' }, { signal: deadline }).catch(() => undefined);
       }, NUDGE_MS);
-      // One GetAll per unit, all sent at once on the one connection: the manager answers
-      // them in order, so the whole batch costs about one round trip more than one unit.
-      const answers = await Promise.all(
-        units.map((unit) =>
-          bus.invoke(
-            {
-              destination: 'org.freedesktop.systemd1',
-              path: unitObjectPath(unit),
-              interface: 'org.freedesktop.DBus.Properties',
-              member: 'GetAll',
-              // "" asks every interface of the unit (Unit, Service, Timer...), as systemctl show does.
-              signature: 's',
-              body: [''],
-            },
-            { signal: deadline },
-          ),
-        ),
+      // One Get per wanted property of each unit, all sent at once on the one connection:
+      // the manager answers them in order, so the batch costs about one round trip. Not
+      // GetAll: a service's every property is some 14 KB to parse per question, and the
+      // heap that churn grows stays with the daemon.
+      const wanted = props.includes('Id') ? props : ['Id', ...props];
+      const asked = units.flatMap((unit) =>
+        wanted.map(async (name): Promise<[string, string, unknown]> => {
+          try {
+            const value: unknown = await bus.invoke(
+              {
+                destination: 'org.freedesktop.systemd1',
+                path: unitObjectPath(unit),
+                interface: 'org.freedesktop.DBus.Properties',
+                member: 'Get',
+                signature: 'ss',
+                body: [propertyInterface(unit, name), name],
+              },
+              { signal: deadline },
+            );
+            return [unit, name, value];
+          } catch (err) {
+            // A property this kind of unit does not have (Result of a target): left out, as
+            // systemctl show leaves it out. Anything else fails the question.
+            if (ABSENT.has((err as { dbusName?: string }).dbusName ?? '')) return [unit, name, undefined];
+            throw err;
+          }
+        }),
       );
-      answers.forEach((answer, i) => {
-        const unit = units[i]!;
-        if (answer === null || typeof answer !== 'object' || Array.isArray(answer)) throw new Error(`GetAll of ${unit}: not a property map`);
-        const status = toUnitStatus(unitPropertiesFromDbus(answer as Record<string, unknown>, props.includes('Id') ? props : ['Id', ...props]));
+      const values = new Map<string, Record<string, unknown>>(units.map((u) => [u, {}]));
+      for (const [unit, name, value] of await Promise.all(asked)) if (value !== undefined) values.get(unit)![name] = value;
+      for (const unit of units) {
+        const status = toUnitStatus(unitPropertiesFromDbus(values.get(unit)!, wanted));
         // The same pairing check as the command path: an answer for another unit is an error.
-        if (status.id !== unit) throw new Error(`GetAll of ${unit} answered for ${status.id ?? 'no unit'}`);
+        if (status.id !== unit) throw new Error(`the manager answered for ${status.id ?? 'no unit'} when asked for ${unit}`);
         out.set(unit, status);
-      });
+      }
       return out;
     } catch (err) {
       throw failed ?? err;

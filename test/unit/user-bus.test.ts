@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { unitObjectPath, unitPropertiesFromDbus, UnreadableProperty } from '../../daemon/core/parse/dbus-unit-properties';
+import { propertyInterface, unitObjectPath, unitPropertiesFromDbus, UnreadableProperty } from '../../daemon/core/parse/dbus-unit-properties';
 import { UserManager } from '../../daemon/host/systemd';
 import type { UnitStateReader } from '../../daemon/host/user-bus';
 import { toUnitStatus, type UnitStatus } from '../../daemon/core/parse/systemctl-show';
@@ -13,6 +13,15 @@ describe('unit properties over D-Bus', () => {
     expect(unitObjectPath('podman-user-wait-network-online.service')).toBe('/org/freedesktop/systemd1/unit/podman_2duser_2dwait_2dnetwork_2donline_2eservice');
     expect(unitObjectPath('a_b@1.timer')).toBe('/org/freedesktop/systemd1/unit/a_5fb_401_2etimer');
     expect(unitObjectPath('')).toBe('/org/freedesktop/systemd1/unit/_');
+  });
+
+  it("asks each property on the interface it is on: the Unit's, or the one of the unit's type", () => {
+    expect(propertyInterface('web.service', 'ActiveState')).toBe('org.freedesktop.systemd1.Unit');
+    expect(propertyInterface('web.service', 'InvocationID')).toBe('org.freedesktop.systemd1.Unit');
+    expect(propertyInterface('web.service', 'ExecMainStatus')).toBe('org.freedesktop.systemd1.Service');
+    expect(propertyInterface('web-tick.timer', 'Result')).toBe('org.freedesktop.systemd1.Timer');
+    expect(propertyInterface('default.target', 'Result')).toBe('org.freedesktop.systemd1.Target');
+    expect(propertyInterface('app-data.mount', 'Result')).toBe('org.freedesktop.systemd1.Mount');
   });
 
   it('prints each wanted property as systemctl show does, and leaves out what the unit lacks', () => {

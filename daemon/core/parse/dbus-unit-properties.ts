@@ -1,5 +1,5 @@
 // A unit's properties as systemd's D-Bus API gives them (org.freedesktop.DBus.Properties
-// GetAll), written the way `systemctl show` prints them, so that both ways of asking a
+// Get), written the way `systemctl show` prints them, so that both ways of asking a
 // user manager feed the same parser (core/parse/systemctl-show.ts) and the same checks.
 import type { UnitProperties } from './systemctl-show';
 
@@ -18,11 +18,25 @@ export function unitObjectPath(unit: string): string {
   return `/org/freedesktop/systemd1/unit/${escaped || '_'}`;
 }
 
+/** Properties of every unit (org.freedesktop.systemd1.Unit) that moor reads. */
+const UNIT_INTERFACE_PROPERTIES = new Set(['Id', 'Names', 'Description', 'LoadState', 'ActiveState', 'SubState', 'FreezerState', 'InvocationID', 'UnitFileState', 'UnitFilePreset', 'NeedDaemonReload', 'FragmentPath', 'SourcePath', 'DropInPaths', 'Job', 'ActiveEnterTimestamp', 'ActiveExitTimestamp', 'InactiveEnterTimestamp', 'InactiveExitTimestamp', 'StateChangeTimestamp']);
+
+/**
+ * The interface a property is on: the Unit interface for what every unit has, else the
+ * interface of the unit's type, named for it (`web.service` → org.freedesktop.systemd1.Service:
+ * Result, Type, ExecMainCode...), as systemd names them.
+ */
+export function propertyInterface(unit: string, property: string): string {
+  if (UNIT_INTERFACE_PROPERTIES.has(property)) return 'org.freedesktop.systemd1.Unit';
+  const type = unit.slice(unit.lastIndexOf('.') + 1);
+  return `org.freedesktop.systemd1.${type.charAt(0).toUpperCase()}${type.slice(1)}`;
+}
+
 /** A property whose D-Bus value moor does not know how to print as systemctl would. */
 export class UnreadableProperty extends Error {}
 
 /**
- * The wanted properties out of GetAll's answer, each as `systemctl show` prints it: a
+ * The wanted properties out of the manager's answers, each as `systemctl show` prints it: a
  * string as it is, a boolean `yes`/`no`, a number in decimal, an id128 (`ay`, 16 bytes)
  * in hex and an empty one as nothing. A wanted property the unit does not have is left
  * out, as systemctl leaves it out (Result of a target). Anything else is refused rather
