@@ -5,7 +5,7 @@ import { resolve } from 'node:path';
 import { statSync } from 'node:fs';
 import type { MoorConfig } from '../core/config/schema';
 import { HOST_NAME_PATTERN } from '../core/config/schema';
-import { UsageError, ValidationError } from '../core/errors';
+import { SourceError, UsageError, ValidationError } from '../core/errors';
 import { discover } from '../core/discovery';
 import { renderWorkload, specifierIdentity } from '../core/desired';
 import { readFleetManifest, sliceFor } from '../core/fleet';
@@ -44,7 +44,8 @@ export async function planHost(config: MoorConfig, opts: PlanHostOptions): Promi
   if (!statSync(repo, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`--repo ${opts.repo ?? '.'}: not a directory`);
   const view = await fleetView(config, opts.source);
   const mine = view.hosts.find((h) => h.host === opts.host);
-  if (mine && 'problem' in mine) throw new UsageError(`moor-status/${opts.host}: ${mine.problem}`);
+  // What the host published cannot be read: nothing to compare with, said as a source problem (exit 4).
+  if (mine && 'problem' in mine) throw new SourceError(`moor-status/${opts.host}: ${mine.problem}`);
   const published: StatusDocument | undefined = mine;
 
   let entries;
