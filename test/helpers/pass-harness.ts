@@ -4,7 +4,7 @@
 // A Timeline threads through the runner and the state store so a test can see every
 // host command and state write in order, and can abandon a pass at any one of them.
 import { execFileSync } from 'node:child_process';
-import { accessSync, constants, mkdirSync, mkdtempSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createHostOps, type HostOps } from '../../daemon/pass/host-ops';
@@ -265,6 +265,19 @@ export class PassHarness {
     git(this.work, 'commit', '-q', '--allow-empty', '-m', message);
     git(this.work, 'push', '-q', '--force', 'origin', `HEAD:refs/heads/${branch}`);
     return git(this.work, 'rev-parse', 'HEAD');
+  }
+
+  /**
+   * Pushes `content` as status.json to the branch moor-status/<host> of the bare repo, as
+   * anyone with push access could: a status document no host of the fleet wrote.
+   */
+  pushStatusBranch(host: string, content: string): void {
+    const scratch = join(this.root, 'status-scratch');
+    if (!existsSync(scratch)) git(this.root, 'init', '-q', scratch);
+    writeFileSync(join(scratch, 'status.json'), content);
+    git(scratch, 'add', '-A');
+    git(scratch, '-c', 'user.name=someone', '-c', 'user.email=someone@example.invalid', 'commit', '-q', '--allow-empty', '-m', `status of ${host}`);
+    git(scratch, 'push', '-q', '--force', this.bare, `HEAD:refs/heads/moor-status/${host}`);
   }
 
   /** Sets the repo to exactly these files, commits and pushes. */

@@ -214,12 +214,7 @@ describe('fleet.after: a staged rollout', () => {
     await passAndPublish(canary);
     await passAndPublish(follower);
     // Someone pushes garbage as gamma's status, then a new commit lands and the canary runs it.
-    const scratch = join(canary.root, 'scratch');
-    git(canary.root, 'init', '-q', scratch);
-    writeFileSync(join(scratch, 'status.json'), '{"schema": 1, "host": "gamma", "ring": "canary"');
-    git(scratch, 'add', '-A');
-    git(scratch, 'commit', '-q', '-m', 'garbage');
-    git(scratch, 'push', '-q', canary.bare, 'HEAD:refs/heads/moor-status/gamma');
+    canary.pushStatusBranch('gamma', '{"schema": 1, "host": "gamma", "ring": "canary"');
     canary.commit({ 'web.container': containerSpec('localhost/app:2') });
     await passAndPublish(canary);
     const held = await passAndPublish(follower);
@@ -275,17 +270,9 @@ describe('moor fleet status', () => {
     const alpha = origin(CANARY);
     alpha.commit({ 'web.container': containerSpec() });
     await passAndPublish(alpha);
-    const scratch = join(alpha.root, 'scratch');
-    git(alpha.root, 'init', '-q', scratch);
-    const hostile = JSON.stringify({ ...published(alpha, 'alpha'), host: 'evil', ring: 'x\u001b[2Jy' });
-    writeFileSync(join(scratch, 'status.json'), hostile);
-    git(scratch, 'add', '-A');
-    git(scratch, 'commit', '-q', '-m', 'hostile');
-    git(scratch, 'push', '-q', alpha.bare, 'HEAD:refs/heads/moor-status/evil');
-    writeFileSync(join(scratch, 'status.json'), 'x'.repeat(300 * 1024));
-    git(scratch, 'commit', '-q', '-am', 'huge');
-    git(scratch, 'push', '-q', alpha.bare, 'HEAD:refs/heads/moor-status/huge');
-    git(scratch, 'push', '-q', alpha.bare, 'HEAD:refs/heads/moor-status/Not_A_Host');
+    alpha.pushStatusBranch('evil', JSON.stringify({ ...published(alpha, 'alpha'), host: 'evil', ring: 'x\u001b[2Jy' }));
+    alpha.pushStatusBranch('huge', 'x'.repeat(300 * 1024));
+    alpha.pushStatusBranch('Not_A_Host', 'x'.repeat(300 * 1024));
 
     const r = runMoor(['fleet', 'status', '--source', alpha.bare]);
     expect(r.code, r.stderr).toBe(1);

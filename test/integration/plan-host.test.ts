@@ -6,9 +6,7 @@ import { exitCodeOfError } from '../../daemon/core/exit-codes';
 import { publishStatus } from '../../daemon/pass/fleet-publish';
 import { homesOf } from '../../daemon/service/status-publish';
 import { runMoor } from '../helpers/cli';
-import { PassHarness, containerSpec, git } from '../helpers/pass-harness';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { PassHarness, containerSpec } from '../helpers/pass-harness';
 
 const harnesses: PassHarness[] = [];
 afterEach(() => {
@@ -104,12 +102,7 @@ describe('moor plan --host', () => {
   it("a status branch of the host that cannot be read is a source problem: exit 4, naming the branch", () => {
     const alpha = host({ host: { name: 'alpha' } });
     alpha.commit({ 'fleet.toml': FLEET(['web'], ['db']), 'web.container': containerSpec(), 'db.container': containerSpec() });
-    const scratch = join(alpha.root, 'scratch');
-    git(alpha.root, 'init', '-q', scratch);
-    writeFileSync(join(scratch, 'status.json'), '{"schema": 1, "host": "gamma"');
-    git(scratch, 'add', '-A');
-    git(scratch, 'commit', '-q', '-m', 'broken');
-    git(scratch, 'push', '-q', alpha.bare, 'HEAD:refs/heads/moor-status/gamma');
+    alpha.pushStatusBranch('gamma', '{"schema": 1, "host": "gamma"');
     const r = runMoor(['plan', '--host', 'gamma', '--repo', alpha.work, '--source', alpha.bare, '--transforms', alpha.transformsDir]);
     expect(r.code).toBe(4);
     expect(r.stderr).toContain('moor-status/gamma: status.json is not JSON');
