@@ -4,6 +4,8 @@
 // against a real systemd, so a behaviour here that real tools lack is a bug here.
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { CommandResult, CommandRunner, RunOptions } from '../../daemon/core/ports';
+import type { UnitStateReader } from '../../daemon/host/user-bus';
+import { parseUnitStatuses } from '../../daemon/core/parse/systemctl-show';
 import type { GroupEntry, PasswdEntry } from '../../daemon/core/parse/passwd';
 import { baseComponents, parseWriteFilesPayload, type WriteFilesResult } from '../../daemon/host/write-files-payload';
 import { entriesOf, isEntry, parseUnit } from '../../daemon/core/unit-file';
@@ -720,6 +722,25 @@ export class FakeSystem implements CommandRunner {
       result.error = (e as Error).message;
     }
     return { exitCode: result.ok ? 0 : 1, stdout: `${JSON.stringify(result)}\n` };
+  }
+
+  /** Questions the fake user bus (`userBus()`) answered. */
+  busQuestions = 0;
+
+  /**
+   * The real host's D-Bus reader (host/user-bus.ts), answered from the same units as
+   * `systemctl --user show`: the same blocks, through the same parser. Like the real one it
+   * fails (and the caller asks systemctl) when the user's manager does not run.
+   */
+  userBus(): UnitStateReader {
+    return {
+      show: async (uid, units, props) => {
+        const u = [...this.passwd.values()].find((e) => e.uid === uid);
+        if (!u || !this.managers.has(uid)) throw new Error(`no user manager of uid ${uid} answers`);
+        this.busQuestions++;
+        return parseUnitStatuses(units, units.map((n) => this.showBlock(u, n, [...props])).join('\n'));
+      },
+    };
   }
 
   private userScope(u: PasswdEntry, [verb = '', ...args]: string[]): Out {

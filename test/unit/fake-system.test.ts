@@ -220,6 +220,29 @@ describe('FakeSystem driven by the host modules', () => {
     expect(h.fake.journal.map((e) => e.MESSAGE)).toEqual(expect.arrayContaining(['web.service: Killing process 4242 (podman pause) with signal SIGKILL.', 'line 1\n']));
   });
 
+  it('answers over its user bus exactly what systemctl --user show answers, and not while the manager is down', async () => {
+    const h = host();
+    h.fake.failUnit('web', 'web.service', { status: 3 });
+    const who = await deployWeb(h);
+    await h.user.start(who, ['web.service']).catch(() => undefined);
+    const units = ['web.service', 'web-cache-volume.service', 'missing.timer', 'default.target'];
+    const props = ['Id', 'LoadState', 'ActiveState', 'SubState', 'Result', 'InvocationID', 'ExecMainStatus', 'NeedDaemonReload'];
+    const bus = h.fake.userBus();
+    const calls = h.fake.calls.length;
+    const overBus = await bus.show(who.uid, units, props);
+    expect(h.fake.calls.length).toBe(calls);
+    expect(h.fake.busQuestions).toBe(1);
+    expect(overBus).toEqual(await h.user.show(who, units, props));
+    expect(overBus.get('web.service')).toMatchObject({ activeState: 'failed', result: 'exit-code' });
+    // Through UserManager: the bus answers, and no command runs.
+    const viaBus = new UserManager(h.fake, { bus });
+    const before = h.fake.calls.length;
+    expect(await viaBus.show(who, units, props)).toEqual(overBus);
+    expect(h.fake.calls.length).toBe(before);
+    await h.system.stopUserManager(who.uid);
+    await expect(bus.show(who.uid, units, props)).rejects.toThrow(/no user manager/);
+  });
+
   it('refuses to enable a generated unit, as systemd does', async () => {
     const h = host();
     const who = await deployWeb(h);
