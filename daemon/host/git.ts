@@ -1,7 +1,7 @@
 // The desired-state checkout (docs/design.md §6 step 2): made identical to the branch tip of the
 // remote on every sync, whatever happened to it before (force-pushes, stray files, a clone
 // killed half-way).
-import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
+import { access, mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { simpleGit, CheckRepoActions, type SimpleGit } from 'simple-git';
 import type { RepoBudget } from '../core/config/schema';
@@ -34,6 +34,13 @@ export interface SyncRepoOptions {
    * without it. The budget and vetTip judge this commit, not the tip.
    */
   pickTarget?: (tip: string) => Promise<string>;
+  /**
+   * The commit this process last checked out and read in full, with the same config: when
+   * the target is that commit, the checkout is not touched (no checkout, reset, clean or
+   * budget measure; the caller does not read the tree). The fetch, the ring rule and
+   * vetTip still run. Set only while the checkout directory is this process's own.
+   */
+  reuse?: string;
 }
 
 /** Where the fleet's status branches are fetched to, in the checkout and in moor's own git dirs. */
@@ -45,6 +52,8 @@ export interface SyncResult {
   commit: string;
   /** The checked-out commit differs from the one before the sync (always true for a fresh clone). */
   changed: boolean;
+  /** False when the target was `reuse`: the working tree was left as it was, unread. */
+  checkedOut: boolean;
 }
 
 // GIT_SSH_COMMAND is run by a shell, so the key path is quoted for one.
@@ -67,7 +76,7 @@ export function gitEnv(sshKey: string | undefined): Record<string, string> {
   return env;
 }
 
-function openGit(dir: string, options: SyncRepoOptions, globalConfig?: string): SimpleGit {
+function openGit(dir: string, options: Pick<SyncRepoOptions, 'timeoutMs' | 'sshKey'>, globalConfig?: string): SimpleGit {
   // Not resetting the timer on output turns simple-git's inactivity timeout into a hard bound.
   return simpleGit({
     baseDir: dir,
@@ -127,6 +136,13 @@ export async function gitStep<T>(what: string, action: () => Promise<T>): Promis
   }
 }
 
+async function pathExists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
+}
+
 async function isEmptyOrMissing(dir: string): Promise<boolean> {
   try {
     if (!(await stat(dir)).isDirectory()) return false;
@@ -157,7 +173,10 @@ export async function syncRepo(options: SyncRepoOptions): Promise<SyncResult> {
   const remoteRef = `refs/remotes/origin/${branch}`;
   let before: string | null = null;
 
-  if (await isRepoRoot(dir, options)) {
+  if (options.reuse !== undefined && (await pathExists(join(dir, '.git')))) {
+    // This process set the checkout up with this config: its remote is the configured one.
+    before = options.reuse;
+  } else if (await isRepoRoot(dir, options)) {
     const git = openGit(dir, options);
     before = await git.revparse(['--verify', '--quiet', 'HEAD^{commit}']).then(
       (c) => c.trim() || null,
@@ -192,16 +211,34 @@ export async function syncRepo(options: SyncRepoOptions): Promise<SyncResult> {
   );
   const tip = (await gitStep('rev-parse', () => git.revparse(['--verify', `${remoteRef}^{commit}`]))).trim();
   const target = options.pickTarget ? await options.pickTarget(tip) : tip;
+  if (options.reuse !== undefined && target === options.reuse) {
+    if (options.vetTip) await options.vetTip(target);
+    return { commit: target, changed: false, checkedOut: false };
+  }
   if (options.budget) {
     const over = await measureTree(dir, target, options.budget, options);
     if (over) throw new ValidationError([over]);
   }
   if (options.vetTip) await options.vetTip(target);
+  const commit = await checkoutCommit(git, branch, target);
+  return { commit, changed: commit !== before, checkedOut: true };
+}
+
+/**
+ * Makes the working tree exactly `target`: branch reset to it, every untracked and ignored
+ * file removed. For a checkout `syncRepo` left untouched (`reuse`) that must be read after all.
+ */
+export async function checkoutAt(options: Pick<SyncRepoOptions, 'dir' | 'branch' | 'timeoutMs' | 'sshKey'>, target: string): Promise<string> {
+  return checkoutCommit(openGit(options.dir, options), options.branch, target);
+}
+
+async function checkoutCommit(git: SimpleGit, branch: string, target: string): Promise<string> {
   await gitStep('checkout', () => git.raw(['checkout', '--force', '-B', branch, target]));
   await gitStep('reset', () => git.raw(['reset', '--hard', target]));
   await gitStep('clean', () => git.raw(['clean', '-ffdx']));
-  const commit = (await gitStep('rev-parse', () => git.revparse(['HEAD']))).trim();
-  return { commit, changed: commit !== before };
+  // `target` is a full commit id (rev-parse --verify gave it): a checkout of it that
+  // succeeded leaves HEAD there.
+  return target;
 }
 
 /**

@@ -6,7 +6,8 @@ import type { RenderedWorkload } from '../core/desired';
 import type { AppliedEntry, Observation } from '../core/plan';
 import type { RedeployRequest } from '../state/redeploy';
 import type { StateStore } from '../state/store';
-import type { DesiredState } from './desired-source';
+import type { DesiredCache } from './desired-cache';
+import type { DesiredState, ReadTree } from './desired-source';
 import type { HostOps } from './host-ops';
 import type { ItemOutcome } from './pass-result';
 import type { PassProfile, PassTimings } from './profile';
@@ -21,6 +22,8 @@ export interface PassContext {
   profile?: PassProfile;
   /** Filled as the pass runs, for its metrics (pass/pass-metrics.ts). */
   timings?: PassTimings;
+  /** The last commit's workloads, kept across passes by the daemon (pass/desired-cache.ts). */
+  desiredCache?: DesiredCache<ReadTree>;
 }
 
 export interface PassOptions {

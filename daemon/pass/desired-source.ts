@@ -13,11 +13,12 @@ import { SourceError, TrustError, ValidationError } from '../core/errors';
 import { judgeTip, type Signer } from '../core/trust';
 import { tipFacts } from '../host/commit-trust';
 import { existingGroupProblem } from '../core/user-name';
-import { syncRepo } from '../host/git';
+import { checkoutAt, syncRepo } from '../host/git';
 import { ancestryAnswers, readStatusBranches } from '../host/fleet-git';
 import { ancestryQuestions, decideRollout, type RolloutDecision } from '../core/rollout';
 import { scanTree } from '../host/repo-scan';
-import { loadTransformsDir } from '../host/transforms-load';
+import { loadTransformsDir, type LoadedTransforms } from '../host/transforms-load';
+import type { DesiredCache } from './desired-cache';
 import type { StateStore } from '../state/store';
 import { timed, type PassProfile, type PassTimings } from './profile';
 
@@ -46,6 +47,12 @@ export interface DesiredState {
   trustWarnings?: string[];
   /** `fleet.after`: the ring rule's decision, and the tip it was made against. */
   rollout?: RolloutDecision & { tip: string };
+}
+
+/** A commit's workloads as step 2 found them: what the daemon keeps between passes (desired-cache.ts). */
+export interface ReadTree {
+  workloads: DesiredWorkload[];
+  invalid: Map<string, { user: string; problems: Problem[] }>;
 }
 
 /** What the trust check of a pass compares the tip with, and what it may waive. */
@@ -90,6 +97,7 @@ export async function desiredFromRepo(
   trust: TrustContext = { allowHistoryRewrite: false },
   profile?: PassProfile,
   timings?: PassTimings,
+  cache?: DesiredCache<ReadTree>,
 ): Promise<DesiredState> {
   const url = config.source.url;
   if (!url) throw new SourceError('no source configured: set source.url or source.bare_repo in the config');
@@ -118,8 +126,9 @@ export async function desiredFromRepo(
   };
   let rollout: DesiredState['rollout'];
   const ring = config.fleet.after;
+  const reuse = cache?.commitFor(config);
   const fetchStart = performance.now();
-  const { commit } = await timed(profile, 'desired.fetch', () => syncRepo({
+  const synced = await timed(profile, 'desired.fetch', () => syncRepo({
     url,
     branch: config.source.branch,
     dir,
@@ -128,8 +137,34 @@ export async function desiredFromRepo(
     budget: config.repoBudget,
     ...(config.trust.mode !== 'off' ? { vetTip } : {}),
     ...(ring !== undefined ? { statusBranches: true, pickTarget: ringTarget(config, ring, trust.live?.commit, (d) => (rollout = d)) } : {}),
+    ...(reuse !== undefined ? { reuse } : {}),
   }));
+  const { commit } = synced;
   if (timings) timings.fetchMs = performance.now() - fetchStart;
+  const transforms = await timed(profile, 'desired.transforms', () => loadTransformsDir(config.transformsDir));
+  let tree = cache?.get(config, commit, transforms.fingerprint);
+  if (!tree) {
+    if (!synced.checkedOut) {
+      await timed(profile, 'desired.checkout', () => checkoutAt({ dir, branch: config.source.branch, timeoutMs: config.timeouts.fetchMs, ...(config.source.sshKey ? { sshKey: config.source.sshKey } : {}) }, commit));
+    }
+    tree = await readTree(config, dir, transforms, profile);
+    cache?.set(config, commit, transforms.fingerprint, tree);
+  }
+  return {
+    kind: 'pass',
+    commit,
+    source: url,
+    // Copies: a pass filters and extends these, the cache keeps what the tree holds.
+    workloads: [...tree.workloads],
+    invalid: new Map(tree.invalid),
+    ...(verdict.signer ? { signer: verdict.signer } : {}),
+    ...(verdict.reasons.length > 0 ? { trustWarnings: verdict.reasons } : {}),
+    ...(rollout ? { rollout } : {}),
+  };
+}
+
+/** The checked-out tree's workloads: scanned, sliced for this host, discovered and validated. */
+async function readTree(config: MoorConfig, dir: string, transforms: LoadedTransforms, profile: PassProfile | undefined): Promise<ReadTree> {
   const scanned = await timed(profile, 'desired.scan', () => scanTree(dir, { maxFileBytes: config.maxFileBytes, budget: config.repoBudget }));
   const discovery = await timed(profile, 'desired.discover', async () => {
     const opts = { userPrefix: config.userPrefix, maxFileBytes: config.maxFileBytes, reservedNames: config.reservedNames };
@@ -138,7 +173,6 @@ export async function desiredFromRepo(
     return { slice, all, mine: slice.select(all) };
   });
   const host = discovery.slice.host;
-  const transforms = await timed(profile, 'desired.transforms', () => loadTransformsDir(config.transformsDir));
   const checked = await timed(profile, 'desired.validate', async () => validateTree(discovery.mine, transforms.set, transforms.problems, host, config.protectedUsers, config.policy));
   // Problems are named by their repository path (hosts/<name>/... for this host's own files).
   const inRepo = (p: Problem): Problem => ({ ...p, path: discovery.slice.repoPath(p.path) });
@@ -146,29 +180,28 @@ export async function desiredFromRepo(
 
   const invalid = new Map<string, { user: string; problems: Problem[] }>();
   const workloads: DesiredWorkload[] = [];
+  const problemsOf = new Map(checked.workloads.map((r) => [r.name, r.problems]));
   for (const w of discovery.mine.workloads) {
-    const validated = checked.workloads.find((r) => r.name === w.name)!;
+    const validated = { problems: problemsOf.get(w.name)! };
     if (validated.problems.length > 0) {
       invalid.set(w.name, { user: w.user, problems: validated.problems.map(inRepo) });
       continue;
     }
+    // Rendering is pure: a pass over the same commit with the same account (the daemon's
+    // next pass, through the cache) gets the workload rendered last time.
+    let last: { key: string; rendered: RenderedWorkload } | undefined;
     workloads.push({
       name: w.name,
       user: w.user,
       spec: discovery.slice.repoPath(w.spec.path),
-      render: (account) => renderWorkload(w, transforms.set, { ...account, host: host.name, labels: host.labels }),
+      render: (account) => {
+        const key = `${account.name}\0${account.user}\0${account.uid}\0${account.home}`;
+        if (last?.key !== key) last = { key, rendered: renderWorkload(w, transforms.set, { ...account, host: host.name, labels: host.labels }) };
+        return last.rendered;
+      },
     });
   }
-  return {
-    kind: 'pass',
-    commit,
-    source: url,
-    workloads,
-    invalid,
-    ...(verdict.signer ? { signer: verdict.signer } : {}),
-    ...(verdict.reasons.length > 0 ? { trustWarnings: verdict.reasons } : {}),
-    ...(rollout ? { rollout } : {}),
-  };
+  return { workloads, invalid };
 }
 
 /**

@@ -77,11 +77,11 @@ async function desiredState(ctx: PassContext, opts: PassOptions): Promise<Desire
   if (pin) return { ...(await desiredFromGeneration(ctx.store, pin.generation)), pinned: pin.generation };
   // The history rule and the ring rule both compare with the live commit.
   const live = ctx.config.trust.mode !== 'off' || ctx.config.fleet.after !== undefined ? await liveCommit(ctx) : undefined;
-  const desired = await desiredFromRepo(ctx.config, { ...(live ? { live } : {}), allowHistoryRewrite: Boolean(opts.allowHistoryRewrite) }, ctx.profile, ctx.timings);
+  const desired = await desiredFromRepo(ctx.config, { ...(live ? { live } : {}), allowHistoryRewrite: Boolean(opts.allowHistoryRewrite) }, ctx.profile, ctx.timings, ctx.desiredCache);
   logRollout(ctx, desired.rollout);
   for (const reason of desired.trustWarnings ?? []) ctx.log.warn({ commit: desired.commit, mode: 'warn' }, `trust: ${reason} (deployed: trust.mode is "warn")`);
   return refuseExistingGroups(desired, {
-    owns: async (user) => (await ctx.store.ownedUsers.get(user)) !== undefined,
+    owns: (user) => ctx.store.ownedUsers.isOwned(user),
     groupExists: (name) => ctx.host.users.groupExists(name),
     userExists: async (name) => (await ctx.host.users.lookupUser(name)) !== null,
   });

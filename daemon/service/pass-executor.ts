@@ -15,8 +15,10 @@ import type { Logger } from '../host/log';
 import { openStateStore, type StateStore } from '../state/store';
 import { realHostOps, type HostOps } from '../pass/host-ops';
 import { runPass, type PassContext, type PassOptions } from '../pass/run-pass';
+import type { ReadTree } from '../pass/desired-source';
 import { logPassFailed, logPassFinished, logPassStarted } from '../pass/pass-result';
 import { PassProfile } from '../pass/profile';
+import { DesiredCache } from '../pass/desired-cache';
 import { runMeteredPass } from '../pass/pass-metrics';
 import type { PassRequest } from './pass-loop';
 import { errorOutcome, type PassOutcome } from './protocol';
@@ -39,6 +41,8 @@ export function createPassExecutor(deps: ExecutorDeps): (request: PassRequest) =
   const openStore = deps.openStore ?? ((c: MoorConfig) => openStateStore(c.stateDir, { clock: systemClock }));
   const hostFor = deps.host ?? ((c: MoorConfig) => realHostOps(c, systemClock));
   const pass = deps.runPass ?? runPass;
+  // The daemon's passes share what step 2 read of the last commit (pass/desired-cache.ts).
+  const desiredCache = new DesiredCache<ReadTree>();
 
   return async (request) => {
     const config = deps.config();
@@ -55,7 +59,7 @@ export function createPassExecutor(deps: ExecutorDeps): (request: PassRequest) =
       // At debug level every step of the pass is a journal line with its time.
       const profile = config.logLevel === 'debug' ? { profile: new PassProfile(log) } : {};
       const result = await runMeteredPass(
-        { config, host: hostFor(config), store, log, ...profile, timings: { lockWaitMs } },
+        { config, host: hostFor(config), store, log, ...profile, timings: { lockWaitMs }, desiredCache },
         { shouldStop: request.shouldStop, onItem: request.onItem, ...(deps.passOptions ?? {}) },
         pass,
       );

@@ -8,7 +8,9 @@ import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, rmSync, stat
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createHostOps, type HostOps } from '../../daemon/pass/host-ops';
-import { runPass, type PassOptions } from '../../daemon/pass/run-pass';
+import { runPass, type PassContext, type PassOptions } from '../../daemon/pass/run-pass';
+import type { ReadTree } from '../../daemon/pass/desired-source';
+import { DesiredCache } from '../../daemon/pass/desired-cache';
 import type { PassResult } from '../../daemon/pass/pass-result';
 import { PassProfile, profiledRunner, type PassProfileReport } from '../../daemon/pass/profile';
 import { mergeConfigFiles, resolveConfig } from '../../daemon/core/config/resolve';
@@ -175,6 +177,10 @@ export interface HarnessOptions {
    * every write, which suites running hundreds of passes would otherwise wait for.
    */
   memoryTmp?: boolean;
+  /** Unit states asked over the fake user bus (FakeSystem.userBus), as the real host asks D-Bus. */
+  userBus?: boolean;
+  /** Passes keep what step 2 read between them, as the daemon's do (pass/desired-cache.ts). */
+  desiredCache?: boolean;
 }
 
 function isWritableDir(path: string): boolean {
@@ -207,6 +213,9 @@ export class PassHarness {
   /** The native journal entries of the records in `logs`. */
   readonly entries: Buffer[] = [];
   readonly log: Logger;
+  /** Set with the `desiredCache` option: shared by every pass of this harness. */
+  readonly desiredCache: DesiredCache<ReadTree> | undefined;
+  private readonly userBus: boolean;
 
   constructor(options: HarnessOptions = {}) {
     this.root = mkdtempSync(join(options.memoryTmp && isWritableDir('/dev/shm') ? '/dev/shm' : tmpdir(), 'moor-pass-'));
@@ -221,6 +230,8 @@ export class PassHarness {
     git(this.work, 'checkout', '-q', '-B', 'main');
     this.config = this.makeConfig(options.config ?? {});
     this.fake = options.fake ?? new FakeSystem();
+    this.desiredCache = options.desiredCache ? new DesiredCache<ReadTree>() : undefined;
+    this.userBus = Boolean(options.userBus);
     // Every record is also encoded as the native journal entry it would be under systemd and
     // kept in `entries`; the send reports failure, so the lines are kept as well.
     this.log = createLogger('debug', { write: (line) => void this.logs.push(line), journal: true, native: (entry) => (this.entries.push(entry), false) });
@@ -293,14 +304,24 @@ export class PassHarness {
   }
 
   host(runner: CommandRunner, config = this.config): HostOps {
-    return createHostOps(runner, config, { clock: this.clock, selfCommand: ['moor'], readFile: this.fake.readFile, pathKind: this.fake.pathKind });
+    return createHostOps(runner, config, {
+      clock: this.clock,
+      selfCommand: ['moor'],
+      readFile: this.fake.readFile,
+      pathKind: this.fake.pathKind,
+      ...(this.userBus ? { userBus: this.fake.userBus() } : {}),
+    });
+  }
+
+  private daemonParts(): Pick<PassContext, 'desiredCache'> {
+    return this.desiredCache ? { desiredCache: this.desiredCache } : {};
   }
 
   /** One pass over a freshly opened store, every step on `timeline`. */
   async pass(opts: PassOptions = {}, timeline = new Timeline(), config = this.config): Promise<PassRun> {
     const before = this.fake.calls.length;
     const store = tapStore(await this.openStore(), timeline);
-    const result = await runPass({ config, host: this.host(new TimelineRunner(this.fake, timeline), config), store, log: this.log }, opts);
+    const result = await runPass({ config, host: this.host(new TimelineRunner(this.fake, timeline), config), store, log: this.log, ...this.daemonParts() }, opts);
     return { result, timeline, calls: this.fake.callLines().slice(before) };
   }
 
@@ -310,7 +331,7 @@ export class PassHarness {
     const timeline = new Timeline();
     const profile = new PassProfile(this.log);
     const runner = profiledRunner(new TimelineRunner(this.fake, timeline), profile);
-    const result = await runPass({ config: this.config, host: this.host(runner), store: await this.openStore(), log: this.log, profile }, opts);
+    const result = await runPass({ config: this.config, host: this.host(runner), store: await this.openStore(), log: this.log, profile, ...this.daemonParts() }, opts);
     return { result, timeline, calls: this.fake.callLines().slice(before), profile: profile.report() };
   }
 
@@ -321,7 +342,7 @@ export class PassHarness {
   async abandonedPass(kill: KillPoint, opts: PassOptions = {}, config = this.config): Promise<{ timeline: Timeline; finished?: PassResult; error?: unknown }> {
     const timeline = new Timeline(kill);
     const store = tapStore(await this.openStore(), timeline);
-    const running = runPass({ config, host: this.host(new TimelineRunner(this.fake, timeline), config), store, log: this.log }, opts);
+    const running = runPass({ config, host: this.host(new TimelineRunner(this.fake, timeline), config), store, log: this.log, ...this.daemonParts() }, opts);
     let settled: { finished?: PassResult; error?: unknown } | undefined;
     running.then(
       (finished) => (settled = { finished }),

@@ -53,16 +53,16 @@ describe('syncRepo', () => {
     git(work, 'push', '-q', 'origin', 'main');
 
     const r1 = await sync();
-    expect(r1).toEqual({ commit: first, changed: true });
+    expect(r1).toEqual({ commit: first, changed: true, checkedOut: true });
     expect(readFileSync(join(checkout, 'web.container'), 'utf8')).toBe('[Container]\nImage=a\n');
 
     const again = await sync();
-    expect(again).toEqual({ commit: first, changed: false });
+    expect(again).toEqual({ commit: first, changed: false, checkedOut: true });
 
     const second = commitFile('web.container', '[Container]\nImage=b\n');
     git(work, 'push', '-q', 'origin', 'main');
     const r2 = await sync();
-    expect(r2).toEqual({ commit: second, changed: true });
+    expect(r2).toEqual({ commit: second, changed: true, checkedOut: true });
     expect(readFileSync(join(checkout, 'web.container'), 'utf8')).toBe('[Container]\nImage=b\n');
   });
 
@@ -83,12 +83,32 @@ describe('syncRepo', () => {
     git(work, 'push', '-q', '--force', 'origin', 'main');
 
     const r = await sync();
-    expect(r).toEqual({ commit: rewritten, changed: true });
+    expect(r).toEqual({ commit: rewritten, changed: true, checkedOut: true });
     expect(readFileSync(join(checkout, 'a.container'), 'utf8')).toBe('a\n');
     expect(existsSync(join(checkout, 'b.container'))).toBe(false);
     expect(existsSync(join(checkout, 'stray.container'))).toBe(false);
     expect(existsSync(join(checkout, 'junk'))).toBe(false);
     expect(existsSync(join(checkout, '.gitignore-ignored'))).toBe(false);
+  });
+
+  it('leaves the checkout untouched when the target is the commit the caller already read (reuse), and only then', async () => {
+    const first = commitFile('web.container', '[Container]\nImage=a\n');
+    git(work, 'push', '-q', 'origin', 'main');
+    await sync();
+    writeFileSync(join(checkout, 'stray.container'), 'stray\n');
+    // The fetch and vetTip still run on the reused commit.
+    const vetted: string[] = [];
+    const vetTip = async (c: string) => void vetted.push(c);
+    expect(await sync({ reuse: first, vetTip })).toEqual({ commit: first, changed: false, checkedOut: false });
+    expect(vetted).toEqual([first]);
+    expect(existsSync(join(checkout, 'stray.container'))).toBe(true);
+
+    const second = commitFile('web.container', '[Container]\nImage=b\n');
+    git(work, 'push', '-q', 'origin', 'main');
+    expect(await sync({ reuse: first, vetTip })).toEqual({ commit: second, changed: true, checkedOut: true });
+    expect(vetted).toEqual([first, second]);
+    expect(existsSync(join(checkout, 'stray.container'))).toBe(false);
+    expect(readFileSync(join(checkout, 'web.container'), 'utf8')).toBe('[Container]\nImage=b\n');
   });
 
   it('removes ignored files too', async () => {
