@@ -5,7 +5,10 @@
 // docs/design.md §6 and the parts of applying). With --memory-passes N, it then runs N
 // passes with nothing to do over the largest size and prints the process's RSS as it
 // goes: it must not grow. A figure, not a test.
-//   node --expose-gc --import tsx bench/reconcile-scale.ts [--sizes 10,200,1000] [--memory-passes 100] [--json]
+// The passes run as the daemon's do: unit states over the (fake) user bus, as the real host
+// asks D-Bus, and what step 2 read kept between passes; `--once` runs them as
+// `moor reconcile --once` does instead (every pass reads the tree, states through commands).
+//   node --expose-gc --import tsx bench/reconcile-scale.ts [--sizes 10,200,1000] [--memory-passes 100] [--once] [--json]
 // (the memory passes run over the last size: `--sizes 200 --memory-passes 100` for 200 workloads)
 import { PassHarness, containerSpec } from '../test/helpers/pass-harness';
 import type { PassProfileReport } from '../daemon/pass/profile';
@@ -15,6 +18,8 @@ interface Row {
   pass: 'create all' | 'nothing to do' | 'change one';
   ms: number;
   commands: number;
+  /** Questions to the (fake) user bus: what the real host asks D-Bus instead of running a command. */
+  busQuestions: number;
   heapMiB: number;
   profile: PassProfileReport;
 }
@@ -31,16 +36,18 @@ const memory: { pass: number; rssMiB: number; heapMiB: number }[] = [];
 const mib = (b: number) => Math.round((b / 1048576) * 10) / 10;
 
 for (const [index, n] of sizes.entries()) {
-  const h = new PassHarness({ memoryTmp: true });
+  const once = process.argv.includes('--once');
+  const h = new PassHarness({ memoryTmp: true, userBus: !once, desiredCache: !once });
   try {
     const specs = Object.fromEntries(Array.from({ length: n }, (_, i) => [`w${String(i).padStart(4, '0')}.container`, containerSpec(`localhost/w${i}:1`)]));
     const measure = async (pass: Row['pass']) => {
       global.gc?.();
       const heap = process.memoryUsage().heapUsed;
+      const asked = h.fake.busQuestions;
       const start = performance.now();
       const run = await h.profiledPass();
       if (run.result.exitCode !== 0) throw new Error(`${pass} with ${n} workloads ended with exit ${run.result.exitCode}: ${run.result.summary}`);
-      rows.push({ workloads: n, pass, ms: Math.round(performance.now() - start), commands: run.calls.length, heapMiB: mib(process.memoryUsage().heapUsed - heap), profile: run.profile });
+      rows.push({ workloads: n, pass, ms: Math.round(performance.now() - start), commands: run.calls.length, busQuestions: h.fake.busQuestions - asked, heapMiB: mib(process.memoryUsage().heapUsed - heap), profile: run.profile });
     };
     h.commit(specs, 'all');
     await measure('create all');
@@ -69,9 +76,9 @@ for (const [index, n] of sizes.entries()) {
 if (process.argv.includes('--json')) {
   process.stdout.write(`${JSON.stringify({ rows, memory })}\n`);
 } else {
-  process.stdout.write('workloads  pass           wall ms  host commands  heap growth MiB\n');
+  process.stdout.write('workloads  pass           wall ms  host commands  bus questions  heap growth MiB\n');
   for (const r of rows) {
-    process.stdout.write(`${String(r.workloads).padStart(9)}  ${r.pass.padEnd(13)}  ${String(r.ms).padStart(7)}  ${String(r.commands).padStart(13)}  ${String(r.heapMiB).padStart(15)}\n`);
+    process.stdout.write(`${String(r.workloads).padStart(9)}  ${r.pass.padEnd(13)}  ${String(r.ms).padStart(7)}  ${String(r.commands).padStart(13)}  ${String(r.busQuestions).padStart(13)}  ${String(r.heapMiB).padStart(15)}\n`);
   }
   process.stdout.write('\nwhere the time went (ms per step; apply.* are parts of step 7, summed over workloads)\n');
   for (const r of rows) {
