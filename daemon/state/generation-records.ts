@@ -17,6 +17,11 @@ export const ManifestWorkload = z.object({
   hash: z.string(),
   /** Paths relative to the user's ~/.config, sorted. */
   files: z.array(z.string()),
+  /**
+   * The tree under trees/ that holds the files (state/trees.ts). Absent in generations of
+   * the layout before trees, whose files are under units/<user>/ (state/legacy-units.ts).
+   */
+  tree: z.string().regex(/^[0-9a-f]{64}-\d+$/).optional(),
 });
 export type ManifestWorkload = z.infer<typeof ManifestWorkload>;
 
