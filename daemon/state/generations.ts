@@ -421,8 +421,10 @@ export class GenerationStore {
    */
   async recoverAborted(isInProgress: (id: number) => boolean = () => false): Promise<RecoveryReport> {
     const live = await readCurrentLink(this.layout).catch(() => undefined);
-    const quarantined = await this.quarantineCorrupt();
-    const report = await recoverGenerations(this, this.layout, this.clock, isInProgress);
+    const listed = await this.list();
+    const quarantined = await this.quarantineCorrupt(listed);
+    // Listed once when nothing was moved: every pass starts here.
+    const report = await recoverGenerations(this, this.layout, this.clock, isInProgress, quarantined.length === 0 ? listed : undefined);
     // The live generation itself was unreadable: an older one does not say what runs now.
     // With no live generation, the next pass records the host as it runs (docs/design.md §6 step 6).
     if (live !== undefined && quarantined.some((q) => q.id === live)) {
