@@ -138,16 +138,24 @@ export class TreeStore {
     return files;
   }
 
-  /** Every path in a tree, sorted. */
+  /** Every file's path in a tree, sorted. */
   async paths(id: string): Promise<string[]> {
-    const dir = this.path(id);
-    const entries = await fs.readdir(dir, { recursive: true, withFileTypes: true }).catch((err: unknown) => {
-      throw new StateError(`${dir}: unreadable: ${(err as Error).message}`);
-    });
-    return entries
-      .filter((e) => e.isFile())
-      .map((e) => join(e.parentPath, e.name).slice(dir.length + 1))
-      .sort();
+    const root = this.path(id);
+    const out: string[] = [];
+    // By hand: readdir's `recursive` and `parentPath` are not in every Node.js 20.
+    const walk = async (rel: string): Promise<void> => {
+      const dir = rel ? join(root, rel) : root;
+      const entries = await fs.readdir(dir, { withFileTypes: true }).catch((err: unknown) => {
+        throw new StateError(`${dir}: unreadable: ${(err as Error).message}`);
+      });
+      for (const entry of entries) {
+        const path = rel ? `${rel}/${entry.name}` : entry.name;
+        if (entry.isDirectory()) await walk(path);
+        else if (entry.isFile()) out.push(path);
+      }
+    };
+    await walk('');
+    return out.sort();
   }
 
   /** Deletes every tree not in `keep`; returns how many. Only under the pass lock. */
