@@ -120,7 +120,7 @@ export interface GenerationInput {
   workloads: Record<string, GenerationWorkload>;
 }
 
-/** Names and paths safe to write under units/, and no two workloads writing one file. */
+/** Names and paths safe to become part of a path in the state dir, and no two workloads of one user writing one file. */
 export function checkInput(input: GenerationInput): void {
   const seen = new Map<string, string>();
   for (const [name, workload] of Object.entries(input.workloads)) {

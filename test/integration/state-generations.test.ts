@@ -124,7 +124,7 @@ describe('begin', () => {
     await walk(dir);
   });
 
-  it('rejects names and paths that would leave units/<user>/, allocating nothing', async () => {
+  it('rejects names and paths that would leave their tree, allocating nothing', async () => {
     const bad: GenerationInput[] = [
       input({ workloads: { web: { user: '../root', hash: 'h', files: { a: '' } } } }),
       input({ workloads: { web: { user: 'web', hash: 'h', files: { '../../../etc/passwd': '' } } } }),
