@@ -145,7 +145,7 @@ async function record(
     return { uid: done.uid, rolledBack: keptError(item, prev.rolledBack) };
   }
   await timed(ctx.profile, 'apply.record', async () => {
-    await store.generations.writeUnits(scope.generation, item.user, contentsOf(done.rendered));
+    await store.generations.recordApplied(scope.generation, item.workload, contentsOf(done.rendered));
     await store.applied.write({
     workload: item.workload,
     user: item.user,
@@ -167,7 +167,7 @@ async function record(
  * same content (every generation keeps every workload's files).
  */
 export async function appliedFiles(ctx: PassContext, applied: Installed): Promise<FileContents | undefined> {
-  const read = async (id: number | undefined) => (id === undefined ? undefined : (await ctx.store.generations.read(id).catch(() => undefined))?.workloads[applied.workload]);
+  const read = async (id: number | undefined) => (id === undefined ? undefined : (await ctx.store.generations.read(id, [applied.workload]).catch(() => undefined))?.workloads[applied.workload]);
   // The applied generation holds the files as written (its manifest's hash may be that of a
   // rendering before the user existed); another generation only counts with the same hash.
   const own = await read(applied.generation);

@@ -16,7 +16,7 @@ export async function diffAgainstApplied(
   let before: FileContents = {};
   if (appliedGeneration !== undefined) {
     try {
-      before = (await store.generations.read(appliedGeneration)).workloads[item.workload]?.files ?? {};
+      before = (await store.generations.read(appliedGeneration, [item.workload])).workloads[item.workload]?.files ?? {};
     } catch {
       // That generation was garbage-collected: show the whole new content.
     }

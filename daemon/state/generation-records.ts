@@ -17,6 +17,11 @@ export const ManifestWorkload = z.object({
   hash: z.string(),
   /** Paths relative to the user's ~/.config, sorted. */
   files: z.array(z.string()),
+  /**
+   * The tree under trees/ that holds the files (state/trees.ts). Absent in generations of
+   * the layout before trees, whose files are under units/<user>/ (state/legacy-units.ts).
+   */
+  tree: z.string().regex(/^[0-9a-f]{64}-\d+$/).optional(),
 });
 export type ManifestWorkload = z.infer<typeof ManifestWorkload>;
 
@@ -115,7 +120,7 @@ export interface GenerationInput {
   workloads: Record<string, GenerationWorkload>;
 }
 
-/** Names and paths safe to write under units/, and no two workloads writing one file. */
+/** Names and paths safe to become part of a path in the state dir, and no two workloads of one user writing one file. */
 export function checkInput(input: GenerationInput): void {
   const seen = new Map<string, string>();
   for (const [name, workload] of Object.entries(input.workloads)) {

@@ -32,19 +32,21 @@ export interface RecoveryReport {
  * died: it is marked aborted; the next pass plans from applied/, so nothing is lost. One
  * that finished with every item ok but lacks `complete` died between those two writes:
  * it is completed. `current` is then pointed at the newest complete generation, which is
- * what it means, whichever write the crash interrupted.
+ * what it means, whichever write the crash interrupted. `listed`: every generation, when
+ * the caller has just listed them.
  */
 export async function recoverGenerations(
   store: RecoverableGenerations,
   layout: StateLayout,
   clock: Clock,
   isInProgress: (id: number) => boolean,
+  listed?: readonly GenerationInfo[],
 ): Promise<RecoveryReport> {
   const aborted: number[] = [];
   const completed: number[] = [];
   const marker = (): Marker => ({ at: clock.now().toISOString() });
   let newestComplete: number | undefined;
-  for (const info of await store.list()) {
+  for (const info of listed ?? (await store.list())) {
     if (info.state === 'in-progress' && !isInProgress(info.id)) {
       await writeJsonAtomic(join(store.dir(info.id), 'aborted'), marker());
       aborted.push(info.id);

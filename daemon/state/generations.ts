@@ -1,17 +1,17 @@
 // Generations (docs/design.md §7): the rendered desired state of each pass, its per-item results,
 // and the `current` link to the last complete one. Every write is atomic, and the order of
-// writes is what makes a crash at any point recoverable: units before manifest, status as
-// items finish, `finishedAt` at the end of the pass, `complete` only after that, and the
-// `current` swap last.
-import { createHash, randomBytes } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+// writes is what makes a crash at any point recoverable: workload trees before the
+// manifest that names them, status as items finish, `finishedAt` at the end of the pass,
+// `complete` only after that, and the `current` swap last.
+import { randomBytes } from 'node:crypto';
+import { constants, promises as fs } from 'node:fs';
 import pLimit from 'p-limit';
 import { z } from 'zod';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { Clock } from '../core/ports';
 import type { FileContents } from '../core/types';
 import { StateError } from '../core/errors';
-import { ensureDir, fsyncDir, isNotFound, listDir, pathExists, readJsonIfExists, stateWriteError, writeFileAtomic, writeJsonAtomic } from './atomic';
+import { FILE_MODE, ensureDir, fsyncDir, isNotFound, listDir, pathExists, readJsonIfExists, stateWriteError, writeJsonAtomic } from './atomic';
 import {
   allSucceeded,
   checkInput,
@@ -27,9 +27,9 @@ import {
 } from './generation-records';
 import { readCurrentLink, removeCurrentLink, sweepCurrentLeftovers, swapCurrentLink } from './current-link';
 import { recoverGenerations, type RecoveryReport } from './generation-recovery';
+import { hasLegacyUnits, readLegacyUnits, sweepBlobs } from './legacy-units';
+import { TREE_ID, TreeStore, treeBytes, treeId } from './trees';
 import {
-  assertRelativePath,
-  assertSafeName,
   generationDirName,
   parseGenerationDirName,
   type StateLayout,
@@ -41,9 +41,15 @@ export interface GenerationContent extends GenerationInfo {
 }
 
 const DELETING_PREFIX = '.deleting-';
-/** Workloads whose files a new generation writes at once. */
+/**
+ * generations/<N>/applied-trees/<workload>.<tree>: the tree a workload was applied from
+ * when it differs from the one the manifest names (rendered again once its user existed).
+ * An empty file: its name is the record, so the trees a generation names are a readdir.
+ */
+const APPLIED_TREES = 'applied-trees';
+/** Trees a new generation writes at once. */
 const WRITES_AT_ONCE = 8;
-/** lstat calls gc makes at once over the generations and blobs. */
+/** lstat calls bytesOnDisk makes at once. */
 const LOOKS_AT_ONCE = 16;
 
 export const QuarantinedGeneration = z.object({ id: z.number().int().positive(), at: z.string(), problem: z.string() });
@@ -54,13 +60,16 @@ export type { GenerationInfo, GenerationInput, RecoveryReport, GenerationWorkloa
 export class GenerationStore {
   /** The generation this store began, and its manifest (see inProgressManifest). */
   private begun: { id: number; manifest: Manifest; finished?: boolean } | undefined;
-  /** Blobs being written, by path: one write each, however many workloads share the content. */
-  private readonly blobWrites = new Map<string, Promise<string>>();
+  private readonly trees: TreeStore;
+  /** A generation of the old layout was deleted: its blobs may be unused now. */
+  private legacyDeleted = false;
 
   constructor(
     private readonly layout: StateLayout,
     private readonly clock: Clock,
-  ) {}
+  ) {
+    this.trees = new TreeStore(layout.trees);
+  }
 
   dir(id: number): string {
     return join(this.layout.generations, generationDirName(id));
@@ -71,9 +80,13 @@ export class GenerationStore {
     checkInput(input);
     const startedAt = this.clock.now().toISOString();
     const id = await this.allocate();
-    // Workloads' files go to directories of their own: a few at a time.
+    // Only the trees not on disk yet are written (a few at a time): a pass that changes one
+    // workload writes one tree.
+    const existing = await this.trees.list();
     const limit = pLimit(WRITES_AT_ONCE);
-    await Promise.all(Object.values(input.workloads).map((workload) => limit(() => this.writeUnits(id, workload.user, workload.files))));
+    const trees = new Map(
+      await Promise.all(Object.entries(input.workloads).map(async ([name, w]) => [name, await limit(() => this.trees.write(w.files, existing))] as const)),
+    );
     const manifest: Manifest = {
       generation: id,
       kind: input.kind,
@@ -85,10 +98,10 @@ export class GenerationStore {
       workloads: Object.fromEntries(
         Object.entries(input.workloads)
           .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-          .map(([name, w]) => [name, { user: w.user, hash: w.hash, files: Object.keys(w.files).sort() }]),
+          .map(([name, w]) => [name, { user: w.user, hash: w.hash, files: Object.keys(w.files).sort(), tree: trees.get(name)! }]),
       ),
     };
-    // Written after the units: a manifest promises that every file it lists is on disk.
+    // Written after the trees: a manifest promises that every tree it names is on disk.
     const written = Manifest.parse(manifest);
     await writeJsonAtomic(join(this.dir(id), 'manifest.json'), written);
     this.begun = { id, manifest: written };
@@ -124,97 +137,83 @@ export class GenerationStore {
   }
 
   /**
-   * Writes files under units/<user>/ of a generation. Each content is stored once, in
-   * blobs/<sha256>, and hard-linked into place: frequent passes over the same files cost a
-   * directory entry each, not a copy. A link appears whole (link to a temporary name, then
-   * rename), and a blob is never written to once it exists, so no generation changes
-   * under another. Where the file system has no hard links, the file is written as is.
+   * Records the files a workload of generation `id` was applied with, when they differ
+   * from those its manifest names (a workload rendered again once its user existed): its
+   * tree is written, then an entry naming it. Called as the item is recorded, before the
+   * status is final.
    */
-  async writeUnits(id: number, user: string, files: FileContents): Promise<void> {
-    assertSafeName('user', user);
-    const base = join(this.dir(id), 'units', user);
-    // Each directory is synced once, after its last link: a manifest listing the files is
-    // written only once this returns.
-    const linkedInto = new Set<string>();
-    for (const [relPath, content] of Object.entries(files)) {
-      assertRelativePath(relPath);
-      const path = join(base, relPath);
-      await ensureDir(dirname(path));
-      const blob = await this.storeBlob(content);
-      const temporary = `${path}.link-${randomBytes(4).toString('hex')}`;
-      try {
-        await fs.link(blob, temporary);
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code !== 'EXDEV' && code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EMLINK') throw stateWriteError(temporary, err);
-        await writeFileAtomic(path, content);
-        continue;
-      }
-      try {
-        await fs.rename(temporary, path);
-      } catch (err) {
-        await fs.rm(temporary, { force: true });
-        throw stateWriteError(path, err);
-      }
-      linkedInto.add(dirname(path));
-    }
-    for (const dir of linkedInto) await fsyncDir(dir).catch((err: unknown) => Promise.reject(stateWriteError(dir, err)));
-  }
-
-  private async storeBlob(content: string): Promise<string> {
-    const blob = join(this.layout.blobs, createHash('sha256').update(content, 'utf8').digest('hex'));
-    // Two workloads with the same file, written at once, share one write: a second rename
-    // over the blob would give it a new inode, and the first workload's link would no
-    // longer be counted as the same file.
-    const pending = this.blobWrites.get(blob);
-    if (pending) return pending;
-    const write = (async () => {
-      if (!(await pathExists(blob))) {
-        await ensureDir(this.layout.blobs);
-        await writeFileAtomic(blob, content);
-      }
-      return blob;
-    })();
-    this.blobWrites.set(blob, write);
+  async recordApplied(id: number, workload: string, files: FileContents): Promise<void> {
+    const manifest = await this.inProgressManifest(id);
+    const entry = manifest.workloads[workload];
+    if (!entry) throw new StateError(`generation ${id} has no workload ${workload}`);
+    const tree = treeId(files);
+    const recorded = (await this.appliedTrees(id)).get(workload);
+    if (recorded === tree || (recorded === undefined && entry.tree === tree)) return;
+    if (recorded !== undefined) throw new StateError(`generation ${id}: workload ${workload} was already recorded as applied from another tree`);
+    await this.trees.write(files);
+    const dir = join(this.dir(id), APPLIED_TREES);
+    await ensureDir(dir);
+    const path = join(dir, `${workload}.${tree}`);
     try {
-      return await write;
-    } finally {
-      this.blobWrites.delete(blob);
+      await (await fs.open(path, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY | constants.O_NOFOLLOW, FILE_MODE)).close();
+      await fsyncDir(dir);
+    } catch (err) {
+      throw stateWriteError(path, err);
     }
   }
 
-  /** Deletes the blobs no generation links to any more (their only name is in blobs/). Under the pass lock. */
-  async sweepBlobs(): Promise<number> {
+  /** The applied-trees entries of a generation, by workload. */
+  private async appliedTrees(id: number): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    for (const name of await listDir(join(this.dir(id), APPLIED_TREES))) {
+      const dot = name.indexOf('.');
+      const tree = name.slice(dot + 1);
+      if (dot > 0 && TREE_ID.test(tree)) out.set(name.slice(0, dot), tree);
+    }
+    return out;
+  }
+
+  /**
+   * Deletes the trees no generation names any more, and the blobs of the old layout no
+   * generation links to. `generations`: every generation there is, when the caller has
+   * just listed them. Under the pass lock.
+   */
+  async sweepUnreferenced(generations?: readonly GenerationInfo[]): Promise<number> {
+    const all = generations ?? (await this.list());
     let removed = 0;
-    const limit = pLimit(LOOKS_AT_ONCE);
-    const names = (await listDir(this.layout.blobs)).filter((name) => /^[0-9a-f]{64}$/.test(name));
-    await Promise.all(
-      names.map((name) =>
-        limit(async () => {
-          const path = join(this.layout.blobs, name);
-          const stat = await fs.lstat(path).catch(() => undefined);
-          if (stat?.isFile() && stat.nlink === 1) {
-            await fs.rm(path, { force: true });
-            removed++;
-          }
-        }),
-      ),
-    );
+    // A generation whose records cannot be read may name any tree: nothing is deleted
+    // until it is quarantined.
+    if (all.every((g) => g.state !== 'corrupt')) {
+      const keep = new Set<string>();
+      for (const g of all) {
+        for (const entry of Object.values(g.manifest?.workloads ?? {})) if (entry.tree) keep.add(entry.tree);
+        for (const tree of (await this.appliedTrees(g.id)).values()) keep.add(tree);
+      }
+      removed += await this.trees.sweep(keep);
+    }
+    if (await pathExists(this.layout.blobs)) {
+      const legacyLeft = (await Promise.all(all.map((g) => hasLegacyUnits(this.dir(g.id))))).some(Boolean);
+      if (this.legacyDeleted || !legacyLeft) removed += await sweepBlobs(this.layout.blobs, legacyLeft);
+      this.legacyDeleted = false;
+    }
     return removed;
   }
 
-  /** Bytes the generations and their blobs take, each file counted once however many names it has. */
+  /**
+   * Bytes the generations take: their records, each tree (its size is in its name) and,
+   * for the old layout, each file counted once however many names it has.
+   */
   async bytesOnDisk(): Promise<number> {
     const seen = new Set<string>();
     let total = 0;
-    // Every pass asks, over every file of every kept generation: the lstats run a few at a time.
     const limit = pLimit(LOOKS_AT_ONCE);
     const walk = async (dir: string): Promise<void> => {
       const entries = await fs.readdir(dir, { withFileTypes: true }).catch(() => []);
       await Promise.all(
         entries.map(async (entry) => {
           const path = join(dir, entry.name);
-          if (entry.isDirectory()) return walk(path);
+          // Entries there are empty: their names are the record.
+          if (entry.isDirectory()) return entry.name === APPLIED_TREES ? undefined : walk(path);
           if (!entry.isFile()) return;
           const stat = await limit(() => fs.lstat(path).catch(() => undefined));
           if (!stat) return;
@@ -227,6 +226,7 @@ export class GenerationStore {
     };
     await walk(this.layout.generations);
     await walk(this.layout.blobs);
+    for (const tree of await this.trees.list()) total += treeBytes(tree);
     return total;
   }
 
@@ -322,15 +322,19 @@ export class GenerationStore {
       .filter((id): id is number => id !== undefined)
       .sort((a, b) => a - b);
     const infos: GenerationInfo[] = [];
+    const trees = await this.trees.list();
     for (const id of ids) {
-      const info = await this.info(id);
+      const info = await this.info(id, trees);
       if (info) infos.push(info);
     }
     return infos;
   }
 
-  /** One generation's state and records; undefined if it does not exist (or was deleted meanwhile). */
-  async info(id: number): Promise<GenerationInfo | undefined> {
+  /**
+   * One generation's state and records; undefined if it does not exist (or was deleted
+   * meanwhile). `trees`: the trees on disk, when the caller has listed them.
+   */
+  async info(id: number, trees?: ReadonlySet<string>): Promise<GenerationInfo | undefined> {
     const dir = this.dir(id);
     let stat;
     try {
@@ -353,8 +357,10 @@ export class GenerationStore {
       return { id, state: 'corrupt', createdAt: stat.mtime, problem: err.message };
     }
     const [complete, aborted, manifest, status] = records;
+    const missing = manifest ? await this.missingTree(id, manifest, trees) : undefined;
     // A concurrent GC renames a generation away before removing it: don't report the remains.
     if (!(await pathExists(dir))) return undefined;
+    if (missing) return { id, state: 'corrupt', createdAt: stat.mtime, problem: missing };
     const state: GenerationState = complete
       ? 'complete'
       : aborted
@@ -370,31 +376,40 @@ export class GenerationStore {
     return { id, state, createdAt, ...(manifest ? { manifest } : {}), ...(status ? { status } : {}) };
   }
 
+  /** What a generation names that is not on disk: a tree of the manifest or of an applied-trees entry. */
+  private async missingTree(id: number, manifest: Manifest, trees: ReadonlySet<string> | undefined): Promise<string | undefined> {
+    const named = [...Object.entries(manifest.workloads).flatMap(([w, e]) => (e.tree ? [[w, e.tree] as const] : [])), ...(await this.appliedTrees(id))];
+    if (named.length === 0) return undefined;
+    const onDisk = trees ?? (await this.trees.list());
+    const lost = named.find(([, tree]) => !onDisk.has(tree));
+    return lost ? `${join(this.layout.trees, lost[1])}: the files of workload ${lost[0]} in generation ${id} are missing` : undefined;
+  }
+
   private async requireInfo(id: number): Promise<GenerationInfo> {
     const info = await this.info(id);
     if (!info) throw new StateError(`generation ${id} does not exist in ${this.layout.generations}`);
     return info;
   }
 
-  /** A generation with its rendered files, as `moor rollback` re-applies them. */
-  async read(id: number): Promise<GenerationContent> {
+  /**
+   * A generation with its rendered files, as `moor rollback` re-applies them; `only`: just
+   * these workloads' files (the manifest is whole).
+   */
+  async read(id: number, only?: readonly string[]): Promise<GenerationContent> {
     const info = await this.requireInfo(id);
     if (info.state === 'corrupt') throw new StateError(`generation ${id} is corrupt: ${info.problem ?? 'unreadable'}`);
     const manifest = info.manifest;
     if (!manifest) throw new StateError(`generation ${id} has no manifest: its pass crashed before writing it`);
+    const applied = await this.appliedTrees(id);
     const workloads: Record<string, GenerationWorkload> = {};
     for (const [name, entry] of Object.entries(manifest.workloads)) {
-      assertSafeName('user', entry.user);
-      const files: FileContents = {};
-      for (const relPath of entry.files) {
-        assertRelativePath(relPath);
-        const path = join(this.dir(id), 'units', entry.user, relPath);
-        try {
-          files[relPath] = await fs.readFile(path, 'utf8');
-        } catch (err) {
-          throw new StateError(`${path}: listed in generation ${id}'s manifest but unreadable: ${(err as Error).message}`);
-        }
-      }
+      if (only && !only.includes(name)) continue;
+      const appliedTree = applied.get(name);
+      const files = appliedTree
+        ? await this.trees.read(appliedTree, await this.trees.paths(appliedTree))
+        : entry.tree
+          ? await this.trees.read(entry.tree, entry.files)
+          : await readLegacyUnits(this.dir(id), entry.user, entry.files);
       workloads[name] = { user: entry.user, hash: entry.hash, files };
     }
     return { ...info, manifest, workloads };
@@ -406,8 +421,10 @@ export class GenerationStore {
    */
   async recoverAborted(isInProgress: (id: number) => boolean = () => false): Promise<RecoveryReport> {
     const live = await readCurrentLink(this.layout).catch(() => undefined);
-    const quarantined = await this.quarantineCorrupt();
-    const report = await recoverGenerations(this, this.layout, this.clock, isInProgress);
+    const listed = await this.list();
+    const quarantined = await this.quarantineCorrupt(listed);
+    // Listed once when nothing was moved: every pass starts here.
+    const report = await recoverGenerations(this, this.layout, this.clock, isInProgress, quarantined.length === 0 ? listed : undefined);
     // The live generation itself was unreadable: an older one does not say what runs now.
     // With no live generation, the next pass records the host as it runs (docs/design.md §6 step 6).
     if (live !== undefined && quarantined.some((q) => q.id === live)) {
@@ -420,12 +437,12 @@ export class GenerationStore {
 
   /**
    * Moves every corrupt generation aside into quarantine/, with a note of why, so the rest
-   * of the history keeps working; `current` is repaired by recovery after it. Under the
-   * pass lock.
+   * of the history keeps working; `current` is repaired by recovery after it. `listed`:
+   * every generation, when the caller has just listed them. Under the pass lock.
    */
-  async quarantineCorrupt(): Promise<QuarantinedGeneration[]> {
+  async quarantineCorrupt(listed?: readonly GenerationInfo[]): Promise<QuarantinedGeneration[]> {
     const moved: QuarantinedGeneration[] = [];
-    for (const info of await this.list()) {
+    for (const info of listed ?? (await this.list())) {
       if (info.state !== 'corrupt') continue;
       await ensureDir(this.layout.quarantine);
       const at = this.clock.now().toISOString();
@@ -466,13 +483,14 @@ export class GenerationStore {
       throw err;
     }
     await fsyncDir(this.layout.generations);
+    if (await hasLegacyUnits(doomed)) this.legacyDeleted = true;
     await fs.rm(doomed, { recursive: true, force: true });
     return true;
   }
 
   /** Removes what a crash mid-swap or mid-delete leaves behind. Only under the pass lock. */
   async sweepLeftovers(): Promise<string[]> {
-    const removed = await sweepCurrentLeftovers(this.layout);
+    const removed = [...(await sweepCurrentLeftovers(this.layout)), ...(await this.trees.sweepLeftovers())];
     for (const name of await listDir(this.layout.generations)) {
       if (!name.startsWith(DELETING_PREFIX)) continue;
       await fs.rm(join(this.layout.generations, name), { recursive: true, force: true });

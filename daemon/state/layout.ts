@@ -22,7 +22,9 @@ export interface StateLayout {
   archives: string;
   /** Corrupt generations moved aside, each with why. */
   quarantine: string;
-  /** Rendered files by content hash, hard-linked into each generation that holds them. */
+  /** Each workload's rendered files, by their content (state/trees.ts). */
+  trees: string;
+  /** The old layout's rendered files by content hash, hard-linked into its generations. */
   blobs: string;
 }
 
@@ -41,6 +43,7 @@ export function stateLayout(root: string): StateLayout {
     metrics: join(root, 'metrics.json'),
     archives: join(root, 'archives'),
     quarantine: join(root, 'quarantine'),
+    trees: join(root, 'trees'),
     blobs: join(root, 'blobs'),
   };
 }

@@ -85,18 +85,23 @@ export async function openStateStore(dir: string, options: OpenStateStoreOptions
     archives: new ArchiveStore(layout, clock),
     async gc(policy, now = clock.now()) {
       // Corrupt generations are moved aside first: gc judges only what it can read.
-      const quarantined = await generations.quarantineCorrupt();
-      if (quarantined.length > 0) await generations.recoverAborted();
+      let listed = await generations.list();
+      const quarantined = await generations.quarantineCorrupt(listed);
+      if (quarantined.length > 0) {
+        await generations.recoverAborted();
+        listed = await generations.list();
+      }
       const current = await generations.current();
       const pinned = (await pin.read())?.generation;
       const protect = [current, pinned].filter((id): id is number => id !== undefined);
-      const readable = (await generations.list()).flatMap((g) => (g.state === 'corrupt' ? [] : [{ ...g, state: g.state }]));
+      const readable = listed.flatMap((g) => (g.state === 'corrupt' ? [] : [{ ...g, state: g.state }]));
       const decisions = decideGc(readable, policy, now, protect);
       const deleted: number[] = [];
       for (const decision of decisions) {
         if (decision.delete && (await generations.delete(decision.id))) deleted.push(decision.id);
       }
-      await generations.sweepBlobs();
+      // Under the lock nothing else adds a generation: what was listed, less what was deleted, is what is left.
+      await generations.sweepUnreferenced(listed.filter((g) => !deleted.includes(g.id)));
       // The byte budget wins over min_age and keep_min: oldest first, never a protected one.
       if (policy.maxBytes !== undefined) {
         for (;;) {
@@ -108,7 +113,7 @@ export async function openStateStore(dir: string, options: OpenStateStoreOptions
           const reason = `generations take more than gc.max_bytes (${policy.maxBytes} bytes)`;
           if (decision) Object.assign(decision, { delete: true, reason });
           else decisions.push({ id: oldest.id, delete: true, reason });
-          await generations.sweepBlobs();
+          await generations.sweepUnreferenced();
         }
       }
       const swept = [...(await generations.sweepLeftovers()), ...(await sweepTemporaryFiles(layout, now))];
@@ -130,7 +135,7 @@ async function tighten(path: string): Promise<void> {
 }
 
 /** What moor keeps in a state dir (and a fresh file system's lost+found). */
-const OURS = /^(generations|applied|redeploy|archives|quarantine|blobs|checkout|trust|current|owned-users\.json|pin\.json|last-pass\.json|metrics\.json|published\.json|fleet\.git|lost\+found)(\.|$)|^\.current/;
+const OURS = /^(generations|applied|redeploy|archives|quarantine|trees|blobs|checkout|trust|current|owned-users\.json|pin\.json|last-pass\.json|metrics\.json|published\.json|fleet\.git|lost\+found)(\.|$)|^\.current/;
 
 async function refuseForeignDir(layout: StateLayout): Promise<void> {
   const entries = await listDir(layout.root).catch((err: NodeJS.ErrnoException) => {

@@ -123,7 +123,7 @@ export function tapStore(store: StateStore, timeline: Timeline): StateStore {
   const workloadOf = (args: unknown[]) => String((args[0] as { workload?: string }).workload);
   wrap(store.generations, 'recoverAborted', 'generations.recoverAborted');
   wrap(store.generations, 'begin', 'generations.begin');
-  wrap(store.generations, 'writeUnits', 'generations.writeUnits', (a) => `${String(a[0])} ${String(a[1])}`);
+  wrap(store.generations, 'recordApplied', 'generations.recordApplied', (a) => `${String(a[0])} ${String(a[1])}`);
   wrap(store.generations, 'recordStatus', 'generations.recordStatus', first);
   wrap(store.generations, 'finish', 'generations.finish', first);
   wrap(store.generations, 'markComplete', 'generations.markComplete', first);

@@ -94,7 +94,7 @@ describe('a new workload', () => {
     expect(result.generationState).toBe('complete');
     expect(existsSync(join(generationDir(1), 'complete'))).toBe(true);
     expect(await store.generations.current()).toBe(1);
-    expect(readFileSync(join(generationDir(1), 'units', 'web', 'containers/systemd/web.container'), 'utf8')).toBe(containerSpec());
+    expect((await store.generations.read(1)).workloads.web?.files['containers/systemd/web.container']).toBe(containerSpec());
   });
 
   it('starts (never restarts) volumes, restarts services, enables timers, and leaves timer-driven services to their timer', async () => {

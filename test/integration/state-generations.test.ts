@@ -8,6 +8,7 @@ import { StateError } from '../../daemon/core/errors';
 import { swapCurrentLink } from '../../daemon/state/current-link';
 import type { StatusItem } from '../../daemon/state/generation-records';
 import type { GenerationInput } from '../../daemon/state/generations';
+import { treeId } from '../../daemon/state/trees';
 import { openStateStore, type StateStore } from '../../daemon/state/store';
 
 const DAY = 86_400_000;
@@ -76,14 +77,16 @@ afterEach(async () => {
 const mode = async (path: string) => (await fs.lstat(path)).mode & 0o7777;
 
 describe('begin', () => {
-  it('allocates 000001 and writes units and manifest', async () => {
+  it('allocates 000001 and writes the tree of each workload and the manifest naming it', async () => {
     const id = await store.generations.begin(input());
     expect(id).toBe(1);
     const gen = join(dir, 'generations', '000001');
-    expect(await fs.readFile(join(gen, 'units/web/containers/systemd/web.container'), 'utf8')).toBe(
+    const manifest = JSON.parse(await fs.readFile(join(gen, 'manifest.json'), 'utf8'));
+    expect(await fs.readFile(join(dir, 'trees', manifest.workloads.web.tree, 'containers/systemd/web.container'), 'utf8')).toBe(
       '[Container]\nImage=nginx\n',
     );
-    const manifest = JSON.parse(await fs.readFile(join(gen, 'manifest.json'), 'utf8'));
+    expect(manifest.workloads.web.tree).toBe(treeId(input().workloads.web!.files));
+    expect(await fs.readdir(gen)).toEqual(['manifest.json']);
     expect(manifest).toEqual({
       generation: 1,
       kind: 'pass',
@@ -91,11 +94,12 @@ describe('begin', () => {
       source: 'https://git.example/ops.git',
       startedAt: '2025-06-01T12:00:00.000Z',
       workloads: {
-        api: { user: 'api', hash: 'h-api', files: ['containers/systemd/api.container'] },
+        api: { user: 'api', hash: 'h-api', files: ['containers/systemd/api.container'], tree: treeId(input().workloads.api!.files) },
         web: {
           user: 'web',
           hash: 'h-web',
           files: ['containers/systemd/web-cache.volume', 'containers/systemd/web.container'],
+          tree: expect.stringMatching(/^[0-9a-f]{64}-33$/),
         },
       },
     });
@@ -120,7 +124,7 @@ describe('begin', () => {
     await walk(dir);
   });
 
-  it('rejects names and paths that would leave units/<user>/, allocating nothing', async () => {
+  it('rejects names and paths that would leave their tree, allocating nothing', async () => {
     const bad: GenerationInput[] = [
       input({ workloads: { web: { user: '../root', hash: 'h', files: { a: '' } } } }),
       input({ workloads: { web: { user: 'web', hash: 'h', files: { '../../../etc/passwd': '' } } } }),
@@ -157,9 +161,8 @@ describe('status and completion', () => {
     expect(info?.status?.finishedAt).toBe('2025-06-01T12:00:05.000Z');
     expect(await store.generations.current()).toBe(id);
     expect(await fs.readlink(join(dir, 'current'))).toBe('generations/000001');
-    expect(await fs.readFile(join(dir, 'current', 'units/api/containers/systemd/api.container'), 'utf8')).toContain(
-      'Image=api',
-    );
+    const manifest = JSON.parse(await fs.readFile(join(dir, 'current', 'manifest.json'), 'utf8'));
+    expect(await fs.readFile(join(dir, 'trees', manifest.workloads.api.tree, 'containers/systemd/api.container'), 'utf8')).toContain('Image=api');
   });
 
   it('a failed item leaves the generation failed and current where it was', async () => {
@@ -255,12 +258,16 @@ describe('read and delete', () => {
     expect((await store.generations.read(rollback)).workloads).toEqual(content.workloads);
   });
 
-  it('reports a missing generation or unit file as a StateError', async () => {
+  it('reports a missing generation, or a file of a tree missing or changed, as a StateError naming it', async () => {
     await expect(store.generations.read(7)).rejects.toThrow(/generation 7 does not exist/);
     const id = await store.generations.begin(input());
-    const path = join(dir, 'generations/000001/units/api/containers/systemd/api.container');
+    const tree = join(dir, 'trees', treeId(input().workloads.api!.files));
+    const path = join(tree, 'containers/systemd/api.container');
+    await fs.writeFile(path, '[Container]\nImage=evil\n');
+    await expect(store.generations.read(id)).rejects.toThrow(`${tree}: its files do not match its name`);
     await fs.rm(path);
     await expect(store.generations.read(id)).rejects.toThrow(path);
+    await expect(store.generations.read(id)).rejects.toBeInstanceOf(StateError);
   });
 
   it('refuses to delete the current generation', async () => {

@@ -1,6 +1,6 @@
-// Generations keep each rendered file once (docs/design.md §7): contents live in blobs/
-// by hash and are hard-linked into every generation that holds them; gc deletes the blobs
-// no generation links to, and a byte budget (gc.max_bytes) bounds the whole, winning over
+// Generations keep each workload's files once (docs/design.md §7): a tree under trees/ by
+// content, named by every generation that holds it; gc deletes the trees no generation
+// names, and a byte budget (gc.max_bytes) bounds the whole, winning over
 // min_age and keep_min but never taking the live or pinned generation.
 import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -38,39 +38,36 @@ async function complete(data: string): Promise<number> {
 }
 
 describe('content stored once', () => {
-  it('two generations with the same files share one copy of each', async () => {
+  const trees = async () => (await fs.readdir(join(dir, 'trees'))).filter((n) => !n.startsWith('.'));
+
+  it('two generations with the same files share one tree', async () => {
     const big = 'x'.repeat(512 * 1024);
-    const a = await complete(big);
+    await complete(big);
     const b = await complete(big);
-    const path = (id: number) => join(dir, 'generations', String(id).padStart(6, '0'), 'units', 'web', 'moor/files/web.env');
-    const [sa, sb] = await Promise.all([fs.stat(path(a)), fs.stat(path(b))]);
-    expect(sa.ino).toBe(sb.ino);
-    expect(sa.nlink).toBe(3);
+    expect(await trees()).toHaveLength(1);
     expect((await store.generations.read(b)).workloads.web!.files['moor/files/web.env']).toBe(big);
     expect(await store.generations.bytesOnDisk()).toBeLessThan(1.5 * big.length);
   });
 
-  it('workloads of one generation with the same file, written at once, share one copy', async () => {
+  it('workloads of one generation with the same files, written at once, share one tree', async () => {
     const big = 'z'.repeat(256 * 1024);
     const workloads = Object.fromEntries(
       ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j'].map((w) => [w, { user: w, hash: 'h', files: { 'moor/files/shared.env': big } }]),
     );
     const id = await store.generations.begin({ kind: 'pass', commit: 'c'.repeat(40), source: '/srv/git/x.git', workloads });
-    const path = (w: string) => join(dir, 'generations', String(id).padStart(6, '0'), 'units', w, 'moor/files/shared.env');
-    const stats = await Promise.all(Object.keys(workloads).map((w) => fs.stat(path(w))));
-    expect(new Set(stats.map((s) => s.ino)).size).toBe(1);
-    expect(stats[0]!.nlink).toBe(11);
+    expect(await trees()).toHaveLength(1);
+    expect(Object.values((await store.generations.read(id)).workloads).map((w) => w.files['moor/files/shared.env'] === big)).toEqual(Array(10).fill(true));
     expect(await store.generations.bytesOnDisk()).toBeLessThan(1.5 * big.length);
   });
 
-  it('gc deletes what no generation links to any more', async () => {
+  it('gc deletes the trees no generation names any more', async () => {
     const first = await complete('one\n');
     await complete('two\n');
     await complete('three\n');
-    expect((await fs.readdir(join(dir, 'blobs'))).length).toBe(4);
+    expect(await trees()).toHaveLength(3);
     await store.generations.delete(first);
-    await store.generations.sweepBlobs();
-    expect((await fs.readdir(join(dir, 'blobs'))).length).toBe(3);
+    await store.generations.sweepUnreferenced();
+    expect(await trees()).toHaveLength(2);
   });
 });
 
