@@ -163,7 +163,7 @@ async function isRepoRoot(dir: string, options: SyncRepoOptions): Promise<boolea
 }
 
 /**
- * Clones or fetches, then hard-resets to origin/<branch> and removes every untracked and
+ * Clones or fetches, then force-checks-out origin/<branch> and removes every untracked and
  * ignored file. A new repository is initialised and fetched rather than cloned, so a sync
  * killed half-way leaves a repository the next sync simply fetches into.
  */
@@ -233,8 +233,9 @@ export async function checkoutAt(options: Pick<SyncRepoOptions, 'dir' | 'branch'
 }
 
 async function checkoutCommit(git: SimpleGit, branch: string, target: string): Promise<string> {
+  // --force makes the index and every tracked file the target's, as `reset --hard` would;
+  // clean then removes whatever else is there.
   await gitStep('checkout', () => git.raw(['checkout', '--force', '-B', branch, target]));
-  await gitStep('reset', () => git.raw(['reset', '--hard', target]));
   await gitStep('clean', () => git.raw(['clean', '-ffdx']));
   // `target` is a full commit id (rev-parse --verify gave it): a checkout of it that
   // succeeded leaves HEAD there.

@@ -111,6 +111,22 @@ describe('syncRepo', () => {
     expect(readFileSync(join(checkout, 'web.container'), 'utf8')).toBe('[Container]\nImage=b\n');
   });
 
+  it('drops what was staged in the checkout and restores a deleted file, with no reset of its own', async () => {
+    commitFile('a.container', 'a\n');
+    const head = commitFile('b.container', 'b\n');
+    git(work, 'push', '-q', 'origin', 'main');
+    await sync();
+    writeFileSync(join(checkout, 'staged.container'), 'staged\n');
+    writeFileSync(join(checkout, 'a.container'), 'staged edit\n');
+    git(checkout, 'add', 'staged.container', 'a.container');
+    rmSync(join(checkout, 'b.container'));
+    expect(await sync()).toEqual({ commit: head, changed: false, checkedOut: true });
+    expect(existsSync(join(checkout, 'staged.container'))).toBe(false);
+    expect(readFileSync(join(checkout, 'a.container'), 'utf8')).toBe('a\n');
+    expect(readFileSync(join(checkout, 'b.container'), 'utf8')).toBe('b\n');
+    expect(git(checkout, 'status', '--porcelain', '--ignored')).toBe('');
+  });
+
   it('removes ignored files too', async () => {
     commitFile('.gitignore', '*.log\n');
     git(work, 'push', '-q', 'origin', 'main');
