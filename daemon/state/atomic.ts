@@ -4,7 +4,9 @@
 import { constants, promises as fs } from 'node:fs';
 import { dirname, parse } from 'node:path';
 import writeFileAtomicLib from 'write-file-atomic';
-import { z } from 'zod';
+// zod's mini API, as the record schemas are: a state reader loads no classic zod.
+import * as z from 'zod/mini';
+import '../core/zod-english';
 import { StateError } from '../core/errors';
 
 /** State is root's business alone: nobody else may read it or plant anything in it. */
@@ -61,14 +63,14 @@ function describe(err: unknown): string {
 }
 
 /** Reads and validates a JSON state file. Missing, unparsable or ill-shaped: a StateError naming the file. */
-export async function readJson<T>(path: string, schema: z.ZodType<T>): Promise<T> {
+export async function readJson<T>(path: string, schema: z.ZodMiniType<T>): Promise<T> {
   const value = await readJsonIfExists(path, schema);
   if (value === undefined) throw new StateError(`${path}: missing`);
   return value;
 }
 
 /** As readJson, but a missing file is `undefined` (the state simply has not been recorded yet). */
-export async function readJsonIfExists<T>(path: string, schema: z.ZodType<T>): Promise<T | undefined> {
+export async function readJsonIfExists<T>(path: string, schema: z.ZodMiniType<T>): Promise<T | undefined> {
   let text: string;
   try {
     text = await fs.readFile(path, 'utf8');

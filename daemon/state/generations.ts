@@ -6,7 +6,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import pLimit from 'p-limit';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { dirname, join } from 'node:path';
 import type { Clock } from '../core/ports';
 import type { FileContents } from '../core/types';
@@ -46,7 +46,7 @@ const WRITES_AT_ONCE = 8;
 /** lstat calls gc makes at once over the generations and blobs. */
 const LOOKS_AT_ONCE = 16;
 
-export const QuarantinedGeneration = z.object({ id: z.number().int().positive(), at: z.string(), problem: z.string() });
+export const QuarantinedGeneration = z.object({ id: z.int().check(z.positive()), at: z.string(), problem: z.string() });
 export type QuarantinedGeneration = z.infer<typeof QuarantinedGeneration>;
 
 export type { GenerationInfo, GenerationInput, RecoveryReport, GenerationWorkload };
