@@ -3,7 +3,6 @@
 // either; and a rename is only durable once its directory has been fsynced too.
 import { constants, promises as fs } from 'node:fs';
 import { dirname, parse } from 'node:path';
-import writeFileAtomicLib from 'write-file-atomic';
 // zod's mini API, as the record schemas are: a state reader loads no classic zod.
 import * as z from 'zod/mini';
 import '../core/zod-english';
@@ -38,6 +37,9 @@ export async function writeFileAtomic(path: string, data: string | Buffer, mode:
     throw err;
   });
   if (existing?.isSymbolicLink()) throw new StateError(`${path}: is a symlink; refusing to write state through it`);
+  // Loaded at the first write: a command that only reads the state (`moor status`) never
+  // loads it, nor the worker_threads and signal-exit modules it requires.
+  const { default: writeFileAtomicLib } = await import('write-file-atomic');
   try {
     await writeFileAtomicLib(path, data, { mode, fsync: true });
     await fsyncDir(dirname(path));
