@@ -4,7 +4,7 @@
 // a dozen more files to find and open at each start (build.ts).
 import type { MoorConfig } from '../core/config/schema';
 import { systemClock } from '../host/clock';
-import { realHostOps, type HostOps } from '../pass/host-ops';
+import { realManagers } from '../pass/managers';
 import { isRoot, liveStatusReport } from '../state/live-status';
 import type { StatusReport } from '../state/reports';
 import { workloadDetail, type WorkloadDetail } from '../state/workload-detail';
@@ -19,7 +19,7 @@ export interface StatusRun {
 
 /** The report from the daemon when one answers and `useDaemon`, else from the state read here. */
 export async function runStatus(config: MoorConfig, useDaemon: boolean): Promise<StatusRun> {
-  const host: HostOps = realHostOps(config, systemClock);
+  const host = realManagers(config, systemClock);
   const report = (useDaemon ? await statusViaDaemon<StatusReport>(config) : undefined) ?? (await liveStatusReport(await openStoreReadOnly(config), host, { root: isRoot() }));
   return { report, detail: (workload) => workloadDetail(report, workload, host, { root: isRoot() }) };
 }
