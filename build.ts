@@ -45,6 +45,10 @@ const common = {
   format: 'esm',
   sourcemap: false,
   legalComments: 'none',
+  // Less text for Node to read and V8 to pre-parse at every start (about a third of the
+  // bytes). Identifiers keep their names, so a stack trace still names its functions.
+  minifyWhitespace: true,
+  minifySyntax: true,
   banner: { js: banner },
 } as const;
 
@@ -59,6 +63,21 @@ const zodWithoutLocales: Plugin = {
   },
 };
 
+// commander requires node:child_process as it loads, for the executable subcommands
+// (`moor-foo` files) that moor has none of; loading it (and the net and dgram modules it
+// requires) cost every command a few milliseconds. commander gets a spawn that requires
+// it when called.
+const commanderLazyChildProcess: Plugin = {
+  name: 'commander-lazy-child-process',
+  setup(b) {
+    b.onResolve({ filter: /^node:child_process$/ }, (args) => (args.importer.includes('/node_modules/commander/') ? { path: 'child_process', namespace: 'moor-lazy-child-process' } : undefined));
+    b.onLoad({ filter: /.*/, namespace: 'moor-lazy-child-process' }, () => ({
+      contents: "module.exports = { spawn: (...args) => require('node:child_process').spawn(...args) };",
+      loader: 'js',
+    }));
+  },
+};
+
 // A build never leaves the chunks of an earlier one behind.
 await rm(chunksDir, { recursive: true, force: true });
 await build({
@@ -68,7 +87,7 @@ await build({
   splitting: true,
   chunkNames: 'chunks/[name]-[hash]',
   outExtension: { '.js': '.mjs' },
-  plugins: [zodWithoutLocales],
+  plugins: [zodWithoutLocales, commanderLazyChildProcess],
   // sd-notify is a native addon: it cannot be bundled and is loaded (optionally) at run time.
   external: ['sd-notify'],
   define: {

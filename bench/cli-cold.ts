@@ -12,6 +12,8 @@
 // CPU time (user + system, every thread) the process reports as it exits, which load from
 // other work on the machine moves less than wall time. --compare runs
 // the same commands of another build (an earlier commit's dist/moor.mjs) in the same rounds.
+// Beside the times: how many of the bundle's files each command loads and their size, from
+// one more, untimed, run of it with a module hook that notes them.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -42,6 +44,32 @@ process.on('exit', () => {
   writeFileSync(process.env.MOOR_BENCH_CPU_FILE, String((u.user + u.system) / 1000));
 });
 `;
+
+/**
+ * Preloaded into one untimed run of each command: LOAD_HOOKS, which write every file of the
+ * bundle the command loads, with its size, as it is loaded (module hooks run on a thread of
+ * their own).
+ */
+const LOAD_HOOK = `import { register } from 'node:module';
+import { pathToFileURL } from 'node:url';
+register(pathToFileURL(process.env.MOOR_BENCH_LOAD_HOOKS).href);
+`;
+const LOAD_HOOKS = `import { appendFileSync, statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+export async function load(url, context, next) {
+  if (url.startsWith('file:') && url.endsWith('.mjs')) appendFileSync(process.env.MOOR_BENCH_LOAD_FILE, statSync(fileURLToPath(url)).size + ' ');
+  return next(url, context);
+}
+`;
+
+/** The .mjs files a command loads and their bytes, from one run under LOAD_HOOK. */
+function loaded(c: Case, hook: string, hooks: string, loadFile: string): { files: number; bytes: number } {
+  writeFileSync(loadFile, '');
+  const r = spawnSync(process.execPath, ['--import', hook, ...c.argv], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '', MOOR_BENCH_LOAD_HOOKS: hooks, MOOR_BENCH_LOAD_FILE: loadFile } });
+  if (r.status === null || !c.ok.includes(r.status)) throw new Error(`${c.name}: exit ${r.status ?? r.signal}\n${r.stderr}`);
+  const sizes = readFileSync(loadFile, 'utf8').split(' ').filter(Boolean).map(Number);
+  return { files: sizes.length, bytes: sizes.reduce((a, b) => a + b, 0) };
+}
 
 interface Timing {
   wallMs: number;
@@ -104,6 +132,11 @@ async function main(): Promise<void> {
     const hook = join(dir, 'cpu-hook.mjs');
     writeFileSync(hook, CPU_HOOK);
     const cpuFile = join(dir, 'cpu');
+    const loadHook = join(dir, 'load-hook.mjs');
+    writeFileSync(loadHook, LOAD_HOOK);
+    const loadHooks = join(dir, 'load-hooks.mjs');
+    writeFileSync(loadHooks, LOAD_HOOKS);
+    const loads = new Map(cases.map((c) => [c.name, loaded(c, loadHook, loadHooks, join(dir, 'loaded'))]));
     // One untimed round: the page cache holds the bundle and node for every timed run alike.
     for (const c of cases) timed(c, hook, cpuFile);
     const times = new Map<string, Timing[]>(cases.map((c) => [c.name, []]));
@@ -123,17 +156,19 @@ async function main(): Promise<void> {
         ratio: Number((median(wall) / floor).toFixed(2)),
         cpuMedianMs: round(median(cpu)),
         cpuOverFloorMs: round(median(cpu) - cpuFloor),
+        filesLoaded: loads.get(c.name)!.files,
+        kbLoaded: round(loads.get(c.name)!.bytes / 1024),
       };
     });
     if (values.json) {
       process.stdout.write(`${JSON.stringify({ benchmark: 'cli-cold', runs, bundle, ...(values.compare ? { compared: resolve(values.compare) } : {}), node: process.version, rows })}\n`);
       return;
     }
-    process.stdout.write(`cli-cold (${bundle}, node ${process.version}, ${runs} runs each, interleaved): median wall ms, its ratio to node -e 0; median CPU ms\n`);
+    process.stdout.write(`cli-cold (${bundle}, node ${process.version}, ${runs} runs each, interleaved): median wall ms, its ratio to node -e 0; median CPU ms; .mjs files and KB loaded\n`);
     if (values.compare) process.stdout.write(`  compared: ${resolve(values.compare)}\n`);
     for (const r of rows) {
       process.stdout.write(
-        `  ${r.name.padEnd(20)} wall median ${String(r.medianMs).padStart(6)} ms  min ${String(r.minMs).padStart(6)} ms  +${String(r.overFloorMs).padStart(6)} ms  ${r.ratio.toFixed(2)}×   cpu median ${String(r.cpuMedianMs).padStart(6)} ms  +${String(r.cpuOverFloorMs).padStart(6)} ms\n`,
+        `  ${r.name.padEnd(20)} wall median ${String(r.medianMs).padStart(6)} ms  min ${String(r.minMs).padStart(6)} ms  +${String(r.overFloorMs).padStart(6)} ms  ${r.ratio.toFixed(2)}×   cpu median ${String(r.cpuMedianMs).padStart(6)} ms  +${String(r.cpuOverFloorMs).padStart(6)} ms   ${String(r.filesLoaded).padStart(3)} files ${String(r.kbLoaded).padStart(6)} KB\n`,
       );
     }
   } finally {

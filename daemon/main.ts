@@ -5,7 +5,7 @@ import { MoorError, ValidationError } from './core/errors';
 import { formatProblem } from './core/problem';
 import { safeLines, safeText } from './core/safe-text';
 import { registerCommands } from './cli/commands';
-import { WRITE_FILES_SUBCOMMAND, writeFilesCommand } from './cli/write-files';
+import { WRITE_FILES_SUBCOMMAND } from './host/user-files';
 import { stderrLines } from './host/journal-stream';
 
 export function exitCodeFor(err: unknown): ExitCode {
@@ -78,8 +78,9 @@ dropOutputToClosedPipe(process.stdout);
 dropOutputToClosedPipe(process.stderr);
 
 const argv = process.argv.slice(2);
-// Runs as a workload user to write its files: before any config or state is touched.
-const entry = argv[0] === WRITE_FILES_SUBCOMMAND ? writeFilesCommand() : main(argv);
+// Runs as a workload user to write its files: before any config or state is touched. Its
+// payload schema (zod) and atomic writer load only then, not with every other command.
+const entry = argv[0] === WRITE_FILES_SUBCOMMAND ? import('./cli/write-files').then((m) => m.writeFilesCommand()) : main(argv);
 entry.then(
   (code) => {
     process.exitCode = code;

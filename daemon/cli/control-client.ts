@@ -1,6 +1,7 @@
 // The commands' side of the control API: `moor status` and `moor reconcile --once` ask the
 // running daemon when its socket answers, and run in their own process when it does not.
-import { request, type IncomingMessage } from 'node:http';
+import { stat } from 'node:fs/promises';
+import type { IncomingMessage } from 'node:http';
 import { HostError } from '../core/errors';
 import type { ItemOutcome, PassResult } from '../pass/pass-result';
 import { reviveError, type ReconcileLine } from '../service/protocol';
@@ -19,7 +20,15 @@ export interface ClientOptions {
   timeoutMs?: number;
 }
 
-function open(opts: ClientOptions, method: string, path: string, idleTimeoutMs: number | undefined): Promise<IncomingMessage> {
+async function open(opts: ClientOptions, method: string, path: string, idleTimeoutMs: number | undefined): Promise<IncomingMessage> {
+  // No socket file, no daemon: said without loading node's HTTP client, which is most of
+  // what asking costs a `moor status` on a host whose daemon is not running.
+  const missing = await stat(opts.socketPath).then(
+    () => undefined,
+    (err: NodeJS.ErrnoException) => (err.code && ABSENT.has(err.code) ? err.code : undefined),
+  );
+  if (missing) throw new DaemonAbsent(`${opts.socketPath}: ${missing}`);
+  const { request } = await import('node:http');
   return new Promise((resolve, reject) => {
     let connected = false;
     // A connection of its own (no keep-alive agent): "connected" must mean this request's.

@@ -121,22 +121,16 @@ export function registerStatus(program: Command, setExit: SetExit): void {
     .option('--json', 'print the result as JSON')
     .option('--no-daemon', 'read the state in this process even when a moor daemon answers on the control socket')
     .action(async (workload: string | undefined, opts: { json?: boolean; daemon?: boolean }, cmd: Command) => {
+      // Loaded here, not with the command line: the other commands never need it (build.ts).
+      // Its loading starts before the config's, so that they go on at once; a failure of
+      // it is awaited below (and handled there), after any config error.
+      const loading = import('./status-run');
+      loading.catch(() => undefined);
       const config = await configFrom(cmd);
-      // Loaded here, not with the command line: the other commands never need them (build.ts).
-      const [{ systemClock }, { realHostOps }, { isRoot, liveStatusReport }, { workloadDetail }, { openStoreReadOnly }, { statusViaDaemon }] = await Promise.all([
-        import('../host/clock'),
-        import('../pass/host-ops'),
-        import('../state/live-status'),
-        import('../state/workload-detail'),
-        import('./pass-context'),
-        import('./via-daemon'),
-      ]);
-      const host = realHostOps(config, systemClock);
-      const report =
-        (opts.daemon !== false ? await statusViaDaemon<StatusReport>(config) : undefined) ??
-        (await liveStatusReport(await openStoreReadOnly(config), host, { root: isRoot() }));
+      const { runStatus } = await loading;
+      const { report, detail: detailOf } = await runStatus(config, opts.daemon !== false);
       if (workload !== undefined) {
-        const detail = await workloadDetail(report, workload, host, { root: isRoot() });
+        const detail = await detailOf(workload);
         if (!detail) throw new UsageError(`no workload named "${safeText(workload)}" on this host (moor status lists them)`);
         emit(opts, detail, formatDetail);
         setExit(statusExitCode({ workloads: [detail.workload] }));

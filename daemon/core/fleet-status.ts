@@ -4,7 +4,8 @@
 // `moor fleet status`. A document read from the repository was written by another host,
 // or by anyone who can push there: it is parsed with bounds on every size and trusted for
 // display and the ring rule only.
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import './zod-english';
 import { HOST_NAME_PATTERN, LABEL_KEY_PATTERN, LABEL_VALUE_PATTERN } from './config/schema';
 import { JSON_SCHEMA } from './json-schema';
 
@@ -22,18 +23,18 @@ export type StatusResult = 'ok' | 'partial' | 'failed';
 export type WorkloadStatus = 'ok' | 'failed' | 'rolled-back' | 'unknown';
 
 const COMMIT = /^[0-9a-f]{40}([0-9a-f]{24})?$/;
-const commit = z.string().regex(COMMIT, 'a full commit id');
+const commit = z.string().check(z.regex(COMMIT, 'a full commit id'));
 // The names and values below come from the writer's config and repository; the patterns
 // are generous versions of moor's own rules, bounded, with no control characters.
-const workloadName = z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.@-]{0,127}$/, 'a workload name');
+const workloadName = z.string().check(z.regex(/^[A-Za-z0-9_][A-Za-z0-9_.@-]{0,127}$/, 'a workload name'));
 
 const WorkloadEntry = z.object({
-  user: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'a user name'),
-  uid: z.number().int().nonnegative().max(0xffffffff).optional(),
-  home: z.string().startsWith('/').max(4096).regex(/^[^\u0000-\u001f\u007f]*$/, 'no control characters').optional(),
-  hash: z.string().regex(/^[A-Za-z0-9:_-]{1,128}$/, 'a content hash').optional(),
+  user: z.string().check(z.regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'a user name')),
+  uid: z.optional(z.int().check(z.nonnegative(), z.maximum(0xffffffff))),
+  home: z.optional(z.string().check(z.startsWith('/'), z.maxLength(4096), z.regex(/^[^\u0000-\u001f\u007f]*$/, 'no control characters'))),
+  hash: z.optional(z.string().check(z.regex(/^[A-Za-z0-9:_-]{1,128}$/, 'a content hash'))),
   status: z.enum(['ok', 'failed', 'rolled-back', 'unknown']),
-  error: z.string().max(MAX_STATUS_ERROR).optional(),
+  error: z.optional(z.string().check(z.maxLength(MAX_STATUS_ERROR))),
 });
 export type WorkloadEntry = z.infer<typeof WorkloadEntry>;
 
@@ -41,24 +42,24 @@ export type WorkloadEntry = z.infer<typeof WorkloadEntry>;
 // version (core/json-schema.ts), so an older host still reads a newer one's document.
 export const StatusDocument = z.object({
   schema: z.literal(JSON_SCHEMA),
-  host: z.string().regex(HOST_NAME_PATTERN, 'a host name'),
-  ring: z.string().regex(HOST_NAME_PATTERN, 'a ring name'),
+  host: z.string().check(z.regex(HOST_NAME_PATTERN, 'a host name')),
+  ring: z.string().check(z.regex(HOST_NAME_PATTERN, 'a ring name')),
   labels: z
-    .record(z.string().regex(LABEL_KEY_PATTERN, 'a label key'), z.string().regex(LABEL_VALUE_PATTERN, 'a label value'))
-    .refine((l) => Object.keys(l).length <= 64, 'at most 64 labels'),
+    .record(z.string().check(z.regex(LABEL_KEY_PATTERN, 'a label key')), z.string().check(z.regex(LABEL_VALUE_PATTERN, 'a label value')))
+    .check(z.refine((l) => Object.keys(l).length <= 64, 'at most 64 labels')),
   /** The commit the host runs: the pass's when it applied it fully, else the live generation's. */
-  commit: commit.nullable(),
+  commit: z.nullable(commit),
   /** The commit the pass deployed or tried; null when the pass ended before it had one. */
-  passCommit: commit.nullable(),
-  generation: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).nullable(),
+  passCommit: z.nullable(commit),
+  generation: z.nullable(z.int().check(z.positive(), z.maximum(Number.MAX_SAFE_INTEGER))),
   result: z.enum(['ok', 'partial', 'failed']),
-  exitCode: z.number().int().min(0).max(255),
+  exitCode: z.int().check(z.minimum(0), z.maximum(255)),
   at: z.iso.datetime({ offset: true }),
   /** The pass exited 0 and applied `commit` fully (no rollback pin). */
   healthy: z.boolean(),
   /** The newest commit this host ever published healthy: carried forward by every document after it. */
-  lastHealthy: commit.nullable(),
-  workloads: z.record(workloadName, WorkloadEntry).refine((w) => Object.keys(w).length <= MAX_STATUS_WORKLOADS, `at most ${MAX_STATUS_WORKLOADS} workloads`),
+  lastHealthy: z.nullable(commit),
+  workloads: z.record(workloadName, WorkloadEntry).check(z.refine((w) => Object.keys(w).length <= MAX_STATUS_WORKLOADS, `at most ${MAX_STATUS_WORKLOADS} workloads`)),
 });
 export type StatusDocument = z.infer<typeof StatusDocument>;
 

@@ -3,26 +3,26 @@
 // reads. Totals live in state (state/metrics.ts) rather than in one process's memory
 // because in timer-only mode every pass is a fresh `moor reconcile --once`: counters held
 // in memory would restart at one on each pass.
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { ExitCode } from './exit-codes';
 
 /** Upper bounds (seconds) of the duration histograms: a no-change pass takes about a second, a large apply minutes. */
 export const DURATION_BUCKETS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600] as const;
 
-const Histogram = z.object({ buckets: z.array(z.number().nonnegative()), sum: z.number().nonnegative(), count: z.number().int().nonnegative() });
+const Histogram = z.object({ buckets: z.array(z.number().check(z.nonnegative())), sum: z.number().check(z.nonnegative()), count: z.int().check(z.nonnegative()) });
 export type Histogram = z.infer<typeof Histogram>;
 
 export const MetricsTotals = z.object({
-  passes: z.record(z.string(), z.number().int().nonnegative()),
+  passes: z.record(z.string(), z.int().check(z.nonnegative())),
   passDuration: z.record(z.string(), Histogram),
-  guardRefusals: z.number().int().nonnegative(),
+  guardRefusals: z.int().check(z.nonnegative()),
   lockWait: Histogram,
   fetchDuration: Histogram,
-  restarts: z.record(z.string(), z.number().int().nonnegative()),
+  restarts: z.record(z.string(), z.int().check(z.nonnegative())),
   /** Each workload's result in the latest pass that reached it; a removed workload leaves. */
   workloads: z.record(z.string(), z.string()),
   /** The commit of the live generation and its commit time (unix seconds), read once per commit. */
-  liveCommit: z.object({ commit: z.string(), time: z.number() }).optional(),
+  liveCommit: z.optional(z.object({ commit: z.string(), time: z.number() })),
 });
 export type MetricsTotals = z.infer<typeof MetricsTotals>;
 

@@ -8,14 +8,15 @@ import { Leftovers, type PathKindOf } from '../host/leftovers';
 import { Logind } from '../host/logind';
 import { preparePodmanUserNamespace } from '../host/podman-userns';
 import { applyPrerequisites } from '../host/preflight';
-import { SystemManager, UserManager } from '../host/systemd';
+import type { SystemManager, UserManager } from '../host/systemd';
 import { defaultSelfCommand, writeUserFiles, type UserFilesRequest } from '../host/user-files';
 import { UserAccounts } from '../host/users';
 import { PodmanSecrets } from '../host/secrets';
 import type { UserRef } from '../host/as-user';
 import type { WriteFilesResult } from '../host/write-files-payload';
 import { ExecaRunner } from '../host/exec';
-import { UserBus, type UnitStateReader } from '../host/user-bus';
+import type { UnitStateReader } from '../host/user-bus';
+import { createManagers, realUserBus } from './managers';
 
 export interface HostOps {
   users: UserAccounts;
@@ -52,14 +53,8 @@ export interface HostOpsOptions {
 
 /** The host operations of this machine: real commands, and unit states over D-Bus. */
 export function realHostOps(config: MoorConfig, clock: Clock, runner: CommandRunner = new ExecaRunner()): HostOps {
-  return createHostOps(runner, config, { clock, userBus: new UserBus({ timeoutMs: Math.min(config.timeouts.commandMs, USER_BUS_TIMEOUT_MS) }) });
+  return createHostOps(runner, config, { clock, userBus: realUserBus(config) });
 }
-
-/**
- * A manager answers over D-Bus in milliseconds; one that does not within this is asked
- * through systemctl instead, under the full command bound.
- */
-const USER_BUS_TIMEOUT_MS = 10_000;
 
 export function createHostOps(runner: CommandRunner, config: MoorConfig, opts: HostOpsOptions): HostOps {
   const t = config.timeouts;
@@ -68,8 +63,7 @@ export function createHostOps(runner: CommandRunner, config: MoorConfig, opts: H
   return {
     users: new UserAccounts(runner, { timeoutMs: t.commandMs, sleep, idRange: config.users, ...(opts.readFile ? { readFile: opts.readFile } : {}) }),
     logind: new Logind(runner, { timeoutMs: t.commandMs }),
-    system: new SystemManager(runner, { timeoutMs: t.commandMs, readyTimeoutMs: t.userManagerMs, sleep }),
-    userManager: new UserManager(runner, { timeoutMs: t.commandMs, startTimeoutMs: t.healthMs, ...(opts.userBus ? { bus: opts.userBus } : {}) }),
+    ...createManagers(runner, config, opts),
     writeFiles: (request) => writeUserFiles(runner, request, selfCommand, { timeoutMs: t.commandMs }),
     preparePodmanUserNamespace: (who) => preparePodmanUserNamespace(runner, who, { timeoutMs: t.commandMs }),
     leftovers: new Leftovers(runner, opts.clock, {

@@ -2,7 +2,7 @@
 // moor knows. The plan compares desired hashes against these, so a record is written only
 // after the workload's apply succeeded, and deleted only after its removal did.
 import { join } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import type { Clock } from '../core/ports';
 import { StateError } from '../core/errors';
 import { listDir, readJsonIfExists, removeFile, writeJsonAtomic } from './atomic';
@@ -11,25 +11,25 @@ import { assertRelativePath, assertSafeName, isSafeName, type StateLayout } from
 const recordFields = {
   workload: z.string(),
   user: z.string(),
-  uid: z.number().int().nonnegative(),
+  uid: z.int().check(z.nonnegative()),
   /** The workload's content hash, as in the manifest of `generation`. */
   hash: z.string(),
-  generation: z.number().int().positive(),
+  generation: z.int().check(z.positive()),
   commit: z.string(),
   appliedAt: z.iso.datetime({ offset: true }),
   /**
    * Set when an update of this workload failed and the version this record describes was
    * brought back up: the failing version, its generation, why it failed, and when.
    */
-  rolledBack: z
-    .object({
+  rolledBack: z.optional(
+    z.object({
       hash: z.string(),
       commit: z.string(),
-      generation: z.number().int().positive(),
+      generation: z.int().check(z.positive()),
       error: z.string(),
       at: z.iso.datetime({ offset: true }),
-    })
-    .optional(),
+    }),
+  ),
 };
 const fileHashes = z.record(z.string(), z.string());
 
@@ -43,7 +43,10 @@ export type AppliedRecord = z.infer<typeof AppliedRecord>;
 /** What a record file may hold: records of earlier versions name the hashes `files`. */
 const AppliedRecordFile = z.union([
   AppliedRecord,
-  z.object({ ...recordFields, files: fileHashes }).transform(({ files, ...rest }): AppliedRecord => ({ ...rest, hashes: files })),
+  z.pipe(
+    z.object({ ...recordFields, files: fileHashes }),
+    z.transform(({ files, ...rest }: { files: Record<string, string> } & Omit<AppliedRecord, 'hashes'>): AppliedRecord => ({ ...rest, hashes: files })),
+  ),
 ]);
 
 /** A record to write; `appliedAt` defaults to now. */

@@ -3,8 +3,9 @@
 // either; and a rename is only durable once its directory has been fsynced too.
 import { constants, promises as fs, readFileSync } from 'node:fs';
 import { dirname, parse } from 'node:path';
-import writeFileAtomicLib from 'write-file-atomic';
-import { z } from 'zod';
+// zod's mini API, as the record schemas are: a state reader loads no classic zod.
+import * as z from 'zod/mini';
+import '../core/zod-english';
 import { StateError } from '../core/errors';
 
 /** State is root's business alone: nobody else may read it or plant anything in it. */
@@ -36,6 +37,9 @@ export async function writeFileAtomic(path: string, data: string | Buffer, mode:
     throw err;
   });
   if (existing?.isSymbolicLink()) throw new StateError(`${path}: is a symlink; refusing to write state through it`);
+  // Loaded at the first write: a command that only reads the state (`moor status`) never
+  // loads it, nor the worker_threads and signal-exit modules it requires.
+  const { default: writeFileAtomicLib } = await import('write-file-atomic');
   try {
     await writeFileAtomicLib(path, data, { mode, fsync: true });
     await fsyncDir(dirname(path));
@@ -61,14 +65,14 @@ function describe(err: unknown): string {
 }
 
 /** Reads and validates a JSON state file. Missing, unparsable or ill-shaped: a StateError naming the file. */
-export async function readJson<T>(path: string, schema: z.ZodType<T>): Promise<T> {
+export async function readJson<T>(path: string, schema: z.ZodMiniType<T>): Promise<T> {
   const value = await readJsonIfExists(path, schema);
   if (value === undefined) throw new StateError(`${path}: missing`);
   return value;
 }
 
 /** As readJson, but a missing file is `undefined` (the state simply has not been recorded yet). */
-export async function readJsonIfExists<T>(path: string, schema: z.ZodType<T>): Promise<T | undefined> {
+export async function readJsonIfExists<T>(path: string, schema: z.ZodMiniType<T>): Promise<T | undefined> {
   let text: string;
   try {
     // Read synchronously: state files are small and local, and Node's asynchronous

@@ -1,6 +1,6 @@
 // The files of one generation directory. Times are ISO-8601 strings in the files and in
 // these types, so a record reads back exactly as it was written.
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { StateError } from '../core/errors';
 import { PLAN_ACTIONS } from '../core/plan';
 import type { FileContents } from '../core/types';
@@ -21,7 +21,7 @@ export const ManifestWorkload = z.object({
    * The tree under trees/ that holds the files (state/trees.ts). Absent in generations of
    * the layout before trees, whose files are under units/<user>/ (state/legacy-units.ts).
    */
-  tree: z.string().regex(/^[0-9a-f]{64}-\d+$/).optional(),
+  tree: z.optional(z.string().check(z.regex(/^[0-9a-f]{64}-\d+$/))),
 });
 export type ManifestWorkload = z.infer<typeof ManifestWorkload>;
 
@@ -33,16 +33,16 @@ export const ManifestSigner = z.object({
 });
 
 export const Manifest = z.object({
-  generation: z.number().int().positive(),
+  generation: z.int().check(z.positive()),
   kind: GenerationKind,
   commit: z.string(),
   /** Where the desired state came from (repository URL or bare-repo path). */
   source: z.string(),
   startedAt: isoTime,
   /** For a rollback: the generation whose rendered state this one re-applies. */
-  rollbackOf: z.number().int().positive().optional(),
+  rollbackOf: z.optional(z.int().check(z.positive())),
   /** Absent when the commit was not verified (trust.mode off, or a generation older than [trust]). */
-  signer: ManifestSigner.optional(),
+  signer: z.optional(ManifestSigner),
   workloads: z.record(z.string(), ManifestWorkload),
 });
 export type Manifest = z.infer<typeof Manifest>;
@@ -54,21 +54,21 @@ export type ItemResult = z.infer<typeof ItemResult>;
 export const StatusItem = z.object({
   workload: z.string(),
   user: z.string(),
-  uid: z.number().int().nonnegative().optional(),
+  uid: z.optional(z.int().check(z.nonnegative())),
   action: z.enum(PLAN_ACTIONS),
   result: ItemResult,
-  error: z.string().optional(),
-  durationMs: z.number().nonnegative(),
+  error: z.optional(z.string()),
+  durationMs: z.number().check(z.nonnegative()),
   at: isoTime,
 });
 export type StatusItem = z.infer<typeof StatusItem>;
 
 export const Status = z.object({
-  generation: z.number().int().positive(),
+  generation: z.int().check(z.positive()),
   items: z.array(StatusItem),
   updatedAt: isoTime,
   /** Set only when the pass reached its end; its absence after a restart means a crash. */
-  finishedAt: isoTime.optional(),
+  finishedAt: z.optional(isoTime),
 });
 export type Status = z.infer<typeof Status>;
 
@@ -76,7 +76,7 @@ export type Status = z.infer<typeof Status>;
 export const Marker = z.object({ at: isoTime });
 export type Marker = z.infer<typeof Marker>;
 
-export const Sequence = z.object({ last: z.number().int().nonnegative() });
+export const Sequence = z.object({ last: z.int().check(z.nonnegative()) });
 
 /** `corrupt`: a record of it cannot be read; the next holder of the lock quarantines it. */
 export type GenerationState = 'complete' | 'failed' | 'aborted' | 'in-progress' | 'corrupt';

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { constants, promises as fs } from 'node:fs';
 import pLimit from 'p-limit';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { join } from 'node:path';
 import type { Clock } from '../core/ports';
 import type { FileContents } from '../core/types';
@@ -52,7 +52,7 @@ const WRITES_AT_ONCE = 8;
 /** lstat calls bytesOnDisk makes at once. */
 const LOOKS_AT_ONCE = 16;
 
-export const QuarantinedGeneration = z.object({ id: z.number().int().positive(), at: z.string(), problem: z.string() });
+export const QuarantinedGeneration = z.object({ id: z.int().check(z.positive()), at: z.string(), problem: z.string() });
 export type QuarantinedGeneration = z.infer<typeof QuarantinedGeneration>;
 
 export type { GenerationInfo, GenerationInput, RecoveryReport, GenerationWorkload };

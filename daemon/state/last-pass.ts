@@ -1,6 +1,6 @@
 // The outcome of the latest pass, also when it changed nothing and so made no generation
 // (a pass every two minutes must not mint a generation each time).
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { readJsonIfExists, writeJsonAtomic } from './atomic';
 import type { StateLayout } from './layout';
 
@@ -9,10 +9,10 @@ export const LastPass = z.object({
   kind: z.enum(['pass', 'rollback']),
   commit: z.string(),
   source: z.string(),
-  generation: z.number().int().positive().optional(),
-  exitCode: z.number().int(),
+  generation: z.optional(z.int().check(z.positive())),
+  exitCode: z.int(),
   summary: z.string(),
-  counts: z.record(z.string(), z.number().int()),
+  counts: z.record(z.string(), z.int()),
 });
 export type LastPass = z.infer<typeof LastPass>;
 

@@ -3,13 +3,13 @@
 // what was last sent, not with nothing, and does not announce the same result again.
 // Written without the state store's lock: only the sender writes it, after a pass.
 import { join } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { ensureDir, readJsonIfExists, writeJsonAtomic } from './atomic';
 import type { NotifyResult } from '../core/notify-policy';
 
 const Notified = z.object({
   result: z.enum(['ok', 'failed']),
-  exitCode: z.number().int(),
+  exitCode: z.int(),
   at: z.iso.datetime({ offset: true }),
 });
 export type Notified = z.infer<typeof Notified>;

@@ -8,21 +8,21 @@
 // A file written before tombstones and marks existed reads fine: both start empty, and
 // the marks then start from the highest uid and range of the users listed.
 import { statSync } from 'node:fs';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { rangeLast, type Allocation, type HighWater, type SubidRange } from '../core/id-allocation';
 import type { Clock } from '../core/ports';
 import { StateError } from '../core/errors';
 import { readJsonIfExists, writeJsonAtomic } from './atomic';
 import { assertSafeName, type StateLayout } from './layout';
 
-const Id = z.number().int().nonnegative();
-const Range = z.object({ start: Id, count: z.number().int().positive() });
+const Id = z.int().check(z.nonnegative());
+const Range = z.object({ start: Id, count: z.int().check(z.positive()) });
 
 export const OwnedUser = z.object({
   /** Reserved before useradd (pending), the user's own once created. */
-  uid: Id.optional(),
+  uid: z.optional(Id),
   /** The subuid and subgid range reserved for the user (absent for users made before ranges were recorded). */
-  subids: Range.optional(),
+  subids: z.optional(Range),
   createdAt: z.iso.datetime({ offset: true }),
   state: z.enum(['pending', 'created']),
 });
@@ -31,17 +31,17 @@ export type OwnedUser = z.infer<typeof OwnedUser>;
 /** What is left of a user moor removed: its numbers are never handed out again. */
 export const RemovedUser = z.object({
   name: z.string(),
-  uid: Id.optional(),
-  subids: Range.optional(),
+  uid: z.optional(Id),
+  subids: z.optional(Range),
   removedAt: z.iso.datetime({ offset: true }),
 });
 export type RemovedUser = z.infer<typeof RemovedUser>;
 
 export const OwnedUsersFile = z.object({
   users: z.record(z.string(), OwnedUser),
-  removed: z.array(RemovedUser).optional(),
+  removed: z.optional(z.array(RemovedUser)),
   /** The highest uid and one past the highest subordinate id ever handed out. */
-  highWater: z.object({ uid: Id, subidEnd: Id }).optional(),
+  highWater: z.optional(z.object({ uid: Id, subidEnd: Id })),
 });
 export type OwnedUsersFile = z.infer<typeof OwnedUsersFile>;
 

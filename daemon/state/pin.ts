@@ -1,12 +1,12 @@
 // The rollback pin (pin.json): while it exists the scheduler stays on the pinned
 // generation's rendered state instead of the branch tip, until `moor resume`.
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import type { Clock } from '../core/ports';
 import { readJsonIfExists, removeFile, writeJsonAtomic } from './atomic';
 import type { StateLayout } from './layout';
 
 export const Pin = z.object({
-  generation: z.number().int().positive(),
+  generation: z.int().check(z.positive()),
   pinnedAt: z.iso.datetime({ offset: true }),
 });
 export type Pin = z.infer<typeof Pin>;

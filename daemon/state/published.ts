@@ -3,17 +3,17 @@
 // and the newest commit it ever ran healthy is carried into every document after it.
 // Written without the state store's lock: only the publisher writes it, after a pass.
 import { join } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { StatusDocument } from '../core/fleet-status';
 import { ensureDir, readJsonIfExists, writeJsonAtomic } from './atomic';
 
 const Published = z.object({
   /** The newest commit a pass of this host ran healthy, published or not yet. */
-  lastHealthy: z.string().nullable(),
+  lastHealthy: z.nullable(z.string()),
   /** The document on the status branch, once a push of it succeeded. */
-  document: StatusDocument.optional(),
+  document: z.optional(StatusDocument),
   /** The status commit that holds it. */
-  statusCommit: z.string().optional(),
+  statusCommit: z.optional(z.string()),
 });
 export type Published = z.infer<typeof Published>;
 

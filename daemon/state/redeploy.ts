@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import type { Clock } from '../core/ports';
 import { isNotFound, listDir, readJsonIfExists, removeFile, writeJsonAtomic } from './atomic';
 import { assertSafeName, isSafeName, type StateLayout } from './layout';

@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, appendFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../helpers/cli';
 
@@ -21,6 +21,15 @@ beforeAll(() => {
 }, 150_000);
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
+/** A file of the bundle and every chunk it imports statically: what loads before its code runs. */
+function staticGraph(file: string, seen = new Set<string>()): Set<string> {
+  if (seen.has(file)) return seen;
+  seen.add(file);
+  // `import"./x.mjs"` and `from"./x.mjs"`; a dynamic `import("./x.mjs")` loads later, if ever.
+  for (const m of readFileSync(file, 'utf8').matchAll(/(?:\bfrom|\bimport)\s*"(\.\/[^"]+\.mjs)"/g)) staticGraph(join(dirname(file), m[1]!), seen);
+  return seen;
+}
+
 describe('the split bundle', () => {
   it('is moor.mjs and its chunks, each command loading what it uses', () => {
     const chunks = readdirSync(join(build, 'chunks'));
@@ -30,6 +39,19 @@ describe('the split bundle', () => {
     const entry = readFileSync(join(build, 'moor.mjs'), 'utf8');
     expect(entry).toMatch(/import\("\.\/chunks\/agent-[\w-]+\.mjs"\)/);
     expect(entry).not.toContain('class Agent');
+  });
+
+  it('starts a command without a schema library, and holds zod only as its mini API', () => {
+    // zod's core names each schema class it builds; the classic API's are "ZodString" and
+    // the like, the mini API's "ZodMiniString".
+    const files = [join(build, 'moor.mjs'), ...readdirSync(join(build, 'chunks')).map((c) => join(build, 'chunks', c))];
+    expect(files.filter((f) => readFileSync(f, 'utf8').includes('"ZodMiniString"')).length).toBeGreaterThan(0);
+    expect(files.filter((f) => readFileSync(f, 'utf8').includes('"ZodString"'))).toEqual([]);
+    // `moor --version`, `--help` and the parsing of every command line load no zod: the
+    // hidden writer command loads its payload schema when it runs.
+    const atStart = [...staticGraph(join(build, 'moor.mjs'))];
+    expect(atStart.length).toBeGreaterThan(1);
+    expect(atStart.filter((f) => readFileSync(f, 'utf8').includes('"$ZodType"'))).toEqual([]);
   });
 
   it('installed with install-units --bundle, runs from the prefix with the build gone', () => {

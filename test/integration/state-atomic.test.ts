@@ -3,7 +3,8 @@ import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { z } from 'zod';
+// The mini API, as state's record schemas use: the classic one would set up zod's English itself.
+import * as z from 'zod/mini';
 import { StateError } from '../../daemon/core/errors';
 import { ensureDir, readJson, readJsonIfExists, removeFile, writeFileAtomic, writeJsonAtomic } from '../../daemon/state/atomic';
 
@@ -103,6 +104,8 @@ describe('readJson', () => {
     const path = join(dir, 'shape.json');
     await fs.writeFile(path, '{"n": "one"}');
     await expect(readJson(path, Shape)).rejects.toThrow(new RegExp(`^${path}: unexpected content`));
+    // zod's own words, in English, say what is wrong and where.
+    await expect(readJson(path, Shape)).rejects.toThrow(`${path}: unexpected content: ✖ Invalid input: expected number, received string   → at n`);
   });
 
   it('throws a StateError for a missing file; readJsonIfExists gives undefined', async () => {

@@ -67,6 +67,9 @@ describe('config', () => {
   it('rejects a wrong type naming the key and line', () => {
     const err = configErrorOf(() => parseConfigText('c.toml', '# comment\nmax_file_bytes = "big"\n'));
     expect(err).toMatchObject({ key: 'max_file_bytes', line: 2 });
+    // zod's own words say what was wrong, in English, not a bare "Invalid input".
+    expect(err.message).toBe('c.toml:2: key "max_file_bytes": Invalid input: expected number, received string');
+    expect(configErrorOf(() => parseConfigText('c.toml', '[apply]\nparallel = 33\n')).message).toBe('c.toml:2: key "apply.parallel": Too big: expected number to be <=32');
     const dur = configErrorOf(() => parseConfigText('c.toml', '[gc]\nmin_age = "a week"\n'));
     expect(dur).toMatchObject({ key: 'gc.min_age', line: 2 });
     expect(dur.message).toMatch(/a duration like/);

@@ -10,7 +10,7 @@ import { findCycle, importsOf, layerOf, LAYERS, type Layer } from '../helpers/im
 
 const DAEMON = resolve(dirname(fileURLToPath(import.meta.url)), '../../daemon');
 const CORE = join(DAEMON, 'core');
-const ALLOWED_PACKAGES = new Set(['zod', 'ignore', 'diff', 'yaml', 'smol-toml', 'node:crypto']);
+const ALLOWED_PACKAGES = new Set(['zod', 'zod/mini', 'zod/v4/locales/en.js', 'ignore', 'diff', 'yaml', 'smol-toml', 'node:crypto']);
 const FORBIDDEN_GLOBALS = [/\bDate\.now\(/, /\bnew Date\(\s*\)/, /\bsetTimeout\(/, /\bsetInterval\(/, /\bprocess\.(env|argv|cwd|exit|pid|stdout|stderr|stdin)\b/, /\brequire\(/];
 
 function tsFiles(dir: string): string[] {

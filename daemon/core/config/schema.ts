@@ -1,7 +1,11 @@
 // The config file's shape (docs/design.md §11). Every table is strict: an unknown key is an
 // error, never silently ignored, because a misspelt safety setting must not fall back
 // to its default unnoticed. Every key is optional in a file; defaults fill the rest.
-import { z } from 'zod';
+// zod's mini API: `moor status` and every other command read the config at start, and
+// the classic API is another 100 KB to load and compile first. The issues, and so the
+// errors, are the same: classic's methods are these same checks.
+import * as z from 'zod/mini';
+import '../zod-english';
 import { DURATION_PATTERN, parseDuration } from './duration';
 import { USER_NAME_CHARS, USER_NAME_PATTERN } from '../user-name';
 import type { IdRangeConfig } from '../id-allocation';
@@ -10,65 +14,80 @@ import { NAMESPACES, PULL_POLICIES } from '../policy-values';
 import { TRUST_MODES, type TrustConfig } from '../trust';
 import { NOTIFY_ON, type NotifyOn } from '../notify-policy';
 
-const duration = z
-  .string()
-  .regex(DURATION_PATTERN, 'a duration like "30s", "5m", "2h" or "7d"')
-  .transform((s) => parseDuration(s)!);
+const ABSOLUTE = 'an absolute path';
+const absolutePath = () => z.string().check(z.startsWith('/', ABSOLUTE));
 
-const userName = z.string().regex(USER_NAME_PATTERN, `a user name (${USER_NAME_CHARS})`);
+const duration = z.pipe(
+  z.string().check(z.regex(DURATION_PATTERN, 'a duration like "30s", "5m", "2h" or "7d"')),
+  z.transform((s: string) => parseDuration(s)!),
+);
 
-const fileMode = z
-  .string()
-  .regex(/^0?[0-7]{3}$/, 'an octal file mode like "0600"')
-  .transform((s) => parseInt(s, 8));
+const userName = z.string().check(z.regex(USER_NAME_PATTERN, `a user name (${USER_NAME_CHARS})`));
+
+const fileMode = z.pipe(
+  z.string().check(z.regex(/^0?[0-7]{3}$/, 'an octal file mode like "0600"')),
+  z.transform((s: string) => parseInt(s, 8)),
+);
 
 // A source value reaches git's argv, its config files and the ssh command line: a newline
 // there could add git config of the attacker's choosing (run as root).
 const NO_CONTROL = /^[^\u0000-\u001f\u007f]*$/;
-const plain = (schema: z.ZodString) => schema.regex(NO_CONTROL, 'must not contain a newline or any other control character');
+const plainCheck = () => z.regex(NO_CONTROL, 'must not contain a newline or any other control character');
+const plain = (schema: z.ZodMiniString<string>) => schema.check(plainCheck());
 
 // `[metrics] listen`: "127.0.0.1:9561", "[::1]:9561" or "localhost:9561" → where to bind.
 const listenAddress = z
-  .string()
-  .regex(/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'an address and port like "127.0.0.1:9561" or "[::1]:9561"')
-  .transform((s) => {
-    const colon = s.lastIndexOf(':');
-    return { host: s.slice(0, colon).replace(/^\[(.*)\]$/, '$1'), port: Number(s.slice(colon + 1)) };
-  })
-  .refine((a) => a.port >= 1 && a.port <= 65535, 'a port from 1 to 65535');
+  .pipe(
+    z.string().check(z.regex(/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'an address and port like "127.0.0.1:9561" or "[::1]:9561"')),
+    z.transform((s: string) => {
+      const colon = s.lastIndexOf(':');
+      return { host: s.slice(0, colon).replace(/^\[(.*)\]$/, '$1'), port: Number(s.slice(colon + 1)) };
+    }),
+  )
+  .check(z.refine((a) => a.port >= 1 && a.port <= 65535, 'a port from 1 to 65535'));
 
 // A reserved name: a user name, or a prefix of one followed by "*".
-const reservedName = z.string().regex(new RegExp(`^${USER_NAME_CHARS}\\*?$`), `a user name (${USER_NAME_CHARS}), or a prefix of one followed by "*"`);
+const reservedName = z.string().check(z.regex(new RegExp(`^${USER_NAME_CHARS}\\*?$`), `a user name (${USER_NAME_CHARS}), or a prefix of one followed by "*"`));
 
 const maxRemovals = z.union([
-  z.string().regex(/^\d{1,3}%$/, 'a percentage like "50%" or a count').transform((s) => ({ percent: Number(s.slice(0, -1)) })),
-  z.number().int().nonnegative().transform((n) => ({ count: n })),
+  z.pipe(
+    z.string().check(z.regex(/^\d{1,3}%$/, 'a percentage like "50%" or a count')),
+    z.transform((s: string) => ({ percent: Number(s.slice(0, -1)) })),
+  ),
+  z.pipe(
+    z.int().check(z.nonnegative()),
+    z.transform((n: number) => ({ count: n })),
+  ),
 ]);
 
 // A host port, or a range "8000-8099", as [first, last].
 const portRange = z.union([
-  z.number().int().min(1).max(65535).transform((n): [number, number] => [n, n]),
+  z.pipe(
+    z.int().check(z.minimum(1), z.maximum(65535)),
+    z.transform((n: number): [number, number] => [n, n]),
+  ),
   z
-    .string()
-    .regex(/^\d{1,5}(-\d{1,5})?$/, 'a port or a range like "8000-8099"')
-    .transform((s): [number, number] => {
-      const [a, b = a] = s.split('-').map(Number) as [number, number?];
-      return [a, b];
-    })
-    .refine(([a, b]) => a >= 1 && a <= b && b <= 65535, 'a range of ports between 1 and 65535, first <= last'),
+    .pipe(
+      z.string().check(z.regex(/^\d{1,5}(-\d{1,5})?$/, 'a port or a range like "8000-8099"')),
+      z.transform((s: string): [number, number] => {
+        const [a, b = a] = s.split('-').map(Number) as [number, number?];
+        return [a, b];
+      }),
+    )
+    .check(z.refine(([a, b]) => a >= 1 && a <= b && b <= 65535, 'a range of ports between 1 and 65535, first <= last')),
 ]);
 
 // The host policy (docs/policy.md): every rule optional; an unset rule is not enforced.
 const policyTable = z.strictObject({
-  images: z.array(z.string().min(1)).optional(),
-  ports: z.array(portRange).optional(),
-  host_paths: z.array(z.string().regex(/^(\/|%h(\/|$))/, 'an absolute path, or one under %h')).optional(),
-  privileged: z.boolean().optional(),
-  capabilities: z.array(z.string().regex(/^(CAP_)?[A-Za-z_]+$/, 'a capability name like "NET_BIND_SERVICE"')).optional(),
-  host_namespaces: z.array(z.enum(NAMESPACES)).optional(),
-  devices: z.array(z.string().min(1)).optional(),
-  pull: z.array(z.enum(PULL_POLICIES)).optional(),
-  programs: z.array(z.string().startsWith('/', 'an absolute path')).optional(),
+  images: z.optional(z.array(z.string().check(z.minLength(1)))),
+  ports: z.optional(z.array(portRange)),
+  host_paths: z.optional(z.array(z.string().check(z.regex(/^(\/|%h(\/|$))/, 'an absolute path, or one under %h')))),
+  privileged: z.optional(z.boolean()),
+  capabilities: z.optional(z.array(z.string().check(z.regex(/^(CAP_)?[A-Za-z_]+$/, 'a capability name like "NET_BIND_SERVICE"')))),
+  host_namespaces: z.optional(z.array(z.enum(NAMESPACES))),
+  devices: z.optional(z.array(z.string().check(z.minLength(1)))),
+  pull: z.optional(z.array(z.enum(PULL_POLICIES))),
+  programs: z.optional(z.array(absolutePath())),
 });
 
 /** The most workloads a pass may apply at once: past a few, the user managers' start-ups only compete for the CPU. */
@@ -78,139 +97,144 @@ export const MAX_PARALLEL_APPLIES = 32;
 // `-c` options, so they are plain too. That require names a signer is checked once the
 // drop-ins are merged (resolve.ts): one file may set the mode, another the signers.
 const trustTable = z.strictObject({
-  mode: z.enum(TRUST_MODES).optional(),
-  allowed_signers: plain(z.string().startsWith('/', 'an absolute path')).optional(),
-  gpg_keyring: plain(z.string().startsWith('/', 'an absolute path')).optional(),
-  allow_history_rewrite: z.boolean().optional(),
+  mode: z.optional(z.enum(TRUST_MODES)),
+  allowed_signers: z.optional(plain(absolutePath())),
+  gpg_keyring: z.optional(plain(absolutePath())),
+  allow_history_rewrite: z.optional(z.boolean()),
 });
 
 // Where a pass is announced (docs/configuration.md [notify]). The commands run as `user`,
 // never root: a name that is root here is refused at load, a user whose uid is 0 when it is
 // looked up (at the daemon's start and at each send). A URL is http or https only.
 const notifyTable = z.strictObject({
-  commands: z.array(z.array(plain(z.string().min(1))).min(1, 'an argv array like ["/usr/local/bin/page", "--team", "ops"]')).optional(),
-  user: userName.refine((u) => u !== 'root', 'an unprivileged user: notify commands never run as root').optional(),
-  urls: z.array(plain(z.string().regex(/^https?:\/\/[^\s]+$/, 'an http:// or https:// URL'))).optional(),
-  secret_file: plain(z.string().startsWith('/', 'an absolute path')).optional(),
-  timeout: duration.optional(),
-  on: z.enum(NOTIFY_ON).optional(),
-  retries: z.number().int().min(0).max(10).optional(),
+  commands: z.optional(z.array(z.array(plain(z.string().check(z.minLength(1)))).check(z.minLength(1, 'an argv array like ["/usr/local/bin/page", "--team", "ops"]')))),
+  user: z.optional(userName.check(z.refine((u) => u !== 'root', 'an unprivileged user: notify commands never run as root'))),
+  urls: z.optional(z.array(plain(z.string().check(z.regex(/^https?:\/\/[^\s]+$/, 'an http:// or https:// URL'))))),
+  secret_file: z.optional(plain(absolutePath())),
+  timeout: z.optional(duration),
+  on: z.optional(z.enum(NOTIFY_ON)),
+  retries: z.optional(z.int().check(z.minimum(0), z.maximum(10))),
 });
 
 import { HOST_NAME_PATTERN, LABEL_KEY_PATTERN, LABEL_VALUE_PATTERN } from './host-names';
 export { HOST_NAME_PATTERN, LABEL_KEY_PATTERN, LABEL_VALUE_PATTERN } from './host-names';
-const hostName = z.string().regex(HOST_NAME_PATTERN, 'a host name: lower-case letters, digits and "-", at most 63 characters');
-const labels = z
-  .record(z.string(), z.string().regex(LABEL_VALUE_PATTERN, 'a label value: letters, digits and _ . : @ / + - (no spaces), at most 128 characters'))
-  .superRefine((record, ctx) => {
+const hostName = z.string().check(z.regex(HOST_NAME_PATTERN, 'a host name: lower-case letters, digits and "-", at most 63 characters'));
+const labels = z.record(z.string(), z.string().check(z.regex(LABEL_VALUE_PATTERN, 'a label value: letters, digits and _ . : @ / + - (no spaces), at most 128 characters'))).check(
+  z.superRefine((record, ctx) => {
     // Checked here rather than as the record's key schema, whose own message names no rule.
     for (const key of Object.keys(record)) {
       if (!LABEL_KEY_PATTERN.test(key)) ctx.addIssue({ code: 'custom', path: [key], message: 'a label key: lower-case letters, digits, "_", "." and "-"' });
     }
-  });
-const ringName = z.string().regex(HOST_NAME_PATTERN, 'a ring name: lower-case letters, digits and "-"');
+  }),
+);
+const ringName = z.string().check(z.regex(HOST_NAME_PATTERN, 'a ring name: lower-case letters, digits and "-"'));
+
+const positiveInt = () => z.int().check(z.positive());
+const nonnegativeInt = () => z.int().check(z.nonnegative());
 
 export const configFileSchema = z.strictObject({
-  log_level: z.enum(['debug', 'info', 'warn', 'error']).optional(),
-  user_prefix: z.string().regex(new RegExp(`${USER_NAME_PATTERN.source}|^$`), 'empty or a user-name prefix').max(16).optional(),
-  protected_users: z.array(userName).optional(),
-  max_removals: maxRemovals.optional(),
-  max_file_bytes: z.number().int().positive().optional(),
-  max_repo_bytes: z.number().int().positive().optional(),
-  max_repo_files: z.number().int().positive().optional(),
-  max_repo_depth: z.number().int().positive().optional(),
-  reserved_names: z.array(reservedName).optional(),
-  state_dir: z.string().startsWith('/', 'an absolute path').optional(),
-  transforms_dir: z.string().startsWith('/', 'an absolute path').optional(),
-  lock_path: z.string().startsWith('/', 'an absolute path').optional(),
-  source: z
-    .strictObject({
-      url: plain(z.string().min(1)).optional(),
-      bare_repo: plain(z.string().startsWith('/', 'an absolute path')).optional(),
-      branch: plain(z.string().min(1)).optional(),
-      ssh_key: plain(z.string().startsWith('/', 'an absolute path')).optional(),
-    })
-    .optional(),
-  schedule: z
-    .strictObject({
-      cron: z.string().min(1).optional(),
-      jitter: duration.optional(),
-    })
-    .optional(),
-  timeouts: z
-    .strictObject({
-      command: duration.optional(),
-      fetch: duration.optional(),
-      user_manager: duration.optional(),
-      health: duration.optional(),
-      stop: duration.optional(),
-      archive: duration.optional(),
-    })
-    .optional(),
-  apply: z
-    .strictObject({
-      parallel: z.number().int().min(1).max(MAX_PARALLEL_APPLIES).optional(),
-    })
-    .optional(),
-  removal: z
-    .strictObject({
-      home: z.enum(['archive', 'purge']).optional(),
-      archive_max_age: duration.optional(),
-      archive_max_bytes: z.number().int().nonnegative().optional(),
-    })
-    .optional(),
-  gc: z
-    .strictObject({
-      keep_min: z.number().int().nonnegative().optional(),
-      keep_max: z.number().int().positive().optional(),
-      min_age: duration.optional(),
-      max_age: duration.optional(),
-      max_bytes: z.number().int().positive().optional(),
-    })
-    .optional(),
-  users: z
-    .strictObject({
-      uid_min: z.number().int().positive().optional(),
-      uid_max: z.number().int().positive().optional(),
-      subid_min: z.number().int().positive().optional(),
-      subid_max: z.number().int().positive().optional(),
-      subid_count: z.number().int().positive().optional(),
-    })
-    .optional(),
-  control: z
-    .strictObject({
-      socket: z.string().startsWith('/', 'an absolute path').optional(),
-      mode: fileMode.optional(),
-      webhook_secret_file: z.string().startsWith('/', 'an absolute path').optional(),
-    })
-    .optional(),
-  policy: policyTable.optional(),
-  trust: trustTable.optional(),
-  secrets: z
-    .strictObject({
-      identity_file: plain(z.string()).startsWith('/', 'an absolute path').optional(),
-    })
-    .optional(),
-  notify: notifyTable.optional(),
-  host: z
-    .strictObject({
-      name: hostName.optional(),
-      labels: labels.optional(),
-    })
-    .optional(),
-  fleet: z
-    .strictObject({
-      publish: z.boolean().optional(),
-      ring: ringName.optional(),
-      after: ringName.optional(),
-    })
-    .optional(),
-  metrics: z
-    .strictObject({
-      listen: listenAddress.optional(),
-      textfile: plain(z.string()).startsWith('/', 'an absolute path').endsWith('.prom', "a file name ending in .prom (node_exporter's textfile collector reads only those)").optional(),
-    })
-    .optional(),
+  log_level: z.optional(z.enum(['debug', 'info', 'warn', 'error'])),
+  user_prefix: z.optional(z.string().check(z.regex(new RegExp(`${USER_NAME_PATTERN.source}|^$`), 'empty or a user-name prefix'), z.maxLength(16))),
+  protected_users: z.optional(z.array(userName)),
+  max_removals: z.optional(maxRemovals),
+  max_file_bytes: z.optional(positiveInt()),
+  max_repo_bytes: z.optional(positiveInt()),
+  max_repo_files: z.optional(positiveInt()),
+  max_repo_depth: z.optional(positiveInt()),
+  reserved_names: z.optional(z.array(reservedName)),
+  state_dir: z.optional(absolutePath()),
+  transforms_dir: z.optional(absolutePath()),
+  lock_path: z.optional(absolutePath()),
+  source: z.optional(
+    z.strictObject({
+      url: z.optional(plain(z.string().check(z.minLength(1)))),
+      bare_repo: z.optional(plain(absolutePath())),
+      branch: z.optional(plain(z.string().check(z.minLength(1)))),
+      ssh_key: z.optional(plain(absolutePath())),
+    }),
+  ),
+  schedule: z.optional(
+    z.strictObject({
+      cron: z.optional(z.string().check(z.minLength(1))),
+      jitter: z.optional(duration),
+    }),
+  ),
+  timeouts: z.optional(
+    z.strictObject({
+      command: z.optional(duration),
+      fetch: z.optional(duration),
+      user_manager: z.optional(duration),
+      health: z.optional(duration),
+      stop: z.optional(duration),
+      archive: z.optional(duration),
+    }),
+  ),
+  apply: z.optional(
+    z.strictObject({
+      parallel: z.optional(z.int().check(z.minimum(1), z.maximum(MAX_PARALLEL_APPLIES))),
+    }),
+  ),
+  removal: z.optional(
+    z.strictObject({
+      home: z.optional(z.enum(['archive', 'purge'])),
+      archive_max_age: z.optional(duration),
+      archive_max_bytes: z.optional(nonnegativeInt()),
+    }),
+  ),
+  gc: z.optional(
+    z.strictObject({
+      keep_min: z.optional(nonnegativeInt()),
+      keep_max: z.optional(positiveInt()),
+      min_age: z.optional(duration),
+      max_age: z.optional(duration),
+      max_bytes: z.optional(positiveInt()),
+    }),
+  ),
+  users: z.optional(
+    z.strictObject({
+      uid_min: z.optional(positiveInt()),
+      uid_max: z.optional(positiveInt()),
+      subid_min: z.optional(positiveInt()),
+      subid_max: z.optional(positiveInt()),
+      subid_count: z.optional(positiveInt()),
+    }),
+  ),
+  control: z.optional(
+    z.strictObject({
+      socket: z.optional(absolutePath()),
+      mode: z.optional(fileMode),
+      webhook_secret_file: z.optional(absolutePath()),
+    }),
+  ),
+  policy: z.optional(policyTable),
+  trust: z.optional(trustTable),
+  secrets: z.optional(
+    z.strictObject({
+      identity_file: z.optional(z.string().check(plainCheck(), z.startsWith('/', ABSOLUTE))),
+    }),
+  ),
+  notify: z.optional(notifyTable),
+  host: z.optional(
+    z.strictObject({
+      name: z.optional(hostName),
+      labels: z.optional(labels),
+    }),
+  ),
+  fleet: z.optional(
+    z.strictObject({
+      publish: z.optional(z.boolean()),
+      ring: z.optional(ringName),
+      after: z.optional(ringName),
+    }),
+  ),
+  metrics: z.optional(
+    z.strictObject({
+      listen: z.optional(listenAddress),
+      textfile: z.optional(
+        z.string().check(plainCheck(), z.startsWith('/', ABSOLUTE), z.endsWith('.prom', "a file name ending in .prom (node_exporter's textfile collector reads only those)")),
+      ),
+    }),
+  ),
 });
 
 export interface RepoBudget {
@@ -233,7 +257,7 @@ export interface NotifyConfig {
   retries: number;
 }
 
-export type ConfigFile = z.infer<typeof configFileSchema>;
+export type ConfigFile = z.output<typeof configFileSchema>;
 
 export interface MoorConfig {
   logLevel: 'debug' | 'info' | 'warn' | 'error';

@@ -3,7 +3,8 @@
 // exactly as the commit a host deploys holds it; every problem names its line and fails
 // the whole tree, since a host that misreads it could deploy another host's slice.
 import { parse as parseToml, TomlError } from 'smol-toml';
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import '../zod-english';
 import { findKeyLine } from '../config/key-line';
 import { HOST_NAME_PATTERN, LABEL_KEY_PATTERN, LABEL_VALUE_PATTERN } from '../config/schema';
 import type { Problem } from '../problem';
@@ -37,11 +38,11 @@ export interface FleetManifest {
 
 const names = z.array(z.string());
 const labels = z.record(z.string(), z.string());
-const hostTable = z.strictObject({ roles: names.optional(), labels: labels.optional() });
-const roleTable = z.strictObject({ workloads: names.optional(), groups: names.optional(), select: labels.optional() });
+const hostTable = z.strictObject({ roles: z.optional(names), labels: z.optional(labels) });
+const roleTable = z.strictObject({ workloads: z.optional(names), groups: z.optional(names), select: z.optional(labels) });
 const manifestSchema = z.strictObject({
-  hosts: z.record(z.string(), hostTable).optional(),
-  roles: z.record(z.string(), roleTable).optional(),
+  hosts: z.optional(z.record(z.string(), hostTable)),
+  roles: z.optional(z.record(z.string(), roleTable)),
 });
 
 const NAME_RULE = 'lower-case letters, digits and "-", starting and ending with a letter or digit, at most 63 characters';
