@@ -58,9 +58,10 @@ for (const [index, n] of sizes.entries()) {
       for (let p = 1; p <= memoryPasses; p++) {
         const run = await h.pass();
         if (run.result.exitCode !== 0) throw new Error(`memory pass ${p} ended with exit ${run.result.exitCode}`);
-        // The harness keeps every log line and the fake host every command in memory:
-        // drop them, they are not the pass's.
+        // The harness keeps every log line (and its journal entry) and the fake host every
+        // command in memory: drop them, they are not the pass's.
         h.logs.length = 0;
+        h.entries.length = 0;
         h.fake.calls.length = 0;
         if (p === 1 || p % 10 === 0) {
           global.gc?.();
