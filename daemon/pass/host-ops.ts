@@ -5,8 +5,8 @@ import type { Clock, CommandRunner } from '../core/ports';
 import { archiveHome, restoreHome, type ArchiveHomeRequest } from '../host/home-archive';
 import { loadImageArchive } from '../host/image-load';
 import { Leftovers, type PathKindOf } from '../host/leftovers';
-import { Logind } from '../host/logind';
-import { preparePodmanUserNamespace } from '../host/podman-userns';
+import { lingerFlagSet, Logind } from '../host/logind';
+import { pauseProcessRuns, preparePodmanUserNamespace, type NamespaceProbe } from '../host/podman-userns';
 import { applyPrerequisites } from '../host/preflight';
 import { SystemManager, UserManager } from '../host/systemd';
 import { defaultSelfCommand, writeUserFiles, type UserFilesRequest } from '../host/user-files';
@@ -48,11 +48,20 @@ export interface HostOpsOptions {
   pathKind?: PathKindOf;
   /** Reads user units' states over D-Bus; the real host's (realHostOps) has one, a fake host none. */
   userBus?: UnitStateReader;
+  /** Tells a user's Podman namespace that exists already (no `podman unshare` then); the real host's has one. */
+  podmanNamespace?: NamespaceProbe;
+  /** Tells a user that lingers already (no `loginctl enable-linger` then); the real host's has one. */
+  lingering?: (user: string) => Promise<boolean>;
 }
 
 /** The host operations of this machine: real commands, and unit states over D-Bus. */
 export function realHostOps(config: MoorConfig, clock: Clock, runner: CommandRunner = new ExecaRunner()): HostOps {
-  return createHostOps(runner, config, { clock, userBus: new UserBus({ timeoutMs: Math.min(config.timeouts.commandMs, USER_BUS_TIMEOUT_MS) }) });
+  return createHostOps(runner, config, {
+    clock,
+    userBus: new UserBus({ timeoutMs: Math.min(config.timeouts.commandMs, USER_BUS_TIMEOUT_MS) }),
+    podmanNamespace: (uid) => pauseProcessRuns(uid),
+    lingering: (user) => lingerFlagSet(user),
+  });
 }
 
 /**
@@ -67,11 +76,11 @@ export function createHostOps(runner: CommandRunner, config: MoorConfig, opts: H
   const selfCommand = opts.selfCommand ?? defaultSelfCommand();
   return {
     users: new UserAccounts(runner, { timeoutMs: t.commandMs, sleep, idRange: config.users, ...(opts.readFile ? { readFile: opts.readFile } : {}) }),
-    logind: new Logind(runner, { timeoutMs: t.commandMs }),
+    logind: new Logind(runner, { timeoutMs: t.commandMs, ...(opts.lingering ? { lingering: opts.lingering } : {}) }),
     system: new SystemManager(runner, { timeoutMs: t.commandMs, readyTimeoutMs: t.userManagerMs, sleep }),
     userManager: new UserManager(runner, { timeoutMs: t.commandMs, startTimeoutMs: t.healthMs, ...(opts.userBus ? { bus: opts.userBus } : {}) }),
     writeFiles: (request) => writeUserFiles(runner, request, selfCommand, { timeoutMs: t.commandMs }),
-    preparePodmanUserNamespace: (who) => preparePodmanUserNamespace(runner, who, { timeoutMs: t.commandMs }),
+    preparePodmanUserNamespace: (who) => preparePodmanUserNamespace(runner, who, { timeoutMs: t.commandMs, ...(opts.podmanNamespace ? { exists: opts.podmanNamespace } : {}) }),
     leftovers: new Leftovers(runner, opts.clock, {
       timeoutMs: t.commandMs,
       ...(opts.readFile ? { readFile: opts.readFile } : {}),
