@@ -15,7 +15,7 @@ import { PodmanSecrets } from '../host/secrets';
 import type { UserRef } from '../host/as-user';
 import type { WriteFilesResult } from '../host/write-files-payload';
 import { ExecaRunner } from '../host/exec';
-import { UserBus, type UnitStateReader } from '../host/user-bus';
+import { UserBus, type UnitJobs, type UnitStateReader } from '../host/user-bus';
 
 export interface HostOps {
   users: UserAccounts;
@@ -48,6 +48,8 @@ export interface HostOpsOptions {
   pathKind?: PathKindOf;
   /** Reads user units' states over D-Bus; the real host's (realHostOps) has one, a fake host none. */
   userBus?: UnitStateReader;
+  /** Has user managers reload and restart over D-Bus; the real host's has one, a fake host none. */
+  userJobs?: UnitJobs;
   /** Tells a user's Podman namespace that exists already (no `podman unshare` then); the real host's has one. */
   podmanNamespace?: NamespaceProbe;
   /** Tells a user that lingers already (no `loginctl enable-linger` then); the real host's has one. */
@@ -56,9 +58,11 @@ export interface HostOpsOptions {
 
 /** The host operations of this machine: real commands, and unit states over D-Bus. */
 export function realHostOps(config: MoorConfig, clock: Clock, runner: CommandRunner = new ExecaRunner()): HostOps {
+  const bus = new UserBus({ timeoutMs: Math.min(config.timeouts.commandMs, USER_BUS_TIMEOUT_MS) });
   return createHostOps(runner, config, {
     clock,
-    userBus: new UserBus({ timeoutMs: Math.min(config.timeouts.commandMs, USER_BUS_TIMEOUT_MS) }),
+    userBus: bus,
+    userJobs: bus,
     podmanNamespace: (uid) => pauseProcessRuns(uid),
     lingering: (user) => lingerFlagSet(user),
   });
@@ -78,7 +82,7 @@ export function createHostOps(runner: CommandRunner, config: MoorConfig, opts: H
     users: new UserAccounts(runner, { timeoutMs: t.commandMs, sleep, idRange: config.users, ...(opts.readFile ? { readFile: opts.readFile } : {}) }),
     logind: new Logind(runner, { timeoutMs: t.commandMs, ...(opts.lingering ? { lingering: opts.lingering } : {}) }),
     system: new SystemManager(runner, { timeoutMs: t.commandMs, readyTimeoutMs: t.userManagerMs, sleep }),
-    userManager: new UserManager(runner, { timeoutMs: t.commandMs, startTimeoutMs: t.healthMs, ...(opts.userBus ? { bus: opts.userBus } : {}) }),
+    userManager: new UserManager(runner, { timeoutMs: t.commandMs, startTimeoutMs: t.healthMs, ...(opts.userBus ? { bus: opts.userBus } : {}), ...(opts.userJobs ? { jobs: opts.userJobs } : {}) }),
     writeFiles: (request) => writeUserFiles(runner, request, selfCommand, { timeoutMs: t.commandMs }),
     preparePodmanUserNamespace: (who) => preparePodmanUserNamespace(runner, who, { timeoutMs: t.commandMs, ...(opts.podmanNamespace ? { exists: opts.podmanNamespace } : {}) }),
     leftovers: new Leftovers(runner, opts.clock, {
