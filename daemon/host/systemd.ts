@@ -3,7 +3,8 @@
 //   systemctl --user ...
 // as the user (host/as-user.ts: a scope of the user's slice, a clean environment), which
 // talks to the manager's private socket under /run/user/UID/systemd/. Reading unit states,
-// the most frequent question, goes to that socket directly over D-Bus (host/user-bus.ts). The shorter
+// the most frequent question, and daemon-reload and restarts, which a push waits for, go to
+// that socket directly over D-Bus (host/user-bus.ts). The shorter
 // `systemctl --user -M USER@` needs machined and a user D-Bus session, which minimal hosts
 // lack, so it is not used.
 import { HostError } from '../core/errors';
