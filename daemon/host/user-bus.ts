@@ -137,7 +137,7 @@ export class UserBus implements UnitStateReader, UnitJobs {
     if (units.length === 0) return;
     let queued = false;
     try {
-      await this.session(uid, timeoutMs, async (bus, deadline) => {
+      await this.session(uid, timeoutMs, async (bus, deadline, asking) => {
         // Every JobRemoved seen, by job path: one can arrive before the continuation that
         // learns the job's path runs.
         const ended = new Map<string, string>();
@@ -150,8 +150,6 @@ export class UserBus implements UnitStateReader, UnitJobs {
           waiting.get(job)?.();
         });
         // Private connections get the manager's signals unasked; Subscribe says so for clarity and costs one round trip.
-        const asking = AbortSignal.any([deadline, AbortSignal.timeout(this.options.timeoutMs)]);
-        setMaxListeners(0, asking);
         await bus.invoke({ destination: SYSTEMD, path: MANAGER_PATH, interface: MANAGER_INTERFACE, member: 'Subscribe' }, { signal: asking });
         const jobs = await Promise.all(
           units.map(async (unit) => {
@@ -186,7 +184,7 @@ export class UserBus implements UnitStateReader, UnitJobs {
    * One connection to the user's manager for `fn`, bounded by timeoutMs: the handshake,
    * the nudges that keep the manager reading, and the teardown whatever happens.
    */
-  private async session<T>(uid: number, timeoutMs: number, fn: (bus: Bus, deadline: AbortSignal) => Promise<T>, opts: { nudgeUntilAnswered?: boolean } = {}): Promise<T> {
+  private async session<T>(uid: number, timeoutMs: number, fn: (bus: Bus, deadline: AbortSignal, asking: AbortSignal) => Promise<T>, opts: { nudgeUntilAnswered?: boolean } = {}): Promise<T> {
     const socket = `${this.options.runtimeDir ?? '/run/user'}/${uid}/systemd/private`;
     // Loaded with the first question: a command that asks no manager never loads it.
     const { default: dbus } = await import('dbus-native');
@@ -198,21 +196,31 @@ export class UserBus implements UnitStateReader, UnitJobs {
       fdTransport: false,
       plainValues: true,
       maxMessageSize: MAX_MESSAGE_BYTES,
-      timeout: timeoutMs,
+      // No timer per call: every call carries one of the signals below, which bound it.
+      timeout: 0,
     });
-    // A question is answered at once; only a job's wait may take the whole timeoutMs.
-    const answerMs = Math.min(timeoutMs, this.options.timeoutMs);
+    // A question is answered at once (`asking`); only a job's wait may take the whole
+    // timeoutMs (`deadline`). Timers of their own, cleared at the end: a signal of
+    // AbortSignal.timeout would keep this connection's listeners, and so the client,
+    // reachable until it fires, minutes after a restart.
+    const deadlineCtl = new AbortController();
+    const askingCtl = new AbortController();
+    const timers = [
+      setTimeout(() => deadlineCtl.abort(new Error(`the user manager did not finish within ${timeoutMs} ms`)), timeoutMs),
+      setTimeout(() => askingCtl.abort(new Error(`the user manager did not answer within ${Math.min(timeoutMs, this.options.timeoutMs)} ms`)), Math.min(timeoutMs, this.options.timeoutMs)),
+    ];
+    const deadline = deadlineCtl.signal;
+    const asking = askingCtl.signal;
     let failed: Error | undefined;
     // A connection error is also the answer of every call in flight; kept so it is not unhandled.
     bus.connection.on('error', (err: Error) => {
       failed ??= err;
     });
-    const deadline = AbortSignal.timeout(timeoutMs);
     // Every call of the batch listens for the one deadline: not the leak Node warns of past ten.
-    setMaxListeners(0, deadline);
+    setMaxListeners(0, deadline, asking);
     let nudge: NodeJS.Timeout | undefined;
     try {
-      await connected(bus, AbortSignal.any([deadline, AbortSignal.timeout(answerMs)]));
+      await connected(bus, asking);
       // The manager leaves a request that reaches it in the same read as the client's
       // closing BEGIN unanswered until more input arrives (seen on systemd 257: most of a
       // burst of connections stalled). So the requests go out a turn after the handshake,
@@ -224,11 +232,12 @@ export class UserBus implements UnitStateReader, UnitJobs {
       // A job's wait can be long (a restart that pulls an image): once the manager has
       // answered anything it reads on, and the pings stop.
       if (opts.nudgeUntilAnswered) bus.connection.once('message', () => clearInterval(nudge));
-      return await fn(bus, deadline);
+      return await fn(bus, deadline, asking);
     } catch (err) {
       throw failed ?? err;
     } finally {
       clearInterval(nudge);
+      for (const t of timers) clearTimeout(t);
       bus.connection.stream.destroy();
     }
   }
