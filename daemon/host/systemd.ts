@@ -167,10 +167,10 @@ export class UserManager {
         await this.jobs.restart(who.uid, units, options.timeoutMs ?? this.startTimeoutMs);
         return;
       } catch (err) {
-        if (err instanceof UnitJobFailed) throw new HostError(`systemctl --user restart as ${who.user}: ${err.message}`);
-        // Asked and lost track (UnitJobLost): the job may be running, restarting again would restart twice.
-        if (err instanceof UnitJobLost) throw new HostError(`systemctl --user restart as ${who.user}: ${err.message}`);
-        // No job was queued (no socket, a manager that does not answer): systemctl asks.
+        // A job that ended badly is the answer; one lost track of may still be running, and
+        // asking again would restart twice. Only when no job was queued (no socket, a
+        // manager that does not answer) does systemctl ask.
+        if (err instanceof UnitJobFailed || err instanceof UnitJobLost) throw new HostError(`systemctl --user restart as ${who.user}: ${err.message}`);
       }
     }
     await this.job(who, 'restart', units, options);
