@@ -170,7 +170,7 @@ export class UserManager {
         // A job that ended badly is the answer; one lost track of may still be running, and
         // asking again would restart twice. Only when no job was queued (no socket, a
         // manager that does not answer) does systemctl ask.
-        if (err instanceof UnitJobFailed || err instanceof UnitJobLost) throw new HostError(`systemctl --user restart as ${who.user}: ${err.message}`);
+        if (err instanceof UnitJobFailed || err instanceof UnitJobLost) throw new HostError(`restart in the user manager of ${who.user} (uid ${who.uid}): ${err.message}`);
       }
     }
     await this.job(who, 'restart', units, options);
