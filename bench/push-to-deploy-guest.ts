@@ -4,17 +4,62 @@
 // away), deploys one workload, then N times: commits a changed spec, `git push`es it, and
 // waits for the workload's service to run again. A figure, not a test.
 //
-//   npx tsx bench/push-to-deploy-guest.ts [--runs 5] [--json] [--no-build]
+//   npx tsx bench/push-to-deploy-guest.ts [--runs 5] [--json] [--no-build] [--bundle FILE] [--profile]
 //
 // Each figure is systemd's ActiveEnterTimestamp of the service's new invocation minus the
 // moment `git push` started, both read on the guest's clock: polling adds nothing to it.
+// Beside each run, the floor: the same change made by hand to a workload of the same spec
+// under another user (write the spec, `systemctl --user daemon-reload`, `systemctl --user
+// restart`), from the start of writing to its ActiveEnterTimestamp. `--bundle` runs another
+// build (an earlier commit's `npx tsx build.ts --outdir DIR`); `--profile` runs the daemon
+// with `log_level = "debug"` and prints each pass's spans on the push's time line.
 // Root only (systemd-nspawn); the first run on a machine builds the cached guest tree.
 import { parseArgs } from 'node:util';
-import { REPO_ROOT, shutdownAllGuests, type Guest } from '../test/e2e/guest';
+import { REPO_ROOT, TEST_BASE_TRANSFORM, describeExec, shutdownAllGuests, type Guest } from '../test/e2e/guest';
 import { buildBundle } from '../test/e2e/host-proc';
-import { bootDaemonGuest, containerSpec, installMoor, measureOneDeploy, summarize, userService, waitForJournal, type DeployMeasurement } from '../test/e2e/daemon-helpers';
+import { bootDaemonGuest, containerSpec, daemonConfig, installMoor, journalEntries, measureOneDeploy, summarize, userService, waitForJournal, type DeployMeasurement } from '../test/e2e/daemon-helpers';
 
 const WORKLOAD = 'bench';
+/** The floor's workload: the same spec, applied by hand under a user moor does not manage. */
+const FLOOR_USER = 'pushfloor';
+const FLOOR_ENV = `env XDG_RUNTIME_DIR=/run/user/$uid DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/$uid/bus`;
+const FLOOR_DIR = `/home/${FLOOR_USER}/.config/containers/systemd`;
+
+/** The floor's setup: the user, its manager, its Podman namespace, the spec started once. */
+const FLOOR_SETUP = `set -eu
+n=${FLOOR_USER}
+useradd --create-home "$n"
+uid=$(id -u "$n")
+loginctl enable-linger "$n"
+systemctl start "user@$uid.service"
+install -d -o "$n" -g "$n" "/home/$n/.config" "/home/$n/.config/containers" "${FLOOR_DIR}"
+install -o "$n" -g "$n" -m 0644 /root/push-floor.container "${FLOOR_DIR}/$n.container"
+cd / && runuser -u "$n" -- ${FLOOR_ENV} podman unshare /bin/true
+runuser -u "$n" -- ${FLOOR_ENV} systemctl --user daemon-reload
+runuser -u "$n" -- ${FLOOR_ENV} systemctl --user start "$n.service"`;
+
+/** One change by hand: what moor's pass cannot avoid on a push. Prints when it started (ns). */
+const FLOOR_RUN = `set -eu
+n=${FLOOR_USER}
+uid=$(id -u "$n")
+cd /
+start=$(date +%s%N)
+install -o "$n" -g "$n" -m 0644 /root/push-floor.container "${FLOOR_DIR}/$n.container"
+runuser -u "$n" -- ${FLOOR_ENV} systemctl --user daemon-reload
+runuser -u "$n" -- ${FLOOR_ENV} systemctl --user restart "$n.service"
+echo "$start"`;
+
+/** Sets the floor's spec to version `v` and restarts it by hand; ms from the start to its new invocation's ActiveEnterTimestamp. */
+async function floorRun(guest: Guest, v: string): Promise<number> {
+  await guest.writeFile('/root/push-floor.container', `${containerSpec(v)}\n${TEST_BASE_TRANSFORM}`);
+  const before = await userService(guest, FLOOR_USER);
+  const r = await guest.exec(['bash', '-c', FLOOR_RUN]);
+  if (r.code !== 0) throw new Error(`floor: ${describeExec(r)}`);
+  const startedMs = Number(BigInt(r.stdout.trim().split('\n').at(-1)!) / 1000n) / 1000;
+  const after = await userService(guest, FLOOR_USER);
+  if (after.active !== 'active' || after.invocation === before.invocation || after.activeEnterMs === undefined) throw new Error(`floor: ${FLOOR_USER}.service did not restart (${after.active})`);
+  return Math.round(after.activeEnterMs - startedMs);
+}
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -22,6 +67,8 @@ async function main(): Promise<void> {
       runs: { type: 'string', default: '5' },
       json: { type: 'boolean', default: false },
       'no-build': { type: 'boolean', default: false },
+      bundle: { type: 'string' },
+      profile: { type: 'boolean', default: false },
     },
   });
   const runs = Number(values.runs);
@@ -33,10 +80,13 @@ async function main(): Promise<void> {
     if (failed) throw new Error(failed);
   }
 
-  const guest: Guest = await bootDaemonGuest({ log: say });
+  const guest: Guest = await bootDaemonGuest({ log: say, ...(values.bundle ? { moorBundle: values.bundle } : {}) });
   try {
     say(`guest ${guest.name} up in ${guest.timings.bootMs} ms; installing moor`);
-    await installMoor(guest);
+    await installMoor(guest, `${values.profile ? 'log_level = "debug"\n' : ''}${daemonConfig()}`);
+    await guest.writeFile('/root/push-floor.container', `${containerSpec('0')}\n${TEST_BASE_TRANSFORM}`);
+    const setup = await guest.exec(['bash', '-c', FLOOR_SETUP]);
+    if (setup.code !== 0) throw new Error(`floor setup: ${describeExec(setup)}`);
     await guest.pushRepo({ [`${WORKLOAD}.container`]: containerSpec('0') }, { message: 'bench: first deploy' });
     const first = await guest.journalCursor();
     await guest.run(['systemctl', 'enable', '--now', 'moor.socket', 'moor.service']);
@@ -46,6 +96,7 @@ async function main(): Promise<void> {
     const measured: DeployMeasurement[] = [];
     /** Push → the daemon's "pass starting" journal line: the ref watch's share of the figure. */
     const passStarts: number[] = [];
+    const floors: number[] = [];
     for (let run = 1; run <= runs; run++) {
       const before = await guest.journalCursor();
       const m = await measureOneDeploy(guest, WORKLOAD, { [`${WORKLOAD}.container`]: containerSpec(String(run)) }, `bench run ${run}`);
@@ -56,7 +107,14 @@ async function main(): Promise<void> {
       if (!done.message.startsWith('pass done:')) throw new Error(`run ${run}: ${done.message}`);
       measured.push(m);
       passStarts.push(Math.round(started.at - m.pushStartedMs));
-      say(`run ${run}: ${(m.ms / 1000).toFixed(2)} s (${m.commit.slice(0, 7)}; the daemon's pass started after ${((started.at - m.pushStartedMs) / 1000).toFixed(2)} s)`);
+      const floor = await floorRun(guest, String(run));
+      floors.push(floor);
+      say(`run ${run}: ${(m.ms / 1000).toFixed(2)} s (${m.commit.slice(0, 7)}; the daemon's pass started after ${((started.at - m.pushStartedMs) / 1000).toFixed(2)} s); floor ${(floor / 1000).toFixed(2)} s`);
+      if (values.profile) {
+        // The pass's spans on the push's time line: when each ended, after the push started.
+        const lines = (await journalEntries(guest, { unit: 'moor.service', afterCursor: before })).filter((e) => e.at <= done.at && /^(span |pass starting|change seen)/.test(e.message));
+        for (const e of lines) say(`  +${String(Math.round(e.at - m.pushStartedMs)).padStart(5)} ms  ${e.message}`);
+      }
     }
     // The daemon idle after its last pass: its resident memory, and its cgroup's, 5 s after
     // the pass and again 35 s after it, once V8's memory reducer has given back what the
@@ -77,14 +135,16 @@ async function main(): Promise<void> {
     const settled = await sample();
     const s = summarize(measured.map((m) => m.ms));
     const p = summarize(passStarts);
+    const f = summarize(floors);
     const sec = (ms: number) => Number((ms / 1000).toFixed(2));
     if (values.json) {
       process.stdout.write(
-        `${JSON.stringify({ benchmark: 'push-to-deploy-guest', runs: measured.map((m, i) => ({ run: i + 1, commit: m.commit, seconds: sec(m.ms), passStartSeconds: sec(passStarts[i]!) })), min: sec(s.min), median: sec(s.median), max: sec(s.max), daemonIdle: idle, daemonIdleSettled: settled })}\n`,
+        `${JSON.stringify({ benchmark: 'push-to-deploy-guest', runs: measured.map((m, i) => ({ run: i + 1, commit: m.commit, seconds: sec(m.ms), passStartSeconds: sec(passStarts[i]!), floorSeconds: sec(floors[i]!) })), min: sec(s.min), median: sec(s.median), max: sec(s.max), floorMedian: sec(f.median), ratio: Number((s.median / f.median).toFixed(2)), daemonIdle: idle, daemonIdleSettled: settled })}\n`,
       );
     } else {
       process.stdout.write(`push-to-deploy (git push → new InvocationID active, systemd guest): n=${measured.length} min=${sec(s.min)} s median=${sec(s.median)} s max=${sec(s.max)} s\n`);
       process.stdout.write(`  of which git push → the daemon's pass starting: min=${sec(p.min)} s median=${sec(p.median)} s max=${sec(p.max)} s\n`);
+      process.stdout.write(`floor (the spec written, daemon-reload, restart, by hand → new InvocationID active): min=${sec(f.min)} s median=${sec(f.median)} s max=${sec(f.max)} s; moor/floor (medians) ${(s.median / f.median).toFixed(2)}\n`);
       for (const [when, m] of [['5 s', idle], ['35 s', settled]] as const) {
         const cgroup = m.cgroupMiB === undefined ? 'memory not accounted' : `${m.cgroupMiB} MiB`;
         process.stdout.write(`daemon idle ${when} after its last pass: RSS ${m.rssMiB} MiB (anonymous ${m.anonMiB} MiB, files ${m.fileMiB} MiB; moor.service's cgroup: ${cgroup})\n`);

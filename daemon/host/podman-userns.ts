@@ -12,17 +12,72 @@
 // as-user.ts hands it), so the namespace outlives this command and nothing stays in the
 // scope moor ran it in. (`podman system migrate` would leave the pause process where it
 // was started.) Run when the namespace already exists, it joins it and changes nothing.
+//
+// That run costs a systemd-run scope and a podman start (150-200 ms) on every apply, before
+// the restart a push waits for; so it is skipped when the pause process already runs: the
+// pid in Podman's pause.pid is a live process of the user in a user namespace other than
+// moor's. The file is in the user's runtime directory, so it is read as a hostile file
+// (no symlink, no FIFO, a few bytes); a user who fakes it only risks the first start of
+// its own units, which it could break anyway.
+import { constants } from 'node:fs';
+import { open, readFile, readlink } from 'node:fs/promises';
 import { HostError } from '../core/errors';
 import type { CommandRunner } from '../core/ports';
 import { runAsUser, USER_COMMAND_PATH, type UserRef } from './as-user';
 import { commandError } from './exec';
+
+/** Whether the user's Podman user namespace exists already (a seam: the fake host has none). */
+export type NamespaceProbe = (uid: number) => Promise<boolean>;
+
+export interface PauseProcessPaths {
+  /** Where the users' runtime directories are. */
+  runtimeDir: string;
+  /** Where the kernel's process table is. */
+  procDir: string;
+}
+
+const REAL_PATHS: PauseProcessPaths = { runtimeDir: '/run/user', procDir: '/proc' };
+
+/**
+ * Whether the user's rootless Podman pause process runs: the pid in
+ * RUNTIME/UID/libpod/tmp/pause.pid (Podman's tmp dir of a rootless user) is a process whose
+ * real uid is the user's, in a user namespace that is not this process's own. Any doubt
+ * (no file, a symlink, not a number, no such process) is false: the namespace is made.
+ */
+export async function pauseProcessRuns(uid: number, paths: PauseProcessPaths = REAL_PATHS): Promise<boolean> {
+  const text = await readUserFile(`${paths.runtimeDir}/${uid}/libpod/tmp/pause.pid`, 32).catch(() => undefined);
+  const pid = text?.trim();
+  if (!pid || !/^[1-9]\d{0,9}$/.test(pid)) return false;
+  try {
+    const status = await readFile(`${paths.procDir}/${pid}/status`, 'utf8');
+    if (/^Uid:\s+(\d+)/m.exec(status)?.[1] !== String(uid)) return false;
+    const [theirs, ours] = await Promise.all([readlink(`${paths.procDir}/${pid}/ns/user`), readlink(`${paths.procDir}/self/ns/user`)]);
+    return theirs !== ours;
+  } catch {
+    return false;
+  }
+}
+
+/** At most `max` bytes of a regular file the user controls: never follows a symlink, never waits on a FIFO. */
+async function readUserFile(path: string, max: number): Promise<string | undefined> {
+  const handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY);
+  try {
+    if (!(await handle.stat()).isFile()) return undefined;
+    const buffer = Buffer.alloc(max);
+    const { bytesRead } = await handle.read(buffer, 0, max, 0);
+    return buffer.subarray(0, bytesRead).toString('utf8');
+  } finally {
+    await handle.close();
+  }
+}
 
 export const PREPARE_USERNS_ARGV = ['podman', 'unshare', '/bin/true'] as const;
 
 /** systemd-run's answer when the command is on no directory of PATH. */
 const NOT_FOUND = /^Failed to find executable podman: /m;
 
-export async function preparePodmanUserNamespace(runner: CommandRunner, who: UserRef, options: { timeoutMs: number }): Promise<void> {
+export async function preparePodmanUserNamespace(runner: CommandRunner, who: UserRef, options: { timeoutMs: number; exists?: NamespaceProbe }): Promise<void> {
+  if (options.exists && (await options.exists(who.uid))) return;
   const result = await runAsUser(runner, who, PREPARE_USERNS_ARGV, { timeoutMs: options.timeoutMs });
   if (result.exitCode === 0 && !result.timedOut) return;
   if (!result.timedOut && NOT_FOUND.test(result.stderr)) {

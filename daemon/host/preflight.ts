@@ -74,10 +74,11 @@ export async function runPreflight(runner: CommandRunner, timeoutMs = 10_000): P
  */
 export async function applyPrerequisites(runner: CommandRunner, timeoutMs: number, generator = QUADLET_USER_GENERATOR): Promise<string[]> {
   const problems: string[] = [];
-  const podman = probeResult(await runner.run(['podman', '--version'], { timeoutMs }));
+  // Both at once: this stands between a push and its restart.
+  const [version, found] = await Promise.all([runner.run(['podman', '--version'], { timeoutMs }), runner.run(['test', '-x', generator], { timeoutMs })]);
+  const podman = probeResult(version);
   if (podman.state === 'not-found') problems.push('Podman is not installed (podman not found)');
   else if (podman.state === 'failing') problems.push(`Podman does not run: ${podman.detail}`);
-  const found = await runner.run(['test', '-x', generator], { timeoutMs });
   if (found.exitCode !== 0) problems.push(`the Quadlet generator ${generator} is missing (it comes with Podman)`);
   return problems;
 }

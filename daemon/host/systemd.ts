@@ -3,7 +3,8 @@
 //   systemctl --user ...
 // as the user (host/as-user.ts: a scope of the user's slice, a clean environment), which
 // talks to the manager's private socket under /run/user/UID/systemd/. Reading unit states,
-// the most frequent question, goes to that socket directly over D-Bus (host/user-bus.ts). The shorter
+// the most frequent question, and daemon-reload and restarts, which a push waits for, go to
+// that socket directly over D-Bus (host/user-bus.ts). The shorter
 // `systemctl --user -M USER@` needs machined and a user D-Bus session, which minimal hosts
 // lack, so it is not used.
 import { HostError } from '../core/errors';
@@ -14,7 +15,7 @@ import { unitLogLines, type UnitLogLine } from '../core/unit-log';
 import { runAsUser, userSlice, type UserRef } from './as-user';
 import { commandError, mustSucceed } from './exec';
 import { readUnitJournal } from './journal';
-import type { UnitStateReader } from './user-bus';
+import { UnitJobFailed, UnitJobLost, type UnitJobs, type UnitStateReader } from './user-bus';
 
 export type { UserRef } from './as-user';
 
@@ -115,6 +116,12 @@ export interface UserManagerOptions {
    * falls back to `systemctl --user show` when it does not. Unset: the command path only.
    */
   bus?: UnitStateReader;
+  /**
+   * Has the manager reload and restart over D-Bus (host/user-bus.ts), sparing a
+   * systemd-run scope and a systemctl process each on a push's way to its restart; a
+   * manager that cannot be asked is then asked through systemctl. Unset: the command path only.
+   */
+  jobs?: UnitJobs;
 }
 
 export interface StartOptions {
@@ -126,6 +133,7 @@ export class UserManager {
   private readonly startTimeoutMs: number;
   private readonly generatorPath: string;
   private readonly bus: UnitStateReader | undefined;
+  private readonly jobs: UnitJobs | undefined;
 
   constructor(
     private readonly runner: CommandRunner,
@@ -135,6 +143,7 @@ export class UserManager {
     this.startTimeoutMs = options.startTimeoutMs ?? 300_000;
     this.generatorPath = options.generatorPath ?? QUADLET_USER_GENERATOR;
     this.bus = options.bus;
+    this.jobs = options.jobs;
   }
 
   private systemctl(who: UserRef, args: readonly string[], timeoutMs = this.timeoutMs) {
@@ -143,6 +152,8 @@ export class UserManager {
 
   /** Re-runs the generators (Quadlet) and reloads unit files. */
   async daemonReload(who: UserRef): Promise<void> {
+    // Any failure over D-Bus is answered by systemctl: a second reload changes nothing.
+    if (this.jobs && (await this.jobs.reload(who.uid, this.timeoutMs).then(() => true, () => false))) return;
     mustSucceed(await this.systemctl(who, ['daemon-reload']));
   }
 
@@ -151,6 +162,17 @@ export class UserManager {
   }
 
   async restart(who: UserRef, units: readonly string[], options: StartOptions = {}): Promise<void> {
+    if (this.jobs && units.length > 0) {
+      try {
+        await this.jobs.restart(who.uid, units, options.timeoutMs ?? this.startTimeoutMs);
+        return;
+      } catch (err) {
+        // A job that ended badly is the answer; one lost track of may still be running, and
+        // asking again would restart twice. Only when no job was queued (no socket, a
+        // manager that does not answer) does systemctl ask.
+        if (err instanceof UnitJobFailed || err instanceof UnitJobLost) throw new HostError(`restart in the user manager of ${who.user} (uid ${who.uid}): ${err.message}`);
+      }
+    }
     await this.job(who, 'restart', units, options);
   }
 

@@ -3,8 +3,12 @@
 // (host/as-user.ts: a systemd-run scope each time, 40-65 ms). The manager accepts root
 // there (systemd checks the peer is uid 0 or its own uid); `systemctl --user` itself
 // refuses to connect as root, and the user's bus broker refuses root, so a client that
-// speaks D-Bus without a broker (no Hello) is the way. Read-only: nothing the manager is
-// told to do goes this way, so starting, stopping and reloading stay on the command path.
+// speaks D-Bus without a broker (no Hello) is the way. Besides reading, two things a push
+// waits for go this way: daemon-reload (Reload) and restarting units (RestartUnit, then
+// the job's JobRemoved signal, which the manager sends every direct connection): each
+// spares a systemd-run scope and a systemctl process before the restart. Root's call
+// leaves nothing running, which is what the scope is for on the command path. Starting,
+// stopping and enabling stay on the command path.
 //
 // The socket lives in a directory the workload user owns, so what answers may be the
 // user's own program: it can lie about its units (as it can through systemctl, which
@@ -22,6 +26,36 @@ export interface UnitStateReader {
   show(uid: number, units: readonly string[], props: readonly string[]): Promise<Map<string, UnitStatus>>;
 }
 
+/** What UserManager has a user manager do over D-Bus (a seam: the fake host has no bus). */
+export interface UnitJobs {
+  /** `systemctl --user daemon-reload`: resolves once the manager has reloaded. */
+  reload(uid: number, timeoutMs: number): Promise<void>;
+  /**
+   * `systemctl --user restart UNITS`: resolves once every job finished `done`; rejects
+   * with UnitJobFailed when one ended otherwise, with another error when the manager could
+   * not be asked (no job queued: the caller may ask systemctl instead) or did not finish
+   * in time.
+   */
+  restart(uid: number, units: readonly string[], timeoutMs: number): Promise<void>;
+}
+
+/** A job the manager ran and finished other than `done` (failed, timeout, dependency...). */
+export class UnitJobFailed extends Error {
+  constructor(
+    readonly unit: string,
+    readonly result: string,
+  ) {
+    super(`job for ${unit} ended with result '${result}'`);
+  }
+}
+
+/** Asking failed after a job was queued: the manager may be acting on it, so nobody asks again. */
+export class UnitJobLost extends Error {}
+
+const SYSTEMD = 'org.freedesktop.systemd1';
+const MANAGER_PATH = '/org/freedesktop/systemd1';
+const MANAGER_INTERFACE = 'org.freedesktop.systemd1.Manager';
+
 export interface UserBusOptions {
   /** Bound of the whole exchange with one manager. */
   timeoutMs: number;
@@ -38,44 +72,15 @@ const NUDGE_MS = 25;
 /** One property of a unit is a few bytes; nothing a manager says to these questions needs more. */
 const MAX_MESSAGE_BYTES = 64 * 1024;
 
-export class UserBus implements UnitStateReader {
+type Bus = ReturnType<typeof dbusNative.createClient>;
+
+export class UserBus implements UnitStateReader, UnitJobs {
   constructor(private readonly options: UserBusOptions) {}
 
   async show(uid: number, units: readonly string[], props: readonly string[]): Promise<Map<string, UnitStatus>> {
     const out = new Map<string, UnitStatus>();
     if (units.length === 0) return out;
-    const socket = `${this.options.runtimeDir ?? '/run/user'}/${uid}/systemd/private`;
-    // Loaded with the first question: a command that asks no manager never loads it.
-    const { default: dbus } = await import('dbus-native');
-    const bus = dbus.createClient({
-      busAddress: `unix:path=${socket}`,
-      direct: true,
-      authMethods: ['EXTERNAL'],
-      // No descriptors: a manager has none to give moor, and a user's program none to pass root.
-      fdTransport: false,
-      plainValues: true,
-      maxMessageSize: MAX_MESSAGE_BYTES,
-      timeout: this.options.timeoutMs,
-    });
-    let failed: Error | undefined;
-    // A connection error is also the answer of every call in flight; kept so it is not unhandled.
-    bus.connection.on('error', (err: Error) => {
-      failed ??= err;
-    });
-    const deadline = AbortSignal.timeout(this.options.timeoutMs);
-    // Every call of the batch listens for the one deadline: not the leak Node warns of past ten.
-    setMaxListeners(0, deadline);
-    let nudge: NodeJS.Timeout | undefined;
-    try {
-      await connected(bus, deadline);
-      // The manager leaves a request that reaches it in the same read as the client's
-      // closing BEGIN unanswered until more input arrives (seen on systemd 257: most of a
-      // burst of connections stalled). So the requests go out a turn after the handshake,
-      // and while any is unanswered a Peer.Ping every NUDGE_MS makes the manager read again.
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      nudge = setInterval(() => {
-        bus.invoke({ destination: 'org.freedesktop.systemd1', path: '/org/freedesktop/systemd1', interface: 'org.freedesktop.DBus.Peer', member: 'Ping' }, { signal: deadline }).catch(() => undefined);
-      }, NUDGE_MS);
+    return this.session(uid, this.options.timeoutMs, async (bus, deadline) => {
       // One Get per wanted property of each unit, all sent at once on the one connection:
       // the manager answers them in order, so the batch costs about one round trip. Not
       // GetAll: a service's every property is some 14 KB to parse per question, and the
@@ -86,7 +91,7 @@ export class UserBus implements UnitStateReader {
           try {
             const value: unknown = await bus.invoke(
               {
-                destination: 'org.freedesktop.systemd1',
+                destination: SYSTEMD,
                 path: unitObjectPath(unit),
                 interface: 'org.freedesktop.DBus.Properties',
                 member: 'Get',
@@ -113,17 +118,133 @@ export class UserBus implements UnitStateReader {
         out.set(unit, status);
       }
       return out;
+    });
+  }
+
+  async reload(uid: number, timeoutMs: number): Promise<void> {
+    // The manager answers once the reload is done (the generators have run), as systemctl waits.
+    await this.session(
+      uid,
+      timeoutMs,
+      async (bus, deadline) => {
+        await bus.invoke({ destination: SYSTEMD, path: MANAGER_PATH, interface: MANAGER_INTERFACE, member: 'Reload' }, { signal: deadline });
+      },
+      { nudgeUntilAnswered: true },
+    );
+  }
+
+  async restart(uid: number, units: readonly string[], timeoutMs: number): Promise<void> {
+    if (units.length === 0) return;
+    let queued = false;
+    try {
+      await this.session(uid, timeoutMs, async (bus, deadline, asking) => {
+        // Every JobRemoved seen, by job path: one can arrive before the continuation that
+        // learns the job's path runs.
+        const ended = new Map<string, string>();
+        const waiting = new Map<string, () => void>();
+        bus.connection.on('message', (msg: { type?: number; interface?: string; member?: string; path?: string; body?: unknown[] }) => {
+          if (msg.type !== 4 || msg.interface !== MANAGER_INTERFACE || msg.member !== 'JobRemoved' || msg.path !== MANAGER_PATH) return;
+          const [, job, , result] = msg.body ?? [];
+          if (typeof job !== 'string' || typeof result !== 'string' || ended.size >= 4096) return;
+          ended.set(job, result);
+          waiting.get(job)?.();
+        });
+        // Private connections get the manager's signals unasked; Subscribe says so for clarity and costs one round trip.
+        await bus.invoke({ destination: SYSTEMD, path: MANAGER_PATH, interface: MANAGER_INTERFACE, member: 'Subscribe' }, { signal: asking });
+        const jobs = await Promise.all(
+          units.map(async (unit) => {
+            const job = await bus.invoke({ destination: SYSTEMD, path: MANAGER_PATH, interface: MANAGER_INTERFACE, member: 'RestartUnit', signature: 'ss', body: [unit, 'replace'] }, { signal: asking });
+            queued = true;
+            if (typeof job !== 'string') throw new Error(`RestartUnit of ${unit} answered no job path`);
+            return [unit, job] as const;
+          }),
+        );
+        const results = await Promise.all(
+          jobs.map(
+            ([unit, job]) =>
+              new Promise<[string, string]>((resolve, reject) => {
+                const done = () => resolve([unit, ended.get(job)!]);
+                if (ended.has(job)) return done();
+                waiting.set(job, done);
+                deadline.addEventListener('abort', () => reject(deadline.reason instanceof Error ? deadline.reason : new Error(String(deadline.reason))), { once: true });
+                bus.connection.once('close', () => reject(new Error('the manager closed the connection')));
+              }),
+          ),
+        );
+        const failed = results.find(([, result]) => result !== 'done');
+        if (failed) throw new UnitJobFailed(failed[0], failed[1]);
+      }, { nudgeUntilAnswered: true });
+    } catch (err) {
+      if (err instanceof UnitJobFailed || !queued) throw err;
+      throw new UnitJobLost(`restarting ${units.join(' ')} over D-Bus: ${(err as Error).message}`);
+    }
+  }
+
+  /**
+   * One connection to the user's manager for `fn`, bounded by timeoutMs: the handshake,
+   * the nudges that keep the manager reading, and the teardown whatever happens.
+   */
+  private async session<T>(uid: number, timeoutMs: number, fn: (bus: Bus, deadline: AbortSignal, asking: AbortSignal) => Promise<T>, opts: { nudgeUntilAnswered?: boolean } = {}): Promise<T> {
+    const socket = `${this.options.runtimeDir ?? '/run/user'}/${uid}/systemd/private`;
+    // Loaded with the first question: a command that asks no manager never loads it.
+    const { default: dbus } = await import('dbus-native');
+    const bus = dbus.createClient({
+      busAddress: `unix:path=${socket}`,
+      direct: true,
+      authMethods: ['EXTERNAL'],
+      // No descriptors: a manager has none to give moor, and a user's program none to pass root.
+      fdTransport: false,
+      plainValues: true,
+      maxMessageSize: MAX_MESSAGE_BYTES,
+      // No timer per call: every call carries one of the signals below, which bound it.
+      timeout: 0,
+    });
+    // A question is answered at once (`asking`); only a job's wait may take the whole
+    // timeoutMs (`deadline`). Timers of their own, cleared at the end: a signal of
+    // AbortSignal.timeout would keep this connection's listeners, and so the client,
+    // reachable until it fires, minutes after a restart.
+    const deadlineCtl = new AbortController();
+    const askingCtl = new AbortController();
+    const timers = [
+      setTimeout(() => deadlineCtl.abort(new Error(`the user manager did not finish within ${timeoutMs} ms`)), timeoutMs),
+      setTimeout(() => askingCtl.abort(new Error(`the user manager did not answer within ${Math.min(timeoutMs, this.options.timeoutMs)} ms`)), Math.min(timeoutMs, this.options.timeoutMs)),
+    ];
+    const deadline = deadlineCtl.signal;
+    const asking = askingCtl.signal;
+    let failed: Error | undefined;
+    // A connection error is also the answer of every call in flight; kept so it is not unhandled.
+    bus.connection.on('error', (err: Error) => {
+      failed ??= err;
+    });
+    // Every call of the batch listens for the one deadline: not the leak Node warns of past ten.
+    setMaxListeners(0, deadline, asking);
+    let nudge: NodeJS.Timeout | undefined;
+    try {
+      await connected(bus, asking);
+      // The manager leaves a request that reaches it in the same read as the client's
+      // closing BEGIN unanswered until more input arrives (seen on systemd 257: most of a
+      // burst of connections stalled). So the requests go out a turn after the handshake,
+      // and while any is unanswered a Peer.Ping every NUDGE_MS makes the manager read again.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      nudge = setInterval(() => {
+        bus.invoke({ destination: SYSTEMD, path: MANAGER_PATH, interface: 'org.freedesktop.DBus.Peer', member: 'Ping' }, { signal: deadline }).catch(() => undefined);
+      }, NUDGE_MS);
+      // A job's wait can be long (a restart that pulls an image): once the manager has
+      // answered anything it reads on, and the pings stop.
+      if (opts.nudgeUntilAnswered) bus.connection.once('message', () => clearInterval(nudge));
+      return await fn(bus, deadline, asking);
     } catch (err) {
       throw failed ?? err;
     } finally {
       clearInterval(nudge);
+      for (const t of timers) clearTimeout(t);
       bus.connection.stream.destroy();
     }
   }
 }
 
 /** Resolves once the handshake is done; rejects on a connection error or at the deadline. */
-function connected(bus: ReturnType<typeof dbusNative.createClient>, deadline: AbortSignal): Promise<void> {
+function connected(bus: Bus, deadline: AbortSignal): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const fail = (err: unknown) => {
       cleanup();

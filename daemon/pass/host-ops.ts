@@ -5,8 +5,8 @@ import type { Clock, CommandRunner } from '../core/ports';
 import { archiveHome, restoreHome, type ArchiveHomeRequest } from '../host/home-archive';
 import { loadImageArchive } from '../host/image-load';
 import { Leftovers, type PathKindOf } from '../host/leftovers';
-import { Logind } from '../host/logind';
-import { preparePodmanUserNamespace } from '../host/podman-userns';
+import { lingerFlagSet, Logind } from '../host/logind';
+import { pauseProcessRuns, preparePodmanUserNamespace, type NamespaceProbe } from '../host/podman-userns';
 import { applyPrerequisites } from '../host/preflight';
 import type { SystemManager, UserManager } from '../host/systemd';
 import { defaultSelfCommand, writeUserFiles, type UserFilesRequest } from '../host/user-files';
@@ -15,7 +15,7 @@ import { PodmanSecrets } from '../host/secrets';
 import type { UserRef } from '../host/as-user';
 import type { WriteFilesResult } from '../host/write-files-payload';
 import { ExecaRunner } from '../host/exec';
-import type { UnitStateReader } from '../host/user-bus';
+import type { UnitJobs, UnitStateReader } from '../host/user-bus';
 import { createManagers, realUserBus } from './managers';
 
 export interface HostOps {
@@ -49,11 +49,24 @@ export interface HostOpsOptions {
   pathKind?: PathKindOf;
   /** Reads user units' states over D-Bus; the real host's (realHostOps) has one, a fake host none. */
   userBus?: UnitStateReader;
+  /** Has user managers reload and restart over D-Bus; the real host's has one, a fake host none. */
+  userJobs?: UnitJobs;
+  /** Tells a user's Podman namespace that exists already (no `podman unshare` then); the real host's has one. */
+  podmanNamespace?: NamespaceProbe;
+  /** Tells a user that lingers already (no `loginctl enable-linger` then); the real host's has one. */
+  lingering?: (user: string) => Promise<boolean>;
 }
 
 /** The host operations of this machine: real commands, and unit states over D-Bus. */
 export function realHostOps(config: MoorConfig, clock: Clock, runner: CommandRunner = new ExecaRunner()): HostOps {
-  return createHostOps(runner, config, { clock, userBus: realUserBus(config) });
+  const bus = realUserBus(config);
+  return createHostOps(runner, config, {
+    clock,
+    userBus: bus,
+    userJobs: bus,
+    podmanNamespace: (uid) => pauseProcessRuns(uid),
+    lingering: (user) => lingerFlagSet(user),
+  });
 }
 
 export function createHostOps(runner: CommandRunner, config: MoorConfig, opts: HostOpsOptions): HostOps {
@@ -62,10 +75,10 @@ export function createHostOps(runner: CommandRunner, config: MoorConfig, opts: H
   const selfCommand = opts.selfCommand ?? defaultSelfCommand();
   return {
     users: new UserAccounts(runner, { timeoutMs: t.commandMs, sleep, idRange: config.users, ...(opts.readFile ? { readFile: opts.readFile } : {}) }),
-    logind: new Logind(runner, { timeoutMs: t.commandMs }),
+    logind: new Logind(runner, { timeoutMs: t.commandMs, ...(opts.lingering ? { lingering: opts.lingering } : {}) }),
     ...createManagers(runner, config, opts),
     writeFiles: (request) => writeUserFiles(runner, request, selfCommand, { timeoutMs: t.commandMs }),
-    preparePodmanUserNamespace: (who) => preparePodmanUserNamespace(runner, who, { timeoutMs: t.commandMs }),
+    preparePodmanUserNamespace: (who) => preparePodmanUserNamespace(runner, who, { timeoutMs: t.commandMs, ...(opts.podmanNamespace ? { exists: opts.podmanNamespace } : {}) }),
     leftovers: new Leftovers(runner, opts.clock, {
       timeoutMs: t.commandMs,
       ...(opts.readFile ? { readFile: opts.readFile } : {}),

@@ -6,7 +6,7 @@ import type { MoorConfig } from '../core/config/schema';
 import type { Clock, CommandRunner } from '../core/ports';
 import { ExecaRunner } from '../host/exec';
 import { SystemManager, UserManager } from '../host/systemd';
-import { UserBus, type UnitStateReader } from '../host/user-bus';
+import { UserBus, type UnitJobs, type UnitStateReader } from '../host/user-bus';
 
 export interface Managers {
   system: SystemManager;
@@ -19,11 +19,11 @@ export interface Managers {
  */
 const USER_BUS_TIMEOUT_MS = 10_000;
 
-export function createManagers(runner: CommandRunner, config: MoorConfig, opts: { clock: Clock; userBus?: UnitStateReader }): Managers {
+export function createManagers(runner: CommandRunner, config: MoorConfig, opts: { clock: Clock; userBus?: UnitStateReader; userJobs?: UnitJobs }): Managers {
   const t = config.timeouts;
   return {
     system: new SystemManager(runner, { timeoutMs: t.commandMs, readyTimeoutMs: t.userManagerMs, sleep: (ms: number) => opts.clock.sleep(ms) }),
-    userManager: new UserManager(runner, { timeoutMs: t.commandMs, startTimeoutMs: t.healthMs, ...(opts.userBus ? { bus: opts.userBus } : {}) }),
+    userManager: new UserManager(runner, { timeoutMs: t.commandMs, startTimeoutMs: t.healthMs, ...(opts.userBus ? { bus: opts.userBus } : {}), ...(opts.userJobs ? { jobs: opts.userJobs } : {}) }),
   };
 }
 
@@ -32,7 +32,7 @@ export function realUserBus(config: MoorConfig): UserBus {
   return new UserBus({ timeoutMs: Math.min(config.timeouts.commandMs, USER_BUS_TIMEOUT_MS) });
 }
 
-/** This host's managers: real commands, and unit states over D-Bus. */
+/** This host's managers for reading: real commands, and unit states over D-Bus (no jobs: `moor status` changes nothing). */
 export function realManagers(config: MoorConfig, clock: Clock, runner: CommandRunner = new ExecaRunner()): Managers {
   return createManagers(runner, config, { clock, userBus: realUserBus(config) });
 }

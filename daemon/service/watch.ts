@@ -19,6 +19,11 @@ export interface WatchTarget {
   visible(rel: string): boolean;
   /** Whether a change of this path is a trigger. */
   relevant(rel: string): boolean;
+  /**
+   * Whether this event is a whole change on its own, that triggers at once rather than once
+   * the burst settles: the deployed ref written by a push (git renames it into place).
+   */
+  immediate?(rel: string, event: string): boolean;
 }
 
 /** Lock files, editor swap and backup files, dotfiles: never a trigger, never watched. */
@@ -56,6 +61,10 @@ export function watchTargets(config: MoorConfig, configFile: string): WatchTarge
       depth: ref.split('/').length,
       visible: (rel) => !noise(rel) && (isRef(rel) || rel === 'reftable' || ref.startsWith(`${rel}/`)),
       relevant: (rel) => !noise(rel) && isRef(rel),
+      // A push ends by renaming the new loose ref into place, so its add or change is the
+      // whole news. packed-refs, reftable and an unlinked loose ref (git gc, pack-refs)
+      // come in pairs and wait for the burst to settle.
+      immediate: (rel, event) => rel === ref && (event === 'add' || event === 'change'),
     });
   }
   return targets;
@@ -76,9 +85,11 @@ export interface Watches {
 }
 
 /**
- * A push writes the ref once; `git gc` rewrites packed-refs and deletes the loose ref,
- * whose unlink chokidar reports 100 ms late (it waits to see whether the file is being
- * replaced). The debounce outlasts that, so the pair makes one trigger.
+ * A push writes the ref once, which triggers at once (WatchTarget.immediate); `git gc`
+ * rewrites packed-refs and deletes the loose ref, whose unlink chokidar reports 100 ms late
+ * (it waits to see whether the file is being replaced). The debounce outlasts that, so the
+ * pair makes one trigger. What changes within the debounce after an immediate trigger
+ * makes one more trigger when it settles.
  */
 export const DEFAULT_DEBOUNCE_MS = 250;
 
@@ -90,17 +101,25 @@ export async function startWatches(opts: WatchOptions): Promise<Watches> {
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
 
-  const changed = (target: WatchTarget, path: string) => {
+  const flush = () => {
+    if (pending.size === 0 || closed) return;
+    const kinds = pending;
+    pending = new Set();
+    opts.onChange(kinds);
+  };
+  const changed = (target: WatchTarget, event: string, path: string) => {
     const rel = relative(target.root, path).split(sep).join('/');
     if (!rel || rel.startsWith('..') || !target.relevant(rel)) return;
-    opts.log.debug({ kind: target.kind, path }, 'watched path changed');
+    opts.log.debug({ kind: target.kind, event, path }, 'watched path changed');
     pending.add(target.kind);
+    // Outside a burst, a change that is whole on its own triggers now; the debounce that
+    // follows gathers what comes after it into one more trigger.
+    const quiet = timer === undefined;
     clearTimeout(timer);
+    if (quiet && target.immediate?.(rel, event)) flush();
     timer = setTimeout(() => {
-      const kinds = pending;
-      pending = new Set();
       timer = undefined;
-      if (!closed) opts.onChange(kinds);
+      flush();
     }, debounceMs);
   };
 
@@ -121,7 +140,7 @@ export async function startWatches(opts: WatchOptions): Promise<Watches> {
         return rel !== '' && !rel.startsWith('..') && !target.visible(rel);
       },
     });
-    watcher.on('all', (_event, path) => changed(target, path));
+    watcher.on('all', (event, path) => changed(target, event, path));
     watcher.on('error', (err) => opts.log.warn({ kind: target.kind, err: (err as Error).message }, 'watch error'));
     await new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
     watchers.push(watcher);

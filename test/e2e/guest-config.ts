@@ -137,8 +137,13 @@ export const TEST_KUBE_TRANSFORM = `# End-to-end guest only: no pod network.
 Network=none
 `;
 
-/** A long-running container command that exits at once on SIGTERM (PID 1 ignores it otherwise). */
-export const BUSYBOX_SERVE_FOREVER = `/bin/sh -c 'trap "exit 0" TERM; while true; do sleep 1; done'`;
+/**
+ * A long-running container command that exits at once on SIGTERM (PID 1 ignores it
+ * otherwise). The shell waits on its `sleep` in the background: a trap runs only once the
+ * command in the foreground ends, and `wait` is ended by the signal, where a `sleep 1` in
+ * the foreground would hold every stop (and restart) up to a second.
+ */
+export const BUSYBOX_SERVE_FOREVER = `/bin/sh -c 'trap "exit 0" TERM; while true; do sleep 1 & wait; done'`;
 
 /** The bare repository the tests and demos push to, inside the guest. */
 export const GUEST_BARE_REPO = '/srv/git/desired.git';

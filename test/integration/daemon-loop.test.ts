@@ -198,6 +198,18 @@ describe('triggers', () => {
     expect(passes, logs.filter((l) => l.includes('watched path changed')).join('')).toHaveLength(2);
   });
 
+  it('a push triggers at once, not after the debounce; packing the refs waits for it', async () => {
+    // A debounce longer than the test: only a trigger at the push itself can start the pass.
+    await startDaemon({ debounceMs: 60_000 });
+    push('web.container', '[Container]\nImage=a\n');
+    await waitFor(() => passes.length === 1, 'a pass at the push, before the debounce ends');
+    expect(passes[0]!.reasons).toEqual(['watch']);
+    // git gc's pair (packed-refs rewritten, the loose ref unlinked) is left to the debounce.
+    git(bare, 'pack-refs', '--all');
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(passes, logs.filter((l) => l.includes('watched path changed')).join('')).toHaveLength(1);
+  });
+
   it('a change in the transforms folder starts a pass', async () => {
     await startDaemon();
     writeFileSync(join(transforms, '_base.container'), '[Container]\nLabel=a=b\n');

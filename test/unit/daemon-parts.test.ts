@@ -51,6 +51,17 @@ describe('watchTargets', () => {
     for (const rel of ['objects', 'refs/tags', 'hooks', 'refs/heads/main']) expect(source.visible(rel), rel).toBe(false);
   });
 
+  it('triggers at once on the deployed ref written (add, change), and lets packed-refs, reftable and an unlink settle', () => {
+    const source = by('source');
+    expect(source.immediate?.('refs/heads/release/prod', 'add')).toBe(true);
+    expect(source.immediate?.('refs/heads/release/prod', 'change')).toBe(true);
+    for (const [rel, event] of [['refs/heads/release/prod', 'unlink'], ['packed-refs', 'change'], ['reftable/tables.list', 'change'], ['refs/heads/main', 'change']] as const) {
+      expect(source.immediate?.(rel, event), `${rel} ${event}`).toBe(false);
+    }
+    expect(by('transforms').immediate).toBeUndefined();
+    expect(by('config').immediate).toBeUndefined();
+  });
+
   it('triggers on the config file and config.d/*.toml, not on editor leftovers or the transforms inside /etc/moor', () => {
     const c = by('config');
     for (const rel of ['config.toml', 'config.d/10-source.toml']) expect(c.relevant(rel), rel).toBe(true);
