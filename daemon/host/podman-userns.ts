@@ -20,7 +20,7 @@
 // (no symlink, no FIFO, a few bytes); a user who fakes it only risks the first start of
 // its own units, which it could break anyway.
 import { constants } from 'node:fs';
-import { open, readFile, readlink } from 'node:fs/promises';
+import { open, readFile, readlink, realpath } from 'node:fs/promises';
 import { HostError } from '../core/errors';
 import type { CommandRunner } from '../core/ports';
 import { runAsUser, USER_COMMAND_PATH, type UserRef } from './as-user';
@@ -45,7 +45,10 @@ const REAL_PATHS: PauseProcessPaths = { runtimeDir: '/run/user', procDir: '/proc
  * (no file, a symlink, not a number, no such process) is false: the namespace is made.
  */
 export async function pauseProcessRuns(uid: number, paths: PauseProcessPaths = REAL_PATHS): Promise<boolean> {
-  const text = await readUserFile(`${paths.runtimeDir}/${uid}/libpod/tmp/pause.pid`, 32).catch(() => undefined);
+  // The runtime directories' parent is root's: resolved, so the path compared is the real one.
+  const runtimeDir = await realpath(paths.runtimeDir).catch(() => undefined);
+  if (runtimeDir === undefined) return false;
+  const text = await readUserFile(`${runtimeDir}/${uid}/libpod/tmp/pause.pid`, 32).catch(() => undefined);
   const pid = text?.trim();
   if (!pid || !/^[1-9]\d{0,9}$/.test(pid)) return false;
   try {
@@ -58,10 +61,16 @@ export async function pauseProcessRuns(uid: number, paths: PauseProcessPaths = R
   }
 }
 
-/** At most `max` bytes of a regular file the user controls: never follows a symlink, never waits on a FIFO. */
+/**
+ * At most `max` bytes of a regular file the user controls: never waits on a FIFO, and
+ * never reads anything but the file at `path` itself. O_NOFOLLOW covers the last name
+ * only; a directory on the way swapped for a symlink (libpod, tmp: the user's own) would
+ * lead the open elsewhere, so what was opened is checked by its descriptor's own path.
+ */
 async function readUserFile(path: string, max: number): Promise<string | undefined> {
   const handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY);
   try {
+    if ((await readlink(`/proc/self/fd/${handle.fd}`)) !== path) return undefined;
     if (!(await handle.stat()).isFile()) return undefined;
     const buffer = Buffer.alloc(max);
     const { bytesRead } = await handle.read(buffer, 0, max, 0);

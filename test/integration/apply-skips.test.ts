@@ -93,6 +93,25 @@ describe('the Podman user namespace', () => {
     rmSync(pidFile());
   });
 
+  it('is read only at its own path: a directory on the way swapped for a symlink leads nowhere', async () => {
+    // The user's tmp/ made a link to a directory elsewhere holding a pause.pid that names
+    // a live process of the user in a namespace of its own: what it says is not taken.
+    const elsewhere = join(dir, 'elsewhere');
+    mkdirSync(elsewhere);
+    writeFileSync(join(elsewhere, 'pause.pid'), `${inNamespace.pid}\n`);
+    const tmp = join(runtimeDir, String(uid), 'libpod', 'tmp');
+    rmSync(tmp, { recursive: true });
+    symlinkSync(elsewhere, tmp);
+    try {
+      expect(await runs()).toBe(false);
+    } finally {
+      rmSync(tmp);
+      mkdirSync(tmp);
+    }
+    writeFileSync(pidFile(), `${inNamespace.pid}\n`);
+    expect(await runs()).toBe(true);
+  });
+
   it('is made (podman unshare as the user) only when it does not exist', async () => {
     const who = { user: 'web', uid: 1234 };
     const made = recorder();
