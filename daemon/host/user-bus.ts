@@ -14,7 +14,12 @@
 // user's own program: it can lie about its units (as it can through systemctl, which
 // talks to the same socket), but it must not stall or bloat moor. Every call is bounded
 // in time and every message in size, and anything unexpected is an error the caller
-// answers by asking systemctl instead.
+// answers by asking systemctl instead. The user can also swap a directory on the way for
+// a symlink to a socket of root's: PID 1's own /run/systemd/private speaks the same
+// protocol to root, and a Reload or RestartUnit there would reload the system manager or
+// restart a system unit of the workload's unit name. So before anything else the manager
+// is asked whose it is (its ControlGroup, which PID 1 and every other manager answer
+// truthfully with their own): anything but user@UID.service's is refused.
 import { setMaxListeners } from 'node:events';
 import type dbusNative from 'dbus-native';
 import { toUnitStatus, type UnitStatus } from '../core/parse/systemctl-show';
@@ -232,6 +237,7 @@ export class UserBus implements UnitStateReader, UnitJobs {
       // A job's wait can be long (a restart that pulls an image): once the manager has
       // answered anything it reads on, and the pings stop.
       if (opts.nudgeUntilAnswered) bus.connection.once('message', () => clearInterval(nudge));
+      await isUsersManager(bus, uid, asking);
       return await fn(bus, deadline, asking);
     } catch (err) {
       throw failed ?? err;
@@ -240,6 +246,17 @@ export class UserBus implements UnitStateReader, UnitJobs {
       for (const t of timers) clearTimeout(t);
       bus.connection.stream.destroy();
     }
+  }
+}
+
+/** Asked before anything else: the manager at the socket is user@UID.service (see the head of this file). */
+async function isUsersManager(bus: Bus, uid: number, asking: AbortSignal): Promise<void> {
+  const cgroup: unknown = await bus.invoke(
+    { destination: SYSTEMD, path: MANAGER_PATH, interface: 'org.freedesktop.DBus.Properties', member: 'Get', signature: 'ss', body: [MANAGER_INTERFACE, 'ControlGroup'] },
+    { signal: asking },
+  );
+  if (typeof cgroup !== 'string' || !cgroup.endsWith(`/user@${uid}.service`)) {
+    throw new Error(`the socket of uid ${uid}'s manager is answered by a manager whose control group is ${JSON.stringify(String(cgroup).slice(0, 200))}, not user@${uid}.service's: refused`);
   }
 }
 

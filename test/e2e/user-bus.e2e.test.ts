@@ -1,8 +1,9 @@
 // Unit states read over D-Bus (host/user-bus.ts) against real user managers: what the
 // bus gives must be exactly what `systemctl --user show` prints of the same units, for
 // a running service, one that failed, a timer, a target, a Quadlet unit and a unit that
-// does not exist; a burst of connections is answered every time; and a pass with nothing
-// to do then runs no `systemctl --user show`.
+// does not exist; a burst of connections is answered every time; a pass with nothing
+// to do then runs no `systemctl --user show`; and a user who links PID 1's socket in place
+// of its manager's gets nothing done by the system manager.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { build } from 'esbuild';
 import { HEALTH_PROPERTIES } from '../../daemon/pass/health-gate';
@@ -99,5 +100,40 @@ describe('unit states over D-Bus', () => {
     expect(control.code, describeExec(control)).toBe(0);
     const after = await guest.run(['journalctl', '--since', since, '-o', 'cat', '--no-pager']);
     expect(after.stdout).toContain('systemctl --user show');
+  });
+
+  it("a user who points its socket at PID 1's gets neither a system reload nor a system unit restarted", async () => {
+    // The attack: the workload user renames its manager's socket and links PID 1's private
+    // socket in its place. Root connecting there and asking Reload, or RestartUnit of the
+    // workload's unit name, would act on the system manager: a system unit named like the
+    // workload's (here web.service, writing a line each time it starts) would run.
+    await guest.writeFile('/etc/systemd/system/web.service', "[Service]\nType=oneshot\nExecStart=/bin/sh -c 'date >> /var/tmp/system-web-started'\n");
+    await guest.run(['systemctl', 'daemon-reload']);
+    const uid = await guest.uid('web');
+    const dir = `/run/user/${uid}/systemd`;
+    await guest.run(['sh', '-c', `mv ${dir}/private ${dir}/private.real && ln -s /run/systemd/private ${dir}/private`], { user: 'web' });
+    // PID 1's own lines, counted before and after: a reload it is asked for says so.
+    const pid1Lines = async (pattern: RegExp) => (await guest.run(['journalctl', '_PID=1', '-o', 'cat', '--no-pager'])).stdout.split('\n').filter((l) => pattern.test(l)).length;
+    const reloadsBefore = await pid1Lines(/Reloading/);
+    try {
+      await guest.pushRepo(
+        {
+          'web.container': `[Container]\nImage=${BUSYBOX_IMAGE}\nExec=${BUSYBOX_SERVE_FOREVER}\nEnvironment=CHANGED=1\n\n[Install]\nWantedBy=default.target\n`,
+          'web-tick.service': '[Service]\nType=oneshot\nExecStart=/bin/true\n',
+          'web-tick.timer': '[Timer]\nOnCalendar=*-*-* 03:00:00\n\n[Install]\nWantedBy=timers.target\n',
+        },
+        { message: 'web changed' },
+      );
+      const { run, pass } = await guest.reconcileJson();
+      // The user's manager cannot be reached at all now: the workload fails, loudly.
+      expect(pass.exitCode, describeExec(run)).toBe(1);
+      expect((await guest.exec(['test', '-e', '/var/tmp/system-web-started'])).code, 'the system unit web.service was started').not.toBe(0);
+      expect(await pid1Lines(/Reloading/)).toBe(reloadsBefore);
+    } finally {
+      await guest.run(['sh', '-c', `rm -f ${dir}/private && mv ${dir}/private.real ${dir}/private`], { user: 'web' });
+    }
+    // Given its socket back, the user's workload is applied by the next pass.
+    const { run, pass } = await guest.reconcileJson();
+    expect(pass.exitCode, describeExec(run)).toBe(0);
   });
 });

@@ -26,7 +26,7 @@ interface Call {
 type JobEnd = 'done' | 'failed' | 'never';
 
 /** A manager at <runtimeDir>/1000/systemd/private: answers Reload and Subscribe, queues RestartUnit's job and ends it as told. */
-async function playedManager(opts: { jobEnd?: JobEnd; silent?: boolean } = {}): Promise<{ runtimeDir: string; calls: string[] }> {
+async function playedManager(opts: { jobEnd?: JobEnd; silent?: boolean; controlGroup?: string } = {}): Promise<{ runtimeDir: string; calls: string[] }> {
   const runtimeDir = mkdtempSync(join(tmpdir(), 'moor-user-bus-jobs-'));
   mkdirSync(join(runtimeDir, '1000', 'systemd'), { recursive: true });
   const calls: string[] = [];
@@ -34,6 +34,11 @@ async function playedManager(opts: { jobEnd?: JobEnd; silent?: boolean } = {}): 
   const server = dbus.createServer((conn) => {
     conn.on('message', (m: Call) => {
       if (m.type !== 1 || m.member === 'Ping') return;
+      if (m.member === 'Get' && m.body?.[1] === 'ControlGroup' && !opts.silent) {
+        // Whose manager this is: user@1000.service's, unless told to answer as another.
+        conn.message({ serial: serial++, type: 2, replySerial: m.serial, signature: 'v', body: [['s', opts.controlGroup ?? '/user.slice/user-1000.slice/user@1000.service']] });
+        return;
+      }
       calls.push(m.member === 'RestartUnit' ? `RestartUnit ${String(m.body?.[0])} ${String(m.body?.[1])}` : String(m.member));
       if (opts.silent) return;
       if (m.member === 'RestartUnit') {
@@ -115,6 +120,19 @@ describe('reload and restart over D-Bus', () => {
     await um.restart(who, ['web.service']);
     expect(performance.now() - started).toBeLessThan(5_000);
     expect(runner.calls).toEqual(['systemctl --user daemon-reload', 'systemctl --user restart web.service']);
+  });
+
+  it('a socket answered by another manager (PID 1 behind a symlink the user made, another user\'s): nothing is asked of it, systemctl instead', async () => {
+    for (const controlGroup of ['/', '', '/init.scope', '/user.slice/user-1001.slice/user@1001.service', '/user.slice/user-1000.slice/user@1000.service/app.slice']) {
+      const played = await playedManager({ controlGroup });
+      const runner = recorder();
+      const um = manager(played.runtimeDir, runner);
+      await um.daemonReload(who);
+      await um.restart(who, ['web.service']);
+      expect(await um.show(who, ['web.service'], ['ActiveState']).catch(() => 'asked systemctl')).toBe('asked systemctl');
+      expect(played.calls, controlGroup).toEqual([]);
+      expect(runner.calls.slice(0, 2)).toEqual(['systemctl --user daemon-reload', 'systemctl --user restart web.service']);
+    }
   });
 
   it('no socket at all: systemctl, at once', async () => {
