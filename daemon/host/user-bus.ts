@@ -134,7 +134,6 @@ export class UserBus implements UnitStateReader, UnitJobs {
       async (bus, deadline) => {
         await bus.invoke({ destination: SYSTEMD, path: MANAGER_PATH, interface: MANAGER_INTERFACE, member: 'Reload' }, { signal: deadline });
       },
-      { nudgeUntilAnswered: true },
     );
   }
 
@@ -178,7 +177,7 @@ export class UserBus implements UnitStateReader, UnitJobs {
         );
         const failed = results.find(([, result]) => result !== 'done');
         if (failed) throw new UnitJobFailed(failed[0], failed[1]);
-      }, { nudgeUntilAnswered: true });
+      });
     } catch (err) {
       if (err instanceof UnitJobFailed || !queued) throw err;
       throw new UnitJobLost(`restarting ${units.join(' ')} over D-Bus: ${(err as Error).message}`);
@@ -189,7 +188,7 @@ export class UserBus implements UnitStateReader, UnitJobs {
    * One connection to the user's manager for `fn`, bounded by timeoutMs: the handshake,
    * the nudges that keep the manager reading, and the teardown whatever happens.
    */
-  private async session<T>(uid: number, timeoutMs: number, fn: (bus: Bus, deadline: AbortSignal, asking: AbortSignal) => Promise<T>, opts: { nudgeUntilAnswered?: boolean } = {}): Promise<T> {
+  private async session<T>(uid: number, timeoutMs: number, fn: (bus: Bus, deadline: AbortSignal, asking: AbortSignal) => Promise<T>): Promise<T> {
     const socket = `${this.options.runtimeDir ?? '/run/user'}/${uid}/systemd/private`;
     // Loaded with the first question: a command that asks no manager never loads it.
     const { default: dbus } = await import('dbus-native');
@@ -231,12 +230,20 @@ export class UserBus implements UnitStateReader, UnitJobs {
       // burst of connections stalled). So the requests go out a turn after the handshake,
       // and while any is unanswered a Peer.Ping every NUDGE_MS makes the manager read again.
       await new Promise<void>((resolve) => setImmediate(resolve));
+      // Pings only while a question of moor's is unanswered: a job's wait can be long (a
+      // restart that pulls an image), and needs none. Not "until the first answer": the
+      // manager sends every direct connection its signals unasked, and a question asked
+      // after one (RestartUnit after the identity question) can stall like the first.
+      const invoke = bus.invoke.bind(bus);
+      let unanswered = 0;
+      bus.invoke = ((msg: Parameters<Bus['invoke']>[0], options: Parameters<Bus['invoke']>[1]) => {
+        unanswered++;
+        return invoke(msg, options).finally(() => unanswered--);
+      }) as Bus['invoke'];
       nudge = setInterval(() => {
-        bus.invoke({ destination: SYSTEMD, path: MANAGER_PATH, interface: 'org.freedesktop.DBus.Peer', member: 'Ping' }, { signal: deadline }).catch(() => undefined);
+        if (unanswered === 0) return;
+        invoke({ destination: SYSTEMD, path: MANAGER_PATH, interface: 'org.freedesktop.DBus.Peer', member: 'Ping' }, { signal: deadline }).catch(() => undefined);
       }, NUDGE_MS);
-      // A job's wait can be long (a restart that pulls an image): once the manager has
-      // answered anything it reads on, and the pings stop.
-      if (opts.nudgeUntilAnswered) bus.connection.once('message', () => clearInterval(nudge));
       await isUsersManager(bus, uid, asking);
       return await fn(bus, deadline, asking);
     } catch (err) {

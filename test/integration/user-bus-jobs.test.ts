@@ -26,13 +26,21 @@ interface Call {
 type JobEnd = 'done' | 'failed' | 'never';
 
 /** A manager at <runtimeDir>/1000/systemd/private: answers Reload and Subscribe, queues RestartUnit's job and ends it as told. */
-async function playedManager(opts: { jobEnd?: JobEnd; silent?: boolean; controlGroup?: string } = {}): Promise<{ runtimeDir: string; calls: string[] }> {
+async function playedManager(opts: { jobEnd?: JobEnd; silent?: boolean; controlGroup?: string; lazy?: boolean } = {}): Promise<{ runtimeDir: string; calls: string[] }> {
   const runtimeDir = mkdtempSync(join(tmpdir(), 'moor-user-bus-jobs-'));
   mkdirSync(join(runtimeDir, '1000', 'systemd'), { recursive: true });
   const calls: string[] = [];
   let serial = 1;
   const server = dbus.createServer((conn) => {
+    // lazy: as systemd does with a request it read together with the one before, a
+    // RestartUnit is answered only once more input arrives (a ping will do).
+    let held: (() => void) | undefined;
     conn.on('message', (m: Call) => {
+      if (opts.lazy && held && m.type === 1) {
+        const answer = held;
+        held = undefined;
+        answer();
+      }
       if (m.type !== 1 || m.member === 'Ping') return;
       if (m.member === 'Get' && m.body?.[1] === 'ControlGroup' && !opts.silent) {
         // Whose manager this is: user@1000.service's, unless told to answer as another.
@@ -43,7 +51,9 @@ async function playedManager(opts: { jobEnd?: JobEnd; silent?: boolean; controlG
       if (opts.silent) return;
       if (m.member === 'RestartUnit') {
         const job = `/org/freedesktop/systemd1/job/${serial}`;
-        conn.message({ serial: serial++, type: 2, replySerial: m.serial, signature: 'o', body: [job] });
+        const reply = () => conn.message({ serial: serial++, type: 2, replySerial: m.serial, signature: 'o', body: [job] });
+        if (opts.lazy) held = reply;
+        else reply();
         if (opts.jobEnd !== 'never') {
           setTimeout(() => {
             conn.message({ serial: serial++, type: 4, path: '/org/freedesktop/systemd1', interface: 'org.freedesktop.systemd1.Manager', member: 'JobRemoved', signature: 'uoss', body: [7, job, m.body?.[0], opts.jobEnd ?? 'done'] });
@@ -133,6 +143,16 @@ describe('reload and restart over D-Bus', () => {
       expect(played.calls, controlGroup).toEqual([]);
       expect(runner.calls.slice(0, 2)).toEqual(['systemctl --user daemon-reload', 'systemctl --user restart web.service']);
     }
+  });
+
+  it('a question the manager leaves unread until more input comes is answered: pings go on while one is unanswered', async () => {
+    // Its signals and the answer to the first question do not stop the pings: here the
+    // RestartUnit after the identity question waits for one.
+    const played = await playedManager({ lazy: true });
+    const runner = recorder();
+    await manager(played.runtimeDir, runner).restart(who, ['web.service']);
+    expect(played.calls).toEqual(['Subscribe', 'RestartUnit web.service replace']);
+    expect(runner.calls).toEqual([]);
   });
 
   it('no socket at all: systemctl, at once', async () => {
