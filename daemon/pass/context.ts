@@ -35,7 +35,7 @@ export interface PassOptions {
   shouldStop?: () => boolean;
   /** Called as each item finishes, for streamed progress. */
   onItem?: (item: ItemOutcome) => void;
-  /** How long a started unit must stay healthy before its gate passes. */
+  /** How long a started unit must stay healthy before its gate passes; `apply.settle` when unset. */
   settleMs?: number;
   /** With dryRun: a unified diff per changed workload, against what was last applied. */
   diffs?: boolean;

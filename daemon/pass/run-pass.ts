@@ -295,7 +295,7 @@ async function applyEach(ctx: PassContext, view: HostView, observed: Observed, p
     workloads: Object.fromEntries([...view.rendered.values()].map((r) => [r.name, { user: r.user, hash: r.hash, files: contentsOf(r) }])),
   }));
   const run: ApplyRun = { generation, items: [], statusItems: [] };
-  const scope = { view, observed, generation, settleMs: opts.settleMs ?? 1_000, userAccounts: pLimit(1) };
+  const scope = { view, observed, generation, settleMs: opts.settleMs ?? ctx.config.apply.settleMs, userAccounts: pLimit(1) };
   const applying = pLimit(ctx.config.apply.parallel);
   const complete = async (item: PlanItem, finish: FinishItem): Promise<void> => {
     const outcome = await finish();

@@ -403,6 +403,26 @@ describe('the settle time of the health gate', () => {
     }
     expect(h.itemLines().map((l) => /workload=(\w+)/.exec(l)?.[1])).toEqual(['api', 'db', 'web']);
   });
+
+  it('is apply.settle: waited out on the clock as configured, and with "0s" the units being up is enough', async () => {
+    h.config = h.makeConfig({ apply: { settle: 5_000 } });
+    h.commit({ 'web.container': containerSpec() });
+    const startedAt = h.clock.ms;
+    const slow = await h.pass();
+    expect(slow.result.exitCode).toBe(0);
+    expect(h.clock.ms - startedAt).toBeGreaterThanOrEqual(5_000);
+    const looks = (calls: string[]) => calls.map(norm).filter((l) => / show web\.service/.test(l)).length;
+    // Up (one look after the restart), then the look once its settle time passed.
+    expect(looks(slow.calls)).toBe(3);
+
+    h.config = h.makeConfig({ apply: { settle: 0 } });
+    h.commit({ 'web.container': containerSpec('localhost/web:2') });
+    const at = h.clock.ms;
+    const quick = await h.pass();
+    expect(quick.result.exitCode).toBe(0);
+    expect(h.clock.ms - at).toBeLessThan(1_000);
+    expect(looks(quick.calls)).toBe(2);
+  });
 });
 
 describe('a pass asked to stop', () => {

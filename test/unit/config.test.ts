@@ -165,11 +165,20 @@ describe('config', () => {
   });
 
   it('reads apply.parallel (default 4), and refuses 0, a fraction or more than 32 at its line', async () => {
-    expect((await loadConfig({ file: join(configDir({}), 'config.toml') })).apply).toEqual({ parallel: 4 });
-    expect((await loadConfig({ file: join(configDir({ 'config.toml': '[apply]\nparallel = 1\n' }), 'config.toml') })).apply).toEqual({ parallel: 1 });
+    expect((await loadConfig({ file: join(configDir({}), 'config.toml') })).apply).toEqual({ parallel: 4, settleMs: 1000 });
+    expect((await loadConfig({ file: join(configDir({ 'config.toml': '[apply]\nparallel = 1\n' }), 'config.toml') })).apply).toEqual({ parallel: 1, settleMs: 1000 });
     for (const bad of ['0', '2.5', '33', '"4"']) {
       const err = configErrorOf(() => parseConfigText('c.toml', `log_level = "info"\n[apply]\nparallel = ${bad}\n`));
       expect(err, bad).toMatchObject({ key: 'apply.parallel', line: 3 });
+    }
+  });
+
+  it('reads apply.settle (default 1 s; 0s allowed), and refuses what is not a duration at its line', async () => {
+    expect((await loadConfig({ file: join(configDir({ 'config.toml': '[apply]\nsettle = "250ms"\n' }), 'config.toml') })).apply).toEqual({ parallel: 4, settleMs: 250 });
+    expect((await loadConfig({ file: join(configDir({ 'config.toml': '[apply]\nsettle = "0s"\n' }), 'config.toml') })).apply.settleMs).toBe(0);
+    for (const bad of ['1', '"-1s"', '"soon"', '"1.5s"']) {
+      const err = configErrorOf(() => parseConfigText('c.toml', `log_level = "info"\n[apply]\nsettle = ${bad}\n`));
+      expect(err, bad).toMatchObject({ key: 'apply.settle', line: 3 });
     }
   });
 

@@ -53,7 +53,7 @@ export function resolveConfig(merged: ConfigFile, files: string[], machine: Mach
       stopMs: merged.timeouts?.stop ?? 90_000,
       archiveMs: merged.timeouts?.archive ?? 3_600_000,
     },
-    apply: { parallel: merged.apply?.parallel ?? 4 },
+    apply: { parallel: merged.apply?.parallel ?? 4, settleMs: merged.apply?.settle ?? 1_000 },
     removal: {
       home: merged.removal?.home ?? 'archive',
       archiveMaxAgeMs: merged.removal?.archive_max_age ?? 90 * 86_400_000,

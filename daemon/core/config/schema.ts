@@ -172,6 +172,7 @@ export const configFileSchema = z.strictObject({
   apply: z.optional(
     z.strictObject({
       parallel: z.optional(z.int().check(z.minimum(1), z.maximum(MAX_PARALLEL_APPLIES))),
+      settle: z.optional(duration),
     }),
   ),
   removal: z.optional(
@@ -276,7 +277,8 @@ export interface MoorConfig {
   schedule: { cron: string; jitterMs: number };
   timeouts: { commandMs: number; fetchMs: number; userManagerMs: number; healthMs: number; stopMs: number; archiveMs: number };
   /** How many workloads a pass applies at once (users are still created one at a time). */
-  apply: { parallel: number };
+  /** settleMs: how long a started unit must stay up before its health gate passes. */
+  apply: { parallel: number; settleMs: number };
   /** What a removal does with the home: archive it under state_dir/archives first, or delete it. */
   removal: { home: 'archive' | 'purge'; archiveMaxAgeMs: number; archiveMaxBytes: number };
   gc: { keepMin: number; keepMax: number; minAgeMs: number; maxAgeMs: number; maxBytes: number };
