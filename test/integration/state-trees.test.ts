@@ -1,15 +1,13 @@
 // Workload trees (docs/design.md §7): a generation names each workload's tree, trees/<id>,
 // written once by content. A pass that changes one workload writes one tree; a crash
-// between the trees and the manifest leaves nothing a reader trusts; a generation whose
-// tree is gone is corrupt and quarantined; and generations of the old layout (units/ of
+// between the trees and the manifest leaves nothing a reader trusts (a generation whose
+// tree is gone: state-corrupt.test.ts); and generations of the old layout (units/ of
 // hard links to blobs/) are still read, rolled back to and collected.
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { StateError } from '../../daemon/core/errors';
 import type { Manifest } from '../../daemon/state/generation-records';
-import { generationRows, statusReport } from '../../daemon/state/reports';
 import { treeId } from '../../daemon/state/trees';
 import { PassHarness, containerSpec } from '../helpers/pass-harness';
 
@@ -99,46 +97,6 @@ describe('a crash', () => {
     expect((await h.pass()).result).toMatchObject({ exitCode: 0, generationState: 'complete' });
     expect(await fs.readdir(treesDir())).toEqual([treeId(files)]);
     expect((await (await h.openStore()).generations.read(1)).workloads.web!.files).toEqual(files);
-  });
-});
-
-describe('a missing tree', () => {
-  async function threeGenerations(): Promise<void> {
-    for (const tag of ['1', '2', '3']) {
-      h.commit({ 'web.container': containerSpec(`localhost/web:${tag}`) }, `v${tag}`);
-      expect((await h.pass()).result).toMatchObject({ exitCode: 0, generationState: 'complete' });
-    }
-  }
-
-  it('makes its generation corrupt, naming the tree; the next pass quarantines it and goes on', async () => {
-    await threeGenerations();
-    const tree = (await manifestOf(1)).workloads.web!.tree!;
-    await fs.rm(join(treesDir(), tree), { recursive: true });
-    const store = await h.openStore();
-    expect(await store.generations.info(1)).toMatchObject({ state: 'corrupt', problem: expect.stringContaining(join(treesDir(), tree)) });
-    await expect(store.generations.read(1)).rejects.toBeInstanceOf(StateError);
-
-    h.commit({ 'web.container': containerSpec('localhost/web:4') }, 'v4');
-    expect((await h.pass()).result).toMatchObject({ exitCode: 0, generation: 4, generationState: 'complete' });
-    expect(h.logs.some((l) => l.startsWith('<3>generation 1 is corrupt: moved to quarantine/'))).toBe(true);
-    const rows = await generationRows(await h.openStore());
-    expect(rows.map((r) => [r.generation, r.state])).toEqual([
-      [1, 'quarantined'],
-      [2, 'complete'],
-      [3, 'complete'],
-      [4, 'complete'],
-    ]);
-    expect(rows[0]!.problem).toContain('the files of workload web in generation 1 are missing');
-  });
-
-  it('of the live generation is reported by status, and the next pass re-derives a live one', async () => {
-    await threeGenerations();
-    await fs.rm(join(treesDir(), (await manifestOf(3)).workloads.web!.tree!), { recursive: true });
-    expect((await statusReport(await h.openStore())).liveCorrupt).toMatchObject({ generation: 3 });
-    expect((await h.pass()).result).toMatchObject({ exitCode: 0, generation: 4, generationState: 'complete' });
-    const after = await statusReport(await h.openStore());
-    expect(after.live).toMatchObject({ generation: 4 });
-    expect((await (await h.openStore()).generations.read(4)).workloads.web!.files['containers/systemd/web.container']).toBe(containerSpec('localhost/web:3'));
   });
 });
 
