@@ -9,7 +9,7 @@ import { SourceError, ValidationError } from '../core/errors';
 import { BudgetTally, PATH_MAX } from '../core/repo-budget';
 import type { Problem } from '../core/problem';
 import { ExecaRunner, runStreaming } from './exec';
-import { displayBytes } from './repo-scan';
+import { displayBytes } from './hostile-files';
 
 export interface SyncRepoOptions {
   url: string;

@@ -19,12 +19,12 @@
 // moor's. The file is in the user's runtime directory, so it is read as a hostile file
 // (no symlink, no FIFO, a few bytes); a user who fakes it only risks the first start of
 // its own units, which it could break anyway.
-import { constants } from 'node:fs';
-import { open, readFile, readlink, realpath } from 'node:fs/promises';
+import { readFile, readlink, realpath } from 'node:fs/promises';
 import { HostError } from '../core/errors';
 import type { CommandRunner } from '../core/ports';
 import { runAsUser, USER_COMMAND_PATH, type UserRef } from './as-user';
 import { commandError } from './exec';
+import { readRegularFile } from './hostile-files';
 
 /** Whether the user's Podman user namespace exists already (a seam: the fake host has none). */
 export type NamespaceProbe = (uid: number) => Promise<boolean>;
@@ -48,35 +48,18 @@ export async function pauseProcessRuns(uid: number, paths: PauseProcessPaths = R
   // The runtime directories' parent is root's: resolved, so the path compared is the real one.
   const runtimeDir = await realpath(paths.runtimeDir).catch(() => undefined);
   if (runtimeDir === undefined) return false;
-  const text = await readUserFile(`${runtimeDir}/${uid}/libpod/tmp/pause.pid`, 32).catch(() => undefined);
-  const pid = text?.trim();
-  if (!pid || !/^[1-9]\d{0,9}$/.test(pid)) return false;
+  // The user's file: read only at its own path (no symlink anywhere on the way), never a FIFO, a few bytes.
+  const pidFile = `${runtimeDir}/${uid}/libpod/tmp/pause.pid`;
   try {
+    const read = readRegularFile(pidFile, 32, 'utf8', { onlyAt: pidFile });
+    const pid = read.type === 'file' ? read.content?.trim() : undefined;
+    if (!pid || !/^[1-9]\d{0,9}$/.test(pid)) return false;
     const status = await readFile(`${paths.procDir}/${pid}/status`, 'utf8');
     if (/^Uid:\s+(\d+)/m.exec(status)?.[1] !== String(uid)) return false;
     const [theirs, ours] = await Promise.all([readlink(`${paths.procDir}/${pid}/ns/user`), readlink(`${paths.procDir}/self/ns/user`)]);
     return theirs !== ours;
   } catch {
     return false;
-  }
-}
-
-/**
- * At most `max` bytes of a regular file the user controls: never waits on a FIFO, and
- * never reads anything but the file at `path` itself. O_NOFOLLOW covers the last name
- * only; a directory on the way swapped for a symlink (libpod, tmp: the user's own) would
- * lead the open elsewhere, so what was opened is checked by its descriptor's own path.
- */
-async function readUserFile(path: string, max: number): Promise<string | undefined> {
-  const handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY);
-  try {
-    if ((await readlink(`/proc/self/fd/${handle.fd}`)) !== path) return undefined;
-    if (!(await handle.stat()).isFile()) return undefined;
-    const buffer = Buffer.alloc(max);
-    const { bytesRead } = await handle.read(buffer, 0, max, 0);
-    return buffer.subarray(0, bytesRead).toString('utf8');
-  } finally {
-    await handle.close();
   }
 }
 

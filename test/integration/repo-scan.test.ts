@@ -3,7 +3,8 @@ import { execFileSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { readRegularFile, scanTree } from '../../daemon/host/repo-scan';
+import { readRegularFile } from '../../daemon/host/hostile-files';
+import { scanTree } from '../../daemon/host/repo-scan';
 import { discover } from '../../daemon/core/discovery';
 import type { TreeEntry } from '../../daemon/core/types';
 
