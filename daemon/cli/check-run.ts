@@ -4,8 +4,7 @@ import type { Command } from 'commander';
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { HostError, UsageError, ValidationError } from '../core/errors';
-import { discover } from '../core/discovery';
-import { FLEET_MANIFEST, fleetLayoutProblems, fleetWorkloads, readFleetManifest, sliceFor, unassignedWorkloads, type HostSlice } from '../core/fleet';
+import { fleetLayoutProblems, fleetWorkloads, hostWorkloads, notInFleet, readFleetManifest, sliceFor, unassignedWorkloads, type HostSlice } from '../core/fleet';
 import { HOST_NAME_PATTERN, type MoorConfig } from '../core/config/schema';
 import type { DiscoveryOptions, TreeEntry } from '../core/types';
 import { validateTree, type RenderedWorkload } from '../core/desired';
@@ -128,8 +127,7 @@ interface SliceCheck {
 
 /** One host's slice checked as that host's pass would: its tree, then its workloads rendered for it. */
 async function checkSlice(entries: readonly TreeEntry[], slice: HostSlice, discoveryOptions: DiscoveryOptions, ctx: SliceCheckContext): Promise<SliceCheck> {
-  const all = discover(slice.entries, { ...discoveryOptions, host: slice.host });
-  const discovery = slice.select(all);
+  const { all, mine: discovery } = hostWorkloads(slice, discoveryOptions);
   const checked = validateTree(discovery, ctx.transforms.set, ctx.transforms.problems, slice.host, ctx.config.protectedUsers, ctx.config.policy);
   for (const w of checked.workloads) {
     if (w.problems.length > 0) continue;
@@ -179,10 +177,8 @@ async function checkFleet(
   for (const name of names) {
     const slice = sliceFor(entries, manifest, { name, labels: opts.label });
     const checked = await checkSlice(entries, slice, discoveryOptions, ctx);
-    const notInFleet: Problem[] = slice.inFleet
-      ? []
-      : [{ path: FLEET_MANIFEST, code: 'fleet-unknown-host', message: `host ${name} is not named in ${FLEET_MANIFEST} and no role's select matches its labels; its pass would apply nothing`, hint: `add [hosts.${name}] to ${FLEET_MANIFEST}, or give it labels a role selects (--label KEY=VALUE here)` }];
-    hosts.push({ name, roles: slice.roles, labels: slice.host.labels, workloads: checked.workloads, problems: [...notInFleet, ...checked.problems] });
+    const unknown = notInFleet(slice, 'give it labels a role selects (--label KEY=VALUE here)');
+    hosts.push({ name, roles: slice.roles, labels: slice.host.labels, workloads: checked.workloads, problems: [...unknown, ...checked.problems] });
   }
   // A tree problem every host of several has is the tree's: said once, not once per host.
   const key = (p: Problem) => JSON.stringify([p.path, p.line, p.code, p.message]);

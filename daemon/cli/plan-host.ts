@@ -6,9 +6,8 @@ import { statSync } from 'node:fs';
 import type { MoorConfig } from '../core/config/schema';
 import { HOST_NAME_PATTERN } from '../core/config/schema';
 import { SourceError, UsageError, ValidationError } from '../core/errors';
-import { discover } from '../core/discovery';
 import { renderWorkload, specifierIdentity } from '../core/desired';
-import { readFleetManifest, sliceFor } from '../core/fleet';
+import { hostWorkloads, notInFleet, readFleetManifest, sliceFor } from '../core/fleet';
 import type { StatusDocument } from '../core/fleet-status';
 import { planForHost, publishedAccount, type HostPlanItem } from '../core/host-plan';
 import { formatProblem, sortProblems, type Problem } from '../core/problem';
@@ -60,12 +59,9 @@ export async function planHost(config: MoorConfig, opts: PlanHostOptions): Promi
   const slice = sliceFor(entries, fleet.manifest, { name: opts.host, labels: published?.labels ?? {} });
   const transforms = await loadTransformsDir(resolve(opts.transforms ?? config.transformsDir));
   const discoveryOptions = { userPrefix: config.userPrefix, maxFileBytes: config.maxFileBytes, reservedNames: config.reservedNames, host: slice.host };
-  const discovery = slice.select(discover(slice.entries, discoveryOptions));
+  const discovery = hostWorkloads(slice, discoveryOptions).mine;
   const inRepo = (p: Problem): Problem => ({ ...p, path: slice.repoPath(p.path) });
-  const treeProblems = [...fleet.problems];
-  if (fleet.manifest !== undefined && !slice.inFleet) {
-    treeProblems.push({ path: 'fleet.toml', code: 'unknown-host', message: `host "${opts.host}" is not in fleet.toml and no role selects it: its pass would apply nothing`, hint: `add [hosts.${opts.host}] to fleet.toml` });
-  }
+  const treeProblems = [...fleet.problems, ...notInFleet(slice, 'give it labels a role selects (the labels it publishes)')];
   const rendered = discovery.workloads.map((w) => {
     const account = publishedAccount(published, w.name);
     const own = discovery.problems.filter((p) => p.workload === w.name);

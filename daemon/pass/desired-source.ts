@@ -3,8 +3,7 @@
 // generation, that generation's rendered files, with nothing fetched.
 import { join } from 'node:path';
 import type { MoorConfig } from '../core/config/schema';
-import { discover } from '../core/discovery';
-import { FLEET_MANIFEST, fleetLayoutProblems, fleetWorkloads, readFleetManifest, sliceFor, type HostSlice } from '../core/fleet';
+import { fleetLayoutProblems, fleetWorkloads, hostWorkloads, notInFleet, readFleetManifest, sliceFor, type HostSlice } from '../core/fleet';
 import type { DiscoveryOptions, TreeEntry } from '../core/types';
 import { renderWorkload, renderedFromFiles, validateTree, type RenderedWorkload } from '../core/desired';
 import type { Problem } from '../core/problem';
@@ -169,8 +168,7 @@ async function readTree(config: MoorConfig, dir: string, transforms: LoadedTrans
   const discovery = await timed(profile, 'desired.discover', async () => {
     const opts = { userPrefix: config.userPrefix, maxFileBytes: config.maxFileBytes, reservedNames: config.reservedNames };
     const slice = hostSlice(scanned, config, opts);
-    const all = discover(slice.entries, { ...opts, host: slice.host });
-    return { slice, all, mine: slice.select(all) };
+    return { slice, ...hostWorkloads(slice, opts) };
   });
   const host = discovery.slice.host;
   const checked = await timed(profile, 'desired.validate', async () => validateTree(discovery.mine, transforms.set, transforms.problems, host, config.protectedUsers, config.policy));
@@ -216,16 +214,8 @@ function hostSlice(scanned: readonly TreeEntry[], config: MoorConfig, opts: Disc
   if (fleet.manifest === undefined) return slice;
   const layout = fleetLayoutProblems(scanned, fleet.manifest, fleetWorkloads(scanned, fleet.manifest, opts));
   if (layout.length > 0) throw new ValidationError(layout);
-  if (!slice.inFleet) {
-    throw new ValidationError([
-      {
-        path: FLEET_MANIFEST,
-        code: 'fleet-unknown-host',
-        message: `this host is ${config.host.name}, which ${FLEET_MANIFEST} does not name and no role's select matches (labels: ${Object.entries(slice.host.labels).map(([k, v]) => `${k}=${v}`).join(', ') || 'none'})`,
-        hint: `add [hosts.${config.host.name}] to ${FLEET_MANIFEST}, or set [host] name in this host's configuration to the name the manifest gives it`,
-      },
-    ]);
-  }
+  const unknown = notInFleet(slice, "set [host] name in this host's configuration to the name the manifest gives it");
+  if (unknown.length > 0) throw new ValidationError(unknown);
   return slice;
 }
 

@@ -107,7 +107,7 @@ describe('a fleet repository', () => {
     expect(error).toBeInstanceOf(ValidationError);
     const [problem] = (error as ValidationError).problems;
     expect(problem).toMatchObject({ path: 'fleet.toml', code: 'fleet-unknown-host' });
-    expect(problem!.message).toContain('this host is gamma');
+    expect(problem!.message).toContain('host gamma is not named in fleet.toml');
     expect(problem!.hint).toContain('[hosts.gamma]');
     expect(problem!.hint).toContain('[host] name');
     expect(gamma.fake.callLines().slice(before)).toEqual([]);

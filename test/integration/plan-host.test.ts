@@ -95,7 +95,7 @@ describe('moor plan --host', () => {
     expect(fresh.json.items.map((i) => [i.workload, i.action])).toEqual([['db', 'create']]);
     const stranger = plan(alpha, 'zeta');
     expect(stranger.code).toBe(2);
-    expect(stranger.json.problems.map((p) => [p.path, p.code])).toEqual([['fleet.toml', 'unknown-host']]);
+    expect(stranger.json.problems.map((p) => [p.path, p.code])).toEqual([['fleet.toml', 'fleet-unknown-host']]);
     expect(stranger.json.items).toEqual([]);
   });
 

@@ -15,11 +15,14 @@
 //   HostSlice.host      name and labels (manifest's overlaid by the given ones), for
 //                       {{host}} and {{label.KEY}}
 //   HostSlice.roles / inFleet    the roles it has; whether the manifest names or selects it
+//   hostWorkloads(slice, opts)   discover() over the slice, and select(): `all` and `mine`
+//   notInFleet(slice, fix)       the problem of a host the manifest neither names nor selects
 //
 // Without a manifest, the slice is the whole tree, exactly as before fleets existed.
-import type { Discovery } from '../discovery';
+import { discover, type Discovery } from '../discovery';
+import type { Problem } from '../problem';
 import type { HostIdentity } from '../transforms';
-import type { TreeEntry, Workload } from '../types';
+import type { DiscoveryOptions, TreeEntry, Workload } from '../types';
 import { FLEET_MANIFEST, selectorMatches, type FleetManifest, type FleetRole, type Labels } from './manifest';
 
 /** The directory of per-host folders, when fleet.toml exists. */
@@ -71,6 +74,31 @@ export function sliceFor(entries: readonly TreeEntry[], manifest: FleetManifest 
     },
     repoPath: (p) => (fromFolder.has(p.replace(/\/$/, '')) ? `${HOSTS_DIR}/${host.name}/${p}` : p),
   };
+}
+
+/** The slice's tree discovered (`all`: every workload and group it holds), and this host's part of it (`mine`). */
+export function hostWorkloads(slice: HostSlice, opts: Omit<DiscoveryOptions, 'host'>): { all: Discovery; mine: Discovery } {
+  const all = discover(slice.entries, { ...opts, host: slice.host });
+  return { all, mine: slice.select(all) };
+}
+
+/**
+ * A host the manifest neither names nor selects: its pass would apply nothing (and fails).
+ * None for a host in the fleet, or without a manifest. `fix`: the other way the caller's
+ * reader can mend it, after adding the host to the manifest.
+ */
+export function notInFleet(slice: HostSlice, fix: string): Problem[] {
+  if (slice.inFleet) return [];
+  const { name, labels } = slice.host;
+  const shown = Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(', ') || 'none';
+  return [
+    {
+      path: FLEET_MANIFEST,
+      code: 'fleet-unknown-host',
+      message: `host ${name} is not named in ${FLEET_MANIFEST} and no role's select matches its labels (${shown}): its pass would apply nothing`,
+      hint: `add [hosts.${name}] to ${FLEET_MANIFEST}, or ${fix}`,
+    },
+  ];
 }
 
 /** Whether one of the roles gives the workload, by its name or its group's. */
