@@ -1,7 +1,12 @@
-// The scheduled trigger: node-cron ticks on schedule.cron, and each tick fires after a
+// The scheduled trigger: croner ticks on schedule.cron, and each tick fires after a
 // random delay of up to schedule.jitter, so a fleet on the same schedule does not fetch
 // from the same server in the same second.
-import cron from 'node-cron';
+//
+// croner, not node-cron: node-cron reads the wall clock through Intl.DateTimeFormat on
+// every tick, whatever the time zone, and that alone maps about 8 MiB of ICU data into
+// the idle daemon (bench/README.md, "Idle memory of the daemon"). croner uses Intl only
+// for an explicit time zone, which moor never passes: local time, as cron means it.
+import { Cron } from 'croner';
 import type { Logger } from '../host/log';
 import { ConfigError } from '../core/errors';
 import type { MoorConfig } from '../core/config/schema';
@@ -15,21 +20,35 @@ export interface CronTask {
 
 export type CreateCronTask = (expression: string, onTick: () => void, log: Logger) => CronTask;
 
-export const nodeCronTask: CreateCronTask = (expression, onTick, log) =>
-  cron.createTask(expression, () => onTick(), {
-    name: 'moor-pass',
-    logger: {
-      info: (m) => log.debug(m),
-      warn: (m) => log.warn(`scheduler: ${m}`),
-      error: (m) => log.error(`scheduler: ${m instanceof Error ? m.message : m}`),
-      debug: (m) => log.debug(m instanceof Error ? m.message : m),
-    },
-  });
+/**
+ * How moor reads schedule.cron: five fields, or six with seconds first; a day must match
+ * both day-of-month and day-of-week when both are given (as node-cron, which moor used
+ * before, read them, so no schedule changed its meaning).
+ */
+const CRON_OPTIONS = { mode: '5-or-6-parts', domAndDow: true } as const;
 
-/** A cron expression node-cron accepts; the config schema only checks it is a string. */
+export const cronerTask: CreateCronTask = (expression, onTick, log) => {
+  const job = new Cron(expression, {
+    ...CRON_OPTIONS,
+    name: 'moor-pass',
+    paused: true,
+    catch: (e: unknown) => log.error(`scheduler: ${e instanceof Error ? e.message : String(e)}`),
+  }, () => onTick());
+  return {
+    start: () => void job.resume(),
+    stop: () => void job.pause(),
+    destroy: () => job.stop(),
+    getNextRun: () => (job.isStopped() ? null : job.nextRun()),
+  };
+};
+
+/** A cron expression moor's schedule accepts; the config schema only checks it is a string. */
 export function checkCron(config: MoorConfig): void {
-  if (!cron.validate(config.schedule.cron)) {
-    throw new ConfigError(config.files.at(-1) ?? 'config', `key "schedule.cron": "${config.schedule.cron}" is not a valid cron expression`, undefined, 'schedule.cron');
+  try {
+    new Cron(config.schedule.cron, { ...CRON_OPTIONS, paused: true }).stop();
+  } catch (e) {
+    const why = e instanceof Error ? e.message.replace(/^CronPattern: /, '') : String(e);
+    throw new ConfigError(config.files.at(-1) ?? 'config', `key "schedule.cron": "${config.schedule.cron}" is not a valid cron expression (${why})`, undefined, 'schedule.cron');
   }
 }
 
@@ -56,16 +75,16 @@ export class Schedule {
   private readonly random: () => number;
 
   constructor(private opts: ScheduleOptions) {
-    this.createTask = opts.createTask ?? nodeCronTask;
+    this.createTask = opts.createTask ?? cronerTask;
     this.random = opts.random ?? Math.random;
   }
 
   start(): void {
     this.task = this.createTask(this.opts.cron, () => this.tick(), this.opts.log);
     void this.task.start();
-    // node-cron waits for the wall-clock time of the next tick on a timer that runs in
-    // elapsed time: after the clock steps back by a day, its next tick comes a day late.
-    // Seen here, the task is made again from the new time.
+    // Timers run in elapsed time, the schedule in wall-clock time. croner looks at the
+    // clock again at least every 30 s, so a step back delays its next tick by up to that;
+    // seen here, the step is logged and the task made again from the new time at once.
     this.lastWallMs = Date.now();
     this.clockTimer = setInterval(() => this.checkClock(), CLOCK_CHECK_MS);
     this.clockTimer.unref();

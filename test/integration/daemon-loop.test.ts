@@ -236,7 +236,7 @@ describe('triggers', () => {
     expect(daemon!.currentConfig.schedule.jitterMs).toBe(5_000);
   });
 
-  it('the schedule fires through node-cron ticks', async () => {
+  it('the schedule fires through the cron task ticks', async () => {
     const ticks: Array<() => void> = [];
     await startDaemon({
       createCronTask: (_expr, onTick) => {

@@ -107,7 +107,7 @@ describe('the schedule', () => {
     expect(fired).toBe(0);
   });
 
-  it('runs the real node-cron task and destroys it on stop', () => {
+  it('runs the real croner task and destroys it on stop', () => {
     let fired = 0;
     const schedule = new Schedule({ cron: '* * * * * *', jitterMs: 0, fire: () => fired++, log });
     schedule.start();
@@ -115,12 +115,55 @@ describe('the schedule', () => {
     schedule.stop();
     expect(schedule.nextRun()).toBeUndefined();
   });
+
+  it('ticks on the wall clock in local time, a day matching both day fields', async () => {
+    vi.setSystemTime(new Date(2026, 2, 1, 11, 59, 0)); // a Sunday, local time
+    let fired = 0;
+    const schedule = new Schedule({ cron: '0 12 1 * 0', jitterMs: 0, fire: () => fired++, log });
+    schedule.start();
+    try {
+      expect(schedule.nextRun()).toEqual(new Date(2026, 2, 1, 12, 0, 0));
+      await vi.advanceTimersByTimeAsync(61_000);
+      expect(fired).toBe(1);
+      // The 1st of the month, but a Sunday again only in November: both fields must match.
+      expect(schedule.nextRun()).toEqual(new Date(2026, 10, 1, 12, 0, 0));
+    } finally {
+      schedule.stop();
+    }
+  });
+
+  it('never asks Intl for the time: that maps ICU data into the idle daemon', async () => {
+    // node-cron formatted every tick through a (cached) Intl.DateTimeFormat: about 8 MiB of RSS.
+    const formatted = vi.spyOn(Intl.DateTimeFormat.prototype, 'formatToParts');
+    const formattedText = vi.spyOn(Intl.DateTimeFormat.prototype as { format: unknown }, 'format', 'get');
+    const made = vi.spyOn(Intl, 'DateTimeFormat');
+    vi.setSystemTime(new Date(2026, 2, 1, 11, 59, 0));
+    let fired = 0;
+    const schedule = new Schedule({ cron: '*/30 * * * * *', jitterMs: 0, fire: () => fired++, log });
+    schedule.start();
+    try {
+      await vi.advanceTimersByTimeAsync(5 * 60_000 + 1_000);
+      expect(fired).toBe(10);
+      expect(made).not.toHaveBeenCalled();
+      expect(formatted).not.toHaveBeenCalled();
+      expect(formattedText).not.toHaveBeenCalled();
+    } finally {
+      schedule.stop();
+      vi.restoreAllMocks();
+    }
+  });
 });
 
 describe('checkCron', () => {
   it('accepts the default and 6-field expressions', () => {
     expect(() => checkCron(resolveConfig({}, []))).not.toThrow();
     expect(() => checkCron(resolveConfig({ schedule: { cron: '*/30 * * * * *' } }, []))).not.toThrow();
+  });
+
+  it('refuses what the schedule would read otherwise: a year field, a minute out of range', () => {
+    for (const cron of ['0 0 0 1 1 * 2030', '60 * * * *', '* * * *']) {
+      expect(() => checkCron(resolveConfig({ schedule: { cron } }, ['/etc/moor/config.toml']))).toThrow(`key "schedule.cron": "${cron}" is not a valid cron expression`);
+    }
   });
 
   it('names the key and the file of a bad expression', () => {
