@@ -22,6 +22,7 @@ import { unusedTransforms } from '../core/transforms';
 import { configFrom, type SetExit } from './common';
 import { emit } from './output';
 import { formatCommitVerdict, verifyCommit, type CommitVerdict, type VerifyCommitOptions } from './verify-commit';
+import { byText } from '../core/text-order';
 
 export interface CheckOptions extends Partial<VerifyCommitOptions> {
   transforms?: string;
@@ -193,7 +194,7 @@ async function checkFleet(
   }
   return {
     ok: problems.length === 0 && hosts.every((h) => h.problems.length === 0),
-    workloads: [...workloads.values()].sort((a, b) => a.name.localeCompare(b.name)),
+    workloads: [...workloads.values()].sort((a, b) => byText(a.name, b.name)),
     problems,
     hosts,
   };

@@ -1,6 +1,7 @@
 // Where each kind of repo file lands under a workload user's ~/.config (docs/design.md §2), and
 // which systemd user units it yields once the user manager has loaded it.
 import type { FileKind } from './types';
+import { byText } from './text-order';
 
 const TARGET_DIR: Record<FileKind, string> = {
   quadlet: 'containers/systemd',
@@ -76,7 +77,7 @@ export function expectedUnits(
       }
     }
   }
-  return out.sort((a, b) => a.unit.localeCompare(b.unit));
+  return out.sort((a, b) => byText(a.unit, b.unit));
 }
 
 function stemOf(name: string): string {

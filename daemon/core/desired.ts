@@ -10,6 +10,7 @@ import { groupsWithTransforms, templateFileName, type HostIdentity, type Identit
 import { isUnitKind, type RepoFile, type Workload } from './types';
 import { effectiveValue, parseUnit } from './unit-file';
 import { isUnitType, QUADLET_TYPES } from './validate';
+import { byText } from './text-order';
 
 // The shapes a render and a generation share live in rendered.ts, which readers of the
 // state (moor status, moor logs) import without the policy and its YAML parser.
@@ -97,7 +98,7 @@ export function renderWorkload(
       ...(r.ciphertext !== undefined ? { ciphertext: r.ciphertext } : {}),
     });
   }
-  files.sort((a, b) => a.target.localeCompare(b.target));
+  files.sort((a, b) => byText(a.target, b.target));
   const units = expectedUnits(files.map((f) => ({ ...f, path: f.source, serviceName: serviceNames.get(f.source) })));
   if (policy) {
     problems.push(...policyProblems(policy, w.name, judged.map((j) => ({ ...j, unitName: units.find((u) => u.source === j.path)?.unit ?? j.name })), dataFileOf(files)));

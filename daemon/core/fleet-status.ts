@@ -8,6 +8,7 @@ import * as z from 'zod/mini';
 import './zod-english';
 import { HOST_NAME_PATTERN, LABEL_KEY_PATTERN, LABEL_VALUE_PATTERN } from './config/schema';
 import { JSON_SCHEMA } from './json-schema';
+import { byText } from './text-order';
 
 /** The most bytes of a status.json read from the repository; a larger one is refused unread. */
 export const MAX_STATUS_BYTES = 256 * 1024;
@@ -118,20 +119,20 @@ export function buildStatusDocument(f: StatusFacts): StatusDocument {
     };
   };
   const items = f.pass.items ?? [];
-  for (const item of [...items].sort((a, b) => a.workload.localeCompare(b.workload))) {
+  for (const item of [...items].sort((a, b) => byText(a.workload, b.workload))) {
     // A workload the pass removed is gone from the host.
     if (item.action === 'remove' && item.result === 'ok') continue;
     entry(item.workload, item.user, item.uid, item.result === 'planned' ? 'unknown' : item.result, item.error);
   }
   // A pass that ended before its items (a fetch that failed) still says what runs.
-  for (const a of [...f.applied].sort((x, y) => x.workload.localeCompare(y.workload))) {
+  for (const a of [...f.applied].sort((x, y) => byText(x.workload, y.workload))) {
     if (!(a.workload in workloads)) entry(a.workload, a.user, a.uid, 'unknown');
   }
   return {
     schema: JSON_SCHEMA,
     host: f.host,
     ring: f.ring,
-    labels: Object.fromEntries(Object.entries(f.labels).sort(([a], [b]) => a.localeCompare(b))),
+    labels: Object.fromEntries(Object.entries(f.labels).sort(([a], [b]) => byText(a, b))),
     commit: healthy ? passCommit : (f.live?.commit ?? null),
     passCommit,
     generation: f.live?.generation ?? null,
@@ -158,7 +159,7 @@ function canonical(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
   if (value !== null && typeof value === 'object') {
     const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
-    return `{${entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
+    return `{${entries.sort(([a], [b]) => byText(a, b)).map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
   }
   return JSON.stringify(value);
 }

@@ -6,6 +6,7 @@
 import type { RenderedWorkload } from './rendered';
 import type { Problem } from './problem';
 import type { StatusDocument } from './fleet-status';
+import { byText } from './text-order';
 
 export type HostPlanAction = 'create' | 'update' | 'keep' | 'remove' | 'invalid';
 
@@ -31,7 +32,7 @@ export function publishedAccount(doc: StatusDocument | undefined, workload: stri
  */
 export function planForHost(rendered: readonly RenderedWorkload[], published: StatusDocument | undefined): HostPlanItem[] {
   const items: HostPlanItem[] = [];
-  for (const r of [...rendered].sort((a, b) => a.name.localeCompare(b.name))) {
+  for (const r of [...rendered].sort((a, b) => byText(a.name, b.name))) {
     const units = r.units.map((u) => u.unit);
     if (r.problems.length > 0) {
       items.push({ workload: r.name, user: r.user, action: 'invalid', units, problems: r.problems });
@@ -43,7 +44,7 @@ export function planForHost(rendered: readonly RenderedWorkload[], published: St
     items.push({ workload: r.name, user: r.user, action, units });
   }
   const desired = new Set(rendered.map((r) => r.name));
-  for (const [name, w] of Object.entries(published?.workloads ?? {}).sort(([a], [b]) => a.localeCompare(b))) {
+  for (const [name, w] of Object.entries(published?.workloads ?? {}).sort(([a], [b]) => byText(a, b))) {
     if (!desired.has(name)) items.push({ workload: name, user: w.user, action: 'remove', units: [] });
   }
   return items;

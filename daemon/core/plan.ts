@@ -2,6 +2,7 @@
 // applied (content hashes) and with what the host shows, and decide per workload.
 import type { Problem } from './problem';
 import type { FileHashes } from './types';
+import { byText } from './text-order';
 
 export interface DesiredEntry {
   name: string;
@@ -63,7 +64,7 @@ export interface PlanInput {
 export function planPass(input: PlanInput): PlanItem[] {
   const applied = new Map(input.applied.map((a) => [a.workload, a]));
   const items: PlanItem[] = [];
-  for (const d of [...input.desired].sort((a, b) => a.name.localeCompare(b.name))) {
+  for (const d of [...input.desired].sort((a, b) => byText(a.name, b.name))) {
     const prev = applied.get(d.name);
     const { changed, removed } = fileChanges(d.hashes, prev?.hashes ?? {});
     // The version an update rolled back from is not tried again until the repo changes it or a redeploy asks.
@@ -89,11 +90,11 @@ export function planPass(input: PlanInput): PlanItem[] {
       items.push({ workload: d.name, user: d.user, action: 'unchanged', reason: 'up to date', changed: [], removed: [] });
     }
   }
-  for (const [name, bad] of [...input.invalid].sort(([a], [b]) => a.localeCompare(b))) {
+  for (const [name, bad] of [...input.invalid].sort(([a], [b]) => byText(a, b))) {
     items.push({ workload: name, user: bad.user, action: 'skip', reason: 'invalid spec: left as it runs now', changed: [], removed: [], problems: bad.problems });
   }
   const present = new Set([...input.desired.map((d) => d.name), ...input.invalid.keys()]);
-  const removals = input.applied.filter((a) => !present.has(a.workload)).sort((a, b) => b.workload.localeCompare(a.workload));
+  const removals = input.applied.filter((a) => !present.has(a.workload)).sort((a, b) => byText(b.workload, a.workload));
   for (const a of removals) {
     items.push({ workload: a.workload, user: a.user, action: 'remove', reason: 'no longer in the repository', changed: [], removed: Object.keys(a.hashes).sort() });
   }

@@ -1,5 +1,6 @@
 // A problem found in a repo, a transform or a config: always names the file, and the
 // line when there is one, and says how to fix it.
+import { byText } from './text-order';
 export interface Problem {
   /** Path as the operator knows it (relative to the checkout for repo files). */
   path: string;
@@ -24,6 +25,6 @@ export function formatProblem(p: Problem): string {
 
 export function sortProblems(problems: readonly Problem[]): Problem[] {
   return [...problems].sort(
-    (a, b) => a.path.localeCompare(b.path) || (a.line ?? 0) - (b.line ?? 0) || a.code.localeCompare(b.code),
+    (a, b) => byText(a.path, b.path) || (a.line ?? 0) - (b.line ?? 0) || byText(a.code, b.code),
   );
 }

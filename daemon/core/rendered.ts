@@ -6,6 +6,7 @@ import { expectedUnits, fileAtTarget, type ExpectedUnit } from './deploy-layout'
 import type { Problem } from './problem';
 import type { FileContents, FileHashes, FileKind } from './types';
 import { effectiveValue, parseUnit } from './unit-file';
+import { byText } from './text-order';
 
 export interface DesiredFile {
   /** Path relative to the user's ~/.config. */
@@ -50,7 +51,7 @@ export const QUADLET_SECTION: Record<string, string> = { container: 'Container',
 
 export function hashFiles(files: readonly { target: string; content: string }[]): string {
   const h = createHash('sha256');
-  for (const f of [...files].sort((a, b) => a.target.localeCompare(b.target))) {
+  for (const f of [...files].sort((a, b) => byText(a.target, b.target))) {
     h.update(f.target).update('\0').update(f.content).update('\0');
   }
   return h.digest('hex');
@@ -77,7 +78,7 @@ export function renderedFromFiles(name: string, user: string, files: FileContent
     }
     out.push({ target, source: target, ...meta, content, sha256: sha256(content) });
   }
-  out.sort((a, b) => a.target.localeCompare(b.target));
+  out.sort((a, b) => byText(a.target, b.target));
   const units = expectedUnits(out.map((f) => ({ ...f, path: f.source, serviceName: serviceNames.get(f.source) })));
   return { name, user, files: out, units, hash: hashFiles(out), problems: [] };
 }

@@ -17,6 +17,7 @@
 // says so: the rule catches a bad commit before most of the fleet runs it, it is no
 // security boundary (anyone who can push to the repository can write a status branch).
 import type { PublishedStatus } from './fleet-status';
+import { byText } from './text-order';
 
 export interface RolloutInput {
   /** The ring this host waits for (`fleet.after`). */
@@ -59,7 +60,7 @@ interface Member {
 function ringMembers(input: RolloutInput): Member[] {
   return input.statuses
     .flatMap((s) => ('document' in s && s.document.ring === input.ring ? [{ host: s.host, lastHealthy: s.document.lastHealthy }] : []))
-    .sort((a, b) => a.host.localeCompare(b.host));
+    .sort((a, b) => byText(a.host, b.host));
 }
 
 const short = (c: string): string => c.slice(0, 12);

@@ -34,6 +34,7 @@ import {
   parseGenerationDirName,
   type StateLayout,
 } from './layout';
+import { byText } from '../core/text-order';
 
 export interface GenerationContent extends GenerationInfo {
   manifest: Manifest;
@@ -97,7 +98,7 @@ export class GenerationStore {
       ...(input.signer ? { signer: input.signer } : {}),
       workloads: Object.fromEntries(
         Object.entries(input.workloads)
-          .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+          .sort(([a], [b]) => byText(a, b))
           .map(([name, w]) => [name, { user: w.user, hash: w.hash, files: Object.keys(w.files).sort(), tree: trees.get(name)! }]),
       ),
     };
@@ -463,7 +464,7 @@ export class GenerationStore {
       const note = await readJsonIfExists(join(this.layout.quarantine, name, 'quarantined.json'), QuarantinedGeneration).catch(() => undefined);
       if (note) out.push(note);
     }
-    return out.sort((a, b) => a.id - b.id || a.at.localeCompare(b.at));
+    return out.sort((a, b) => a.id - b.id || byText(a.at, b.at));
   }
 
   /**

@@ -7,6 +7,7 @@ import type { AppliedRecord } from './applied';
 import type { Manifest } from './generation-records';
 import type { LastPass } from './last-pass';
 import type { StateStore } from './store';
+import { byText } from '../core/text-order';
 
 export interface GenerationRow {
   generation: number;
@@ -163,7 +164,7 @@ export async function statusReport(store: StateStore, now: Date = new Date()): P
     ...(latest?.manifest ? { latest: { generation: latest.id, state: latest.state, commit: latest.manifest.commit } } : {}),
     ...(lastPass ? { lastPass } : {}),
     ...(pin ? { pinned: { generation: pin.generation, pinnedAt: pin.pinnedAt } } : {}),
-    workloads: [...rows.values()].sort((a, b) => a.workload.localeCompare(b.workload)),
+    workloads: [...rows.values()].sort((a, b) => byText(a.workload, b.workload)),
   };
 }
 

@@ -13,6 +13,7 @@ import { SECRET_EXT } from '../secrets';
 import { NAME_RULE_HINT, USER_NAME_MAX, nameCharsViolation, reservedNameEntry } from '../user-name';
 import { MOORIGNORE, isRepositoryFile } from './ignores';
 import type { Candidate } from './walk';
+import { byText } from '../text-order';
 
 /** No host given (a caller that renders nothing): `{{host}}` and labels stay unfilled. */
 const NO_HOST: HostIdentity = { name: '{{host}}', labels: {} };
@@ -114,11 +115,11 @@ export function buildWorkloads(
     workloads.get(a.owner)?.companions.push(repoFile(c, kindOf(extOf(c.name))));
   }
 
-  const result = [...workloads.values()].sort((x, y) => cmp(x.name, y.name));
+  const result = [...workloads.values()].sort((x, y) => byText(x.name, y.name));
   for (const w of result) {
     problems.push(...dropCollisions(w));
-    w.members.sort((x, y) => cmp(x.path, y.path));
-    w.companions.sort((x, y) => cmp(x.path, y.path));
+    w.members.sort((x, y) => byText(x.path, y.path));
+    w.companions.sort((x, y) => byText(x.path, y.path));
   }
   return { workloads: result, problems };
 }
@@ -229,7 +230,7 @@ function reservedNameProblem(a: Anchor, user: string, extra: readonly string[]):
 }
 
 function duplicateStems(stem: string, list: readonly Anchor[]): Problem[] {
-  const paths = list.map((a) => a.file.path).sort(cmp);
+  const paths = list.map((a) => a.file.path).sort(byText);
   return paths.map((path) => ({
     path,
     code: 'duplicate-stem',
@@ -256,7 +257,7 @@ function dropCollisions(w: Workload): Problem[] {
   const problems: Problem[] = [];
   for (const [name, paths] of byName) {
     if (paths.length < 2) continue;
-    paths.sort(cmp);
+    paths.sort(byText);
     for (const path of paths) {
       problems.push({
         path,
@@ -268,8 +269,4 @@ function dropCollisions(w: Workload): Problem[] {
     w.companions = w.companions.filter((f) => f.name !== name);
   }
   return problems;
-}
-
-function cmp(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
