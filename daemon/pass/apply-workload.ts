@@ -75,8 +75,36 @@ export async function startWorkload(
   // Before any unit of the user starts: a Quadlet unit whose podman has to create the
   // user's namespace can lose its READY=1 (host/podman-userns.ts). Every apply does it, so
   // a namespace gone since (a reboot, a restarted user manager) is made again first.
-  await part('podman namespace', () => host.preparePodmanUserNamespace(who));
+  // Writing, reloading and verifying need no namespace: for a new workload it is made
+  // meanwhile (a podman start, 100-200 ms) and awaited before Podman runs as the user (its
+  // secrets, the starts); awaited too before any way out, so no command of this workload
+  // outlives its apply. An update waits for it first, as a failure must leave the running
+  // version untouched (and its namespace is there: a look at pause.pid, host/podman-userns.ts).
+  const namespace = part('podman namespace', () => host.preparePodmanUserNamespace(who));
+  const namespaceDone = namespace.then(
+    () => undefined,
+    () => undefined,
+  );
+  try {
+    if (item.action === 'update') await namespace;
+    return await applyAsUser(ctx, item, render, previousFiles, loadPrevious, entry, who, namespace);
+  } finally {
+    await namespaceDone;
+  }
+}
 
+async function applyAsUser(
+  ctx: ApplyContext,
+  item: PlanItem,
+  render: (account: WorkloadAccount) => RenderedWorkload,
+  previousFiles: Record<string, string>,
+  loadPrevious: () => Promise<Record<string, string> | undefined>,
+  entry: { home: string },
+  who: UserRef,
+  namespace: Promise<void>,
+): Promise<Started | RolledBack> {
+  const { host } = ctx;
+  const part = <T>(name: string, fn: () => Promise<T>): Promise<T> => timed(ctx.profile, `apply.${name}`, fn);
   const rendered = render({ name: item.workload, user: who.user, uid: who.uid, home: entry.home });
   if (rendered.problems.length > 0) {
     throw new HostError(`rendering for ${who.user} (uid ${who.uid}) failed: ${rendered.problems.map((p) => p.message).join('; ')}`);
@@ -91,6 +119,7 @@ export async function startWorkload(
   // one the repo dropped is removed once the new version is up.
   const changedSecrets = rendered.files.filter((f) => f.kind === 'secret' && differs(f));
   const droppedSecrets = Object.keys(previousFiles).filter((t) => isSecret(t) && !rendered.files.some((f) => f.target === t));
+  if (changedSecrets.length > 0) await namespace;
   await part('secrets', () => deliverSecrets(ctx, who, changedSecrets));
 
   // Units whose files go away are stopped while their files still say what they are.
@@ -131,6 +160,14 @@ export async function startWorkload(
     return { uid: who.uid, rolledBack: await part('rollback', () => rollBack(ctx, back, touched.map((u) => u.unit), (err as Error).message, loadPrevious)) };
   };
   let up: UpGate;
+  try {
+    await namespace;
+  } catch (err) {
+    // No unit of it started: the workload is left as it was before this apply (an update
+    // waited for its namespace before writing anything).
+    const restored = await restoreFiles(ctx, who, entry.home, back.written, removed, loadPrevious);
+    throw new HostError(`${(err as Error).message}; ${restored}`);
+  }
   try {
     await part('start', () => startUnits(ctx, who, touched));
     up = await part('health gate', () =>

@@ -15,7 +15,7 @@ const specs = (names: readonly string[]) => Object.fromEntries(names.map((n) => 
 const byHand = (argv: string[]) => h.fake.run(argv, { timeoutMs: 1000, env: { PATH: '/usr/bin' } });
 
 describe("a workload user's Podman namespace", () => {
-  it('is made as the user, after its manager is up and before anything is written or started', async () => {
+  it('is made as the user, after its manager is up, begun before the files are written and done before anything starts', async () => {
     h.commit(specs(['api', 'web']));
     const { result, calls } = await h.pass();
     expect(result.exitCode).toBe(0);
@@ -33,6 +33,23 @@ describe("a workload user's Podman namespace", () => {
     expect(h.fake.startsWithoutNamespace).toEqual([]);
   });
 
+  it('a slow one is waited for: the files are written meanwhile, no unit starts before it is there', async () => {
+    h.commit(specs(['web']));
+    const real = h.fake.run.bind(h.fake);
+    let writtenWhileMaking = false;
+    h.fake.run = async (argv, options) => {
+      if (argv.at(-1) !== '/bin/true' || argv.at(-2) !== 'unshare') return real(argv, options);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      writtenWhileMaking = h.fake.userFiles('web').size > 0;
+      return real(argv, options);
+    };
+    const { result } = await h.pass();
+    expect(result.exitCode).toBe(0);
+    expect(writtenWhileMaking).toBe(true);
+    expect(h.fake.startsWithoutNamespace).toEqual([]);
+    expect(h.fake.unit('web', 'web.service')?.activeState).toBe('active');
+  });
+
   it('is made again before a restart when the user manager was restarted since (its pause process went with it)', async () => {
     h.commit(specs(['web']));
     await h.pass();
@@ -48,7 +65,7 @@ describe("a workload user's Podman namespace", () => {
     expect(h.fake.unit('web', 'web.service')?.activeState).toBe('active');
   });
 
-  it('without podman on the PATH of commands as the user, fails the workload naming podman and the fix; nothing is written or started', async () => {
+  it('without podman on the PATH of commands as the user, fails the workload naming podman and the fix; nothing is left written, nothing started', async () => {
     // Root's tools check found podman (another PATH, or it went away since): the user's
     // own run of it is what fails.
     h.fake.podman = 'missing';
@@ -59,10 +76,13 @@ describe("a workload user's Podman namespace", () => {
     expect(result.exitCode).toBe(1);
     expect(result.items[0]).toMatchObject({ workload: 'web', action: 'create', result: 'failed' });
     expect(result.items[0]!.error).toBe(
-      'podman is not installed: no podman on /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin, the PATH of commands moor runs as web; every workload runs under rootless Podman: install podman (and uidmap), then run the pass again',
+      'podman is not installed: no podman on /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin, the PATH of commands moor runs as web; every workload runs under rootless Podman: install podman (and uidmap), then run the pass again; the new files were removed',
     );
+    // The files were written while the namespace was being made; none is left, no unit started.
     const lines = calls.map(normLine);
-    expect(lines.slice(lines.indexOf('as web(1000): podman unshare /bin/true') + 1).filter((l) => l.startsWith('as web'))).toEqual([]);
+    expect(lines).toContain('as web(1000): podman unshare /bin/true');
+    expect(lines.filter((l) => / (start|restart) /.test(l) && l.startsWith('as web'))).toEqual([]);
+    expect([...(h.fake.units.get('web')?.values() ?? [])].filter((u) => u.activeState === 'active')).toEqual([]);
     expect(h.fake.userFiles('web').size).toBe(0);
     expect(await (await h.openStore()).applied.read('web')).toBeUndefined();
 
@@ -82,7 +102,7 @@ describe("a workload user's Podman namespace", () => {
         : real(argv, options);
     const { result } = await h.pass();
     expect(result.items[0]!.error).toMatch(
-      /^preparing the Podman user namespace of web \(uid 1000\) failed: systemd-run .* -- podman unshare \/bin\/true exited 125 after 5 ms: Error: cannot set up namespace using "\/usr\/bin\/newuidmap": exit status 1; check that web has ranges in \/etc\/subuid and \/etc\/subgid and that newuidmap\/newgidmap \(uidmap\) are installed$/,
+      /^preparing the Podman user namespace of web \(uid 1000\) failed: systemd-run .* -- podman unshare \/bin\/true exited 125 after 5 ms: Error: cannot set up namespace using "\/usr\/bin\/newuidmap": exit status 1; check that web has ranges in \/etc\/subuid and \/etc\/subgid and that newuidmap\/newgidmap \(uidmap\) are installed; the new files were removed$/,
     );
     expect(h.fake.userFiles('web').size).toBe(0);
   });
