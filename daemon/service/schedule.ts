@@ -30,7 +30,6 @@ const CRON_OPTIONS = { mode: '5-or-6-parts', domAndDow: true } as const;
 export const cronerTask: CreateCronTask = (expression, onTick, log) => {
   const job = new Cron(expression, {
     ...CRON_OPTIONS,
-    name: 'moor-pass',
     paused: true,
     catch: (e: unknown) => log.error(`scheduler: ${e instanceof Error ? e.message : String(e)}`),
   }, () => onTick());
