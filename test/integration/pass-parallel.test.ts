@@ -184,3 +184,20 @@ describe('a pass asked to stop while several workloads are in hand', () => {
     expect(stopping).toBeGreaterThan(lastItem);
   });
 });
+
+describe('step 4, with nothing to apply', () => {
+  it('looks at up to sixteen workloads at once, never more', async () => {
+    const many = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`w${String(i).padStart(2, '0')}.container`, containerSpec(`localhost/w${i}:1`)]));
+    h.commit(many);
+    expect((await passOver(new OverlapRunner(() => undefined))).exitCode).toBe(0);
+    // Each look reads the workload's units: held for a while, counted while held.
+    const runner = new OverlapRunner((argv) => {
+      const line = argv.join(' ');
+      return / systemctl --user show /.test(line) ? { kind: 'show', who: line, ms: 20 } : undefined;
+    });
+    const result = await passOver(runner);
+    expect(result.exitCode).toBe(0);
+    expect(result.items.every((i) => i.action === 'unchanged')).toBe(true);
+    expect(runner.most.get('show')).toBe(16);
+  });
+});
