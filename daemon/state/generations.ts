@@ -349,9 +349,10 @@ export class GenerationStore {
       records = await Promise.all([
         pathExists(join(dir, 'complete')),
         pathExists(join(dir, 'aborted')),
-        // Listed by every pass (step 1 and gc) and mostly unchanged since: parsed once per version.
-        stateFiles.read(join(dir, 'manifest.json'), Manifest),
-        stateFiles.read(join(dir, 'status.json'), Status),
+        // Listed by every pass (step 1 and gc) and mostly unchanged since: parsed once per
+        // version, and shared (frozen) by every reader, none of which changes a record read.
+        stateFiles.read(join(dir, 'manifest.json'), Manifest, 'shared'),
+        stateFiles.read(join(dir, 'status.json'), Status, 'shared'),
       ]);
     } catch (err) {
       // One unreadable generation must not stop every pass, gc, status and history.

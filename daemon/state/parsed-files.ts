@@ -20,6 +20,9 @@ export const SETTLED_MS = 100;
 /** Parses kept at most (the oldest used go first): a thousand workloads' records and their generations. */
 const MAX_ENTRIES = 4096;
 
+/** Whether a read gets its own copy of a kept parse or the kept value, frozen (ParsedFiles.read). */
+export type Sharing = 'copy' | 'shared';
+
 interface Entry {
   identity: string;
   schema: unknown;
@@ -44,11 +47,13 @@ export class ParsedFiles {
 
   /**
    * `path` parsed by `schema`, or undefined when there is no such file; a StateError naming
-   * the file when it is unreadable, not JSON or not of the schema's shape. Each read gets
-   * its own copy (readers change what they get: a pass deletes an applied record's
-   * rolledBack once it is stale), which costs half of what parsing would.
+   * the file when it is unreadable, not JSON or not of the schema's shape. `copy`: each
+   * read gets its own (a pass deletes an applied record's rolledBack once it is stale),
+   * which costs half of what parsing would. `shared`: the kept value itself, frozen, for
+   * records no reader changes (a generation's manifest and status): one that tried would
+   * fail at once rather than change what every later reader gets.
    */
-  read<T>(path: string, schema: z.ZodMiniType<T>): T | undefined {
+  read<T>(path: string, schema: z.ZodMiniType<T>, sharing: Sharing = 'copy'): T | undefined {
     const lookedAt = this.now();
     let stat;
     try {
@@ -64,19 +69,30 @@ export class ParsedFiles {
       // Most recently used last: the first entry is the one to drop.
       this.entries.delete(path);
       this.entries.set(path, kept);
-      return structuredClone(kept.value) as T;
+      return (sharing === 'shared' ? kept.value : structuredClone(kept.value)) as T;
     }
     this.entries.delete(path);
     const value = parseJsonFile(path, schema);
     if (value === undefined) return undefined;
     // Changed in the same tick as `lookedAt` or after it: a later change could carry this very identity.
     const settled = Number(stat.ctimeNs / 1_000_000n) < lookedAt - SETTLED_MS && Number(stat.mtimeNs / 1_000_000n) < lookedAt - SETTLED_MS;
+    // Shared values are frozen whether kept or not, so a reader that changes one fails the
+    // first time it runs, not only once the file has settled.
+    if (sharing === 'shared') deepFreeze(value);
     if (settled) {
-      this.entries.set(path, { identity, schema, value: structuredClone(value) });
+      this.entries.set(path, { identity, schema, value: sharing === 'shared' ? value : deepFreeze(structuredClone(value)) });
       if (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
     }
     return value;
   }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
 }
 
 /** The process's own: the daemon's passes share it, as do a command's several reads of one file. */

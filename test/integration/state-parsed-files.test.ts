@@ -100,6 +100,18 @@ describe('parsed state files', () => {
     expect(parses).toBe(1);
   });
 
+  it('shares one frozen value among readers that asked for it shared, settled or not', async () => {
+    const path = join(dir, 'manifest.json');
+    replace(path, { v: 1, items: ['a'] });
+    const fresh = new ParsedFiles().read(path, Record, 'shared')!;
+    expect(() => fresh.items.push('b')).toThrow(TypeError);
+    const files = new ParsedFiles({ now: later });
+    const first = files.read(path, Record, 'shared')!;
+    expect(files.read(path, Record, 'shared')).toBe(first);
+    expect(() => first.items.push('b')).toThrow(TypeError);
+    expect(parses).toBe(2);
+  });
+
   it('parses again for another schema, and keeps at most the entries it is given', () => {
     const files = new ParsedFiles({ now: later, maxEntries: 2 });
     const paths = ['a', 'b', 'c'].map((n) => join(dir, `${n}.json`));
