@@ -8,7 +8,10 @@
 // The passes run as the daemon's do: unit states over the (fake) user bus, as the real host
 // asks D-Bus, and what step 2 read kept between passes; `--once` runs them as
 // `moor reconcile --once` does instead (every pass reads the tree, states through commands).
-//   node --expose-gc --import tsx bench/reconcile-scale.ts [--sizes 10,200,1000] [--memory-passes 100] [--once] [--json]
+// `--rounds N` measures the pass with nothing to do and the pass that changes one workload N
+// times each (in turns, each change a new commit) and prints medians, with the range: one
+// pass is one sample, and a shared machine moves it by tens of ms.
+//   node --expose-gc --import tsx bench/reconcile-scale.ts [--sizes 10,200,1000] [--rounds 5] [--memory-passes 100] [--once] [--json]
 // (the memory passes run over the last size: `--sizes 200 --memory-passes 100` for 200 workloads)
 import { PassHarness, containerSpec } from '../test/helpers/pass-harness';
 import type { PassProfileReport } from '../daemon/pass/profile';
@@ -31,6 +34,7 @@ function argValue(name: string): string | undefined {
 
 const sizes = (argValue('--sizes') ?? '10,200,1000').split(',').map(Number);
 const memoryPasses = Number(argValue('--memory-passes') ?? 0);
+const rounds = Math.max(1, Number(argValue('--rounds') ?? 1));
 const rows: Row[] = [];
 const memory: { pass: number; rssMiB: number; heapMiB: number }[] = [];
 const mib = (b: number) => Math.round((b / 1048576) * 10) / 10;
@@ -51,9 +55,11 @@ for (const [index, n] of sizes.entries()) {
     };
     h.commit(specs, 'all');
     await measure('create all');
-    await measure('nothing to do');
-    h.commit({ ...specs, 'w0000.container': containerSpec('localhost/w0:2') }, 'one');
-    await measure('change one');
+    for (let round = 1; round <= rounds; round++) {
+      await measure('nothing to do');
+      h.commit({ ...specs, 'w0000.container': containerSpec(`localhost/w0:${round + 1}`) }, 'one');
+      await measure('change one');
+    }
     if (memoryPasses > 0 && index === sizes.length - 1) {
       for (let p = 1; p <= memoryPasses; p++) {
         const run = await h.pass();
@@ -74,15 +80,42 @@ for (const [index, n] of sizes.entries()) {
   }
 }
 
+const median = (values: readonly number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+};
+/** One row per size and pass: the median of its rounds (every field), and the range of the wall time. */
+function summary(): (Row & { minMs: number; maxMs: number; rounds: number })[] {
+  const groups = new Map<string, Row[]>();
+  for (const r of rows) groups.set(`${r.workloads} ${r.pass}`, [...(groups.get(`${r.workloads} ${r.pass}`) ?? []), r]);
+  return [...groups.values()].map((g) => {
+    const names = [...new Set(g.flatMap((r) => r.profile.steps.map((s) => s.name)))];
+    const steps = names.map((name) => ({ ...g[0]!.profile.steps.find((s) => s.name === name), name, ms: median(g.map((r) => r.profile.steps.find((s) => s.name === name)?.ms ?? 0)) }));
+    return {
+      ...g[0]!,
+      ms: median(g.map((r) => r.ms)),
+      commands: median(g.map((r) => r.commands)),
+      busQuestions: median(g.map((r) => r.busQuestions)),
+      heapMiB: median(g.map((r) => r.heapMiB)),
+      profile: { ...g[0]!.profile, steps } as PassProfileReport,
+      minMs: Math.min(...g.map((r) => r.ms)),
+      maxMs: Math.max(...g.map((r) => r.ms)),
+      rounds: g.length,
+    };
+  });
+}
+
 if (process.argv.includes('--json')) {
   process.stdout.write(`${JSON.stringify({ rows, memory })}\n`);
 } else {
-  process.stdout.write('workloads  pass           wall ms  host commands  bus questions  heap growth MiB\n');
-  for (const r of rows) {
-    process.stdout.write(`${String(r.workloads).padStart(9)}  ${r.pass.padEnd(13)}  ${String(r.ms).padStart(7)}  ${String(r.commands).padStart(13)}  ${String(r.busQuestions).padStart(13)}  ${String(r.heapMiB).padStart(15)}\n`);
+  const many = rounds > 1;
+  process.stdout.write(`workloads  pass           wall ms${many ? ' (median, range)' : ''}  host commands  bus questions  heap growth MiB\n`);
+  for (const r of summary()) {
+    const wall = many && r.rounds > 1 ? `${r.ms} (${r.minMs}–${r.maxMs})` : String(r.ms);
+    process.stdout.write(`${String(r.workloads).padStart(9)}  ${r.pass.padEnd(13)}  ${wall.padStart(many ? 23 : 7)}  ${String(r.commands).padStart(13)}  ${String(r.busQuestions).padStart(13)}  ${String(r.heapMiB).padStart(15)}\n`);
   }
-  process.stdout.write('\nwhere the time went (ms per step; apply.* are parts of step 7, summed over workloads)\n');
-  for (const r of rows) {
+  process.stdout.write(`\nwhere the time went (ms per step${many ? ', medians of the rounds' : ''}; apply.* are parts of step 7, summed over workloads)\n`);
+  for (const r of summary()) {
     const steps = r.profile.steps.filter((s) => s.ms >= 1).map((s) => `${s.name} ${Math.round(s.ms)}`);
     process.stdout.write(`${String(r.workloads).padStart(5)} ${r.pass.padEnd(13)}  ${steps.join(', ')}\n`);
   }

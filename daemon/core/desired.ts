@@ -139,14 +139,45 @@ export function validateTree(
   protectedUsers: readonly string[] = ['root'],
   policy?: Policy,
 ): ValidatedTree {
-  const own = (w: Workload): Problem[] => [
-    ...discovery.problems.filter((p) => p.workload === w.name),
+  const own = ownProblemsOf(discovery, protectedUsers);
+  return {
+    tree: treeProblems(discovery, transforms, transformProblems),
+    workloads: discovery.workloads.map((w) => validateWorkload(w, transforms, host, own(w), policy)),
+  };
+}
+
+/**
+ * Each workload's problems found before it is rendered: discovery's about it (a clash with
+ * another workload among them) and a protected user. Discovery's problems are grouped once,
+ * not searched once per workload.
+ */
+export function ownProblemsOf(discovery: Discovery, protectedUsers: readonly string[]): (w: Workload) => Problem[] {
+  const found = new Map<string, Problem[]>();
+  for (const p of discovery.problems) {
+    if (p.workload === undefined) continue;
+    const list = found.get(p.workload);
+    if (list) list.push(p);
+    else found.set(p.workload, [p]);
+  }
+  return (w) => [
+    ...(found.get(w.name) ?? []),
     ...(protectedUsers.includes(w.user)
       ? [{ path: w.spec.path, code: 'protected-user', workload: w.name, message: `workload "${w.name}" would run as the protected user ${w.user}`, hint: 'rename the spec (or set user_prefix) so its user is not protected' }]
       : []),
   ];
-  return {
-    tree: treeProblems(discovery, transforms, transformProblems),
-    workloads: discovery.workloads.map((w) => renderWorkload(w, transforms, specifierIdentity(w, host), own(w), policy)),
-  };
+}
+
+/** One workload rendered for validation, with systemd specifiers for uid and home. */
+export function validateWorkload(w: Workload, transforms: TransformSet, host: HostIdentity, own: readonly Problem[], policy?: Policy): RenderedWorkload {
+  return renderWorkload(w, transforms, specifierIdentity(w, host), own, policy);
+}
+
+/**
+ * What a workload's validation and render depend on beyond the transforms, the host and
+ * the config: its files (path, kind, group, content), its problems from discovery and
+ * `extra` (the repository path of each file, in a fleet). Two workloads with the same key
+ * render the same under the same transforms, host and config (a pure function of them).
+ */
+export function workloadKey(w: Workload, own: readonly Problem[], extra: readonly string[]): string {
+  return sha256(JSON.stringify([w, own, extra]));
 }

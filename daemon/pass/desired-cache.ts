@@ -28,6 +28,15 @@ export class DesiredCache<Tree> {
     return e && e.config === config && e.commit === commit && e.transforms === transforms ? e.tree : undefined;
   }
 
+  /**
+   * The last tree read under this config and these transforms, of whatever commit: a new
+   * commit's read reuses what it holds of each workload whose files did not change.
+   */
+  lastRead(config: MoorConfig, transforms: string): Tree | undefined {
+    const e = this.entry;
+    return e && e.config === config && e.transforms === transforms ? e.tree : undefined;
+  }
+
   /** One entry: the last tree read. A pass that fails before reading one clears it. */
   set(config: MoorConfig, commit: string, transforms: string, tree: Tree): void {
     this.entry = { config, commit, transforms, tree };

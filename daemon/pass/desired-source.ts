@@ -4,10 +4,10 @@
 import { join } from 'node:path';
 import type { MoorConfig } from '../core/config/schema';
 import { fleetLayoutProblems, fleetWorkloads, hostWorkloads, notInFleet, readFleetManifest, sliceFor, type HostSlice } from '../core/fleet';
-import type { DiscoveryOptions, TreeEntry } from '../core/types';
-import { renderWorkload, renderedFromFiles, validateTree, type RenderedWorkload } from '../core/desired';
+import type { DiscoveryOptions, TreeEntry, Workload } from '../core/types';
+import { filesOf, ownProblemsOf, renderWorkload, renderedFromFiles, treeProblems, validateWorkload, workloadKey, type RenderedWorkload } from '../core/desired';
 import type { Problem } from '../core/problem';
-import type { WorkloadAccount } from '../core/transforms';
+import type { HostIdentity, TransformSet, WorkloadAccount } from '../core/transforms';
 import { SourceError, TrustError, ValidationError } from '../core/errors';
 import { judgeTip, type Signer } from '../core/trust';
 import { tipFacts } from '../host/commit-trust';
@@ -52,6 +52,20 @@ export interface DesiredState {
 export interface ReadTree {
   workloads: DesiredWorkload[];
   invalid: Map<string, { user: string; problems: Problem[] }>;
+  /**
+   * Each workload's result by its content (core/desired.ts workloadKey), and what every
+   * result depended on beside it (`context`: the host's name and labels, the repository
+   * paths of the transforms): what the next commit's read reuses for a workload whose
+   * files did not change.
+   */
+  reusable: { context: string; byName: Map<string, WorkloadResult> };
+}
+
+/** One workload's outcome of step 2, and the key of the content it came from. */
+interface WorkloadResult {
+  key: string;
+  valid?: DesiredWorkload;
+  invalid?: { user: string; problems: Problem[] };
 }
 
 /** What the trust check of a pass compares the tip with, and what it may waive. */
@@ -146,7 +160,7 @@ export async function desiredFromRepo(
     if (!synced.checkedOut) {
       await timed(profile, 'desired.checkout', () => checkoutAt({ dir, branch: config.source.branch, timeoutMs: config.timeouts.fetchMs, ...(config.source.sshKey ? { sshKey: config.source.sshKey } : {}) }, commit));
     }
-    tree = await readTree(config, dir, transforms, profile);
+    tree = await readTree(config, dir, transforms, profile, cache?.lastRead(config, transforms.fingerprint));
     cache?.set(config, commit, transforms.fingerprint, tree);
   }
   return {
@@ -162,44 +176,68 @@ export async function desiredFromRepo(
   };
 }
 
-/** The checked-out tree's workloads: scanned, sliced for this host, discovered and validated. */
-async function readTree(config: MoorConfig, dir: string, transforms: LoadedTransforms, profile: PassProfile | undefined): Promise<ReadTree> {
+/**
+ * The checked-out tree's workloads: scanned, sliced for this host, discovered and validated.
+ * With `last` (the tree read before, under the same config and transforms), a workload whose
+ * key is the one it had there gets its result from there, its renders for an account
+ * included: the scan, discovery and the tree's own problems are always new.
+ */
+async function readTree(config: MoorConfig, dir: string, transforms: LoadedTransforms, profile: PassProfile | undefined, last?: ReadTree): Promise<ReadTree> {
   const scanned = await timed(profile, 'desired.scan', () => scanTree(dir, { maxFileBytes: config.maxFileBytes, budget: config.repoBudget }));
   const discovery = await timed(profile, 'desired.discover', async () => {
     const opts = { userPrefix: config.userPrefix, maxFileBytes: config.maxFileBytes, reservedNames: config.reservedNames };
     const slice = hostSlice(scanned, config, opts);
     return { slice, ...hostWorkloads(slice, opts) };
   });
-  const host = discovery.slice.host;
-  const checked = await timed(profile, 'desired.validate', async () => validateTree(discovery.mine, transforms.set, transforms.problems, host, config.protectedUsers, config.policy));
+  const { slice } = discovery;
+  const host = slice.host;
   // Problems are named by their repository path (hosts/<name>/... for this host's own files).
-  const inRepo = (p: Problem): Problem => ({ ...p, path: discovery.slice.repoPath(p.path) });
-  if (checked.tree.length > 0) throw new ValidationError(checked.tree.map(inRepo));
-
-  const invalid = new Map<string, { user: string; problems: Problem[] }>();
-  const workloads: DesiredWorkload[] = [];
-  const problemsOf = new Map(checked.workloads.map((r) => [r.name, r.problems]));
-  for (const w of discovery.mine.workloads) {
-    const validated = { problems: problemsOf.get(w.name)! };
-    if (validated.problems.length > 0) {
-      invalid.set(w.name, { user: w.user, problems: validated.problems.map(inRepo) });
-      continue;
+  const inRepo = (p: Problem): Problem => ({ ...p, path: slice.repoPath(p.path) });
+  return timed(profile, 'desired.validate', async () => {
+    const tree = treeProblems(discovery.mine, transforms.set, transforms.problems);
+    if (tree.length > 0) throw new ValidationError(tree.map(inRepo));
+    const context = JSON.stringify([host, transformPaths(transforms.set).map((p) => slice.repoPath(p))]);
+    const before = last?.reusable.context === context ? last.reusable.byName : undefined;
+    const own = ownProblemsOf(discovery.mine, config.protectedUsers);
+    const byName = new Map<string, WorkloadResult>();
+    const invalid = new Map<string, { user: string; problems: Problem[] }>();
+    const workloads: DesiredWorkload[] = [];
+    for (const w of discovery.mine.workloads) {
+      const problems = own(w);
+      const key = workloadKey(w, problems, filesOf(w).map((f) => slice.repoPath(f.path)));
+      const kept = before?.get(w.name);
+      const result = kept?.key === key ? kept : workloadResult(w, key, validateWorkload(w, transforms.set, host, problems, config.policy).problems.map(inRepo), slice, transforms, host);
+      byName.set(w.name, result);
+      if (result.valid) workloads.push(result.valid);
+      if (result.invalid) invalid.set(w.name, result.invalid);
     }
-    // Rendering is pure: a pass over the same commit with the same account (the daemon's
-    // next pass, through the cache) gets the workload rendered last time.
-    let last: { key: string; rendered: RenderedWorkload } | undefined;
-    workloads.push({
-      name: w.name,
-      user: w.user,
-      spec: discovery.slice.repoPath(w.spec.path),
-      render: (account) => {
-        const key = `${account.name}\0${account.user}\0${account.uid}\0${account.home}`;
-        if (last?.key !== key) last = { key, rendered: renderWorkload(w, transforms.set, { ...account, host: host.name, labels: host.labels }) };
-        return last.rendered;
-      },
-    });
-  }
-  return { workloads, invalid };
+    return { workloads, invalid, reusable: { context, byName } };
+  });
+}
+
+/** A validated workload's result: invalid with its problems, or valid with its render for an account. */
+function workloadResult(w: Workload, key: string, problems: Problem[], slice: HostSlice, transforms: LoadedTransforms, host: HostIdentity): WorkloadResult {
+  if (problems.length > 0) return { key, invalid: { user: w.user, problems } };
+  // Rendering is pure: a pass with the same account (the daemon's next pass, through the
+  // cache, of this commit or of one where this workload's key is the same) gets the
+  // workload rendered last time.
+  let last: { key: string; rendered: RenderedWorkload } | undefined;
+  const valid: DesiredWorkload = {
+    name: w.name,
+    user: w.user,
+    spec: slice.repoPath(w.spec.path),
+    render: (account) => {
+      const key = `${account.name}\0${account.user}\0${account.uid}\0${account.home}`;
+      if (last?.key !== key) last = { key, rendered: renderWorkload(w, transforms.set, { ...account, host: host.name, labels: host.labels }) };
+      return last.rendered;
+    },
+  };
+  return { key, valid };
+}
+
+/** Every path a transform or a companion template is named by in problems. */
+function transformPaths(set: TransformSet): string[] {
+  return [...set.base.values(), ...[...set.groups.values()].flatMap((g) => [...g.values()]), ...set.templates].map((t) => t.path);
 }
 
 /**

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import * as z from 'zod/mini';
 import type { Clock } from '../core/ports';
 import { StateError } from '../core/errors';
-import { listDir, readJsonIfExists, removeFile, writeJsonAtomic } from './atomic';
+import { listDir, removeFile, writeJsonAtomic } from './atomic';
+import { stateFiles } from './parsed-files';
 import { assertRelativePath, assertSafeName, isSafeName, type StateLayout } from './layout';
 
 const recordFields = {
@@ -67,7 +68,8 @@ export class AppliedStore {
 
   async read(workload: string): Promise<AppliedRecord | undefined> {
     const path = this.path(workload);
-    const record = await readJsonIfExists(path, AppliedRecordFile);
+    // Every pass reads every record, and a pass changes few: parsed once per version.
+    const record = stateFiles.read(path, AppliedRecordFile);
     if (record && record.workload !== workload) {
       throw new StateError(`${path}: holds the record of workload ${JSON.stringify(record.workload)}`);
     }

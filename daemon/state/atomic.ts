@@ -73,6 +73,11 @@ export async function readJson<T>(path: string, schema: z.ZodMiniType<T>): Promi
 
 /** As readJson, but a missing file is `undefined` (the state simply has not been recorded yet). */
 export async function readJsonIfExists<T>(path: string, schema: z.ZodMiniType<T>): Promise<T | undefined> {
+  return parseJsonFile(path, schema);
+}
+
+/** readJsonIfExists without the promise: for parsed-files.ts, which checks the file's identity first. */
+export function parseJsonFile<T>(path: string, schema: z.ZodMiniType<T>): T | undefined {
   let text: string;
   try {
     // Read synchronously: state files are small and local, and Node's asynchronous

@@ -12,6 +12,7 @@ import type { Clock } from '../core/ports';
 import type { FileContents } from '../core/types';
 import { StateError } from '../core/errors';
 import { FILE_MODE, ensureDir, fsyncDir, isNotFound, listDir, pathExists, readJsonIfExists, stateWriteError, writeJsonAtomic } from './atomic';
+import { stateFiles } from './parsed-files';
 import {
   allSucceeded,
   checkInput,
@@ -349,8 +350,10 @@ export class GenerationStore {
       records = await Promise.all([
         pathExists(join(dir, 'complete')),
         pathExists(join(dir, 'aborted')),
-        readJsonIfExists(join(dir, 'manifest.json'), Manifest),
-        readJsonIfExists(join(dir, 'status.json'), Status),
+        // Listed by every pass (step 1 and gc) and mostly unchanged since: parsed once per
+        // version, and shared (frozen) by every reader, none of which changes a record read.
+        stateFiles.read(join(dir, 'manifest.json'), Manifest, 'shared'),
+        stateFiles.read(join(dir, 'status.json'), Status, 'shared'),
       ]);
     } catch (err) {
       // One unreadable generation must not stop every pass, gc, status and history.

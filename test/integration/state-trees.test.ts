@@ -111,6 +111,8 @@ async function toOldLayout(): Promise<void> {
   await fs.mkdir(blobs, { recursive: true, mode: 0o700 });
   for (const g of await store.generations.list()) {
     const content = await store.generations.read(g.id);
+    // The store's records are shared by its readers (state/parsed-files.ts): changed on a copy.
+    const manifest = structuredClone(content.manifest);
     for (const [name, w] of Object.entries(content.workloads)) {
       for (const [relPath, text] of Object.entries(w.files)) {
         const blob = join(blobs, createHash('sha256').update(text, 'utf8').digest('hex'));
@@ -119,10 +121,10 @@ async function toOldLayout(): Promise<void> {
         await fs.mkdir(dirname(path), { recursive: true, mode: 0o700 });
         await fs.link(blob, path);
       }
-      const { tree: _gone, ...entry } = content.manifest.workloads[name]!;
-      content.manifest.workloads[name] = { ...entry, files: Object.keys(w.files).sort() };
+      const { tree: _gone, ...entry } = manifest.workloads[name]!;
+      manifest.workloads[name] = { ...entry, files: Object.keys(w.files).sort() };
     }
-    await fs.writeFile(join(genDir(g.id), 'manifest.json'), JSON.stringify(content.manifest));
+    await fs.writeFile(join(genDir(g.id), 'manifest.json'), JSON.stringify(manifest));
     await fs.rm(join(genDir(g.id), 'applied-trees'), { recursive: true, force: true });
   }
   await fs.rm(treesDir(), { recursive: true });
