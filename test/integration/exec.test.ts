@@ -1,6 +1,8 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ExecaRunner, mustSucceed, runStreaming } from '../../daemon/host/exec';
+import { ExecaRunner, mustSucceed, runStreaming, runWithInheritedFd } from '../../daemon/host/exec';
 import { CommandError } from '../../daemon/core/errors';
 
 const runner = new ExecaRunner({ killGraceMs: 500 });
@@ -103,6 +105,28 @@ describe('ExecaRunner', () => {
     }
   });
 
+  it('gives a file as stdin, whole (podman load, tar of an archive)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'moor-exec-'));
+    try {
+      const file = join(dir, 'in');
+      writeFileSync(file, 'x'.repeat(300_000));
+      const r = await runner.run(['wc', '-c'], { timeoutMs: 5_000, inputFile: file });
+      expect(r).toMatchObject({ exitCode: 0, stdout: '300000\n' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('an input the command never reads is no error of ours: its exit is the answer', async () => {
+    const r = await runner.run(['sh', '-c', 'exit 3'], { timeoutMs: 5_000, input: 'y'.repeat(4 * 1024 * 1024) });
+    expect(r).toMatchObject({ exitCode: 3, timedOut: false });
+  });
+
+  it('decodes UTF-8 whole, whatever the pipe cut it into', async () => {
+    const r = await runner.run(['sh', '-c', 'i=0; while [ $i -lt 20000 ]; do printf "é€"; i=$((i+1)); done'], { timeoutMs: 10_000 });
+    expect(r.stdout).toBe('é€'.repeat(20_000));
+  });
+
   it('reports a missing program as exit 127, not as a signal', async () => {
     const r = await runner.run(['moor-no-such-program-xyz'], { timeoutMs: 5_000 });
     expect(r.exitCode).toBe(127);
@@ -144,5 +168,26 @@ describe('runStreaming', () => {
         .filter(([state, , pgrp]) => Number(pgrp) === pgid && state !== 'Z');
     for (let i = 0; i < 50 && live().length > 0; i++) await new Promise((r) => setTimeout(r, 100));
     expect(live()).toEqual([]);
+  });
+});
+
+describe('runWithInheritedFd', () => {
+  it("gives the child our descriptor as its fd 3, and bounds it", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'moor-exec-'));
+    const fd = openSync(join(dir, 'out'), 'w');
+    try {
+      const r = await runWithInheritedFd(['sh', '-c', 'echo held >&3; echo said >&2'], fd, 5_000);
+      expect(r).toMatchObject({ exitCode: 0, timedOut: false });
+      expect(r.stderr.trim()).toBe('said');
+      expect(readFileSync(join(dir, 'out'), 'utf8')).toBe('held\n');
+      const started = Date.now();
+      const slow = await runWithInheritedFd(['sleep', '30'], fd, 200);
+      expect(slow).toMatchObject({ exitCode: null, timedOut: true });
+      expect(Date.now() - started).toBeLessThan(5_000);
+      expect(await runWithInheritedFd(['moor-no-such-program-xyz'], fd, 1_000)).toMatchObject({ exitCode: 127, stderr: expect.stringMatching(/ENOENT/) });
+    } finally {
+      closeSync(fd);
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
