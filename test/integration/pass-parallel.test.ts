@@ -12,15 +12,30 @@ beforeEach(() => {
 });
 afterEach(() => h.cleanup());
 
+interface Hold {
+  kind: string;
+  who: string;
+  ms: number;
+  /**
+   * How many commands of this kind the pass runs in all: one held is also kept (up to 2 s)
+   * until `together` of its kind (2 unless said) run beside it, while any is still to come.
+   * A loaded machine can take longer than `ms` between two workloads' commands; a pass that
+   * runs them one at a time still shows one at a time, only 2 s later.
+   */
+  of?: number;
+  together?: number;
+}
+
 /**
  * Runs the fake host's commands, holding the ones `slow` picks for a few milliseconds of
  * real time, and counts how many of each kind ran at once at most.
  */
 class OverlapRunner implements CommandRunner {
   private readonly running = new Map<string, Set<string>>();
+  private readonly started = new Map<string, number>();
   readonly most = new Map<string, number>();
 
-  constructor(private readonly slow: (argv: readonly string[]) => { kind: string; who: string; ms: number } | undefined) {}
+  constructor(private readonly slow: (argv: readonly string[]) => Hold | undefined) {}
 
   async run(argv: readonly string[], options: RunOptions): Promise<CommandResult> {
     const held = this.slow(argv);
@@ -28,20 +43,25 @@ class OverlapRunner implements CommandRunner {
       const now = this.running.get(held.kind) ?? new Set<string>();
       this.running.set(held.kind, now);
       now.add(held.who);
+      this.started.set(held.kind, (this.started.get(held.kind) ?? 0) + 1);
       this.most.set(held.kind, Math.max(this.most.get(held.kind) ?? 0, now.size));
       await new Promise((resolve) => setTimeout(resolve, held.ms));
+      const until = Date.now() + 2_000;
+      while (held.of !== undefined && now.size < (held.together ?? 2) && this.started.get(held.kind)! < held.of && Date.now() < until) {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
       now.delete(held.who);
     }
     return h.fake.run(argv, options);
   }
 }
 
-/** useradd and each user's `systemctl --user restart` take a while. */
-function slowUseraddAndRestart(argv: readonly string[]): { kind: string; who: string; ms: number } | undefined {
+/** useradd and each user's `systemctl --user restart` (of the six) take a while. */
+function slowUseraddAndRestart(argv: readonly string[]): Hold | undefined {
   const line = argv.join(' ');
   if (argv[0] === 'useradd') return { kind: 'useradd', who: argv.at(-1)!, ms: 15 };
   const restart = / systemctl --user restart (\S+)\.service$/.exec(line) ?? /systemctl --user restart (\S+)\.service/.exec(line);
-  if (restart) return { kind: 'restart', who: restart[1]!, ms: 40 };
+  if (restart) return { kind: 'restart', who: restart[1]!, ms: 40, of: 6 };
   return undefined;
 }
 
@@ -193,7 +213,7 @@ describe('step 4, with nothing to apply', () => {
     // Each look reads the workload's units: held for a while, counted while held.
     const runner = new OverlapRunner((argv) => {
       const line = argv.join(' ');
-      return / systemctl --user show /.test(line) ? { kind: 'show', who: line, ms: 20 } : undefined;
+      return / systemctl --user show /.test(line) ? { kind: 'show', who: line, ms: 20, of: 40, together: 16 } : undefined;
     });
     const result = await passOver(runner);
     expect(result.exitCode).toBe(0);
