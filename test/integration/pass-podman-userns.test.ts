@@ -39,7 +39,9 @@ describe("a workload user's Podman namespace", () => {
     let writtenWhileMaking = false;
     h.fake.run = async (argv, options) => {
       if (argv.at(-1) !== '/bin/true' || argv.at(-2) !== 'unshare') return real(argv, options);
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      // Slow: done only once the files are there, or after 2 s (a pass that waited for it
+      // before writing gets here with none).
+      for (let i = 0; i < 200 && h.fake.userFiles('web').size === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
       writtenWhileMaking = h.fake.userFiles('web').size > 0;
       return real(argv, options);
     };
