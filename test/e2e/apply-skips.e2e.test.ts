@@ -4,20 +4,13 @@
 // daemon-reload and the restart, which go to the user manager over D-Bus. A namespace gone
 // (its pause process killed) is made again before the next start, and the service comes
 // up; an update whose service fails to start is still rolled back.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { PassProfileReport } from '../../daemon/pass/profile';
-import { BUSYBOX_IMAGE, BUSYBOX_SERVE_FOREVER, bootMoorGuest, describeExec, leftoverGuests, type Guest } from './guest';
+import { BUSYBOX_IMAGE, BUSYBOX_SERVE_FOREVER, describeExec, type Guest, moorGuestForFile } from './guest';
 
 let guest: Guest;
 
-beforeAll(async () => {
-  guest = await bootMoorGuest();
-});
-
-afterAll(async () => {
-  await guest?.shutdown();
-  expect(await leftoverGuests()).toEqual([]);
-});
+moorGuestForFile((g) => (guest = g));
 
 const spec = (version: number) => `[Container]\nImage=${BUSYBOX_IMAGE}\nExec=${BUSYBOX_SERVE_FOREVER}\nEnvironment=VERSION=${version}\n\n[Install]\nWantedBy=default.target\n`;
 

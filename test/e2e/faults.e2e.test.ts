@@ -7,8 +7,8 @@
 // - a user manager that does not come up (user@UID.service held in ExecStartPre by a
 //   drop-in): the start is cut at timeouts.command, that workload fails naming the unit,
 //   the other workload is applied.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BUSYBOX_IMAGE, BUSYBOX_SERVE_FOREVER, GUEST_MOOR_CONFIG, describeExec, leftoverGuests, type Guest, bootMoorGuest } from './guest';
+import { describe, expect, it } from 'vitest';
+import { BUSYBOX_IMAGE, BUSYBOX_SERVE_FOREVER, describeExec, type Guest, GUEST_MOOR_CONFIG, moorGuestForFile } from './guest';
 
 const GENERATOR = '/usr/lib/systemd/user-generators/podman-user-generator';
 /** Short enough that a hanging user manager costs the test seconds, long enough for a loaded machine. */
@@ -28,14 +28,7 @@ interface Check {
 
 let guest: Guest;
 
-beforeAll(async () => {
-  guest = await bootMoorGuest(`${GUEST_MOOR_CONFIG}\n[timeouts]\ncommand = "${COMMAND_TIMEOUT_S}s"\n`);
-});
-
-afterAll(async () => {
-  await guest?.shutdown();
-  expect(await leftoverGuests()).toEqual([]);
-});
+moorGuestForFile((g) => (guest = g), { config: `${GUEST_MOOR_CONFIG}\n[timeouts]\ncommand = "${COMMAND_TIMEOUT_S}s"\n` });
 
 async function doctor(name: string): Promise<Check> {
   const run = await guest.moor(['doctor', '--json']);

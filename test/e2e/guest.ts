@@ -10,7 +10,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, lstatSync, readFileSync, readdirSync, readlinkSync, realpathSync, rmdirSync, rmSync, type Dirent } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, expect, inject } from 'vitest';
 import { GUEST_MOOR, GUEST_MOOR_CONFIG, GUEST_NODE, TEST_BASE_TRANSFORM, TEST_KUBE_TRANSFORM, withGuestOnlyLines } from './guest-config';
 import { ensureGuestTree, assertHostCanRunGuests, GuestUnavailableError, REPO_ROOT, type GuestTree } from './guest-tree';
 import { killGroup, runProc } from './host-proc';
@@ -551,7 +551,6 @@ shift
 exec "$@"
 `;
 
-/** Boots a fresh volatile guest from the cached tree and waits until systemd says it is up. */
 /**
  * A guest ready for moor: the bundle built by the global setup, moor's config, the test
  * transforms and the bare repo. (Test files only: it reads what the global setup provided.)
@@ -560,6 +559,23 @@ export async function bootMoorGuest(config: string | undefined = GUEST_MOOR_CONF
   const setup = inject('e2e');
   if (setup.bundleError) throw new Error(`no moor bundle to test: ${setup.bundleError}`);
   return prepareMoorHost(await bootGuest(), config);
+}
+
+/**
+ * A test file's one moor guest: booted (bootMoorGuest, with `config` when given, undefined
+ * for none) before its tests and handed to `use`, shut down after them (`graceMs`), and
+ * then no guest of the run may be left.
+ */
+export function moorGuestForFile(use: (guest: Guest) => void, options: { config?: string | undefined; graceMs?: number } = {}): void {
+  let guest: Guest | undefined;
+  beforeAll(async () => {
+    guest = 'config' in options ? await bootMoorGuest(options.config) : await bootMoorGuest();
+    use(guest);
+  });
+  afterAll(async () => {
+    await guest?.shutdown(options.graceMs);
+    expect(await leftoverGuests()).toEqual([]);
+  });
 }
 
 /**

@@ -4,8 +4,8 @@
 // judged on the YAML moor wrote at that path; a YAML publishing a host port the policy
 // forbids, and one joining the host's network through a merge key (which Podman honours),
 // fail their workloads with the YAML's line, before any user of theirs exists.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BUSYBOX_IMAGE, BUSYBOX_SERVE_FOREVER, GUEST_MOOR_CONFIG, describeExec, leftoverGuests, type Guest, bootMoorGuest } from './guest';
+import { describe, expect, it } from 'vitest';
+import { BUSYBOX_IMAGE, BUSYBOX_SERVE_FOREVER, describeExec, type Guest, GUEST_MOOR_CONFIG, moorGuestForFile } from './guest';
 
 const POLICY = `
 [policy]
@@ -35,14 +35,7 @@ ${container}`;
 
 let guest: Guest;
 
-beforeAll(async () => {
-  guest = await bootMoorGuest();
-});
-
-afterAll(async () => {
-  await guest?.shutdown(10_000);
-  expect(await leftoverGuests()).toEqual([]);
-});
+moorGuestForFile((g) => (guest = g), { graceMs: 10_000 });
 
 describe('.kube workloads under a host policy', () => {
   it('runs a YAML within it (judged as loaded on the file beside the unit); refuses a hostPort and a merge key onto the host network', async () => {

@@ -4,8 +4,8 @@
 // A change of the YAML alone restarts it with the new pod; a `Yaml=` reaching out of the
 // repository is refused before anything changes; removing the files removes the workload.
 // Every assertion reads the guest's own state.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BUSYBOX_IMAGE, BUSYBOX_SERVE_FOREVER, describeExec, leftoverGuests, type Guest, bootMoorGuest } from './guest';
+import { describe, expect, it } from 'vitest';
+import { BUSYBOX_IMAGE, BUSYBOX_SERVE_FOREVER, describeExec, type Guest, moorGuestForFile } from './guest';
 
 const KUBE = `[Unit]
 Description=the app, played from Kubernetes YAML
@@ -44,14 +44,7 @@ WantedBy=default.target
 
 let guest: Guest;
 
-beforeAll(async () => {
-  guest = await bootMoorGuest();
-});
-
-afterAll(async () => {
-  await guest?.shutdown(10_000);
-  expect(await leftoverGuests()).toEqual([]);
-});
+moorGuestForFile((g) => (guest = g), { graceMs: 10_000 });
 
 const invocation = async () => (await guest.userUnit('app', 'app.service', ['InvocationID'])).InvocationID ?? '';
 

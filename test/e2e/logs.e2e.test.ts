@@ -4,8 +4,8 @@
 // user manager's "Killing process ... (podman pause)", Podman's events, conmon's cgroup
 // warnings); `moor logs` prints it, the journalctl line it names prints it too, and
 // `moor logs -f` follows a new run and ends cleanly on SIGTERM.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BUSYBOX_IMAGE, GUEST_MOOR, GUEST_NODE, describeExec, leftoverGuests, type Guest, bootMoorGuest } from './guest';
+import { describe, expect, it } from 'vitest';
+import { BUSYBOX_IMAGE, describeExec, type Guest, GUEST_MOOR, GUEST_NODE, moorGuestForFile } from './guest';
 
 const FATAL = 'FATAL: cannot open /data/db';
 
@@ -37,14 +37,7 @@ const NOISE = [/podman pause/, /Killing process/, /cgroup/i, /memory\.events/, /
 
 let guest: Guest;
 
-beforeAll(async () => {
-  guest = await bootMoorGuest();
-});
-
-afterAll(async () => {
-  await guest?.shutdown();
-  expect(await leftoverGuests()).toEqual([]);
-});
+moorGuestForFile((g) => (guest = g));
 
 describe('a failing container explains itself', () => {
   let uid: number;

@@ -3,8 +3,8 @@
 // One workload through its life: created, left alone, repaired, beside a broken one,
 // refused and then allowed to go. A changed spec is in scenarios.e2e.test.ts (only its own
 // service restarts).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BUSYBOX_IMAGE, BUSYBOX_SERVE_FOREVER, GUEST_MOOR, GUEST_NODE, describeExec, leftoverGuests, type ExecResult, type Guest, bootMoorGuest } from './guest';
+import { describe, expect, it } from 'vitest';
+import { BUSYBOX_IMAGE, BUSYBOX_SERVE_FOREVER, describeExec, type ExecResult, type Guest, GUEST_MOOR, GUEST_NODE, moorGuestForFile } from './guest';
 
 const WORKLOAD = 'hello';
 
@@ -32,14 +32,7 @@ interface PassJson {
 
 let guest: Guest;
 
-beforeAll(async () => {
-  guest = await bootMoorGuest();
-});
-
-afterAll(async () => {
-  await guest?.shutdown();
-  expect(await leftoverGuests()).toEqual([]);
-});
+moorGuestForFile((g) => (guest = g));
 
 /** `moor reconcile --once --json ARGS`, with everything needed to explain a failure. */
 async function reconcile(...args: string[]): Promise<{ run: ExecResult; pass: PassJson | undefined; explain: () => Promise<string> }> {

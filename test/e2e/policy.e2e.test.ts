@@ -4,8 +4,8 @@
 // name and no container of it runs. Then the check of what systemd loaded, on its own: a
 // rollback to a generation applied before the policy is refused and the running files
 // are put back.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BUSYBOX_IMAGE, BUSYBOX_SERVE_FOREVER, GUEST_MOOR_CONFIG, describeExec, leftoverGuests, type Guest, bootMoorGuest } from './guest';
+import { describe, expect, it } from 'vitest';
+import { BUSYBOX_IMAGE, BUSYBOX_SERVE_FOREVER, describeExec, type Guest, GUEST_MOOR_CONFIG, moorGuestForFile } from './guest';
 
 const POLICY = `
 [policy]
@@ -24,14 +24,7 @@ interface PassJson {
 
 let guest: Guest;
 
-beforeAll(async () => {
-  guest = await bootMoorGuest(undefined);
-});
-
-afterAll(async () => {
-  await guest?.shutdown();
-  expect(await leftoverGuests()).toEqual([]);
-});
+moorGuestForFile((g) => (guest = g), { config: undefined });
 
 async function reconcile(): Promise<{ pass: PassJson; text: string }> {
   const run = await guest.moor(['reconcile', '--once', '--json']);

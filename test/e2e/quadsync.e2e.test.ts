@@ -4,19 +4,12 @@
 // group, linger, Quadlet files in the home) is refused by moor, then taken over by the
 // documented steps: stopped, its home archived with the recipe, removed, created by moor
 // and restored, its volume's data back under the new user's ids.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BUSYBOX_IMAGE, BUSYBOX_SERVE_FOREVER, TEST_BASE_TRANSFORM, bootMoorGuest, describeExec, eventually, leftoverGuests, type Guest } from './guest';
+import { describe, expect, it } from 'vitest';
+import { BUSYBOX_IMAGE, BUSYBOX_SERVE_FOREVER, describeExec, eventually, type Guest, moorGuestForFile, TEST_BASE_TRANSFORM } from './guest';
 
 let guest: Guest;
 
-beforeAll(async () => {
-  guest = await bootMoorGuest();
-});
-
-afterAll(async () => {
-  await guest?.shutdown(10_000);
-  expect(await leftoverGuests()).toEqual([]);
-});
+moorGuestForFile((g) => (guest = g), { graceMs: 10_000 });
 
 const reconcile = () => guest.reconcileJson();
 

@@ -4,8 +4,8 @@
 // copy of a shell among them), files of its subordinate range and its journal files all
 // go; the volume's data comes back from the archive into the re-added workload, its old
 // uid and range mapped to the new ones; purge mode keeps nothing.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BUSYBOX_IMAGE, GUEST_MOOR_CONFIG, describeExec, eventually, leftoverGuests, type Guest, bootMoorGuest } from './guest';
+import { describe, expect, it } from 'vitest';
+import { BUSYBOX_IMAGE, describeExec, eventually, type Guest, GUEST_MOOR_CONFIG, moorGuestForFile } from './guest';
 
 const VOLUME_DATA = '/home/store/.local/share/containers/storage/volumes/systemd-store-data/_data';
 
@@ -32,14 +32,7 @@ const withoutStore = { 'keep.container': keep };
 
 let guest: Guest;
 
-beforeAll(async () => {
-  guest = await bootMoorGuest();
-});
-
-afterAll(async () => {
-  await guest?.shutdown(10_000);
-  expect(await leftoverGuests()).toEqual([]);
-});
+moorGuestForFile((g) => (guest = g), { graceMs: 10_000 });
 
 const reconcile = () => guest.reconcileJson();
 

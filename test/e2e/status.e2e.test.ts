@@ -1,8 +1,8 @@
 // `moor status` shows the host as it is, on a real host: a service stopped by hand is
 // inactive and flagged as drift at once, before any pass; `moor status web` shows its
 // units, and the last lines of a unit that failed.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BUSYBOX_IMAGE, describeExec, leftoverGuests, type Guest, bootMoorGuest } from './guest';
+import { describe, expect, it } from 'vitest';
+import { BUSYBOX_IMAGE, describeExec, type Guest, moorGuestForFile } from './guest';
 
 const WEB = `[Container]
 Image=${BUSYBOX_IMAGE}
@@ -28,14 +28,7 @@ interface StatusJson {
 
 let guest: Guest;
 
-beforeAll(async () => {
-  guest = await bootMoorGuest();
-});
-
-afterAll(async () => {
-  await guest?.shutdown();
-  expect(await leftoverGuests()).toEqual([]);
-});
+moorGuestForFile((g) => (guest = g));
 
 describe('moor status shows what runs now', () => {
   it('shows web.service active after the pass, with no drift and exit 0', async () => {

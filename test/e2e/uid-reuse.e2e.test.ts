@@ -3,8 +3,8 @@
 // frees its uid and its /etc/subuid and /etc/subgid lines), and a workload added next must
 // get neither its uid (which would own that shell) nor its range. The removed workload
 // holds the highest uid, the one useradd alone would hand out next.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BUSYBOX_IMAGE, BUSYBOX_SERVE_FOREVER, describeExec, leftoverGuests, type Guest, bootMoorGuest } from './guest';
+import { describe, expect, it } from 'vitest';
+import { BUSYBOX_IMAGE, BUSYBOX_SERVE_FOREVER, describeExec, type Guest, moorGuestForFile } from './guest';
 
 const container = `[Container]
 Image=${BUSYBOX_IMAGE}
@@ -23,14 +23,7 @@ const LEFTOVER = `${SCRATCH}/leftover-shell`;
 
 let guest: Guest;
 
-beforeAll(async () => {
-  guest = await bootMoorGuest();
-});
-
-afterAll(async () => {
-  await guest?.shutdown();
-  expect(await leftoverGuests()).toEqual([]);
-});
+moorGuestForFile((g) => (guest = g));
 
 async function reconcile(): Promise<void> {
   const run = await guest.moor(['reconcile', '--once']);
