@@ -4,7 +4,7 @@
 // away), deploys one workload, then N times: commits a changed spec, `git push`es it, and
 // waits for the workload's service to run again. A figure, not a test.
 //
-//   npx tsx bench/push-to-deploy-guest.ts [--runs 5] [--json] [--no-build] [--bundle FILE] [--profile]
+//   npx tsx bench/push-to-deploy-guest.ts [--runs 5] [--json] [--no-build] [--bundle FILE] [--profile] [--node-flags="FLAGS"]
 //
 // Each figure is systemd's ActiveEnterTimestamp of the service's new invocation minus the
 // moment `git push` started, both read on the guest's clock: polling adds nothing to it.
@@ -69,6 +69,7 @@ async function main(): Promise<void> {
       'no-build': { type: 'boolean', default: false },
       bundle: { type: 'string' },
       profile: { type: 'boolean', default: false },
+      'node-flags': { type: 'string' },
     },
   });
   const runs = Number(values.runs);
@@ -89,6 +90,11 @@ async function main(): Promise<void> {
     if (setup.code !== 0) throw new Error(`floor setup: ${describeExec(setup)}`);
     await guest.pushRepo({ [`${WORKLOAD}.container`]: containerSpec('0') }, { message: 'bench: first deploy' });
     const first = await guest.journalCursor();
+    if (values['node-flags'] !== undefined) {
+      // Other node flags for the daemon, as an operator would give them: a drop-in.
+      await guest.writeFile('/etc/systemd/system/moor.service.d/node-flags.conf', `[Service]\nExecStart=\nExecStart=node ${values['node-flags']} /usr/local/lib/moor/moor.mjs daemon\n`);
+      await guest.run(['systemctl', 'daemon-reload']);
+    }
     await guest.run(['systemctl', 'enable', '--now', 'moor.socket', 'moor.service']);
     await waitForJournal(guest, 'moor.service', /^pass done: gen 1 /, first, 120_000);
     if ((await userService(guest, WORKLOAD)).active !== 'active') throw new Error(`${WORKLOAD}.service is not active after the first pass:\n${await guest.journal({ unit: 'moor.service' })}`);
@@ -120,6 +126,8 @@ async function main(): Promise<void> {
     // the pass and again 35 s after it, once V8's memory reducer has given back what the
     // pass's garbage collections left committed (the young generation above all).
     const pid = (await guest.run(['systemctl', 'show', 'moor.service', '-p', 'MainPID', '--value'])).stdout.trim();
+    // Which node flags the measured daemon runs with (the unit's, or --node-flags').
+    say(`daemon: ${(await guest.run(['cat', `/proc/${pid}/cmdline`])).stdout.split('\0').filter(Boolean).join(' ')}`);
     const mib = (bytes: number) => Number((bytes / 1048576).toFixed(1));
     const sample = async () => {
       const procStatus = (await guest.run(['cat', `/proc/${pid}/status`])).stdout;

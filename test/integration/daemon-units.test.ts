@@ -69,7 +69,7 @@ describe('the units', () => {
       'ExecReload=/bin/kill -HUP $MAINPID',
       'Wants=network-online.target moor.socket',
       'After=network-online.target systemd-logind.service moor.socket',
-      'ExecStart=node /usr/local/lib/moor/moor.mjs daemon',
+      'ExecStart=node --no-opt --max-semi-space-size=2 /usr/local/lib/moor/moor.mjs daemon',
       'WantedBy=multi-user.target',
     ]) {
       expect(s.split('\n'), line).toContain(line);
@@ -77,6 +77,24 @@ describe('the units', () => {
     expect(s).not.toMatch(/sleep|ExecStartPre/);
     // Stopping waits for the workloads in hand, bounded by timeouts.stop (default 90s).
     expect(Number(/^TimeoutStopSec=(\d+)s$/m.exec(s)?.[1])).toBeGreaterThan(90);
+  });
+
+  it("moor.service's node flags are ones this node takes, silently", () => {
+    // A flag node no longer knows stops the daemon from starting; one it overrides
+    // (--jitless turning off --expose-wasm) prints a warning into the journal at each start.
+    const execStart = /^ExecStart=node (.*) \/usr\/local\/lib\/moor\/moor\.mjs daemon$/m.exec(unit('moor.service'))?.[1];
+    expect(execStart).toBeDefined();
+    const flags = execStart!.split(' ');
+    expect(flags.every((f) => f.startsWith('--'))).toBe(true);
+    // As systemd starts it: no NODE_OPTIONS from this test's environment.
+    const env = { PATH: process.env.PATH };
+    const r = spawnSync(process.execPath, [...flags, '-e', 'process.stdout.write(JSON.stringify(process.execArgv))'], { encoding: 'utf8', timeout: 30_000, env });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toBe('');
+    expect((JSON.parse(r.stdout) as string[]).slice(0, flags.length)).toEqual(flags);
+    // A flag node does not know fails the same check.
+    const bad = spawnSync(process.execPath, ['--no-such-v8-flag-of-moor', '-e', '0'], { encoding: 'utf8', timeout: 30_000, env });
+    expect(bad.status !== 0 || bad.stderr !== '').toBe(true);
   });
 
   it('moor.socket listens on the default control.socket, root-only', () => {
