@@ -15,7 +15,8 @@
 // user's Podman namespace made before the first start (as moor makes it, meanwhile). Each
 // figure is wall time measured inside the guest; the ratio is moor over the floor. Beside
 // each, the CPU seconds the whole guest spent (systemd and Podman included), and from the
-// floor's the least wall time any program doing its work could take on the guest's cores.
+// floor's the least wall time any program doing its work could take on the guest's cores;
+// then moor's share of that CPU (its own process, and it with the commands it ran).
 // moor's profile of each pass (the steps and host commands it spent its time in) follows.
 // A figure, not a test.
 //
@@ -107,6 +108,9 @@ interface Figure {
   /** CPU seconds the whole guest spent during each side's run (every process: systemd, Podman, moor). */
   floorCpuS: number;
   moorCpuS: number;
+  /** Of moorCpuS: moor's own process (the pass's profile), and it with every command it ran and waited for (bash's `times`). */
+  moorOwnCpuS: number;
+  moorWithCommandsCpuS: number;
 }
 
 /**
@@ -169,14 +173,17 @@ async function main(): Promise<void> {
       if (failed && failed !== 'failed=0') say(`floor ${script}: ${failed.slice(7)} of ${users.length} starts failed${why}`);
       return { s: Number(lines.at(-1)) / 1e9 };
     };
-    const moorPass = async (what: string): Promise<{ s: number; profile: PassProfileReport }> => {
+    const moorPass = async (what: string): Promise<{ s: number; withCommandsCpuS: number; profile: PassProfileReport }> => {
+      // `times` last: its second line is the CPU of bash's children, moor and every command it waited for.
       const r = await guest.exec(
-        ['bash', '-c', 'start=$(date +%s%N); "$@" > /tmp/pass.json; rc=$?; end=$(date +%s%N); echo $((end - start)); exit $rc', '_', GUEST_NODE, GUEST_MOOR, 'reconcile', '--once', '--profile', '--json'],
+        ['bash', '-c', 'start=$(date +%s%N); "$@" > /tmp/pass.json; rc=$?; end=$(date +%s%N); echo $((end - start)); times; exit $rc', '_', GUEST_NODE, GUEST_MOOR, 'reconcile', '--once', '--profile', '--json'],
         { timeoutMs: 60 * 60_000 },
       );
       const pass = JSON.parse(await guest.readFile('/tmp/pass.json')) as { exitCode: number; summary: string; profile: PassProfileReport };
       if (r.code !== 0 || pass.exitCode !== 0) throw new Error(`moor ${what}: exit ${pass.exitCode}: ${pass.summary}\n${describeExec(r)}`);
-      return { s: Number(r.stdout.trim()) / 1e9, profile: pass.profile };
+      const [elapsed, , children] = r.stdout.trim().split('\n');
+      const seconds = [...(children ?? '').matchAll(/(\d+)m([\d.]+)s/g)].reduce((sum, m) => sum + Number(m[1]) * 60 + Number(m[2]), 0);
+      return { s: Number(elapsed) / 1e9, withCommandsCpuS: seconds, profile: pass.profile };
     };
 
     // Warm up what any first command pays once per boot (binaries, the image store, the
@@ -188,8 +195,17 @@ async function main(): Promise<void> {
 
     const figures: Figure[] = [];
     const profiles: Record<string, PassProfileReport> = {};
-    const record = (figure: string, floor: { s: number; cpuS: number }, moor: { s: number; cpuS: number }) =>
-      figures.push({ figure, floorS: round(floor.s), moorS: round(moor.s), ratio: round(moor.s / floor.s), floorCpuS: round(floor.cpuS), moorCpuS: round(moor.cpuS) });
+    const record = (figure: string, floor: { s: number; cpuS: number }, moor: { s: number; cpuS: number; withCommandsCpuS: number; profile: PassProfileReport }) =>
+      figures.push({
+        figure,
+        floorS: round(floor.s),
+        moorS: round(moor.s),
+        ratio: round(moor.s / floor.s),
+        floorCpuS: round(floor.cpuS),
+        moorCpuS: round(moor.cpuS),
+        moorOwnCpuS: round(moor.profile.cpuMs / 1000),
+        moorWithCommandsCpuS: round(moor.withCommandsCpuS),
+      });
     const cores = Number((await guest.run(['nproc'])).stdout.trim());
 
     say(`first apply of ${n} new workloads...`);
@@ -246,6 +262,10 @@ async function main(): Promise<void> {
     process.stdout.write(
       `the floor's first apply kept ${(floorCreate.cpuS / floorCreate.s).toFixed(2)} of ${cores} cores busy: the same work done at once on ${cores} cores takes at least ${cpuBound.lowestS.toFixed(2)} s, ${cpuBound.lowestRatio.toFixed(2)}× the floor\n`,
     );
+    process.stdout.write(`\nmoor's CPU seconds: its own process (the pass's profile), it with the commands it ran (useradd, systemctl, the writer, podman unshare...), and the whole guest's\n`);
+    for (const f of figures) {
+      process.stdout.write(`${f.figure.padEnd(width)} ${f.moorOwnCpuS.toFixed(2).padStart(8)} ${f.moorWithCommandsCpuS.toFixed(2).padStart(8)} ${f.moorCpuS.toFixed(2).padStart(8)}\n`);
+    }
     for (const [name, p] of Object.entries(profiles)) {
       process.stdout.write(`\nmoor's ${name} pass, ${p.totalMs.toFixed(0)} ms: steps (ms)\n`);
       for (const s of p.steps.filter((x) => x.ms >= 1)) process.stdout.write(`  ${s.name.padEnd(28)} ${String(s.count).padStart(4)}x ${s.ms.toFixed(0).padStart(7)}\n`);

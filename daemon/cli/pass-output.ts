@@ -21,5 +21,5 @@ export function formatProfile(p: PassProfileReport): string {
   const ms = (v: number) => v.toFixed(1);
   const steps = [['STEP', 'COUNT', 'MS'], ...p.steps.map((r) => [r.name, String(r.count), ms(r.ms)])];
   const commands = [['HOST COMMAND', 'COUNT', 'MS'], ...p.commands.map((r) => [r.name, String(r.count), ms(r.ms)])];
-  return `profile: ${ms(p.totalMs)} ms in all; apply.* are parts of the apply step, summed over workloads\n${table(steps)}\n${table(commands)}`;
+  return `profile: ${ms(p.totalMs)} ms in all, ${ms(p.cpuMs)} ms of moor's own CPU; apply.* are parts of the apply step, summed over workloads\n${table(steps)}\n${table(commands)}`;
 }

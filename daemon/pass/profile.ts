@@ -13,6 +13,11 @@ export interface ProfileRow {
 
 export interface PassProfileReport {
   totalMs: number;
+  /**
+   * CPU time of moor's own process over the pass (user and system, every thread): what the
+   * pass's JavaScript, its I/O and its D-Bus cost, not the commands it runs.
+   */
+  cpuMs: number;
   /** Steps in the order they first ran; `apply.*` are the parts of applying a workload. */
   steps: ProfileRow[];
   /** Host commands by kind (`useradd`, `as user: systemctl --user show`...), slowest first. */
@@ -21,14 +26,17 @@ export interface PassProfileReport {
 
 export class PassProfile {
   private readonly started: number;
+  private readonly cpuStarted: NodeJS.CpuUsage;
   private readonly steps = new Map<string, ProfileRow>();
   private readonly commands = new Map<string, ProfileRow>();
 
   constructor(
     private readonly log?: Logger,
     private readonly now: () => number = () => performance.now(),
+    private readonly cpu: (since?: NodeJS.CpuUsage) => NodeJS.CpuUsage = (since) => process.cpuUsage(since),
   ) {
     this.started = now();
+    this.cpuStarted = cpu();
   }
 
   /** Runs fn as the span `name`; spans of one name add up. */
@@ -49,7 +57,13 @@ export class PassProfile {
 
   report(): PassProfileReport {
     const rows = (m: Map<string, ProfileRow>) => [...m.values()].map((r) => ({ ...r, ms: round(r.ms) }));
-    return { totalMs: round(this.now() - this.started), steps: rows(this.steps), commands: rows(this.commands).sort((a, b) => b.ms - a.ms) };
+    const cpu = this.cpu(this.cpuStarted);
+    return {
+      totalMs: round(this.now() - this.started),
+      cpuMs: round((cpu.user + cpu.system) / 1000),
+      steps: rows(this.steps),
+      commands: rows(this.commands).sort((a, b) => b.ms - a.ms),
+    };
   }
 }
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { formatProfile } from '../../daemon/cli/pass-output';
 import { commandKind, PassProfile, profiledRunner } from '../../daemon/pass/profile';
 import type { CommandRunner } from '../../daemon/core/ports';
 
@@ -20,7 +21,11 @@ describe('commandKind', () => {
 describe('PassProfile', () => {
   it('sums spans of one name, keeps their first order, and sums commands by kind, slowest first', async () => {
     let t = 0;
-    const p = new PassProfile(undefined, () => t);
+    // moor's own CPU in microseconds, as process.cpuUsage() counts it (a difference when given a start).
+    let used = { user: 1000, system: 500 };
+    const cpu = (since?: NodeJS.CpuUsage) => (since ? { user: used.user - since.user, system: used.system - since.system } : used);
+    const p = new PassProfile(undefined, () => t, cpu);
+    used = { user: 3000, system: 800 };
     await p.span('2 desired state', async () => void (t += 5));
     await p.span('apply.user', async () => void (t += 3));
     await p.span('apply.user', async () => void (t += 4));
@@ -33,6 +38,7 @@ describe('PassProfile', () => {
     p.command(['getent', 'passwd', 'b'], 1.5);
     expect(p.report()).toEqual({
       totalMs: 13,
+      cpuMs: 2.3,
       steps: [
         { name: '2 desired state', count: 1, ms: 5 },
         { name: 'apply.user', count: 2, ms: 7 },
@@ -43,6 +49,22 @@ describe('PassProfile', () => {
         { name: 'useradd', count: 1, ms: 2 },
       ],
     });
+  });
+
+  it("counts moor's own CPU from the profile's start, not the process's", () => {
+    const msOf = (c: NodeJS.CpuUsage) => (c.user + c.system) / 1000;
+    const spin = (ms: number) => {
+      const from = process.cpuUsage();
+      while (msOf(process.cpuUsage(from)) < ms);
+    };
+    spin(150); // before the pass: not its CPU
+    const p = new PassProfile();
+    const from = process.cpuUsage();
+    spin(20);
+    const during = msOf(process.cpuUsage(from));
+    const { cpuMs } = p.report();
+    expect(cpuMs).toBeGreaterThanOrEqual(Math.floor(during));
+    expect(cpuMs).toBeLessThan(during + 100);
   });
 
   it('times every command through a profiled runner, failed ones too', async () => {
@@ -57,5 +79,19 @@ describe('PassProfile', () => {
     await runner.run(['true'], { timeoutMs: 1000 });
     await expect(runner.run(['false'], { timeoutMs: 1000 })).rejects.toThrow();
     expect(p.report().commands.map((c) => [c.name, c.count])).toEqual(expect.arrayContaining([['true', 1], ['false', 1]]));
+  });
+});
+
+describe('formatProfile', () => {
+  it("says the pass's wall time and moor's own CPU, then the steps and the commands", () => {
+    const text = formatProfile({
+      totalMs: 1234.5,
+      cpuMs: 210.25,
+      steps: [{ name: 'apply.user', count: 2, ms: 7 }],
+      commands: [{ name: 'useradd', count: 2, ms: 5.5 }],
+    });
+    expect(text.split('\n')[0]).toBe("profile: 1234.5 ms in all, 210.3 ms of moor's own CPU; apply.* are parts of the apply step, summed over workloads");
+    expect(text).toMatch(/^apply\.user\s+2\s+7\.0$/m);
+    expect(text).toMatch(/^useradd\s+2\s+5\.5$/m);
   });
 });
