@@ -42,47 +42,36 @@ for n in "$@"; do
   runuser -u "$n" -- ${USER_ENV('$uid')} systemctl --user show "$n.service" -p ActiveState,SubState,InvocationID >/dev/null
 done`;
 
+/**
+ * The floor's first apply. With the namespace, it adds the one step the plain floor leaves
+ * out and moor does not: the user's Podman namespace made before the first start
+ * (daemon/host/podman-userns.ts), without which a first start can fail with
+ * Result=protocol. Made meanwhile, as moor makes it: started once the user manager runs,
+ * awaited before the start.
+ */
+const create = (withNamespace: boolean) => `set -eu
+start=$(date +%s%N)
+failed=0
+for n in "$@"; do
+  useradd --create-home "$n"
+  uid=$(id -u "$n")
+  loginctl enable-linger "$n"
+  systemctl start "user@$uid.service"
+${withNamespace ? `  runuser -u "$n" -- ${USER_ENV('$uid')} podman unshare /bin/true &
+  namespace=$!
+` : ''}  install -d -o "$n" -g "$n" "/home/$n/.config" "/home/$n/.config/containers" "/home/$n/.config/containers/systemd"
+  install -o "$n" -g "$n" -m 0644 "/root/floor-specs/$n.container" "/home/$n/.config/containers/systemd/$n.container"
+  runuser -u "$n" -- ${USER_ENV('$uid')} systemctl --user daemon-reload
+${withNamespace ? '  wait "$namespace"\n' : ''}  runuser -u "$n" -- ${USER_ENV('$uid')} systemctl --user start "$n.service" || failed=$((failed + 1))
+done
+end=$(date +%s%N)
+echo "failed=$failed"
+echo $((end - start))`;
+
 /** The floor's scripts: each prints its own elapsed nanoseconds on its last line. */
 const FLOOR = {
-  create: `set -eu
-start=$(date +%s%N)
-failed=0
-for n in "$@"; do
-  useradd --create-home "$n"
-  uid=$(id -u "$n")
-  loginctl enable-linger "$n"
-  systemctl start "user@$uid.service"
-  install -d -o "$n" -g "$n" "/home/$n/.config" "/home/$n/.config/containers" "/home/$n/.config/containers/systemd"
-  install -o "$n" -g "$n" -m 0644 "/root/floor-specs/$n.container" "/home/$n/.config/containers/systemd/$n.container"
-  runuser -u "$n" -- ${USER_ENV('$uid')} systemctl --user daemon-reload
-  runuser -u "$n" -- ${USER_ENV('$uid')} systemctl --user start "$n.service" || failed=$((failed + 1))
-done
-end=$(date +%s%N)
-echo "failed=$failed"
-echo $((end - start))`,
-  // The same, with the one step the floor above leaves out and moor does not: the user's
-  // Podman namespace made before the first start (daemon/host/podman-userns.ts), without
-  // which a first start can fail with Result=protocol. Made meanwhile, as moor makes it:
-  // started once the user manager runs, awaited before the start.
-  createWithNamespace: `set -eu
-start=$(date +%s%N)
-failed=0
-for n in "$@"; do
-  useradd --create-home "$n"
-  uid=$(id -u "$n")
-  loginctl enable-linger "$n"
-  systemctl start "user@$uid.service"
-  runuser -u "$n" -- ${USER_ENV('$uid')} podman unshare /bin/true &
-  namespace=$!
-  install -d -o "$n" -g "$n" "/home/$n/.config" "/home/$n/.config/containers" "/home/$n/.config/containers/systemd"
-  install -o "$n" -g "$n" -m 0644 "/root/floor-specs/$n.container" "/home/$n/.config/containers/systemd/$n.container"
-  runuser -u "$n" -- ${USER_ENV('$uid')} systemctl --user daemon-reload
-  wait "$namespace"
-  runuser -u "$n" -- ${USER_ENV('$uid')} systemctl --user start "$n.service" || failed=$((failed + 1))
-done
-end=$(date +%s%N)
-echo "failed=$failed"
-echo $((end - start))`,
+  create: create(false),
+  createWithNamespace: create(true),
   noop: `set -eu
 start=$(date +%s%N)
 ${LOOK}
