@@ -8,17 +8,20 @@
 //     and its restart.
 // moor does the same work on other users (`moor reconcile --once --profile --json`, a new
 // workload per user, the same spec with the guest's test transform): N workloads applied
-// one at a time (`apply.parallel = 1`), then N more with `apply.parallel = P`, both against
-// the floor's sequential first apply of N. The passes with nothing to do and with one
-// change then cover moor's 2N workloads, and the floor looks at each of its N workloads
-// twice. A second floor does the first apply with the one step the first leaves out, the
-// user's Podman namespace made before the first start (as moor makes it, meanwhile). Each
-// figure is wall time measured inside the guest; the ratio is moor over the floor. Beside
-// each, the CPU seconds the whole guest spent (systemd and Podman included), and from the
-// floor's the least wall time any program doing its work could take on the guest's cores;
-// then moor's share of that CPU (its own process, and it with the commands it ran).
-// moor's profile of each pass (the steps and host commands it spent its time in) follows.
-// A figure, not a test.
+// one at a time (`apply.parallel = 1`), then N others with `apply.parallel = P`, both
+// against the floor's sequential first apply of N. A second floor does the first apply
+// with the one step the first leaves out, the user's Podman namespace made before the
+// first start (as moor makes it, meanwhile). Every first apply starts among the same users:
+// the ones before it are removed first (each user manager that runs makes the next one
+// dearer to start, so an order with everyone kept favours whoever goes first). The passes
+// with nothing to do and with one change cover the N workloads each side applied last.
+// Each figure is wall time measured inside the guest; the ratio is moor over the floor;
+// beside it, moor's pass alone (its profile's total, without starting the CLI: what the
+// daemon spends). Then the CPU seconds the whole guest spent (systemd and Podman
+// included), and from the floor's the least wall time any program doing its work could
+// take on the guest's cores; then moor's share of that CPU (its own process, and it with
+// the commands it ran). moor's profile of each pass (the steps and host commands it spent
+// its time in) follows. A figure, not a test.
 //
 //   npx tsx bench/floor-guest.ts [--workloads 20] [--parallel 4] [--json] [--no-build]
 //
@@ -72,6 +75,17 @@ echo $((end - start))`;
 const FLOOR = {
   create: create(false),
   createWithNamespace: create(true),
+  // Not measured: the floor's users go before the next first apply, so that each first apply,
+  // the floor's and moor's, starts among the same users (each user manager running makes
+  // the next one dearer to start).
+  remove: `set -eu
+for n in "$@"; do
+  uid=$(id -u "$n")
+  loginctl disable-linger "$n"
+  systemctl stop "user-$uid.slice" "user-runtime-dir@$uid.service"
+  userdel --remove --force "$n" 2>/dev/null
+done
+echo 0`,
   noop: `set -eu
 start=$(date +%s%N)
 ${LOOK}
@@ -94,6 +108,8 @@ interface Figure {
   floorS: number;
   moorS: number;
   ratio: number;
+  /** The pass alone (its profile's total): what the daemon spends, with no process to start. */
+  moorPassS: number;
   /** CPU seconds the whole guest spent during each side's run (every process: systemd, Podman, moor). */
   floorCpuS: number;
   moorCpuS: number;
@@ -162,10 +178,10 @@ async function main(): Promise<void> {
       if (failed && failed !== 'failed=0') say(`floor ${script}: ${failed.slice(7)} of ${users.length} starts failed${why}`);
       return { s: Number(lines.at(-1)) / 1e9 };
     };
-    const moorPass = async (what: string): Promise<{ s: number; withCommandsCpuS: number; profile: PassProfileReport }> => {
+    const moorPass = async (what: string, ...extra: string[]): Promise<{ s: number; withCommandsCpuS: number; profile: PassProfileReport }> => {
       // `times` last: its second line is the CPU of bash's children, moor and every command it waited for.
       const r = await guest.exec(
-        ['bash', '-c', 'start=$(date +%s%N); "$@" > /tmp/pass.json; rc=$?; end=$(date +%s%N); echo $((end - start)); times; exit $rc', '_', GUEST_NODE, GUEST_MOOR, 'reconcile', '--once', '--profile', '--json'],
+        ['bash', '-c', 'start=$(date +%s%N); "$@" > /tmp/pass.json; rc=$?; end=$(date +%s%N); echo $((end - start)); times; exit $rc', '_', GUEST_NODE, GUEST_MOOR, 'reconcile', '--once', '--profile', '--json', ...extra],
         { timeoutMs: 60 * 60_000 },
       );
       const pass = JSON.parse(await guest.readFile('/tmp/pass.json')) as { exitCode: number; summary: string; profile: PassProfileReport };
@@ -190,6 +206,7 @@ async function main(): Promise<void> {
         floorS: round(floor.s),
         moorS: round(moor.s),
         ratio: round(moor.s / floor.s),
+        moorPassS: round(moor.profile.totalMs / 1000),
         floorCpuS: round(floor.cpuS),
         moorCpuS: round(moor.cpuS),
         moorOwnCpuS: round(moor.profile.cpuMs / 1000),
@@ -197,9 +214,22 @@ async function main(): Promise<void> {
       });
     const cores = Number((await guest.run(['nproc'])).stdout.trim());
 
-    say(`first apply of ${n} new workloads...`);
+    // Each first apply starts among the same users (the warm-up ones): the floor's go once
+    // measured, and moor's first ones once measured (the config makes moor purge a
+    // removed workload's home rather than archive it). Each pass with nothing to do or one
+    // change covers the n workloads its side applied last.
+    await guest.writeFile('/etc/moor/config.d/removal.toml', '[removal]\nhome = "purge"\n');
+    say(`first apply of ${n} new workloads, the floor...`);
     const floorCreate = await measured(guest, () => floor('create', floorUsers));
+    const floorNoop = await measured(guest, () => floor('noop', floorUsers));
+    await guest.writeFile(`/root/floor-specs/${floorUsers[0]}.container`, floorSpec(floorUsers[0]!, 2));
+    const floorOne = await measured(guest, () => floor('one', floorUsers));
+    await floor('remove', floorUsers);
+    say(`first apply of ${n} new workloads, the floor that makes the namespace...`);
     const floorCreateNs = await measured(guest, () => floor('createWithNamespace', namespaceFloorUsers));
+    await floor('remove', namespaceFloorUsers);
+
+    say(`first apply of ${n} new workloads, moor one at a time...`);
     await applyAtOnce(1);
     for (const u of moorUsers) repo[`${u}.container`] = spec(u);
     await guest.pushRepo(repo, { message: `${n} workloads` });
@@ -207,8 +237,11 @@ async function main(): Promise<void> {
     record(`first apply, ${n} new workloads, sequential`, floorCreate, moorCreate);
     record(`first apply, ${n} new workloads, sequential, against the floor that makes the namespace`, floorCreateNs, moorCreate);
     profiles['first apply, sequential'] = moorCreate.profile;
+    for (const u of moorUsers) delete repo[`${u}.container`];
+    await guest.pushRepo(repo, { message: `${n} workloads removed` });
+    await moorPass('removal', '--allow-mass-removal');
 
-    say(`first apply of ${n} more, ${parallel} at once...`);
+    say(`first apply of ${n} new workloads, moor ${parallel} at once...`);
     await applyAtOnce(parallel);
     for (const u of parallelUsers) repo[`${u}.container`] = spec(u);
     await guest.pushRepo(repo, { message: `${n} more workloads` });
@@ -216,21 +249,16 @@ async function main(): Promise<void> {
     record(`first apply, ${n} new workloads, ${parallel} at once`, floorCreate, moorParallel);
     profiles[`first apply, ${parallel} at once`] = moorParallel.profile;
 
-    // moor now runs 2n workloads: the floor looks at each of its n twice.
-    const twice = [...floorUsers, ...floorUsers];
     say('a pass with nothing to do...');
-    const floorNoop = await measured(guest, () => floor('noop', twice));
     const moorNoop = await measured(guest, () => moorPass('nothing to do'));
-    record(`pass with nothing to do, ${2 * n} workloads`, floorNoop, moorNoop);
+    record(`pass with nothing to do, ${n} workloads`, floorNoop, moorNoop);
     profiles['nothing to do'] = moorNoop.profile;
 
     say('a pass that changes one workload...');
-    await guest.writeFile(`/root/floor-specs/${floorUsers[0]}.container`, floorSpec(floorUsers[0]!, 2));
-    const floorOne = await measured(guest, () => floor('one', twice));
-    repo[`${moorUsers[0]}.container`] = spec(moorUsers[0]!, 2);
+    repo[`${parallelUsers[0]}.container`] = spec(parallelUsers[0]!, 2);
     await guest.pushRepo(repo, { message: 'change one' });
     const moorOne = await measured(guest, () => moorPass('change one'));
-    record(`pass that changes one of ${2 * n} workloads`, floorOne, moorOne);
+    record(`pass that changes one of ${n} workloads`, floorOne, moorOne);
     profiles['change one'] = moorOne.profile;
 
     // The lowest wall time any run doing at least the floor's first-apply work can reach on
@@ -244,9 +272,9 @@ async function main(): Promise<void> {
     }
     process.stdout.write(`moor against the shell floor, ${n} workloads, one systemd guest run (wall seconds, measured in the guest; CPU seconds of the whole guest)\n`);
     const width = Math.max(...figures.map((f) => f.figure.length));
-    process.stdout.write(`${'figure'.padEnd(width)} ${'floor s'.padStart(8)} ${'moor s'.padStart(8)} ${'ratio'.padStart(6)} ${'floor CPU s'.padStart(12)} ${'moor CPU s'.padStart(11)}\n`);
+    process.stdout.write(`${'figure'.padEnd(width)} ${'floor s'.padStart(8)} ${'moor s'.padStart(8)} ${'ratio'.padStart(6)} ${'pass alone s'.padStart(13)} ${'ratio'.padStart(6)} ${'floor CPU s'.padStart(12)} ${'moor CPU s'.padStart(11)}\n`);
     for (const f of figures) {
-      process.stdout.write(`${f.figure.padEnd(width)} ${f.floorS.toFixed(2).padStart(8)} ${f.moorS.toFixed(2).padStart(8)} ${f.ratio.toFixed(2).padStart(6)} ${f.floorCpuS.toFixed(2).padStart(12)} ${f.moorCpuS.toFixed(2).padStart(11)}\n`);
+      process.stdout.write(`${f.figure.padEnd(width)} ${f.floorS.toFixed(2).padStart(8)} ${f.moorS.toFixed(2).padStart(8)} ${f.ratio.toFixed(2).padStart(6)} ${f.moorPassS.toFixed(2).padStart(13)} ${(f.moorPassS / f.floorS).toFixed(2).padStart(6)} ${f.floorCpuS.toFixed(2).padStart(12)} ${f.moorCpuS.toFixed(2).padStart(11)}\n`);
     }
     process.stdout.write(
       `the floor's first apply kept ${(floorCreate.cpuS / floorCreate.s).toFixed(2)} of ${cores} cores busy: the same work done at once on ${cores} cores takes at least ${cpuBound.lowestS.toFixed(2)} s, ${cpuBound.lowestRatio.toFixed(2)}× the floor\n`,
