@@ -52,24 +52,30 @@ done`;
  * Result=protocol. Made meanwhile, as moor makes it: started once the user manager runs,
  * awaited before the start.
  */
-const create = (withNamespace: boolean) => `set -eu
+const create = (withNamespace: boolean) => {
+  const asUser = `runuser -u "$n" -- ${USER_ENV('$uid')}`;
+  const steps = [
+    'useradd --create-home "$n"',
+    'uid=$(id -u "$n")',
+    'loginctl enable-linger "$n"',
+    'systemctl start "user@$uid.service"',
+    ...(withNamespace ? [`${asUser} podman unshare /bin/true &`, 'namespace=$!'] : []),
+    'install -d -o "$n" -g "$n" "/home/$n/.config" "/home/$n/.config/containers" "/home/$n/.config/containers/systemd"',
+    'install -o "$n" -g "$n" -m 0644 "/root/floor-specs/$n.container" "/home/$n/.config/containers/systemd/$n.container"',
+    `${asUser} systemctl --user daemon-reload`,
+    ...(withNamespace ? ['wait "$namespace"'] : []),
+    `${asUser} systemctl --user start "$n.service" || failed=$((failed + 1))`,
+  ];
+  return `set -eu
 start=$(date +%s%N)
 failed=0
 for n in "$@"; do
-  useradd --create-home "$n"
-  uid=$(id -u "$n")
-  loginctl enable-linger "$n"
-  systemctl start "user@$uid.service"
-${withNamespace ? `  runuser -u "$n" -- ${USER_ENV('$uid')} podman unshare /bin/true &
-  namespace=$!
-` : ''}  install -d -o "$n" -g "$n" "/home/$n/.config" "/home/$n/.config/containers" "/home/$n/.config/containers/systemd"
-  install -o "$n" -g "$n" -m 0644 "/root/floor-specs/$n.container" "/home/$n/.config/containers/systemd/$n.container"
-  runuser -u "$n" -- ${USER_ENV('$uid')} systemctl --user daemon-reload
-${withNamespace ? '  wait "$namespace"\n' : ''}  runuser -u "$n" -- ${USER_ENV('$uid')} systemctl --user start "$n.service" || failed=$((failed + 1))
+${steps.map((step) => `  ${step}`).join('\n')}
 done
 end=$(date +%s%N)
 echo "failed=$failed"
 echo $((end - start))`;
+};
 
 /** The floor's scripts: each prints its own elapsed nanoseconds on its last line. */
 const FLOOR = {
